@@ -1,0 +1,53 @@
+#include "base/env.h"
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace imgsearch::base {
+namespace {
+
+using imgsearch::testing::MakeTempDir;
+
+TEST(EnvTest, WriteFileAtomicThenReadBack) {
+  std::string path = MakeTempDir() + "/file";
+  Env* env = Env::Default();
+  ASSERT_TRUE(env->WriteFileAtomic(path, std::string("abc\0def", 7)).ok());
+  auto read = env->ReadFile(path, 100);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(*read, std::string("abc\0def", 7));
+  ASSERT_TRUE(env->WriteFileAtomic(path, "replaced").ok());
+  EXPECT_EQ(*env->ReadFile(path, 100), "replaced");
+  EXPECT_FALSE(env->FileExists(path + ".tmp"));
+  EXPECT_EQ(*env->FileSize(path), 8u);
+}
+
+TEST(EnvTest, ReadFileOverLimitIsRefusedUnread) {
+  std::string path = MakeTempDir() + "/big";
+  ASSERT_TRUE(Env::Default()->WriteFileAtomic(path, std::string(1000, 'x')).ok());
+  auto read = Env::Default()->ReadFile(path, 999);
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(read.status().message().find(path), std::string::npos);
+}
+
+TEST(EnvTest, MissingFileIsNotFoundAndNamesThePath) {
+  auto read = Env::Default()->ReadFile("/nonexistent/imgsearch/file", 10);
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(read.status().message().find("/nonexistent/imgsearch/file"), std::string::npos);
+}
+
+TEST(EnvTest, ReadingADirectoryIsAnError) {
+  auto read = Env::Default()->ReadFile(MakeTempDir(), 10);
+  ASSERT_FALSE(read.ok());
+  EXPECT_NE(read.status().message().find("directory"), std::string::npos);
+}
+
+TEST(EnvTest, WriteIntoMissingDirectoryFailsCleanly) {
+  Status s = Env::Default()->WriteFileAtomic("/nonexistent/imgsearch/dir/file", "x");
+  EXPECT_FALSE(s.ok());
+}
+
+}  // namespace
+}  // namespace imgsearch::base

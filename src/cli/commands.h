@@ -1,0 +1,17 @@
+// The imgsearch subcommands. Each Add*Command registers its options on the app and sets
+// *exit_code when the subcommand runs: 0 success, 1 failure (a one-line reason printed to
+// stderr), 2 usage error.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace imgsearch::cli {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+void AddEmbedCommand(CLI::App& app, int* exit_code);
+void AddModelsCommand(CLI::App& app, int* exit_code);
+
+}  // namespace imgsearch::cli

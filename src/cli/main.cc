@@ -1,0 +1,26 @@
+// imgsearch: image similarity search with several models at once.
+#include <CLI/CLI.hpp>
+
+#include "base/log.h"
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"imgsearch: image similarity search with several models at once"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "imgsearch 0.1.0");
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "debug, info, warn, error or off")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
+  app.parse_complete_callback([&] { imgsearch::base::SetLogLevel(log_level); });
+
+  int exit_code = imgsearch::cli::kExitOk;
+  imgsearch::cli::AddEmbedCommand(app, &exit_code);
+  imgsearch::cli::AddModelsCommand(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : imgsearch::cli::kExitUsage;
+  }
+  return exit_code;
+}

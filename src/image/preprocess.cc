@@ -1,0 +1,100 @@
+#include "imgsearch/preprocess.h"
+
+#include <cmath>
+
+#include "image/resize.h"
+
+namespace imgsearch {
+namespace {
+
+// Torchvision's Resize(int) on a PIL image: the shorter side becomes `shorter`, the
+// longer one int(shorter * long / short), truncated.
+std::pair<int, int> ShorterSideSize(int width, int height, int shorter) {
+  if (width <= height) {
+    return {shorter, static_cast<int>(static_cast<double>(shorter) * height / width)};
+  }
+  return {static_cast<int>(static_cast<double>(shorter) * width / height), shorter};
+}
+
+Image ResizeForSpec(const Image& image, const PreprocessSpec& spec) {
+  if (spec.resize == ResizeMode::kStretch) {
+    return image::Resize(image, spec.width, spec.height, spec.interpolation);
+  }
+  int shorter = spec.resize_shorter > 0 ? spec.resize_shorter : std::max(spec.width, spec.height);
+  auto [w, h] = ShorterSideSize(image.width, image.height, shorter);
+  Image resized =
+      image::Resize(image, std::max(w, spec.width), std::max(h, spec.height), spec.interpolation);
+  // torchvision's CenterCrop: offsets rounded half to even, as Python's round().
+  int left = static_cast<int>(std::nearbyint((resized.width - spec.width) / 2.0));
+  int top = static_cast<int>(std::nearbyint((resized.height - spec.height) / 2.0));
+  return image::Crop(resized, left, top, spec.width, spec.height);
+}
+
+}  // namespace
+
+void Preprocess(const Image& image, const PreprocessSpec& spec, float* tensor) {
+  Image resized = ResizeForSpec(image, spec);
+  // Per output channel c: value = pixel[source channel] * gain[c] + bias[c].
+  float gain[3], bias[3];
+  int source_channel[3];
+  for (int c = 0; c < 3; ++c) {
+    gain[c] = spec.scale / spec.std[c];
+    bias[c] = -spec.mean[c] / spec.std[c];
+    source_channel[c] = spec.channel_order == ChannelOrder::kBgr ? 2 - c : c;
+  }
+  const size_t plane = static_cast<size_t>(spec.width) * spec.height;
+  const uint8_t* px = resized.rgb.data();
+  if (spec.layout == TensorLayout::kNhwc) {
+    for (size_t i = 0; i < plane; ++i, px += 3, tensor += 3) {
+      for (int c = 0; c < 3; ++c) tensor[c] = px[source_channel[c]] * gain[c] + bias[c];
+    }
+    return;
+  }
+  for (size_t i = 0; i < plane; ++i, px += 3) {
+    for (int c = 0; c < 3; ++c) tensor[c * plane + i] = px[source_channel[c]] * gain[c] + bias[c];
+  }
+}
+
+DecodeOptions DecodeOptionsFor(const PreprocessSpec& spec, DecodeOptions base) {
+  if (spec.interpolation == Interpolation::kNearest) {
+    base.min_width = base.min_height = 0;
+    return base;
+  }
+  int need =
+      spec.resize == ResizeMode::kCenterCrop
+          ? (spec.resize_shorter > 0 ? spec.resize_shorter : std::max(spec.width, spec.height))
+          : 0;
+  // For center-crop the shorter side must stay >= 2 * need: ask for that on both axes.
+  base.min_width = 2 * std::max(spec.width, need);
+  base.min_height = 2 * std::max(spec.height, need);
+  return base;
+}
+
+DecodeOptions MergeDecodeOptions(const DecodeOptions& a, const DecodeOptions& b) {
+  DecodeOptions merged = a;
+  bool full = a.min_width == 0 || a.min_height == 0 || b.min_width == 0 || b.min_height == 0;
+  merged.min_width = full ? 0 : std::max(a.min_width, b.min_width);
+  merged.min_height = full ? 0 : std::max(a.min_height, b.min_height);
+  return merged;
+}
+
+Status ValidatePreprocessSpec(const PreprocessSpec& spec) {
+  if (spec.width <= 0 || spec.height <= 0 || spec.width > 8192 || spec.height > 8192) {
+    return Status::InvalidArgument("preprocess size must be between 1 and 8192, got " +
+                                   std::to_string(spec.width) + "x" + std::to_string(spec.height));
+  }
+  if (spec.resize_shorter < 0 || spec.resize_shorter > 8192) {
+    return Status::InvalidArgument("resize_shorter must be between 0 and 8192");
+  }
+  for (float s : spec.std) {
+    if (s == 0.0f || !std::isfinite(s))
+      return Status::InvalidArgument("std values must be nonzero");
+  }
+  for (float m : spec.mean) {
+    if (!std::isfinite(m)) return Status::InvalidArgument("mean values must be finite");
+  }
+  if (!std::isfinite(spec.scale)) return Status::InvalidArgument("scale must be finite");
+  return Status::Ok();
+}
+
+}  // namespace imgsearch

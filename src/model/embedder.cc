@@ -1,0 +1,282 @@
+#include "imgsearch/embedder.h"
+
+#include <nlohmann/json.hpp>
+
+#include "base/env.h"
+#include "model/builtin_models.h"
+#include "model/onnx_session.h"
+#include "model/postprocess.h"
+
+namespace imgsearch {
+
+using model::OnnxSession;
+using model::TensorInfo;
+
+struct Embedder::State {
+  std::unique_ptr<OnnxSession> session;
+  ModelSpec spec;
+  EmbedderOptions options;
+  int64_t fixed_batch = 0;  // > 0 when the model's batch dimension is fixed
+  int dimension = 0;
+  VectorType type = VectorType::kFloat;
+};
+
+namespace {
+
+constexpr uint64_t kMaxSidecarBytes = 1 << 20;
+constexpr const char* kMetadataKeys[] = {"name",   "preset",  "preprocess",    "input",
+                                         "output", "pooling", "output_layout", "normalize"};
+
+std::string ShapeText(const std::vector<int64_t>& shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+std::string NamesOf(const std::vector<TensorInfo>& tensors) {
+  std::string names;
+  for (const auto& t : tensors) names += (names.empty() ? "" : ", ") + t.name;
+  return names;
+}
+
+// The spec may travel in the model's metadata: either the whole JSON object under the
+// key "imgsearch", or the spec's top-level keys one by one (values parsed as JSON when
+// they are JSON, else taken as strings).
+Status ApplyMetadata(const std::map<std::string, std::string>& metadata, ModelSpec* spec) {
+  if (auto it = metadata.find("imgsearch"); it != metadata.end()) {
+    return ApplyModelSpecJson(it->second, spec);
+  }
+  nlohmann::json object = nlohmann::json::object();
+  for (const char* key : kMetadataKeys) {
+    auto it = metadata.find(key);
+    if (it == metadata.end()) continue;
+    auto parsed = nlohmann::json::parse(it->second, nullptr, false);
+    object[key] = parsed.is_discarded() ? nlohmann::json(it->second) : parsed;
+  }
+  if (object.empty()) return Status::Ok();
+  return ApplyModelSpecJson(object.dump(), spec);
+}
+
+std::string SidecarPath(const std::string& model_path) {
+  const std::string suffix = ".onnx";
+  if (model_path.size() > suffix.size() &&
+      model_path.compare(model_path.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    return model_path.substr(0, model_path.size() - suffix.size()) + ".json";
+  }
+  return model_path + ".json";
+}
+
+std::string StemOf(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  std::string file = slash == std::string::npos ? path : path.substr(slash + 1);
+  size_t dot = file.find_last_of('.');
+  return dot == std::string::npos || dot == 0 ? file : file.substr(0, dot);
+}
+
+Status CheckImageInput(const TensorInfo& input, const PreprocessSpec& p) {
+  if (input.element_type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
+    return Status::Unsupported("input \"" + input.name + "\" is " +
+                               model::ElementTypeName(input.element_type) +
+                               "; imgsearch feeds float image tensors");
+  }
+  const auto& s = input.shape;
+  if (s.size() != 4) {
+    return Status::InvalidArgument(
+        "input \"" + input.name + "\" has shape " + ShapeText(s) +
+        ": not an image input (expected N x 3 x H x W or N x H x W x 3)");
+  }
+  bool nchw = p.layout == TensorLayout::kNchw;
+  int64_t channels = nchw ? s[1] : s[3], other = nchw ? s[3] : s[1];
+  if (channels != 3 && channels != -1) {
+    std::string hint = other == 3 ? std::string("; it looks like ") + (nchw ? "NHWC" : "NCHW") +
+                                        ": set \"layout\" in the model spec"
+                                  : "";
+    return Status::InvalidArgument("input \"" + input.name + "\" has shape " + ShapeText(s) +
+                                   ": not a 3-channel image input for layout " +
+                                   TensorLayoutName(p.layout) + hint);
+  }
+  int64_t height = nchw ? s[2] : s[1], width = nchw ? s[3] : s[2];
+  if ((height > 0 && height != p.height) || (width > 0 && width != p.width)) {
+    return Status::InvalidArgument(
+        "input \"" + input.name + "\" takes " + std::to_string(width) + "x" +
+        std::to_string(height) + " images but the preprocessing makes " + std::to_string(p.width) +
+        "x" + std::to_string(p.height) + ": set \"width\" and \"height\" in the model spec");
+  }
+  return Status::Ok();
+}
+
+Result<TensorInfo> ResolveInput(const OnnxSession& session, ModelSpec* spec) {
+  const auto& inputs = session.inputs();
+  if (spec->input.empty()) {
+    if (inputs.size() != 1) {
+      return Status::InvalidArgument("the model has " + std::to_string(inputs.size()) +
+                                     " inputs (" + NamesOf(inputs) +
+                                     "): name one with \"input\" in the model spec");
+    }
+    spec->input = inputs[0].name;
+  }
+  for (const auto& input : inputs) {
+    if (input.name != spec->input) continue;
+    IMGSEARCH_RETURN_IF_ERROR(CheckImageInput(input, spec->preprocess));
+    return input;
+  }
+  return Status::NotFound("input tensor \"" + spec->input +
+                          "\" is not in the model (inputs: " + NamesOf(inputs) + ")");
+}
+
+Status ResolveOutput(const OnnxSession& session, ModelSpec* spec) {
+  const auto& outputs = session.outputs();
+  if (outputs.empty()) return Status::InvalidArgument("the model has no outputs");
+  if (spec->output.empty()) spec->output = outputs[0].name;
+  for (const auto& output : outputs) {
+    if (output.name == spec->output) return Status::Ok();
+  }
+  return Status::NotFound("output tensor \"" + spec->output +
+                          "\" is not in the model (outputs: " + NamesOf(outputs) + ")");
+}
+
+Result<ModelSpec> LoadSpec(const std::string& model, bool builtin, const OnnxSession& session,
+                           const EmbedderOptions& options) {
+  ModelSpec spec;
+  spec.name = builtin ? model : StemOf(model);
+  IMGSEARCH_RETURN_IF_ERROR(ApplyMetadata(session.metadata(), &spec).WithContext("model metadata"));
+  std::string sidecar = SidecarPath(model);
+  if (!builtin && base::Env::Default()->FileExists(sidecar)) {
+    IMGSEARCH_ASSIGN_OR_RETURN(std::string text,
+                               base::Env::Default()->ReadFile(sidecar, kMaxSidecarBytes));
+    IMGSEARCH_RETURN_IF_ERROR(ApplyModelSpecJson(text, &spec).WithContext(sidecar));
+  }
+  if (!options.spec_override.empty()) {
+    IMGSEARCH_RETURN_IF_ERROR(ApplyModelSpecJson(options.spec_override, &spec));
+  }
+  if (!spec.has_preprocess) {
+    return Status::InvalidArgument(
+        "no preprocessing is known for this model: write " + sidecar +
+        " with {\"preset\": \"keras-caffe\"} (or torch, tf, clip, or a \"preprocess\" object)");
+  }
+  if (!spec.has_output_layout) spec.output_layout = spec.preprocess.layout;
+  return spec;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Embedder>> Embedder::Open(const std::string& model,
+                                                 const EmbedderOptions& options) {
+  if (options.batch_size < 1) return Status::InvalidArgument("batch size must be at least 1");
+  auto state = std::make_unique<State>();
+  state->options = options;
+  model::SessionConfig config{options.intra_op_threads, options.allow_spinning};
+  const model::BuiltinModel* builtin = model::FindBuiltinModel(model);
+  if (builtin == nullptr && !base::Env::Default()->FileExists(model)) {
+    return Status::NotFound("model \"" + model + "\" is neither a built-in model nor a file");
+  }
+  auto session = builtin != nullptr ? OnnxSession::FromBytes(builtin->onnx_bytes, config)
+                                    : OnnxSession::FromFile(model, config);
+  if (!session.ok()) return session.status();
+  state->session = std::move(session).value();
+
+  IMGSEARCH_ASSIGN_OR_RETURN(state->spec,
+                             LoadSpec(model, builtin != nullptr, *state->session, options));
+  IMGSEARCH_ASSIGN_OR_RETURN(TensorInfo input, ResolveInput(*state->session, &state->spec));
+  IMGSEARCH_RETURN_IF_ERROR(ResolveOutput(*state->session, &state->spec));
+  state->fixed_batch = input.shape[0] > 0 ? input.shape[0] : 0;
+  state->type = state->spec.mode == OutputMode::kBinary ? VectorType::kBinary : VectorType::kFloat;
+
+  // One run on a blank image: learns the output size and proves the model runs, so that
+  // a model that cannot work fails here rather than on the first real image.
+  std::unique_ptr<Embedder> embedder(new Embedder(std::move(state)));
+  std::vector<float> blank(embedder->spec().preprocess.TensorSize(), 0.0f);
+  embedder->state_->dimension = -1;
+  auto probe = embedder->EmbedPreprocessed(blank.data(), 1);
+  if (!probe.ok()) return probe.status().WithContext(model);
+  return embedder;
+}
+
+Embedder::Embedder(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Embedder::~Embedder() = default;
+
+const ModelSpec& Embedder::spec() const {
+  return state_->spec;
+}
+int Embedder::dimension() const {
+  return state_->dimension;
+}
+VectorType Embedder::vector_type() const {
+  return state_->type;
+}
+DecodeOptions Embedder::decode_options() const {
+  return DecodeOptionsFor(state_->spec.preprocess);
+}
+
+Result<Embeddings> Embedder::Embed(std::span<const Image> images) const {
+  const size_t tensor_size = state_->spec.preprocess.TensorSize();
+  std::vector<float> tensor(images.size() * tensor_size);
+  for (size_t i = 0; i < images.size(); ++i) {
+    Preprocess(images[i], state_->spec.preprocess, tensor.data() + i * tensor_size);
+  }
+  return EmbedPreprocessed(tensor.data(), images.size());
+}
+
+Result<Embeddings> Embedder::EmbedPreprocessed(const float* tensor, size_t count) const {
+  const State& s = *state_;
+  const PreprocessSpec& p = s.spec.preprocess;
+  const size_t tensor_size = p.TensorSize();
+  const size_t chunk =
+      s.fixed_batch > 0 ? static_cast<size_t>(s.fixed_batch) : s.options.batch_size;
+  bool probing = s.dimension < 0;
+  Embeddings out;
+  out.type = s.type;
+  out.count = count;
+  std::vector<float> padded, pooled;
+  for (size_t start = 0; start < count; start += chunk) {
+    size_t n = std::min(chunk, count - start);
+    size_t run_batch = s.fixed_batch > 0 ? chunk : n;
+    const float* input = tensor + start * tensor_size;
+    if (run_batch > n) {  // a model fixed to batch B gets a zero-padded final batch
+      padded.assign(run_batch * tensor_size, 0.0f);
+      std::copy(input, input + n * tensor_size, padded.begin());
+      input = padded.data();
+    }
+    std::vector<int64_t> shape =
+        p.layout == TensorLayout::kNchw
+            ? std::vector<int64_t>{int64_t(run_batch), 3, p.height, p.width}
+            : std::vector<int64_t>{int64_t(run_batch), p.height, p.width, 3};
+    IMGSEARCH_ASSIGN_OR_RETURN(model::FloatTensor result,
+                               s.session->Run(s.spec.input, input, shape, s.spec.output));
+    IMGSEARCH_ASSIGN_OR_RETURN(model::OutputGeometry g,
+                               model::DescribeOutput(result.shape, s.spec));
+    if (g.batch != static_cast<int64_t>(run_batch) || g.channels <= 0) {
+      return Status::Unsupported("output \"" + s.spec.output + "\" has shape " +
+                                 ShapeText(result.shape) + " for a batch of " +
+                                 std::to_string(run_batch) + ": expected one vector per image");
+    }
+    if (probing) {
+      if (s.type == VectorType::kBinary && g.channels % 8 != 0) {
+        return Status::InvalidArgument("binary output needs a multiple of 8 values, got " +
+                                       std::to_string(g.channels));
+      }
+      state_->dimension = static_cast<int>(g.channels);
+      probing = false;
+    } else if (g.channels != s.dimension) {
+      return Status::Internal("output size changed from " + std::to_string(s.dimension) + " to " +
+                              std::to_string(g.channels));
+    }
+    out.dimension = s.dimension;
+    pooled.resize(static_cast<size_t>(g.batch * g.channels));
+    model::PoolOutput(result.data(), g, s.spec.pooling, pooled.data());
+    for (size_t i = 0; i < n; ++i) {
+      std::span<float> v(pooled.data() + i * s.dimension, static_cast<size_t>(s.dimension));
+      if (s.type == VectorType::kBinary) {
+        out.bits.resize(count * s.dimension / 8);
+        model::PackBits(v, out.bits.data() + (start + i) * s.dimension / 8);
+        continue;
+      }
+      if (s.spec.mode == OutputMode::kL2) model::L2Normalize(v);
+      out.floats.resize(count * s.dimension);
+      std::copy(v.begin(), v.end(), out.floats.begin() + (start + i) * s.dimension);
+    }
+  }
+  return out;
+}
+
+}  // namespace imgsearch

@@ -1,0 +1,62 @@
+#include "imgsearch/model_spec.h"
+
+#include <gtest/gtest.h>
+
+namespace imgsearch {
+namespace {
+
+TEST(ModelSpecTest, PresetThenPreprocessOverrides) {
+  ModelSpec spec;
+  ASSERT_TRUE(ApplyModelSpecJson(R"({"name": "resnet50", "preset": "keras-caffe",
+      "preprocess": {"interpolation": "bilinear", "width": 256},
+      "pooling": "max", "normalize": "none", "input": "in", "output": "out"})",
+                                 &spec)
+                  .ok());
+  EXPECT_EQ(spec.name, "resnet50");
+  EXPECT_EQ(spec.preset, "keras-caffe");
+  EXPECT_TRUE(spec.has_preprocess);
+  EXPECT_EQ(spec.preprocess.channel_order, ChannelOrder::kBgr);        // from the preset
+  EXPECT_EQ(spec.preprocess.interpolation, Interpolation::kBilinear);  // overridden
+  EXPECT_EQ(spec.preprocess.width, 256);
+  EXPECT_EQ(spec.pooling, Pooling::kMax);
+  EXPECT_EQ(spec.mode, OutputMode::kRaw);
+  EXPECT_EQ(spec.input, "in");
+  EXPECT_EQ(spec.output, "out");
+}
+
+TEST(ModelSpecTest, RoundTripsThroughJson) {
+  ModelSpec spec;
+  ASSERT_TRUE(
+      ApplyModelSpecJson(R"({"preset": "clip", "pooling": "avg", "normalize": "binary"})", &spec)
+          .ok());
+  ModelSpec copy;
+  ASSERT_TRUE(ApplyModelSpecJson(ModelSpecToJson(spec), &copy).ok());
+  EXPECT_EQ(ModelSpecToJson(copy), ModelSpecToJson(spec));
+  EXPECT_EQ(copy.preprocess.interpolation, Interpolation::kBicubic);
+}
+
+TEST(ModelSpecTest, ErrorsNameTheProblem) {
+  struct Case {
+    const char* json;
+    const char* expect;
+  };
+  for (Case c : {Case{"{", "not valid JSON"}, Case{"[1]", "JSON object"},
+                 Case{R"({"presett": "torch"})", "unknown model spec key \"presett\""},
+                 Case{R"({"preset": "caffe"})", "unknown preprocessing preset"},
+                 Case{R"({"pooling": "median"})", "unknown pooling"},
+                 Case{R"({"normalize": "l1"})", "unknown normalize mode"},
+                 Case{R"({"preprocess": {"mean": [1, 2]}})", "array of 3 numbers"},
+                 Case{R"({"preprocess": {"width": "224"}})", "an integer"},
+                 Case{R"({"preprocess": {"widht": 224}})", "unknown preprocess key"},
+                 Case{R"({"preprocess": {"std": [1, 0, 1]}})", "nonzero"},
+                 Case{R"({"preprocess": {"layout": "nwhc"}})", "unknown layout"},
+                 Case{R"({"input": 3})", "a string"}}) {
+    ModelSpec spec;
+    Status s = ApplyModelSpecJson(c.json, &spec);
+    ASSERT_FALSE(s.ok()) << c.json;
+    EXPECT_NE(s.message().find(c.expect), std::string::npos) << c.json << " -> " << s.message();
+  }
+}
+
+}  // namespace
+}  // namespace imgsearch

@@ -1,0 +1,136 @@
+#include "model/onnx_session.h"
+
+namespace imgsearch::model {
+namespace {
+
+Ort::Env& ProcessEnv() {
+  static Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "imgsearch");
+  return env;
+}
+
+Ort::SessionOptions MakeOptions(const SessionConfig& config) {
+  Ort::SessionOptions options;
+  if (config.intra_op_threads > 0) options.SetIntraOpNumThreads(config.intra_op_threads);
+  options.SetInterOpNumThreads(1);
+  options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+  options.AddConfigEntry("session.intra_op.allow_spinning", config.allow_spinning ? "1" : "0");
+  return options;
+}
+
+TensorInfo DescribeTensor(std::string name, const Ort::TypeInfo& type) {
+  TensorInfo info;
+  info.name = std::move(name);
+  if (type.GetONNXType() != ONNX_TYPE_TENSOR) return info;  // element type stays UNDEFINED
+  auto tensor = type.GetTensorTypeAndShapeInfo();
+  info.element_type = tensor.GetElementType();
+  info.shape = tensor.GetShape();
+  return info;
+}
+
+template <typename Make>
+Result<std::unique_ptr<OnnxSession>> CreateGuarded(const std::string& what, Make make) {
+  try {
+    return make();
+  } catch (const Ort::Exception& e) {
+    return Status::InvalidArgument(what + ": not a model ONNX Runtime can load: " + e.what());
+  } catch (const std::exception& e) {
+    return Status::Internal(what + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<OnnxSession>> OnnxSession::FromFile(const std::string& path,
+                                                           const SessionConfig& config) {
+  return CreateGuarded(path, [&]() -> Result<std::unique_ptr<OnnxSession>> {
+    std::unique_ptr<OnnxSession> session(
+        new OnnxSession(Ort::Session(ProcessEnv(), path.c_str(), MakeOptions(config))));
+    IMGSEARCH_RETURN_IF_ERROR(session->ReadSignature());
+    return session;
+  });
+}
+
+Result<std::unique_ptr<OnnxSession>> OnnxSession::FromBytes(std::string_view bytes,
+                                                            const SessionConfig& config) {
+  return CreateGuarded("model bytes", [&]() -> Result<std::unique_ptr<OnnxSession>> {
+    std::unique_ptr<OnnxSession> session(new OnnxSession(
+        Ort::Session(ProcessEnv(), bytes.data(), bytes.size(), MakeOptions(config))));
+    IMGSEARCH_RETURN_IF_ERROR(session->ReadSignature());
+    return session;
+  });
+}
+
+Status OnnxSession::ReadSignature() {
+  Ort::AllocatorWithDefaultOptions allocator;
+  for (size_t i = 0; i < session_.GetInputCount(); ++i) {
+    inputs_.push_back(DescribeTensor(session_.GetInputNameAllocated(i, allocator).get(),
+                                     session_.GetInputTypeInfo(i)));
+  }
+  for (size_t i = 0; i < session_.GetOutputCount(); ++i) {
+    outputs_.push_back(DescribeTensor(session_.GetOutputNameAllocated(i, allocator).get(),
+                                      session_.GetOutputTypeInfo(i)));
+  }
+  Ort::ModelMetadata model_metadata = session_.GetModelMetadata();
+  for (const auto& key : model_metadata.GetCustomMetadataMapKeysAllocated(allocator)) {
+    auto value = model_metadata.LookupCustomMetadataMapAllocated(key.get(), allocator);
+    metadata_[key.get()] = value ? value.get() : "";
+  }
+  return Status::Ok();
+}
+
+Result<FloatTensor> OnnxSession::Run(const std::string& input, const float* data,
+                                     const std::vector<int64_t>& shape,
+                                     const std::string& output) const {
+  try {
+    size_t count = 1;
+    for (int64_t d : shape) count *= static_cast<size_t>(d);
+    auto memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+    // ONNX Runtime does not write to inputs; the API just lacks a const overload.
+    Ort::Value tensor = Ort::Value::CreateTensor<float>(memory, const_cast<float*>(data), count,
+                                                        shape.data(), shape.size());
+    const char* input_names[] = {input.c_str()};
+    const char* output_names[] = {output.c_str()};
+    auto results = const_cast<Ort::Session&>(session_).Run(Ort::RunOptions{nullptr}, input_names,
+                                                           &tensor, 1, output_names, 1);
+    FloatTensor out;
+    auto info = results[0].GetTensorTypeAndShapeInfo();
+    if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
+      return Status::Unsupported("output \"" + output + "\" is " +
+                                 ElementTypeName(info.GetElementType()) + ", expected float");
+    }
+    out.shape = info.GetShape();
+    out.value = std::move(results[0]);
+    return out;
+  } catch (const Ort::Exception& e) {
+    return Status::Internal(std::string("ONNX Runtime failed to run the model: ") + e.what());
+  }
+}
+
+const char* ElementTypeName(ONNXTensorElementDataType type) {
+  switch (type) {
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT:
+      return "float";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8:
+      return "uint8";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8:
+      return "int8";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32:
+      return "int32";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64:
+      return "int64";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16:
+      return "float16";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE:
+      return "double";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING:
+      return "string";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL:
+      return "bool";
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED:
+      return "not a tensor";
+    default:
+      return "an unsupported element type";
+  }
+}
+
+}  // namespace imgsearch::model

@@ -1,0 +1,66 @@
+// OnnxSession: one ONNX Runtime session, created once and reused for every batch.
+// Run() may be called from several threads at once (ONNX Runtime allows it). No ONNX
+// Runtime exception ever leaves this class: failures become Status values.
+#pragma once
+
+#include <onnxruntime_cxx_api.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "imgsearch/status.h"
+
+namespace imgsearch::model {
+
+struct TensorInfo {
+  std::string name;
+  ONNXTensorElementDataType element_type = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+  std::vector<int64_t> shape;  // -1 for a dimension the model leaves open
+};
+
+struct SessionConfig {
+  int intra_op_threads = 0;  // 0: ONNX Runtime's default (one per core)
+  bool allow_spinning = true;
+};
+
+// A float tensor produced by Run(); owns its memory.
+struct FloatTensor {
+  std::vector<int64_t> shape;
+  Ort::Value value{nullptr};
+  const float* data() const { return value.GetTensorData<float>(); }
+};
+
+class OnnxSession {
+ public:
+  // From a file on disk (large models are not copied through memory first).
+  static Result<std::unique_ptr<OnnxSession>> FromFile(const std::string& path,
+                                                       const SessionConfig& config);
+  // From model bytes held in memory (the built-in models).
+  static Result<std::unique_ptr<OnnxSession>> FromBytes(std::string_view bytes,
+                                                        const SessionConfig& config);
+
+  const std::vector<TensorInfo>& inputs() const { return inputs_; }
+  const std::vector<TensorInfo>& outputs() const { return outputs_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+
+  // Feeds `data` (laid out as `shape`) to the named input and returns the named output,
+  // which must be a float tensor.
+  Result<FloatTensor> Run(const std::string& input, const float* data,
+                          const std::vector<int64_t>& shape, const std::string& output) const;
+
+ private:
+  explicit OnnxSession(Ort::Session session) : session_(std::move(session)) {}
+  Status ReadSignature();
+
+  Ort::Session session_;
+  std::vector<TensorInfo> inputs_;
+  std::vector<TensorInfo> outputs_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// "float", "int64", ... for error messages.
+const char* ElementTypeName(ONNXTensorElementDataType type);
+
+}  // namespace imgsearch::model

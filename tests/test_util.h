@@ -1,0 +1,43 @@
+// Helpers shared by the tests: fixtures made by tests/make_fixtures.py, temporary
+// folders, and running the imgsearch binary.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "imgsearch/image.h"
+
+namespace imgsearch::testing {
+
+// Absolute path of a fixture file.
+std::string FixturePath(const std::string& name);
+
+// The fixture manifest entry for a reference (width, height, shape, ...).
+const nlohmann::json& ManifestEntry(const std::string& name);
+
+// The PIL reference pixels NAME.rgb, sized from the manifest.
+Image ReferenceImage(const std::string& name);
+
+// The reference tensor NAME.f32.
+std::vector<float> ReferenceTensor(const std::string& name);
+
+std::string ReadFileBytes(const std::string& path);
+void WriteFileBytes(const std::string& path, const std::string& bytes);
+
+// A fresh, empty folder under the build tree, removed when the process ends.
+std::string MakeTempDir();
+
+// Largest absolute difference of two same-sized images' bytes (256 when sizes differ).
+int MaxPixelDifference(const Image& a, const Image& b);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the imgsearch binary with the given arguments (each shell-quoted).
+CommandResult RunImgsearch(const std::vector<std::string>& args);
+
+}  // namespace imgsearch::testing
