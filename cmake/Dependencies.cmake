@@ -10,6 +10,15 @@ pkg_check_modules(WEBP REQUIRED IMPORTED_TARGET libwebp)
 find_package(nlohmann_json REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(spdlog REQUIRED)
+find_package(OpenMP REQUIRED)
+# FAISS (Debian's static libfaiss) needs BLAS and LAPACK; OpenBLAS is chosen so FAISS
+# does not run on the reference BLAS.
+set(BLA_VENDOR OpenBLAS)
+find_package(BLAS REQUIRED)
+find_package(LAPACK REQUIRED)
+find_library(FAISS_LIBRARY NAMES faiss REQUIRED)
+add_library(faiss STATIC IMPORTED)
+set_target_properties(faiss PROPERTIES IMPORTED_LOCATION "${FAISS_LIBRARY}")
 
 set(ONNXRUNTIME_ROOT "${CMAKE_SOURCE_DIR}/.deps/onnxruntime" CACHE PATH
     "Folder with include/onnxruntime_cxx_api.h and lib/libonnxruntime.so*")

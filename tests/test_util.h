@@ -2,6 +2,8 @@
 // folders, and running the imgsearch binary.
 #pragma once
 
+#include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -9,6 +11,16 @@
 #include "imgsearch/image.h"
 
 namespace imgsearch::testing {
+
+// The value of a Result that must be OK; aborts the test binary with the Status if not.
+template <typename T>
+T ValueOrDie(Result<T>&& result) {
+  if (!result.ok()) {
+    std::fprintf(stderr, "ValueOrDie: %s\n", result.status().ToString().c_str());
+    std::abort();
+  }
+  return std::move(result).value();
+}
 
 // Absolute path of a fixture file.
 std::string FixturePath(const std::string& name);

@@ -1,0 +1,103 @@
+#include "index/flat_index.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "index/serializer.h"
+
+namespace imgsearch::index {
+
+void TopK::Push(int64_t label, float distance) {
+  if (k_ == 0) return;
+  if (heap_.size() < k_) {
+    heap_.push_back({label, distance});
+    std::push_heap(heap_.begin(), heap_.end());
+  } else if (Neighbor{label, distance} < heap_.front()) {
+    std::pop_heap(heap_.begin(), heap_.end());
+    heap_.back() = {label, distance};
+    std::push_heap(heap_.begin(), heap_.end());
+  }
+}
+
+std::vector<Neighbor> TopK::Take() {
+  std::sort_heap(heap_.begin(), heap_.end());
+  return std::move(heap_);
+}
+
+FlatIndex::FlatIndex(Metric metric, size_t dim)
+    : metric_(metric),
+      binary_(IsBinaryMetric(metric)),
+      dim_(binary_ ? dim / 8 : dim),
+      stride_(binary_ ? dim / 8 : dim * sizeof(float)) {}
+
+Status FlatIndex::Add(size_t n, const int64_t* labels, const void* vectors) {
+  const auto* bytes = static_cast<const uint8_t*>(vectors);
+  data_.insert(data_.end(), bytes, bytes + n * stride_);
+  for (size_t i = 0; i < n; ++i) {
+    position_of_[labels[i]] = labels_.size();
+    labels_.push_back(labels[i]);
+  }
+  return Status::Ok();
+}
+
+void FlatIndex::Remove(int64_t label) {
+  auto it = position_of_.find(label);
+  if (it == position_of_.end()) return;
+  size_t pos = it->second, last = labels_.size() - 1;
+  if (pos != last) {  // move the last vector into the hole
+    std::memcpy(data_.data() + pos * stride_, data_.data() + last * stride_, stride_);
+    labels_[pos] = labels_[last];
+    position_of_[labels_[pos]] = pos;
+  }
+  labels_.pop_back();
+  data_.resize(labels_.size() * stride_);
+  position_of_.erase(it);
+}
+
+std::vector<Neighbor> FlatIndex::Search(const void* query, size_t k, const SearchParams& params,
+                                        const LabelFilter& filter) const {
+  TopK top(k);
+  const size_t n = labels_.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (!filter.Allows(labels_[i])) continue;
+    float d = Distance(metric_, query, data_.data() + i * stride_, dim_);
+    if (d < top.worst() && params.InRange(d)) top.Push(labels_[i], d);
+  }
+  return top.Take();
+}
+
+void FlatIndex::Clear() {
+  data_.clear();
+  labels_.clear();
+  position_of_.clear();
+}
+
+Status FlatIndex::Serialize(std::string* out) const {
+  Writer w(out);
+  w.U64(stride_);
+  w.U64(labels_.size());
+  w.Array(labels_.data(), labels_.size());
+  w.Bytes(data_.data(), data_.size());
+  return Status::Ok();
+}
+
+Status FlatIndex::Deserialize(std::string_view in) {
+  Reader r(in);
+  uint64_t stride = 0, count = 0;
+  IMGSEARCH_RETURN_IF_ERROR(r.U64(&stride));
+  if (stride != stride_) return Status::Corruption("flat index has a different vector size");
+  IMGSEARCH_RETURN_IF_ERROR(r.U64(&count));
+  std::vector<int64_t> labels;
+  IMGSEARCH_RETURN_IF_ERROR(r.Array(&labels, count));
+  std::vector<uint8_t> data;
+  IMGSEARCH_RETURN_IF_ERROR(r.Bytes(&data, count * stride_));
+  IMGSEARCH_RETURN_IF_ERROR(r.ExpectEnd());
+  Clear();
+  return Add(count, labels.data(), data.data());
+}
+
+size_t FlatIndex::MemoryUsage() const {
+  return data_.capacity() + labels_.capacity() * sizeof(int64_t) + position_of_.size() * 32;
+}
+
+}  // namespace imgsearch::index

@@ -1,0 +1,43 @@
+// FlatIndex: exact search by scanning every vector with the SIMD kernels. FLAT for float
+// vectors, BIN_FLAT for packed binary ones. Also the store's "tail" of rows not yet in
+// an approximate index.
+#pragma once
+
+#include <unordered_map>
+
+#include "index/index.h"
+
+namespace imgsearch::index {
+
+class FlatIndex final : public Index {
+ public:
+  // dim: floats per vector, or bits for binary metrics.
+  FlatIndex(Metric metric, size_t dim);
+
+  const char* type() const override { return binary_ ? "BIN_FLAT" : "FLAT"; }
+  Metric metric() const override { return metric_; }
+  Status Add(size_t n, const int64_t* labels, const void* vectors) override;
+  void Remove(int64_t label) override;
+  size_t size() const override { return labels_.size(); }
+  std::vector<Neighbor> Search(const void* query, size_t k, const SearchParams& params,
+                               const LabelFilter& filter) const override;
+  Status Serialize(std::string* out) const override;
+  Status Deserialize(std::string_view in) override;
+  size_t MemoryUsage() const override;
+
+  // The stored vectors in insertion order (after removals: swapped), for bulk moves.
+  const std::vector<int64_t>& labels() const { return labels_; }
+  const uint8_t* vector_at(size_t position) const { return data_.data() + position * stride_; }
+  void Clear();
+
+ private:
+  Metric metric_;
+  bool binary_;
+  size_t dim_;     // floats, or bytes for binary
+  size_t stride_;  // bytes per vector
+  std::vector<uint8_t> data_;
+  std::vector<int64_t> labels_;
+  std::unordered_map<int64_t, size_t> position_of_;
+};
+
+}  // namespace imgsearch::index

@@ -1,0 +1,299 @@
+#include "index/hnsw_index.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <queue>
+
+#include "index/serializer.h"
+
+namespace imgsearch::index {
+namespace {
+
+// Marks of visited nodes for one search, reset in O(1) by bumping an epoch.
+class VisitedSet {
+ public:
+  void Reset(size_t size) {
+    if (marks_.size() < size) marks_.resize(size + size / 2, 0);
+    if (++epoch_ == 0) {
+      std::fill(marks_.begin(), marks_.end(), 0);
+      epoch_ = 1;
+    }
+  }
+  bool Visit(uint32_t node) {
+    if (marks_[node] == epoch_) return false;
+    marks_[node] = epoch_;
+    return true;
+  }
+
+ private:
+  std::vector<uint16_t> marks_;
+  uint16_t epoch_ = 0;
+};
+
+VisitedSet& ThreadVisitedSet() {
+  thread_local VisitedSet set;
+  return set;
+}
+
+}  // namespace
+
+HnswIndex::HnswIndex(Metric metric, size_t dim, int m, int ef_construction)
+    : metric_(metric),
+      dim_(dim),
+      m_(m),
+      ef_construction_(ef_construction),
+      level_multiplier_(1.0 / std::log(static_cast<double>(std::max(m, 2)))) {}
+
+HnswIndex::Node* HnswIndex::Links(Node node, int level) {
+  if (level == 0) return &links0_[size_t(node) * (2 * m_ + 1)];
+  return &upper_[node][size_t(level - 1) * (m_ + 1)];
+}
+
+const HnswIndex::Node* HnswIndex::Links(Node node, int level) const {
+  return const_cast<HnswIndex*>(this)->Links(node, level);
+}
+
+Status HnswIndex::Add(size_t n, const int64_t* labels, const void* vectors) {
+  const auto* data = static_cast<const float*>(vectors);
+  for (size_t i = 0; i < n; ++i) {
+    Node node = static_cast<Node>(labels_.size());
+    vectors_.insert(vectors_.end(), data + i * dim_, data + (i + 1) * dim_);
+    labels_.push_back(labels[i]);
+    deleted_.push_back(0);
+    node_of_[labels[i]] = node;
+    int level = static_cast<int>(-std::log(std::uniform_real_distribution<double>(
+                                     std::numeric_limits<double>::min(), 1.0)(rng_)) *
+                                 level_multiplier_);
+    levels_.push_back(level);
+    links0_.resize(links0_.size() + 2 * m_ + 1, 0);
+    upper_.emplace_back(size_t(level) * (m_ + 1), 0);
+    Insert(node);
+  }
+  return Status::Ok();
+}
+
+HnswIndex::Node HnswIndex::GreedyDescend(const float* query, Node entry, int from_level,
+                                         int to_level) const {
+  Node current = entry;
+  float best = DistanceTo(query, current);
+  for (int level = from_level; level > to_level; --level) {
+    for (bool improved = true; improved;) {
+      improved = false;
+      const Node* links = Links(current, level);
+      for (Node i = 1; i <= links[0]; ++i) {
+        float d = DistanceTo(query, links[i]);
+        if (d < best) best = d, current = links[i], improved = true;
+      }
+    }
+  }
+  return current;
+}
+
+template <typename Accept>
+std::vector<HnswIndex::Candidate> HnswIndex::SearchLayer(const float* query, Node entry, size_t ef,
+                                                         int level, Accept accept) const {
+  VisitedSet& visited = ThreadVisitedSet();
+  visited.Reset(labels_.size());
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> frontier;
+  std::vector<Candidate> results;  // max-heap
+  float entry_distance = DistanceTo(query, entry);
+  visited.Visit(entry);
+  frontier.push({entry_distance, entry});
+  if (accept(entry, entry_distance)) results.push_back({entry_distance, entry});
+  auto bound = [&] {
+    return results.size() < ef ? std::numeric_limits<float>::infinity() : results.front().distance;
+  };
+  while (!frontier.empty()) {
+    Candidate current = frontier.top();
+    if (current.distance > bound()) break;
+    frontier.pop();
+    const Node* links = Links(current.node, level);
+    for (Node i = 1; i <= links[0]; ++i) {
+      _mm_prefetch(reinterpret_cast<const char*>(VectorOf(links[i])), _MM_HINT_T0);
+    }
+    for (Node i = 1; i <= links[0]; ++i) {
+      Node next = links[i];
+      if (!visited.Visit(next)) continue;
+      float d = DistanceTo(query, next);
+      if (d >= bound()) continue;
+      frontier.push({d, next});
+      if (!accept(next, d)) continue;
+      results.push_back({d, next});
+      std::push_heap(results.begin(), results.end());
+      if (results.size() > ef) {
+        std::pop_heap(results.begin(), results.end());
+        results.pop_back();
+      }
+    }
+  }
+  return results;
+}
+
+// The heuristic of the HNSW paper: keep a candidate only if it is nearer to the new node
+// than to every neighbour already kept, which spreads links in all directions.
+std::vector<HnswIndex::Node> HnswIndex::SelectNeighbors(std::vector<Candidate> candidates,
+                                                        int max_count) const {
+  std::sort(candidates.begin(), candidates.end());
+  std::vector<Node> kept;
+  for (const Candidate& c : candidates) {
+    if (static_cast<int>(kept.size()) >= max_count) break;
+    bool diverse = true;
+    for (Node k : kept) {
+      if (Distance(metric_, VectorOf(c.node), VectorOf(k), dim_) < c.distance) {
+        diverse = false;
+        break;
+      }
+    }
+    if (diverse) kept.push_back(c.node);
+  }
+  return kept;
+}
+
+void HnswIndex::Connect(Node node, Node neighbor, int level) {
+  Node* links = Links(neighbor, level);
+  int capacity = Capacity(level);
+  if (static_cast<int>(links[0]) < capacity) {
+    links[++links[0]] = node;
+    return;
+  }
+  std::vector<Candidate> candidates;
+  const float* base = VectorOf(neighbor);
+  candidates.push_back({DistanceTo(base, node), node});
+  for (Node i = 1; i <= links[0]; ++i) candidates.push_back({DistanceTo(base, links[i]), links[i]});
+  std::vector<Node> kept = SelectNeighbors(std::move(candidates), capacity);
+  links[0] = static_cast<Node>(kept.size());
+  std::copy(kept.begin(), kept.end(), links + 1);
+}
+
+void HnswIndex::Insert(Node node) {
+  int level = levels_[node];
+  if (max_level_ < 0) {
+    entry_ = node;
+    max_level_ = level;
+    return;
+  }
+  const float* query = VectorOf(node);
+  Node entry = GreedyDescend(query, entry_, max_level_, level);
+  auto everything = [](Node, float) { return true; };
+  for (int l = std::min(level, max_level_); l >= 0; --l) {
+    std::vector<Candidate> found = SearchLayer(query, entry, ef_construction_, l, everything);
+    entry = std::min_element(found.begin(), found.end())->node;
+    std::vector<Node> neighbors = SelectNeighbors(std::move(found), m_);
+    Node* links = Links(node, l);
+    links[0] = static_cast<Node>(neighbors.size());
+    std::copy(neighbors.begin(), neighbors.end(), links + 1);
+    for (Node n : neighbors) Connect(node, n, l);
+  }
+  if (level > max_level_) {
+    entry_ = node;
+    max_level_ = level;
+  }
+}
+
+void HnswIndex::Remove(int64_t label) {
+  auto it = node_of_.find(label);
+  if (it == node_of_.end() || deleted_[it->second]) return;
+  deleted_[it->second] = 1;
+  ++deleted_count_;
+  node_of_.erase(it);
+}
+
+std::vector<Neighbor> HnswIndex::Search(const void* query, size_t k, const SearchParams& params,
+                                        const LabelFilter& filter) const {
+  if (max_level_ < 0 || k == 0) return {};
+  const auto* q = static_cast<const float*>(query);
+  Node entry = GreedyDescend(q, entry_, max_level_, 0);
+  size_t ef = std::max<size_t>(params.ef > 0 ? params.ef : 64, k);
+  auto accept = [&](Node n, float d) {
+    return !deleted_[n] && filter.Allows(labels_[n]) && params.InRange(d);
+  };
+  std::vector<Candidate> found = SearchLayer(q, entry, ef, 0, accept);
+  std::sort(found.begin(), found.end());
+  std::vector<Neighbor> out;
+  for (size_t i = 0; i < found.size() && i < k; ++i) {
+    out.push_back({labels_[found[i].node], found[i].distance});
+  }
+  return out;
+}
+
+Status HnswIndex::Serialize(std::string* out) const {
+  Writer w(out);
+  w.U64(dim_);
+  w.U64(static_cast<uint64_t>(m_));
+  w.U64(labels_.size());
+  w.U64(static_cast<uint64_t>(max_level_ + 1));
+  w.U64(entry_);
+  w.Array(labels_.data(), labels_.size());
+  w.Array(deleted_.data(), deleted_.size());
+  w.Array(levels_.data(), levels_.size());
+  w.Array(vectors_.data(), vectors_.size());
+  w.Array(links0_.data(), links0_.size());
+  for (const auto& u : upper_) w.Array(u.data(), u.size());
+  return Status::Ok();
+}
+
+Status HnswIndex::Deserialize(std::string_view in) {
+  Reader r(in);
+  uint64_t dim, m, count, levels_plus_one, entry;
+  IMGSEARCH_RETURN_IF_ERROR(r.U64(&dim));
+  IMGSEARCH_RETURN_IF_ERROR(r.U64(&m));
+  if (dim != dim_ || m != static_cast<uint64_t>(m_)) {
+    return Status::Corruption("HNSW data was built with other parameters");
+  }
+  IMGSEARCH_RETURN_IF_ERROR(r.U64(&count));
+  IMGSEARCH_RETURN_IF_ERROR(r.U64(&levels_plus_one));
+  IMGSEARCH_RETURN_IF_ERROR(r.U64(&entry));
+  if (count >= (1ull << 32) || levels_plus_one > 64 || (count > 0 && entry >= count)) {
+    return Status::Corruption("HNSW header is out of range");
+  }
+  HnswIndex loaded(metric_, dim_, m_, ef_construction_);
+  IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.labels_, count));
+  IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.deleted_, count));
+  IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.levels_, count));
+  if (count > r.remaining() / (dim_ * sizeof(float)))
+    return Status::Corruption("HNSW data is truncated");
+  IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.vectors_, count * dim_));
+  IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.links0_, count * (2 * m_ + 1)));
+  loaded.upper_.resize(count);
+  for (uint64_t n = 0; n < count; ++n) {
+    int level = loaded.levels_[n];
+    if (level < 0 || level >= static_cast<int>(levels_plus_one))
+      return Status::Corruption("HNSW level out of range");
+    IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.upper_[n], uint64_t(level) * (m_ + 1)));
+  }
+  IMGSEARCH_RETURN_IF_ERROR(r.ExpectEnd());
+  // Every link must name an existing node: a corrupted graph must not walk off the end.
+  for (uint64_t n = 0; n < count; ++n) {
+    for (int level = 0; level <= loaded.levels_[n]; ++level) {
+      const Node* links = loaded.Links(static_cast<Node>(n), level);
+      if (static_cast<int>(links[0]) > loaded.Capacity(level))
+        return Status::Corruption("HNSW link count out of range");
+      for (Node i = 1; i <= links[0]; ++i) {
+        if (links[i] >= count) return Status::Corruption("HNSW link out of range");
+      }
+    }
+    if (loaded.deleted_[n]) {
+      ++loaded.deleted_count_;
+    } else {
+      loaded.node_of_[loaded.labels_[n]] = static_cast<Node>(n);
+    }
+  }
+  loaded.max_level_ = static_cast<int>(levels_plus_one) - 1;
+  loaded.entry_ = static_cast<Node>(entry);
+  if (count > 0 && loaded.levels_[entry] != loaded.max_level_)
+    return Status::Corruption("HNSW entry point is wrong");
+  loaded.rng_.seed(count + 100);
+  *this = std::move(loaded);
+  return Status::Ok();
+}
+
+size_t HnswIndex::MemoryUsage() const {
+  size_t upper = 0;
+  for (const auto& u : upper_) upper += u.capacity() * sizeof(Node) + sizeof(u);
+  return vectors_.capacity() * sizeof(float) + links0_.capacity() * sizeof(Node) + upper +
+         labels_.capacity() * 9 + levels_.capacity() * sizeof(int) + node_of_.size() * 32;
+}
+
+}  // namespace imgsearch::index

@@ -1,0 +1,89 @@
+// Index: approximate or exact nearest-neighbour search over vectors named by labels.
+// Labels are small non-negative integers chosen by the caller (the store uses dense row
+// slots). Indexes know nothing of ids, rows or files: they serialise to a byte string
+// and the store decides where it goes.
+//
+// Thread-safety: const methods may run concurrently with each other; Add and Remove need
+// exclusive access (the store holds a writer lock around them).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "imgsearch/status.h"
+#include "index/metric.h"
+
+namespace imgsearch::index {
+
+struct Neighbor {
+  int64_t label;
+  float distance;  // internal distance: smaller is nearer
+  bool operator<(const Neighbor& o) const {
+    return distance < o.distance || (distance == o.distance && label < o.label);
+  }
+};
+
+// Which labels a search may return: a bitmap over labels; labels past its end are allowed
+// only when `allow_beyond` is set.
+struct LabelFilter {
+  const std::vector<uint8_t>* allowed = nullptr;
+  bool Allows(int64_t label) const {
+    if (allowed == nullptr) return true;
+    return static_cast<size_t>(label) < allowed->size() && (*allowed)[label] != 0;
+  }
+};
+
+struct SearchParams {
+  int ef = 0;      // HNSW candidate list size; 0 = index default
+  int nprobe = 0;  // IVF lists to visit; 0 = index default
+  // Range search: only distances in [min_distance, max_distance) are returned.
+  float min_distance = -std::numeric_limits<float>::infinity();
+  float max_distance = std::numeric_limits<float>::infinity();
+  bool InRange(float d) const { return d >= min_distance && d < max_distance; }
+};
+
+class Index {
+ public:
+  virtual ~Index() = default;
+
+  virtual const char* type() const = 0;
+  virtual Metric metric() const = 0;
+
+  // Adds n vectors (floats, or packed bits for binary metrics) under new labels.
+  virtual Status Add(size_t n, const int64_t* labels, const void* vectors) = 0;
+  // Removes a label if present; its neighbours stay reachable.
+  virtual void Remove(int64_t label) = 0;
+  virtual size_t size() const = 0;
+
+  // Up to k nearest allowed labels in range, nearest first.
+  virtual std::vector<Neighbor> Search(const void* query, size_t k, const SearchParams& params,
+                                       const LabelFilter& filter) const = 0;
+
+  // The index as bytes (without a file header: the store adds magic and checksum).
+  virtual Status Serialize(std::string* out) const = 0;
+  virtual Status Deserialize(std::string_view in) = 0;
+
+  // Approximate heap memory in bytes.
+  virtual size_t MemoryUsage() const = 0;
+};
+
+// Keeps the k smallest neighbours seen.
+class TopK {
+ public:
+  explicit TopK(size_t k) : k_(k) {}
+  float worst() const {
+    return heap_.size() < k_ ? std::numeric_limits<float>::infinity() : heap_.front().distance;
+  }
+  void Push(int64_t label, float distance);
+  std::vector<Neighbor> Take();  // sorted, nearest first
+
+ private:
+  size_t k_;
+  std::vector<Neighbor> heap_;  // max-heap on distance
+};
+
+}  // namespace imgsearch::index

@@ -1,0 +1,264 @@
+// Every index against exact search, serialisation round trips, and damaged payloads.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "index/flat_index.h"
+#include "index/index_factory.h"
+#include "test_util.h"
+
+namespace imgsearch::index {
+namespace {
+
+using imgsearch::testing::ValueOrDie;
+using json = nlohmann::json;
+
+// Vectors drawn around 200 random centres, like real embeddings (which cluster), then
+// normalised for inner product metrics.
+std::vector<float> ClusteredVectors(size_t n, size_t dim, uint32_t seed, bool normalise) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist;
+  std::mt19937 centre_rng(99);  // the same centres for data and queries
+  std::vector<float> centres(200 * dim);
+  for (float& c : centres) c = dist(centre_rng) * 3;
+  std::vector<float> out(n * dim);
+  for (size_t i = 0; i < n; ++i) {
+    size_t c = rng() % 200;
+    double norm = 0;
+    for (size_t d = 0; d < dim; ++d) {
+      out[i * dim + d] = centres[c * dim + d] + dist(rng);
+      norm += out[i * dim + d] * out[i * dim + d];
+    }
+    if (normalise) {
+      for (size_t d = 0; d < dim; ++d) out[i * dim + d] /= static_cast<float>(std::sqrt(norm));
+    }
+  }
+  return out;
+}
+
+// Binary codes around 100 random centre codes with ~8% of the bits flipped, as
+// perceptual hashes of similar images are.
+std::vector<uint8_t> ClusteredBits(size_t n, size_t bytes, uint32_t seed) {
+  std::mt19937 rng(seed), centre_rng(77);
+  std::vector<uint8_t> centres(100 * bytes), out(n * bytes);
+  for (auto& b : centres) b = static_cast<uint8_t>(centre_rng());
+  for (size_t i = 0; i < n; ++i) {
+    size_t c = rng() % 100;
+    for (size_t j = 0; j < bytes; ++j) {
+      uint8_t flips = 0;
+      for (int bit = 0; bit < 8; ++bit) flips |= (rng() % 12 == 0) << bit;
+      out[i * bytes + j] = centres[c * bytes + j] ^ flips;
+    }
+  }
+  return out;
+}
+
+std::vector<int64_t> Labels(size_t n) {
+  std::vector<int64_t> labels(n);
+  for (size_t i = 0; i < n; ++i) labels[i] = static_cast<int64_t>(i);
+  return labels;
+}
+
+// Share of the exact top-k found among the index's top `fetch` (= k unless the index is
+// lossy, when the store fetches 4k candidates and re-ranks them exactly).
+double RecallAgainstFlat(const Index& index, const Index& flat, const void* queries, size_t nq,
+                         size_t stride, size_t k, size_t fetch = 0) {
+  size_t hits = 0;
+  for (size_t q = 0; q < nq; ++q) {
+    const auto* query = static_cast<const uint8_t*>(queries) + q * stride;
+    auto truth = flat.Search(query, k, {}, {});
+    auto got = index.Search(query, fetch > 0 ? fetch : k, {}, {});
+    std::set<int64_t> want;
+    for (const auto& n : truth) want.insert(n.label);
+    for (const auto& n : got) hits += want.count(n.label);
+  }
+  return static_cast<double>(hits) / static_cast<double>(nq * k);
+}
+
+struct RecallCase {
+  const char* type;
+  const char* metric;
+  json params;
+};
+
+class IndexRecall : public ::testing::TestWithParam<RecallCase> {};
+
+// recall@10 >= 0.95 at default search parameters on 20k vectors.
+TEST_P(IndexRecall, AtLeast95PercentOfExactTop10) {
+  const RecallCase& c = GetParam();
+  const size_t n = 20000, nq = 100, k = 10, dim = 64;
+  IndexDescription d{c.type, *ParseMetric(c.metric), c.params};
+  bool binary = IsBinaryMetric(d.metric);
+  std::unique_ptr<Index> index = ValueOrDie(MakeIndex(d, binary, binary ? 256 : dim));
+  std::unique_ptr<Index> flat =
+      ValueOrDie(MakeIndex({"FLAT", d.metric, json::object()}, binary, binary ? 256 : dim));
+  auto labels = Labels(n);
+  if (binary) {
+    auto data = ClusteredBits(n, 32, 1), queries = ClusteredBits(nq, 32, 2);
+    ASSERT_TRUE(index->Add(n, labels.data(), data.data()).ok());
+    ASSERT_TRUE(flat->Add(n, labels.data(), data.data()).ok());
+    double recall = RecallAgainstFlat(*index, *flat, queries.data(), nq, 32, k);
+    std::printf("%s %s recall@10 = %.3f\n", c.type, c.metric, recall);
+    EXPECT_GE(recall, 0.95);
+    return;
+  }
+  bool normalise = d.metric != Metric::kL2;
+  auto data = ClusteredVectors(n, dim, 1, normalise),
+       queries = ClusteredVectors(nq, dim, 2, normalise);
+  ASSERT_TRUE(index->Add(n, labels.data(), data.data()).ok());
+  ASSERT_TRUE(flat->Add(n, labels.data(), data.data()).ok());
+  EXPECT_EQ(index->size(), n);
+  size_t fetch = IsLossy(c.type) ? 4 * k : k;
+  double recall = RecallAgainstFlat(*index, *flat, queries.data(), nq, dim * 4, k, fetch);
+  std::printf("%s %s recall@10 (of top %zu) = %.3f\n", c.type, c.metric, fetch, recall);
+  EXPECT_GE(recall, 0.95);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllIndexes, IndexRecall,
+    ::testing::Values(RecallCase{"HNSW", "L2", json{{"M", 16}, {"efConstruction", 200}}},
+                      RecallCase{"HNSW", "IP", json::object()},
+                      RecallCase{"IVF_FLAT", "L2", json{{"nlist", 128}}},
+                      RecallCase{"IVF_FLAT", "COSINE", json{{"nlist", 64}}},
+                      RecallCase{"IVF_SQ8", "L2", json{{"nlist", 128}}},
+                      RecallCase{"IVF_PQ", "L2", json{{"nlist", 64}, {"m", 32}, {"nbits", 6}}},
+                      RecallCase{"BIN_FLAT", "HAMMING", json::object()},
+                      RecallCase{"BIN_FLAT", "JACCARD", json::object()},
+                      RecallCase{"BIN_IVF_FLAT", "HAMMING", json{{"nlist", 128}}}),
+    [](const auto& info) { return std::string(info.param.type) + "_" + info.param.metric; });
+
+// FLAT must equal a sort of all distances computed one by one.
+TEST(IndexTest, FlatIsExact) {
+  const size_t n = 500, dim = 33;
+  auto data = ClusteredVectors(n, dim, 3, false), query = ClusteredVectors(1, dim, 4, false);
+  FlatIndex flat(Metric::kL2, dim);
+  auto labels = Labels(n);
+  ASSERT_TRUE(flat.Add(n, labels.data(), data.data()).ok());
+  std::vector<Neighbor> all;
+  for (size_t i = 0; i < n; ++i)
+    all.push_back({int64_t(i), scalar::L2Squared(query.data(), &data[i * dim], dim)});
+  std::sort(all.begin(), all.end());
+  auto got = flat.Search(query.data(), 20, {}, {});
+  ASSERT_EQ(got.size(), 20u);
+  for (size_t i = 0; i < 20; ++i) {
+    EXPECT_EQ(got[i].label, all[i].label);
+    EXPECT_NEAR(got[i].distance, all[i].distance, 1e-3);
+  }
+}
+
+// Filters, removals and ranges, for every index type.
+TEST(IndexTest, FiltersRemovalsAndRangesAreHonoured) {
+  const size_t n = 3000, dim = 16;
+  auto data = ClusteredVectors(n, dim, 5, false), query = ClusteredVectors(1, dim, 6, false);
+  auto labels = Labels(n);
+  std::vector<uint8_t> even(n);
+  for (size_t i = 0; i < n; i += 2) even[i] = 1;
+  for (const char* type : {"FLAT", "HNSW", "IVF_FLAT", "IVF_SQ8"}) {
+    auto index = ValueOrDie(MakeIndex({type, Metric::kL2, json::object()}, false, dim));
+    ASSERT_TRUE(index->Add(n, labels.data(), data.data()).ok());
+    auto nearest = index->Search(query.data(), 1, {}, {});
+    ASSERT_EQ(nearest.size(), 1u);
+    index->Remove(nearest[0].label);
+    EXPECT_EQ(index->size(), n - 1) << type;
+    for (const auto& r : index->Search(query.data(), 10, {}, {}))
+      EXPECT_NE(r.label, nearest[0].label) << type;
+    LabelFilter filter{&even};
+    auto filtered = index->Search(query.data(), 10, {}, filter);
+    EXPECT_EQ(filtered.size(), 10u) << type;
+    for (const auto& r : filtered) EXPECT_EQ(r.label % 2, 0) << type;
+    SearchParams range;
+    auto unbounded = index->Search(query.data(), 10, {}, {});
+    range.min_distance = unbounded[3].distance;  // skip the three nearest
+    range.max_distance = unbounded[8].distance;
+    for (const auto& r : index->Search(query.data(), 10, range, {})) {
+      EXPECT_GE(r.distance, range.min_distance) << type;
+      EXPECT_LT(r.distance, range.max_distance) << type;
+    }
+  }
+}
+
+// Save, load, and get the same answers; damaged bytes are errors, never crashes.
+TEST(IndexTest, SerialisationRoundTripsAndRejectsDamage) {
+  const size_t n = 3000, dim = 16;
+  auto data = ClusteredVectors(n, dim, 7, false), query = ClusteredVectors(1, dim, 8, false);
+  auto labels = Labels(n);
+  for (const char* type : {"FLAT", "HNSW", "IVF_FLAT", "IVF_PQ"}) {
+    json params = std::string(type) == "IVF_PQ" ? json{{"m", 4}, {"nlist", 16}} : json::object();
+    auto index = ValueOrDie(MakeIndex({type, Metric::kL2, params}, false, dim));
+    ASSERT_TRUE(index->Add(n, labels.data(), data.data()).ok());
+    index->Remove(5);
+    std::string bytes;
+    ASSERT_TRUE(index->Serialize(&bytes).ok());
+    auto loaded = ValueOrDie(MakeIndex({type, Metric::kL2, params}, false, dim));
+    ASSERT_TRUE(loaded->Deserialize(bytes).ok()) << type;
+    EXPECT_EQ(loaded->size(), index->size()) << type;
+    auto a = index->Search(query.data(), 10, {}, {}), b = loaded->Search(query.data(), 10, {}, {});
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].label, b[i].label) << type;
+    for (size_t cut : {size_t(0), size_t(7), bytes.size() / 2, bytes.size() - 1}) {
+      auto damaged = ValueOrDie(MakeIndex({type, Metric::kL2, params}, false, dim));
+      EXPECT_FALSE(damaged->Deserialize(std::string_view(bytes).substr(0, cut)).ok())
+          << type << " " << cut;
+    }
+  }
+}
+
+TEST(IndexTest, HnswRejectsLinksThatPointNowhere) {
+  const size_t n = 200, dim = 8;
+  auto data = ClusteredVectors(n, dim, 9, false);
+  auto labels = Labels(n);
+  auto index = ValueOrDie(MakeIndex({"HNSW", Metric::kL2, json::object()}, false, dim));
+  ASSERT_TRUE(index->Add(n, labels.data(), data.data()).ok());
+  std::string bytes;
+  ASSERT_TRUE(index->Serialize(&bytes).ok());
+  std::mt19937 rng(3);
+  int rejected = 0;
+  for (int round = 0; round < 200; ++round) {
+    std::string damaged = bytes;
+    size_t at = bytes.size() - 1 - rng() % (bytes.size() / 3);  // inside the links
+    damaged[at] = static_cast<char>(0xff);
+    auto loaded = ValueOrDie(MakeIndex({"HNSW", Metric::kL2, json::object()}, false, dim));
+    if (!loaded->Deserialize(damaged).ok()) {
+      ++rejected;
+      continue;
+    }
+    (void)loaded->Search(data.data(), 5, {}, {});  // accepted damage must still be safe
+  }
+  EXPECT_GT(rejected, 0);
+}
+
+TEST(IndexTest, FactoryRejectsWrongCombinations) {
+  struct Case {
+    const char* type;
+    const char* metric;
+    bool binary;
+    json params;
+    const char* expect;
+  };
+  for (const Case& c :
+       {Case{"HNSW", "HAMMING", false, json::object(), "does not apply to float"},
+        Case{"FLAT", "L2", true, json::object(), "does not apply to binary"},
+        Case{"IVF_PQ", "L2", false, json{{"m", 7}}, "must divide the dimension 64"},
+        Case{"IVF_PQ", "L2", false, json::object(), "needs the parameter m"},
+        Case{"HNSW", "L2", false, json{{"M", 1}}, "must be in [2, 2048]"},
+        Case{"HNSW", "L2", false, json{{"nlist", 8}}, "not supported by HNSW"},
+        Case{"IVF_FLAT", "L2", false, json{{"nlist", "lots"}}, "must be an integer"},
+        Case{"DISKANN", "L2", false, json::object(), "not available for float"},
+        Case{"BIN_IVF_FLAT", "JACCARD", true, json::object(), "HAMMING metric only"}}) {
+    auto index =
+        MakeIndex({c.type, *ParseMetric(c.metric), c.params}, c.binary, c.binary ? 64 : 64);
+    ASSERT_FALSE(index.ok()) << c.type;
+    EXPECT_NE(index.status().message().find(c.expect), std::string::npos)
+        << index.status().message();
+  }
+  EXPECT_TRUE(MakeIndex({"IVF_FLAT", Metric::kL2, json{{"nlist", "64"}}}, false, 64).ok());
+  EXPECT_EQ((*ValidateIndexDescription({"AUTOINDEX", Metric::kL2, json::object()}, false, 8)).type,
+            "HNSW");
+  EXPECT_FALSE(ParseSearchParams(json{{"efSearch", 5}}).ok());
+  EXPECT_EQ(ParseSearchParams(json{{"ef", 77}})->ef, 77);
+}
+
+}  // namespace
+}  // namespace imgsearch::index

@@ -1,0 +1,256 @@
+#include "index/ivf_index.h"
+
+#include <faiss/IndexBinaryFlat.h>
+#include <faiss/IndexBinaryIVF.h>
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexIVFFlat.h>
+#include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexScalarQuantizer.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/IDSelector.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_io.h>
+
+#include <algorithm>
+
+#include "index/serializer.h"
+
+namespace imgsearch::index {
+namespace {
+
+// Lets FAISS ask our filter and removal mask which labels may be returned.
+struct AllowedSelector final : faiss::IDSelector {
+  const LabelFilter* filter;
+  const std::vector<uint8_t>* removed;
+  bool is_member(int64_t id) const override {
+    if (static_cast<size_t>(id) < removed->size() && (*removed)[id]) return false;
+    return filter->Allows(id);
+  }
+};
+
+faiss::MetricType FaissMetric(Metric metric) {
+  return metric == Metric::kL2 ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT;
+}
+
+// FAISS reports inner products as similarities; ours are negated.
+float InternalDistance(Metric metric, float faiss_distance) {
+  return metric == Metric::kL2 || IsBinaryMetric(metric) ? faiss_distance : -faiss_distance;
+}
+
+}  // namespace
+
+IvfIndex::IvfIndex(IvfKind kind, Metric metric, size_t dim, IvfParams params)
+    : kind_(kind), metric_(metric), dim_(dim), params_(params), pending_(metric, dim) {}
+
+IvfIndex::~IvfIndex() = default;
+
+const char* IvfIndex::type() const {
+  switch (kind_) {
+    case IvfKind::kFlat:
+      return "IVF_FLAT";
+    case IvfKind::kSq8:
+      return "IVF_SQ8";
+    case IvfKind::kPq:
+      return "IVF_PQ";
+    case IvfKind::kBinaryFlat:
+      return "BIN_IVF_FLAT";
+  }
+  return "IVF";
+}
+
+size_t IvfIndex::train_threshold() const {
+  // k-means wants tens of points per list; PQ wants 2^nbits points per codebook.
+  size_t want = size_t(params_.nlist) * 32;
+  if (kind_ == IvfKind::kPq) want = std::max(want, size_t(64) << params_.nbits);
+  return want;
+}
+
+Status IvfIndex::Add(size_t n, const int64_t* labels, const void* vectors) {
+  if (!trained_) {
+    IMGSEARCH_RETURN_IF_ERROR(pending_.Add(n, labels, vectors));
+    return pending_.size() >= train_threshold() ? Train() : Status::Ok();
+  }
+  try {
+    if (binary_index_) {
+      binary_index_->add_with_ids(n, static_cast<const uint8_t*>(vectors), labels);
+    } else {
+      float_index_->add_with_ids(n, static_cast<const float*>(vectors), labels);
+    }
+  } catch (const faiss::FaissException& e) {
+    return Status::Internal(std::string("FAISS add failed: ") + e.what());
+  }
+  trained_count_ += n;
+  return Status::Ok();
+}
+
+Status IvfIndex::Train() {
+  const size_t n = pending_.size();
+  const size_t stride = IsBinaryMetric(metric_) ? dim_ / 8 : dim_ * sizeof(float);
+  std::vector<uint8_t> data(n * stride);
+  for (size_t i = 0; i < n; ++i) std::copy_n(pending_.vector_at(i), stride, &data[i * stride]);
+  std::vector<int64_t> labels = pending_.labels();
+  try {
+    if (kind_ == IvfKind::kBinaryFlat) {
+      auto* quantizer = new faiss::IndexBinaryFlat(dim_);
+      auto ivf = std::make_unique<faiss::IndexBinaryIVF>(quantizer, dim_, params_.nlist);
+      ivf->own_fields = true;
+      ivf->train(n, data.data());
+      binary_index_ = std::move(ivf);
+    } else {
+      faiss::Index* quantizer = metric_ == Metric::kL2
+                                    ? static_cast<faiss::Index*>(new faiss::IndexFlatL2(dim_))
+                                    : new faiss::IndexFlatIP(dim_);
+      std::unique_ptr<faiss::IndexIVF> ivf;
+      faiss::MetricType fm = FaissMetric(metric_);
+      if (kind_ == IvfKind::kFlat) {
+        ivf = std::make_unique<faiss::IndexIVFFlat>(quantizer, dim_, params_.nlist, fm);
+      } else if (kind_ == IvfKind::kSq8) {
+        ivf = std::make_unique<faiss::IndexIVFScalarQuantizer>(quantizer, dim_, params_.nlist,
+                                                               faiss::ScalarQuantizer::QT_8bit, fm);
+      } else {
+        ivf = std::make_unique<faiss::IndexIVFPQ>(quantizer, dim_, params_.nlist, params_.m,
+                                                  params_.nbits, fm);
+      }
+      ivf->own_fields = true;
+      ivf->train(n, reinterpret_cast<const float*>(data.data()));
+      float_index_ = std::move(ivf);
+    }
+  } catch (const faiss::FaissException& e) {
+    return Status::Internal(std::string("FAISS training failed: ") + e.what());
+  }
+  trained_ = true;
+  pending_.Clear();
+  return Add(n, labels.data(), data.data());
+}
+
+void IvfIndex::Remove(int64_t label) {
+  if (!trained_ || pending_.size() > 0) pending_.Remove(label);
+  if (!trained_ || label < 0 || Removed(label)) return;
+  if (static_cast<size_t>(label) >= removed_.size()) removed_.resize(size_t(label) + 1, 0);
+  removed_[label] = 1;
+  ++removed_count_;
+}
+
+std::vector<Neighbor> IvfIndex::Search(const void* query, size_t k, const SearchParams& params,
+                                       const LabelFilter& filter) const {
+  if (!trained_) return pending_.Search(query, k, params, filter);
+  return SearchTrained(query, k, params, filter);
+}
+
+std::vector<Neighbor> IvfIndex::SearchTrained(const void* query, size_t k,
+                                              const SearchParams& params,
+                                              const LabelFilter& filter) const {
+  int nprobe = params.nprobe > 0 ? params.nprobe : std::min(params_.nlist, 16);
+  AllowedSelector selector;
+  selector.filter = &filter;
+  selector.removed = &removed_;
+  faiss::SearchParametersIVF search_params;
+  search_params.nprobe = static_cast<size_t>(nprobe);
+  search_params.sel = &selector;
+  // Ranges and the binary index (which ignores selectors) are applied afterwards, so ask
+  // for more and trim.
+  bool post_filter = binary_index_ != nullptr || params.min_distance > -1e30f;
+  size_t fetch = post_filter ? std::max<size_t>(k * 4, 64) : k;
+  std::vector<int64_t> labels(fetch, -1);
+  std::vector<Neighbor> out;
+  try {
+    if (binary_index_) {
+      std::vector<int32_t> distances(fetch);
+      auto* ivf = static_cast<faiss::IndexBinaryIVF*>(binary_index_.get());
+      ivf->nprobe = static_cast<size_t>(nprobe);  // the binary IVF reads nprobe from itself
+      ivf->search(1, static_cast<const uint8_t*>(query), fetch, distances.data(), labels.data());
+      for (size_t i = 0; i < fetch; ++i) {
+        if (labels[i] >= 0) out.push_back({labels[i], static_cast<float>(distances[i])});
+      }
+    } else {
+      std::vector<float> distances(fetch);
+      float_index_->search(1, static_cast<const float*>(query), fetch, distances.data(),
+                           labels.data(), &search_params);
+      for (size_t i = 0; i < fetch; ++i) {
+        if (labels[i] >= 0) out.push_back({labels[i], InternalDistance(metric_, distances[i])});
+      }
+    }
+  } catch (const faiss::FaissException&) {
+    return {};
+  }
+  std::vector<Neighbor> kept;
+  for (const Neighbor& n : out) {
+    if (kept.size() < k && selector.is_member(n.label) && params.InRange(n.distance))
+      kept.push_back(n);
+  }
+  return kept;
+}
+
+Status IvfIndex::Serialize(std::string* out) const {
+  Writer w(out);
+  w.U64(trained_ ? 1 : 0);
+  std::string pending;
+  IMGSEARCH_RETURN_IF_ERROR(pending_.Serialize(&pending));
+  w.U64(pending.size());
+  w.Bytes(pending.data(), pending.size());
+  if (!trained_) return Status::Ok();
+  w.U64(trained_count_);
+  w.U64(removed_.size());
+  w.Array(removed_.data(), removed_.size());
+  faiss::VectorIOWriter writer;
+  try {
+    if (binary_index_) {
+      faiss::write_index_binary(binary_index_.get(), &writer);
+    } else {
+      faiss::write_index(float_index_.get(), &writer);
+    }
+  } catch (const faiss::FaissException& e) {
+    return Status::Internal(std::string("FAISS could not serialise the index: ") + e.what());
+  }
+  w.U64(writer.data.size());
+  w.Bytes(writer.data.data(), writer.data.size());
+  return Status::Ok();
+}
+
+Status IvfIndex::Deserialize(std::string_view in) {
+  Reader r(in);
+  uint64_t trained = 0, pending_size = 0;
+  IMGSEARCH_RETURN_IF_ERROR(r.U64(&trained));
+  IMGSEARCH_RETURN_IF_ERROR(r.U64(&pending_size));
+  std::vector<uint8_t> pending;
+  IMGSEARCH_RETURN_IF_ERROR(r.Bytes(&pending, pending_size));
+  IMGSEARCH_RETURN_IF_ERROR(pending_.Deserialize(
+      std::string_view(reinterpret_cast<const char*>(pending.data()), pending.size())));
+  trained_ = trained != 0;
+  if (!trained_) return r.ExpectEnd();
+  uint64_t count = 0, removed_size = 0, blob_size = 0;
+  IMGSEARCH_RETURN_IF_ERROR(r.U64(&count));
+  IMGSEARCH_RETURN_IF_ERROR(r.U64(&removed_size));
+  IMGSEARCH_RETURN_IF_ERROR(r.Array(&removed_, removed_size));
+  IMGSEARCH_RETURN_IF_ERROR(r.U64(&blob_size));
+  faiss::VectorIOReader reader;
+  IMGSEARCH_RETURN_IF_ERROR(r.Bytes(&reader.data, blob_size));
+  IMGSEARCH_RETURN_IF_ERROR(r.ExpectEnd());
+  trained_count_ = count;
+  removed_count_ = static_cast<size_t>(std::count(removed_.begin(), removed_.end(), 1));
+  try {
+    if (kind_ == IvfKind::kBinaryFlat) {
+      binary_index_.reset(faiss::read_index_binary(&reader));
+      if (binary_index_->d != static_cast<int>(dim_))
+        return Status::Corruption("IVF dimension differs");
+    } else {
+      float_index_.reset(faiss::read_index(&reader));
+      if (float_index_->d != static_cast<int>(dim_))
+        return Status::Corruption("IVF dimension differs");
+    }
+  } catch (const faiss::FaissException& e) {
+    return Status::Corruption(std::string("FAISS could not read the index: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+size_t IvfIndex::MemoryUsage() const {
+  size_t codes = 0;
+  if (kind_ == IvfKind::kFlat) codes = dim_ * 4;
+  if (kind_ == IvfKind::kSq8) codes = dim_;
+  if (kind_ == IvfKind::kPq) codes = size_t(params_.m) * params_.nbits / 8;
+  if (kind_ == IvfKind::kBinaryFlat) codes = dim_ / 8;
+  return pending_.MemoryUsage() + trained_count_ * (codes + 8) + removed_.capacity();
+}
+
+}  // namespace imgsearch::index
