@@ -1,0 +1,46 @@
+// Collection schemas: one int64 primary key, one vector field, and scalar fields, as in
+// Milvus. Plain data; validated when a collection is created.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "imgsearch/status.h"
+
+namespace imgsearch {
+
+enum class DataType { kBool, kInt64, kDouble, kVarChar, kJson, kFloatVector, kBinaryVector };
+
+// "Bool", "Int64", "Double", "VarChar", "JSON", "FloatVector", "BinaryVector" (Milvus's
+// REST names; "Float" is accepted as Double and "String" as VarChar).
+Result<DataType> ParseDataType(const std::string& name);
+const char* DataTypeName(DataType type);
+
+struct FieldSchema {
+  std::string name;
+  DataType type = DataType::kInt64;
+  bool nullable = false;
+  int max_length = 65535;  // VarChar only: longest value in bytes
+};
+
+struct CollectionSchema {
+  std::string name;
+  std::string description;
+  std::string primary_field = "id";
+  bool auto_id = true;  // ids assigned by imgsearch; otherwise every row brings its own
+  std::string vector_field = "vector";
+  DataType vector_type = DataType::kFloatVector;
+  int dimension = 0;  // floats, or bits for BinaryVector (a multiple of 8)
+  std::vector<FieldSchema> scalar_fields;
+
+  bool binary() const { return vector_type == DataType::kBinaryVector; }
+  // Bytes of one vector as stored.
+  size_t VectorBytes() const { return binary() ? size_t(dimension) / 8 : size_t(dimension) * 4; }
+  const FieldSchema* FindScalar(const std::string& field) const;
+};
+
+// Checks names (letters, digits, underscores; not starting with a digit; unique), the
+// dimension, and the types.
+Status ValidateSchema(const CollectionSchema& schema);
+
+}  // namespace imgsearch

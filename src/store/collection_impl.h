@@ -1,0 +1,135 @@
+// CollectionImpl: a collection's rows in SQLite (table rows_<id>, the source of truth)
+// and their derived in-memory state: a dense slot per live row (id, scalar fields), the
+// vector index over slots, and the "tail" of slots written but not yet indexed, which
+// every search scans exactly.
+//
+// Locking: Storage::write_mutex admits one writer (database-wide, as SQLite does); a
+// writer commits to SQLite first and only then takes state_mutex_ exclusively to publish.
+// Searches and queries hold state_mutex_ shared. A background thread moves the tail into
+// approximate indexes in small batches and writes snapshots.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "imgsearch/collection.h"
+#include "index/flat_index.h"
+#include "index/index.h"
+#include "store/filter.h"
+#include "store/schema_json.h"
+#include "store/storage.h"
+
+namespace imgsearch::store {
+
+class CollectionImpl final : public Collection {
+ public:
+  CollectionImpl(std::shared_ptr<Storage> storage, int64_t id, CollectionSchema schema,
+                 IndexSpec index, int64_t next_auto_id, int64_t snapshot_every);
+  ~CollectionImpl() override;
+
+  // Creates the rows table (new collections).
+  Status CreateTable();
+  // Loads the snapshot named by the MANIFEST and replays newer rows; falls back to a full
+  // rebuild from the rows when the snapshot is missing, damaged or inconsistent.
+  Status Load();
+  // Stops the background thread; later writes fail.
+  void MarkDropped();
+  void SetName(const std::string& name);
+  int64_t id() const { return id_; }
+  std::string table() const { return "rows_" + std::to_string(id_); }
+
+  const CollectionSchema& schema() const override { return schema_; }
+  IndexSpec index() const override;
+  Result<std::vector<int64_t>> Insert(std::vector<Row> rows) override {
+    return Write(std::move(rows), false);
+  }
+  Result<std::vector<int64_t>> Upsert(std::vector<Row> rows) override {
+    return Write(std::move(rows), true);
+  }
+  Result<int64_t> Delete(const std::vector<int64_t>& ids) override;
+  Result<int64_t> DeleteWhere(const std::string& filter) override;
+  Result<std::vector<Row>> Get(const std::vector<int64_t>& ids,
+                               const std::vector<std::string>& output_fields) const override;
+  Result<std::vector<Row>> Query(const QueryRequest& request) const override;
+  Result<std::vector<std::vector<Hit>>> Search(const SearchRequest& request) const override;
+  int64_t Count() const override;
+  CollectionStats Stats() const override;
+  Status CreateIndex(const IndexSpec& spec) override;
+  Status DropIndex() override;
+  Status Flush() override;
+  Status Compact() override;
+
+ private:
+  // --- writing (collection_write.cc)
+  Result<std::vector<int64_t>> Write(std::vector<Row> rows, bool upsert);
+  Result<int64_t> DeleteLocked(const std::vector<int64_t>& ids);
+  Status CheckWritable() const;
+  Status ValidateRowForWrite(size_t i, Row* row) const;
+  // Publishes one committed row (or tombstone when vector is empty) to memory.
+  void Apply(int64_t pk, std::string_view vector, nlohmann::json fields);
+  void KillSlot(int64_t slot);
+  std::string StoredVector(const Row& row) const;
+
+  // --- reading (collection_read.cc)
+  struct OutputSpec {
+    bool all_fields = false;
+    bool vector = false;
+    std::vector<std::string> fields;
+  };
+  Result<OutputSpec> ParseOutputFields(const std::vector<std::string>& names) const;
+  Result<Row> BuildRow(int64_t slot, const OutputSpec& output) const;
+  Result<std::string> ReadVector(int64_t pk) const;
+  Result<std::vector<Hit>> SearchOne(const void* query, size_t k, const index::SearchParams& params,
+                                     const std::vector<uint8_t>* allowed,
+                                     size_t allowed_count) const;
+  Result<std::vector<index::Neighbor>> ExactOver(const void* query, size_t k,
+                                                 const index::SearchParams& params,
+                                                 const std::vector<int64_t>& slots) const;
+  Result<std::vector<index::Neighbor>> Rerank(const void* query, size_t k,
+                                              const index::SearchParams& params,
+                                              const std::vector<index::Neighbor>& candidates) const;
+
+  // --- persistence and indexing (collection_persist.cc)
+  Status LoadSnapshot();
+  Status Replay(int64_t after_sequence);
+  Status RebuildFromRows();
+  void ResetState();
+  Status InstallIndex(const IndexSpec& spec);
+  Status WriteSnapshot();
+  void BackgroundLoop();
+  bool DrainTailBatch();
+  void StartBackground();
+  void StopBackground();
+
+  std::shared_ptr<Storage> storage_;
+  const int64_t id_;
+  CollectionSchema schema_;
+  const int64_t snapshot_every_;
+
+  mutable std::shared_mutex state_mutex_;  // guards everything below
+  IndexSpec index_spec_;
+  index::Metric metric_ = index::Metric::kL2;
+  bool index_is_flat_ = true;
+  std::unique_ptr<index::Index> index_;
+  std::unique_ptr<index::FlatIndex> tail_;
+  std::vector<int64_t> slot_ids_;
+  std::vector<uint8_t> slot_alive_;
+  std::vector<nlohmann::json> slot_fields_;
+  std::unordered_map<int64_t, int64_t> slot_of_id_;
+  int64_t alive_count_ = 0;
+  int64_t last_sequence_ = 0;
+  int64_t snapshot_sequence_ = 0;
+  int64_t next_auto_id_ = 1;
+  bool dropped_ = false;
+
+  std::mutex background_mutex_;
+  std::condition_variable background_wake_;
+  bool background_stop_ = false;
+  std::atomic<bool> snapshot_wanted_{false};
+  std::thread background_;
+};
+
+}  // namespace imgsearch::store

@@ -1,0 +1,337 @@
+// Loading, snapshots, rebuilding, and the background thread that feeds the index.
+#include <filesystem>
+
+#include "base/env.h"
+#include "base/log.h"
+#include "index/index_factory.h"
+#include "store/collection_impl.h"
+#include "store/snapshot.h"
+#include "store/vector_form.h"
+
+namespace imgsearch::store {
+namespace {
+
+constexpr size_t kIndexBatch = 64;  // vectors moved into the index per exclusive lock
+
+nlohmann::json ParseFields(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  return j.is_object() ? j : nlohmann::json::object();
+}
+
+}  // namespace
+
+CollectionImpl::CollectionImpl(std::shared_ptr<Storage> storage, int64_t id,
+                               CollectionSchema schema, IndexSpec index, int64_t next_auto_id,
+                               int64_t snapshot_every)
+    : storage_(std::move(storage)),
+      id_(id),
+      schema_(std::move(schema)),
+      snapshot_every_(snapshot_every),
+      index_spec_(std::move(index)),
+      next_auto_id_(next_auto_id) {}
+
+CollectionImpl::~CollectionImpl() {
+  StopBackground();
+}
+
+Status CollectionImpl::CreateTable() {
+  IMGSEARCH_RETURN_IF_ERROR(
+      storage_->writer->Exec("CREATE TABLE IF NOT EXISTS " + table() +
+                             " (pk INTEGER PRIMARY KEY, seq INTEGER NOT NULL, deleted INTEGER NOT "
+                             "NULL DEFAULT 0, vector BLOB, fields TEXT)"));
+  return storage_->writer->Exec("CREATE INDEX IF NOT EXISTS " + table() + "_seq ON " + table() +
+                                " (seq)");
+}
+
+Status CollectionImpl::InstallIndex(const IndexSpec& spec) {
+  IMGSEARCH_ASSIGN_OR_RETURN(index::Metric metric, index::ParseMetric(spec.metric_type));
+  index::IndexDescription description{spec.index_type, metric, spec.params};
+  IMGSEARCH_ASSIGN_OR_RETURN(description, index::ValidateIndexDescription(
+                                              description, schema_.binary(), schema_.dimension));
+  IMGSEARCH_ASSIGN_OR_RETURN(index_,
+                             index::MakeIndex(description, schema_.binary(), schema_.dimension));
+  index_spec_ = spec;
+  index_spec_.index_type = description.type;
+  index_spec_.metric_type = index::MetricName(metric);
+  metric_ = metric;
+  index_is_flat_ = description.type == "FLAT" || description.type == "BIN_FLAT";
+  tail_ = std::make_unique<index::FlatIndex>(metric, schema_.dimension);
+  return Status::Ok();
+}
+
+void CollectionImpl::ResetState() {
+  slot_ids_.clear();
+  slot_alive_.clear();
+  slot_fields_.clear();
+  slot_of_id_.clear();
+  alive_count_ = 0;
+  (void)InstallIndex(index_spec_);  // validated when the spec was accepted
+}
+
+Status CollectionImpl::Load() {
+  IMGSEARCH_RETURN_IF_ERROR(InstallIndex(index_spec_));
+  {
+    std::unique_lock<std::shared_mutex> lock(state_mutex_);
+    Status loaded = LoadSnapshot();
+    if (!loaded.ok()) {
+      if (loaded.code() != StatusCode::kNotFound) {
+        IMGSEARCH_LOG_WARN(
+            "collection \"{}\": index snapshot unusable ({}); rebuilding from the rows",
+            schema_.name, loaded.ToString());
+      }
+      IMGSEARCH_RETURN_IF_ERROR(RebuildFromRows());
+    }
+    IMGSEARCH_ASSIGN_OR_RETURN(Statement max_seq,
+                               storage_->reader->Prepare("SELECT MAX(seq) FROM " + table()));
+    IMGSEARCH_ASSIGN_OR_RETURN(bool has, max_seq.Step());
+    last_sequence_ = has ? max_seq.Int(0) : 0;
+  }
+  StartBackground();
+  return Status::Ok();
+}
+
+Status CollectionImpl::LoadSnapshot() {
+  std::string file = storage_->manifest->Get(id_);
+  if (file.empty()) return Status::NotFound("no snapshot");
+  std::string path = storage_->IndexDir() + "/" + file;
+  IMGSEARCH_ASSIGN_OR_RETURN(std::string bytes,
+                             base::Env::Default()->ReadFile(path, uint64_t{1} << 40));
+  Result<SnapshotContents> decoded = DecodeSnapshot(bytes);
+  if (!decoded.ok()) return decoded.status().WithContext(path);
+  SnapshotContents& c = *decoded;
+  if (c.collection_id != id_ || c.dimension != schema_.dimension ||
+      c.index_spec != IndexSpecToJson(index_spec_).dump() ||
+      c.slot_alive.size() != c.slot_ids.size()) {
+    return Status::Corruption(path + ": belongs to another collection or index");
+  }
+  ResetState();
+  IMGSEARCH_RETURN_IF_ERROR(index_->Deserialize(c.index_bytes).WithContext(path));
+  slot_ids_ = std::move(c.slot_ids);
+  slot_alive_ = std::move(c.slot_alive);
+  slot_fields_.assign(slot_ids_.size(), nullptr);
+  for (size_t slot = 0; slot < slot_ids_.size(); ++slot) {
+    if (!slot_alive_[slot]) continue;
+    if (!slot_of_id_.emplace(slot_ids_[slot], static_cast<int64_t>(slot)).second) {
+      return Status::Corruption(path + ": an id occupies two slots");
+    }
+    ++alive_count_;
+  }
+  snapshot_sequence_ = c.sequence;
+  // Fields of rows the snapshot already holds.
+  IMGSEARCH_ASSIGN_OR_RETURN(Statement select,
+                             storage_->reader->Prepare("SELECT pk, fields FROM " + table() +
+                                                       " WHERE deleted = 0 AND seq <= ?"));
+  select.Bind(1, snapshot_sequence_);
+  for (;;) {
+    IMGSEARCH_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    auto it = slot_of_id_.find(select.Int(0));
+    if (it == slot_of_id_.end())
+      return Status::Corruption(path + ": row " + std::to_string(select.Int(0)) + " is missing");
+    slot_fields_[it->second] = ParseFields(select.Text(1));
+  }
+  IMGSEARCH_RETURN_IF_ERROR(Replay(snapshot_sequence_));
+  // Every live slot must now be backed by a live row.
+  for (size_t slot = 0; slot < slot_ids_.size(); ++slot) {
+    if (slot_alive_[slot] && slot_fields_[slot].is_null()) {
+      return Status::Corruption(path + ": holds row " + std::to_string(slot_ids_[slot]) +
+                                " that no longer exists");
+    }
+  }
+  return Status::Ok();
+}
+
+Status CollectionImpl::Replay(int64_t after_sequence) {
+  IMGSEARCH_ASSIGN_OR_RETURN(Statement select,
+                             storage_->reader->Prepare("SELECT pk, deleted, vector, fields FROM " +
+                                                       table() + " WHERE seq > ? ORDER BY seq"));
+  select.Bind(1, after_sequence);
+  for (;;) {
+    IMGSEARCH_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    int64_t pk = select.Int(0);
+    bool deleted = select.Int(1) != 0;
+    std::string_view vector = deleted ? std::string_view() : select.Blob(2);
+    if (!deleted && vector.size() != schema_.VectorBytes()) {
+      return Status::Corruption("collection \"" + schema_.name + "\": stored vector of row " +
+                                std::to_string(pk) + " has " + std::to_string(vector.size()) +
+                                " bytes, expected " + std::to_string(schema_.VectorBytes()));
+    }
+    Apply(pk, vector, deleted ? nlohmann::json() : ParseFields(select.Text(3)));
+  }
+  return Status::Ok();
+}
+
+Status CollectionImpl::RebuildFromRows() {
+  ResetState();
+  snapshot_sequence_ = 0;
+  return Replay(0);
+}
+
+bool CollectionImpl::DrainTailBatch() {
+  std::unique_lock<std::shared_mutex> lock(state_mutex_);
+  if (index_is_flat_ || tail_->size() == 0) return false;
+  size_t n = std::min(kIndexBatch, tail_->size());
+  std::vector<int64_t> labels;
+  std::string vectors;
+  size_t stride = schema_.VectorBytes();
+  for (size_t i = tail_->size() - n; i < tail_->size(); ++i) {
+    labels.push_back(tail_->labels()[i]);
+    vectors.append(reinterpret_cast<const char*>(tail_->vector_at(i)), stride);
+  }
+  Status added = index_->Add(n, labels.data(), vectors.data());
+  if (!added.ok()) {
+    IMGSEARCH_LOG_ERROR("collection \"{}\": indexing failed: {}", schema_.name, added.ToString());
+    return false;  // the rows stay in the tail and are still searched exactly
+  }
+  for (int64_t label : labels) tail_->Remove(label);
+  return true;
+}
+
+Status CollectionImpl::WriteSnapshot() {
+  SnapshotContents c;
+  {
+    std::shared_lock<std::shared_mutex> lock(state_mutex_);
+    if (tail_->size() > 0) return Status::Internal("snapshot requested with rows still unindexed");
+    if (snapshot_sequence_ == last_sequence_ && !storage_->manifest->Get(id_).empty())
+      return Status::Ok();
+    c.collection_id = id_;
+    c.sequence = last_sequence_;
+    c.index_spec = IndexSpecToJson(index_spec_).dump();
+    c.dimension = schema_.dimension;
+    c.slot_ids = slot_ids_;
+    c.slot_alive = slot_alive_;
+    IMGSEARCH_RETURN_IF_ERROR(index_->Serialize(&c.index_bytes));
+  }
+  std::string name = SnapshotFileName(id_, c.sequence);
+  std::string previous = storage_->manifest->Get(id_);
+  IMGSEARCH_RETURN_IF_ERROR(
+      base::Env::Default()->WriteFileAtomic(storage_->IndexDir() + "/" + name, EncodeSnapshot(c)));
+  IMGSEARCH_RETURN_IF_ERROR(storage_->manifest->Set(id_, name));
+  if (!previous.empty() && previous != name) {
+    std::error_code ignored;
+    std::filesystem::remove(storage_->IndexDir() + "/" + previous, ignored);
+  }
+  std::unique_lock<std::shared_mutex> lock(state_mutex_);
+  snapshot_sequence_ = c.sequence;
+  return Status::Ok();
+}
+
+Status CollectionImpl::Flush() {
+  std::lock_guard<std::mutex> write_lock(storage_->write_mutex);
+  IMGSEARCH_RETURN_IF_ERROR(CheckWritable());
+  while (DrainTailBatch()) {
+  }
+  return WriteSnapshot();
+}
+
+Status CollectionImpl::Compact() {
+  std::lock_guard<std::mutex> write_lock(storage_->write_mutex);
+  IMGSEARCH_RETURN_IF_ERROR(CheckWritable());
+  {
+    std::unique_lock<std::shared_mutex> lock(state_mutex_);
+    IMGSEARCH_RETURN_IF_ERROR(RebuildFromRows());
+  }
+  while (DrainTailBatch()) {
+  }
+  IMGSEARCH_RETURN_IF_ERROR(WriteSnapshot());
+  // Tombstones are needed only by snapshots older than the one just written.
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      Statement purge,
+      storage_->writer->Prepare("DELETE FROM " + table() + " WHERE deleted = 1 AND seq <= ?"));
+  return purge.Bind(1, snapshot_sequence_).Run();
+}
+
+Status CollectionImpl::CreateIndex(const IndexSpec& spec) {
+  IMGSEARCH_ASSIGN_OR_RETURN(index::Metric metric, index::ParseMetric(spec.metric_type));
+  IMGSEARCH_RETURN_IF_ERROR(index::ValidateIndexDescription({spec.index_type, metric, spec.params},
+                                                            schema_.binary(), schema_.dimension)
+                                .status());
+  std::lock_guard<std::mutex> write_lock(storage_->write_mutex);
+  IMGSEARCH_RETURN_IF_ERROR(CheckWritable());
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      Statement update,
+      storage_->writer->Prepare("UPDATE collections SET index_spec = ? WHERE id = ?"));
+  IMGSEARCH_RETURN_IF_ERROR(update.Bind(1, IndexSpecToJson(spec).dump()).Bind(2, id_).Run());
+  {
+    std::unique_lock<std::shared_mutex> lock(state_mutex_);
+    IMGSEARCH_RETURN_IF_ERROR(InstallIndex(spec));
+    IMGSEARCH_RETURN_IF_ERROR(RebuildFromRows());
+  }
+  std::string previous = storage_->manifest->Get(id_);
+  IMGSEARCH_RETURN_IF_ERROR(storage_->manifest->Set(id_, ""));
+  if (!previous.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove(storage_->IndexDir() + "/" + previous, ignored);
+  }
+  background_wake_.notify_all();
+  return Status::Ok();
+}
+
+Status CollectionImpl::DropIndex() {
+  IndexSpec flat;
+  flat.index_type = schema_.binary() ? "BIN_FLAT" : "FLAT";
+  flat.metric_type = index().metric_type;
+  return CreateIndex(flat);
+}
+
+void CollectionImpl::MarkDropped() {
+  {
+    std::unique_lock<std::shared_mutex> lock(state_mutex_);
+    dropped_ = true;
+  }
+  StopBackground();
+}
+
+void CollectionImpl::SetName(const std::string& name) {
+  std::unique_lock<std::shared_mutex> lock(state_mutex_);
+  schema_.name = name;
+}
+
+void CollectionImpl::StartBackground() {
+  background_stop_ = false;
+  background_ = std::thread([this] { BackgroundLoop(); });
+}
+
+void CollectionImpl::StopBackground() {
+  {
+    std::lock_guard<std::mutex> lock(background_mutex_);
+    background_stop_ = true;
+  }
+  background_wake_.notify_all();
+  if (background_.joinable()) background_.join();
+}
+
+void CollectionImpl::BackgroundLoop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(background_mutex_);
+      background_wake_.wait_for(lock, std::chrono::milliseconds(200));
+      if (background_stop_) return;
+    }
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(background_mutex_);
+        if (background_stop_) return;
+      }
+      if (!DrainTailBatch()) break;
+    }
+    int64_t behind;
+    {
+      std::shared_lock<std::shared_mutex> lock(state_mutex_);
+      behind = last_sequence_ - snapshot_sequence_;
+    }
+    if (snapshot_every_ <= 0 || behind < snapshot_every_) continue;
+    // try_lock: a dropping or closing database holds the write lock while it joins us.
+    std::unique_lock<std::mutex> write_lock(storage_->write_mutex, std::try_to_lock);
+    if (!write_lock.owns_lock()) continue;
+    while (DrainTailBatch()) {
+    }
+    Status written = WriteSnapshot();
+    if (!written.ok())
+      IMGSEARCH_LOG_WARN("collection \"{}\": snapshot failed: {}", schema_.name,
+                         written.ToString());
+  }
+}
+
+}  // namespace imgsearch::store

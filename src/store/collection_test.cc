@@ -1,0 +1,471 @@
+// Collections through the public API: operations, persistence, indexes, filters.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "imgsearch/database.h"
+#include "test_util.h"
+
+namespace imgsearch {
+namespace {
+
+using json = nlohmann::json;
+using testing::MakeTempDir;
+using testing::ValueOrDie;
+
+CollectionSchema PhotoSchema(const std::string& name, int dim, bool auto_id = true) {
+  CollectionSchema s;
+  s.name = name;
+  s.dimension = dim;
+  s.auto_id = auto_id;
+  s.scalar_fields = {
+      {"path", DataType::kVarChar}, {"width", DataType::kInt64}, {"meta", DataType::kJson, true}};
+  return s;
+}
+
+std::vector<float> RandomVector(std::mt19937& rng, int dim) {
+  std::normal_distribution<float> dist;
+  std::vector<float> v(dim);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+std::vector<Row> MakeRows(int n, int dim, uint32_t seed, int64_t first_id = 0) {
+  std::mt19937 rng(seed);
+  std::vector<Row> rows;
+  for (int i = 0; i < n; ++i) {
+    Row r;
+    r.id = first_id ? first_id + i : 0;
+    r.vector = RandomVector(rng, dim);
+    r.fields = {
+        {"path", "img/" + std::to_string(i) + ".jpg"}, {"width", 100 + i}, {"meta", {{"i", i}}}};
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+std::shared_ptr<Collection> MakeCollection(Database& db, const CollectionSchema& schema,
+                                           IndexSpec index = {}) {
+  Status created = db.CreateCollection(schema, index);
+  EXPECT_TRUE(created.ok()) << created.ToString();
+  return ValueOrDie(db.GetCollection(schema.name));
+}
+
+TEST(CollectionTest, CreateListRenameDrop) {
+  auto db = ValueOrDie(Database::Open(MakeTempDir()));
+  MakeCollection(*db, PhotoSchema("a", 4));
+  MakeCollection(*db, PhotoSchema("b", 4));
+  EXPECT_EQ(db->ListCollections(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_FALSE(db->CreateCollection(PhotoSchema("a", 4), {}).ok());
+  ASSERT_TRUE(db->RenameCollection("a", "c").ok());
+  EXPECT_TRUE(db->HasCollection("c"));
+  EXPECT_FALSE(db->HasCollection("a"));
+  EXPECT_EQ(ValueOrDie(db->GetCollection("c"))->schema().name, "c");
+  auto b = ValueOrDie(db->GetCollection("b"));
+  ASSERT_TRUE(db->DropCollection("b").ok());
+  EXPECT_FALSE(db->HasCollection("b"));
+  EXPECT_EQ(b->Insert(MakeRows(1, 4, 1)).status().code(),
+            StatusCode::kNotFound);  // dropped meanwhile
+  EXPECT_EQ(db->DropCollection("b").code(), StatusCode::kNotFound);
+  CollectionSchema bad = PhotoSchema("1bad", 4);
+  EXPECT_FALSE(db->CreateCollection(bad, {}).ok());
+  CollectionSchema binary = PhotoSchema("bits", 12);
+  binary.vector_type = DataType::kBinaryVector;
+  auto bits = db->CreateCollection(binary, {"BIN_FLAT", "HAMMING", json::object()});
+  EXPECT_NE(bits.message().find("multiple of 8"), std::string::npos);
+  auto wrong_metric =
+      db->CreateCollection(PhotoSchema("m", 8), {"FLAT", "HAMMING", json::object()});
+  EXPECT_NE(wrong_metric.message().find("does not apply to float"), std::string::npos);
+}
+
+TEST(CollectionTest, InsertGetUpsertDeleteCount) {
+  auto db = ValueOrDie(Database::Open(MakeTempDir()));
+  auto c = MakeCollection(*db, PhotoSchema("photos", 8));
+  auto ids = ValueOrDie(c->Insert(MakeRows(5, 8, 1)));
+  EXPECT_EQ(ids, (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(c->Count(), 5);
+  auto rows = ValueOrDie(c->Get({3, 99, 1}, {"path", "vector"}));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].id, 3);
+  EXPECT_EQ(rows[0].fields["path"], "img/2.jpg");
+  EXPECT_FALSE(rows[0].fields.contains("width"));
+  EXPECT_EQ(rows[0].vector, MakeRows(5, 8, 1)[2].vector);
+  // Upsert replaces by id.
+  Row replacement = MakeRows(1, 8, 9)[0];
+  replacement.id = 3;
+  replacement.fields["path"] = "replaced.jpg";
+  EXPECT_EQ(ValueOrDie(c->Upsert({replacement})), std::vector<int64_t>{3});
+  EXPECT_EQ(ValueOrDie(c->Get({3}, {"*"}))[0].fields["path"], "replaced.jpg");
+  EXPECT_EQ(c->Count(), 5);
+  // Delete by ids and by filter.
+  EXPECT_EQ(ValueOrDie(c->Delete({1, 1, 42})), 1);
+  EXPECT_EQ(ValueOrDie(c->DeleteWhere("width >= 103")), 2);  // rows 4 and 5
+  EXPECT_EQ(c->Count(), 2);
+  EXPECT_TRUE(ValueOrDie(c->Get({1, 4, 5}, {})).empty());
+  // Bad rows are refused whole.
+  auto bad = MakeRows(2, 8, 3);
+  bad[1].vector.pop_back();
+  auto refused = c->Insert(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("row 1: vector must have 8 values"), std::string::npos);
+  auto missing = MakeRows(1, 8, 3);
+  missing[0].fields.erase("width");
+  EXPECT_NE(c->Insert(missing).status().message().find("\"width\" is missing"), std::string::npos);
+  auto typed = MakeRows(1, 8, 3);
+  typed[0].fields["width"] = "wide";
+  EXPECT_NE(c->Insert(typed).status().message().find("must be an integer"), std::string::npos);
+  auto extra = MakeRows(1, 8, 3);
+  extra[0].fields["colour"] = "red";
+  EXPECT_NE(c->Insert(extra).status().message().find("not in the schema"), std::string::npos);
+  EXPECT_EQ(c->Count(), 2);
+}
+
+TEST(CollectionTest, GivenIdsMustBeNew) {
+  auto db = ValueOrDie(Database::Open(MakeTempDir()));
+  auto c = MakeCollection(*db, PhotoSchema("photos", 4, /*auto_id=*/false));
+  EXPECT_EQ(ValueOrDie(c->Insert(MakeRows(3, 4, 1, 100))), (std::vector<int64_t>{100, 101, 102}));
+  auto again = c->Insert(MakeRows(1, 4, 2, 101));
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.status().message().find("exists already"), std::string::npos);
+  auto twice = MakeRows(2, 4, 2, 200);
+  twice[1].id = 200;
+  EXPECT_NE(c->Insert(twice).status().message().find("appears twice"), std::string::npos);
+  EXPECT_EQ(c->Count(), 3);
+}
+
+TEST(CollectionTest, QueryWithFilterLimitOffsetAndOutputFields) {
+  auto db = ValueOrDie(Database::Open(MakeTempDir()));
+  auto c = MakeCollection(*db, PhotoSchema("photos", 4));
+  ASSERT_TRUE(c->Insert(MakeRows(20, 4, 1)).ok());
+  QueryRequest q;
+  q.filter = "width >= 110 and path like \"img/1%\"";
+  q.output_fields = {"width"};
+  auto rows = ValueOrDie(c->Query(q));
+  ASSERT_EQ(rows.size(), 10u);  // widths 110..119
+  EXPECT_EQ(rows[0].id, 11);
+  EXPECT_EQ(rows[0].fields, (json{{"width", 110}}));
+  q.limit = 3;
+  q.offset = 2;
+  rows = ValueOrDie(c->Query(q));
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].id, 13);
+  QueryRequest by_ids;
+  by_ids.ids = {5, 2, 2, 99};
+  by_ids.filter = "meta[\"i\"] < 4";
+  rows = ValueOrDie(c->Query(by_ids));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].id, 2);
+  QueryRequest bad;
+  bad.filter = "width >> 3";
+  EXPECT_NE(c->Query(bad).status().message().find("invalid filter at position"), std::string::npos);
+  QueryRequest everything;
+  EXPECT_FALSE(c->Query(everything).ok());  // no filter, ids or limit
+  QueryRequest unknown_output;
+  unknown_output.limit = 1;
+  unknown_output.output_fields = {"colour"};
+  EXPECT_FALSE(c->Query(unknown_output).ok());
+}
+
+// Search against a brute-force scan computed here, for each float metric.
+TEST(CollectionTest, SearchMatchesBruteForceForEveryMetric) {
+  const int dim = 16, n = 300;
+  for (const char* metric : {"L2", "IP", "COSINE"}) {
+    auto db = ValueOrDie(Database::Open(MakeTempDir()));
+    auto c = MakeCollection(*db, PhotoSchema("photos", dim), {"FLAT", metric, json::object()});
+    auto rows = MakeRows(n, dim, 5);
+    ASSERT_TRUE(c->Insert(rows).ok());
+    std::mt19937 rng(11);
+    SearchRequest req;
+    req.vectors = {RandomVector(rng, dim), RandomVector(rng, dim)};
+    req.limit = 5;
+    req.output_fields = {"path"};
+    auto results = ValueOrDie(c->Search(req));
+    ASSERT_EQ(results.size(), 2u);
+    for (size_t q = 0; q < 2; ++q) {
+      std::vector<std::pair<float, int64_t>> truth;
+      for (int i = 0; i < n; ++i) {
+        const auto& a = req.vectors[q];
+        const auto& b = rows[i].vector;
+        double l2 = 0, ip = 0, na = 0, nb = 0;
+        for (int d = 0; d < dim; ++d)
+          l2 += (a[d] - b[d]) * (a[d] - b[d]), ip += a[d] * b[d], na += a[d] * a[d],
+              nb += b[d] * b[d];
+        double score = std::string(metric) == "L2"   ? l2
+                       : std::string(metric) == "IP" ? -ip
+                                                     : -ip / std::sqrt(na * nb);
+        truth.emplace_back(static_cast<float>(score), i + 1);
+      }
+      std::sort(truth.begin(), truth.end());
+      ASSERT_EQ(results[q].size(), 5u);
+      for (int r = 0; r < 5; ++r) {
+        EXPECT_EQ(results[q][r].id, truth[r].second) << metric;
+        float reported = std::string(metric) == "L2" ? truth[r].first : -truth[r].first;
+        EXPECT_NEAR(results[q][r].distance, reported, 1e-3) << metric;
+        EXPECT_EQ(results[q][r].row.fields["path"],
+                  "img/" + std::to_string(truth[r].second - 1) + ".jpg");
+      }
+    }
+  }
+}
+
+TEST(CollectionTest, RangeSearchAndOffset) {
+  auto db = ValueOrDie(Database::Open(MakeTempDir()));
+  auto c = MakeCollection(*db, PhotoSchema("photos", 8));
+  ASSERT_TRUE(c->Insert(MakeRows(200, 8, 2)).ok());
+  std::mt19937 rng(3);
+  SearchRequest req;
+  req.vectors = {RandomVector(rng, 8)};
+  req.limit = 20;
+  auto all = ValueOrDie(c->Search(req))[0];
+  req.params = {{"radius", all[15].distance}, {"range_filter", all[4].distance}};
+  auto band = ValueOrDie(c->Search(req))[0];
+  ASSERT_EQ(band.size(), 11u);  // distances in [d4, d15)
+  for (size_t i = 0; i < band.size(); ++i) EXPECT_EQ(band[i].id, all[4 + i].id);
+  req.params = json::object();
+  req.limit = 5;
+  req.offset = 3;
+  auto paged = ValueOrDie(c->Search(req))[0];
+  ASSERT_EQ(paged.size(), 5u);
+  EXPECT_EQ(paged[0].id, all[3].id);
+  req.params = {{"range_filter", 1.0}};
+  EXPECT_FALSE(c->Search(req).ok());
+  req.params = {{"radius", 1.0}, {"range_filter", 2.0}};
+  EXPECT_NE(c->Search(req).status().message().find("range_filter must be less than radius"),
+            std::string::npos);
+  req.params = {{"efSearch", 10}};
+  EXPECT_NE(c->Search(req).status().message().find("not supported"), std::string::npos);
+  req.params = json::object();
+  req.vectors = {{1, 2, 3}};
+  EXPECT_NE(c->Search(req).status().message().find("has 3 values"), std::string::npos);
+}
+
+// Every index through the store: recall@10 against FLAT >= 0.95 at default parameters;
+// IVF_PQ included, because the store re-ranks lossy candidates exactly.
+TEST(CollectionTest, EveryIndexKeepsRecallAgainstFlat) {
+  const int dim = 32, n = 6000, queries = 50;
+  std::mt19937 rng(21);
+  std::normal_distribution<float> dist;
+  std::vector<std::vector<float>> centres(60, std::vector<float>(dim));
+  for (auto& c : centres)
+    for (float& x : c) x = dist(rng) * 3;
+  auto sample = [&] {
+    auto v = centres[rng() % centres.size()];
+    for (float& x : v) x += dist(rng);
+    return v;
+  };
+  std::vector<Row> rows(n);
+  for (auto& r : rows) r.vector = sample(), r.fields = {{"path", "p"}, {"width", 1}};
+  std::vector<std::vector<float>> qs(queries);
+  for (auto& q : qs) q = sample();
+  auto db = ValueOrDie(Database::Open(MakeTempDir()));
+  auto flat = MakeCollection(*db, PhotoSchema("flat", dim));
+  ASSERT_TRUE(flat->Insert(rows).ok());
+  SearchRequest req;
+  req.vectors = qs;
+  req.limit = 10;
+  auto truth = ValueOrDie(flat->Search(req));
+  for (IndexSpec spec :
+       {IndexSpec{"HNSW", "L2", json::object()}, IndexSpec{"IVF_FLAT", "L2", {{"nlist", 64}}},
+        IndexSpec{"IVF_SQ8", "L2", {{"nlist", 64}}},
+        IndexSpec{"IVF_PQ", "L2", {{"nlist", 32}, {"m", 16}, {"nbits", 6}}}}) {
+    auto c = MakeCollection(*db, PhotoSchema("c_" + spec.index_type, dim), spec);
+    ASSERT_TRUE(c->Insert(rows).ok());
+    ASSERT_TRUE(c->Flush().ok());
+    EXPECT_EQ(c->Stats().pending_rows, 0);
+    auto got = ValueOrDie(c->Search(req));
+    size_t hits = 0;
+    for (int q = 0; q < queries; ++q) {
+      std::set<int64_t> want;
+      for (const auto& h : truth[q]) want.insert(h.id);
+      for (const auto& h : got[q]) hits += want.count(h.id);
+    }
+    double recall = static_cast<double>(hits) / (queries * 10);
+    std::printf("%s recall@10 through the store: %.3f\n", spec.index_type.c_str(), recall);
+    EXPECT_GE(recall, 0.95) << spec.index_type;
+  }
+}
+
+// A filter that keeps very few rows must still return exactly the nearest of them.
+TEST(CollectionTest, HighlySelectiveFiltersStayExact) {
+  const int dim = 16;
+  auto db = ValueOrDie(Database::Open(MakeTempDir()));
+  auto c = MakeCollection(*db, PhotoSchema("photos", dim), {"HNSW", "L2", {{"M", 8}}});
+  auto rows = MakeRows(3000, dim, 4);
+  ASSERT_TRUE(c->Insert(rows).ok());
+  ASSERT_TRUE(c->Flush().ok());
+  std::mt19937 rng(5);
+  SearchRequest req;
+  req.vectors = {RandomVector(rng, dim)};
+  req.limit = 10;
+  req.filter = "id in [17, 2999, 1234, 5]";
+  req.output_fields = {"width"};
+  auto hits = ValueOrDie(c->Search(req))[0];
+  ASSERT_EQ(hits.size(), 4u);
+  std::set<int64_t> ids;
+  for (const auto& h : hits) {
+    ids.insert(h.id);
+    EXPECT_EQ(h.row.fields["width"], 100 + h.id - 1);
+  }
+  EXPECT_EQ(ids, (std::set<int64_t>{17, 2999, 1234, 5}));
+  for (size_t i = 1; i < hits.size(); ++i) EXPECT_LE(hits[i - 1].distance, hits[i].distance);
+  req.filter = "width < 0";
+  EXPECT_TRUE(ValueOrDie(c->Search(req))[0].empty());
+}
+
+TEST(CollectionTest, BinaryVectorsWithHamming) {
+  auto db = ValueOrDie(Database::Open(MakeTempDir()));
+  CollectionSchema s = PhotoSchema("hashes", 64);
+  s.vector_type = DataType::kBinaryVector;
+  auto c = MakeCollection(*db, s, {"BIN_FLAT", "HAMMING", json::object()});
+  std::vector<Row> rows(3);
+  rows[0].binary_vector = {0, 0, 0, 0, 0, 0, 0, 0};
+  rows[1].binary_vector = {0xff, 0, 0, 0, 0, 0, 0, 0};
+  rows[2].binary_vector = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  for (auto& r : rows) r.fields = {{"path", "h"}, {"width", 1}};
+  ASSERT_TRUE(c->Insert(rows).ok());
+  SearchRequest req;
+  req.binary_vectors = {{0x0f, 0, 0, 0, 0, 0, 0, 0}};
+  req.limit = 3;
+  auto hits = ValueOrDie(c->Search(req))[0];
+  ASSERT_EQ(hits.size(), 3u);
+  EXPECT_FLOAT_EQ(hits[0].distance, 4);
+  EXPECT_FLOAT_EQ(hits[1].distance, 4);
+  EXPECT_FLOAT_EQ(hits[2].distance, 60);
+  req.vectors = {{1.0f}};
+  EXPECT_FALSE(c->Search(req).ok());
+}
+
+// Rows, fields and vectors survive closing and reopening, with and without a snapshot,
+// and a damaged snapshot is rebuilt from the rows.
+TEST(CollectionTest, ReopenRestoresEverything) {
+  std::string dir = MakeTempDir();
+  auto rows = MakeRows(500, 8, 6);
+  {
+    auto db = ValueOrDie(Database::Open(dir));
+    auto c = MakeCollection(*db, PhotoSchema("photos", 8), {"HNSW", "COSINE", json::object()});
+    ASSERT_TRUE(c->Insert(rows).ok());
+    ASSERT_TRUE(c->Flush().ok());  // snapshot at 500 rows
+    ASSERT_TRUE(c->Delete({1, 2, 3}).ok());
+    Row changed = rows[9];
+    changed.id = 10;
+    changed.fields["path"] = "changed.jpg";
+    ASSERT_TRUE(c->Upsert({changed}).ok());  // after the snapshot: replayed at open
+  }
+  auto check = [&](Database& db) {
+    auto c = ValueOrDie(db.GetCollection("photos"));
+    EXPECT_EQ(c->Count(), 497);
+    EXPECT_EQ(c->index().index_type, "HNSW");
+    EXPECT_TRUE(ValueOrDie(c->Get({1, 2, 3}, {})).empty());
+    auto row = ValueOrDie(c->Get({10, 11}, {"*"}));
+    ASSERT_EQ(row.size(), 2u);
+    EXPECT_EQ(row[0].fields["path"], "changed.jpg");
+    EXPECT_EQ(row[1].vector, rows[10].vector);
+    EXPECT_EQ(row[1].fields, rows[10].fields);
+    SearchRequest req;
+    req.vectors = {rows[10].vector};
+    req.limit = 1;
+    EXPECT_EQ(ValueOrDie(c->Search(req))[0].at(0).id, 11);
+  };
+  {
+    auto db = ValueOrDie(Database::Open(dir));
+    check(*db);
+    EXPECT_GT(ValueOrDie(db->GetCollection("photos"))->Stats().snapshot_sequence, 0);
+  }
+  // Damage the snapshot: the collection is rebuilt from its rows.
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/index")) {
+    if (entry.path().extension() == ".idx") {
+      std::string bytes = testing::ReadFileBytes(entry.path());
+      bytes[bytes.size() / 2] ^= 0x55;
+      testing::WriteFileBytes(entry.path(), bytes);
+    }
+  }
+  {
+    auto db = ValueOrDie(Database::Open(dir));
+    check(*db);
+  }
+  // A truncated snapshot, and a MANIFEST that is not one.
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/index")) {
+    if (entry.path().extension() == ".idx") std::filesystem::resize_file(entry.path(), 10);
+  }
+  testing::WriteFileBytes(dir + "/index/MANIFEST", "garbage");
+  auto db = ValueOrDie(Database::Open(dir));
+  check(*db);
+}
+
+TEST(CollectionTest, CompactFreesDeletedRowsAndKeepsResults) {
+  auto db = ValueOrDie(Database::Open(MakeTempDir()));
+  auto c = MakeCollection(*db, PhotoSchema("photos", 8), {"HNSW", "L2", json::object()});
+  auto rows = MakeRows(400, 8, 7);
+  ASSERT_TRUE(c->Insert(rows).ok());
+  ASSERT_TRUE(c->DeleteWhere("width < 300").ok());
+  EXPECT_EQ(c->Count(), 200);
+  EXPECT_EQ(c->Stats().deleted_slots, 200);
+  ASSERT_TRUE(c->Compact().ok());
+  EXPECT_EQ(c->Stats().deleted_slots, 0);
+  EXPECT_EQ(c->Count(), 200);
+  SearchRequest req;
+  req.vectors = {rows[350].vector};
+  req.limit = 1;
+  EXPECT_EQ(ValueOrDie(c->Search(req))[0].at(0).id, 351);
+}
+
+TEST(CollectionTest, CreateIndexRebuildsAndDropIndexReturnsToFlat) {
+  auto db = ValueOrDie(Database::Open(MakeTempDir()));
+  auto c = MakeCollection(*db, PhotoSchema("photos", 8));
+  auto rows = MakeRows(300, 8, 8);
+  ASSERT_TRUE(c->Insert(rows).ok());
+  ASSERT_TRUE(c->CreateIndex({"HNSW", "IP", {{"M", 8}}}).ok());
+  EXPECT_EQ(c->index().index_type, "HNSW");
+  EXPECT_EQ(c->index().metric_type, "IP");
+  EXPECT_NE(c->CreateIndex({"IVF_PQ", "L2", {{"m", 3}}}).message().find("must divide"),
+            std::string::npos);
+  ASSERT_TRUE(c->DropIndex().ok());
+  EXPECT_EQ(c->index().index_type, "FLAT");
+  EXPECT_EQ(c->index().metric_type, "IP");
+  EXPECT_EQ(c->Count(), 300);
+}
+
+// Searches run while writers insert and delete; every acknowledged row is visible.
+TEST(CollectionTest, SearchesRunAlongsideWrites) {
+  auto db = ValueOrDie(Database::Open(MakeTempDir()));
+  auto c = MakeCollection(*db, PhotoSchema("photos", 8),
+                          {"HNSW", "L2", {{"M", 8}, {"efConstruction", 50}}});
+  std::atomic<bool> done{false};
+  std::atomic<int> searches{0}, failures{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      while (!done) {
+        SearchRequest req;
+        req.vectors = {RandomVector(rng, 8)};
+        req.limit = 5;
+        req.filter = "width > 150";
+        if (!c->Search(req).ok()) failures++;
+        searches++;
+      }
+    });
+  }
+  for (int batch = 0; batch < 20; ++batch) {
+    auto rows = MakeRows(50, 8, 100 + batch);
+    auto ids = ValueOrDie(c->Insert(rows));
+    // Visible at once, indexed or not.
+    SearchRequest req;
+    req.vectors = {rows[7].vector};
+    req.limit = 1;
+    EXPECT_EQ(ValueOrDie(c->Search(req))[0].at(0).id, ids[7]);
+    ASSERT_TRUE(c->Delete({ids[0]}).ok());
+  }
+  done = true;
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(searches.load(), 0);
+  EXPECT_EQ(c->Count(), 20 * 49);
+}
+
+}  // namespace
+}  // namespace imgsearch

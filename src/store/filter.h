@@ -1,0 +1,41 @@
+// Filter: a Milvus boolean expression, parsed into a tree, type-checked against the
+// collection schema, and evaluated against rows with the values bound, never pasted into
+// SQL. Errors name the position in the text.
+//
+//   width > 100 and path like "cats/%"      id in [1, 2, 3]       not (score <= 0.5)
+//   meta["camera"]["iso"] >= 400            caption is not null   10 < width * 2 < 800
+//
+// Comparisons with a null or missing value are false. Thread-safe once built.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "imgsearch/schema.h"
+#include "imgsearch/status.h"
+
+namespace imgsearch::store {
+
+struct FilterNode;
+
+class Filter {
+ public:
+  Filter() = default;  // matches every row
+
+  static Result<Filter> Parse(std::string_view text, const CollectionSchema& schema);
+
+  bool empty() const { return root_ == nullptr; }
+  bool Matches(int64_t id, const nlohmann::json& fields) const;
+
+ private:
+  std::shared_ptr<const FilterNode> root_;
+  std::string primary_field_;
+};
+
+// True when `text` matches a LIKE pattern: % any run of characters, _ one character,
+// a backslash escapes the next character.
+bool LikeMatch(std::string_view text, std::string_view pattern);
+
+}  // namespace imgsearch::store

@@ -1,0 +1,507 @@
+// Lexer and recursive-descent parser of filter expressions, with type checking.
+#include <cctype>
+#include <cmath>
+#include <cstring>
+
+#include "store/filter.h"
+#include "store/filter_value.h"
+
+namespace imgsearch::store {
+namespace {
+
+struct Token {
+  enum Kind { kEnd, kNumber, kString, kIdent, kOp };
+  Kind kind = kEnd;
+  std::string text;  // identifier (as written), operator, or decoded string
+  FilterValue number;
+  size_t position = 0;
+};
+
+// Thrown inside the parser only; Filter::Parse turns it into a Status.
+struct ParseError {
+  std::string message;
+  size_t position;
+};
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+class Lexer {
+ public:
+  explicit Lexer(std::string_view text) : text_(text) {}
+
+  std::vector<Token> Tokens() {
+    std::vector<Token> tokens;
+    for (;;) {
+      while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
+      if (pos_ >= text_.size()) break;
+      tokens.push_back(Next());
+    }
+    Token end;
+    end.position = text_.size();
+    tokens.push_back(end);
+    return tokens;
+  }
+
+ private:
+  Token Next() {
+    Token t;
+    t.position = pos_;
+    char c = text_[pos_];
+    if (std::isdigit(static_cast<unsigned char>(c)) ||
+        (c == '.' && pos_ + 1 < text_.size() &&
+         std::isdigit(static_cast<unsigned char>(text_[pos_ + 1])))) {
+      return Number(t);
+    }
+    if (c == '"' || c == '\'') return Quoted(t, c);
+    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == '$') {
+      size_t start = pos_;
+      while (pos_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[pos_])) ||
+                                     text_[pos_] == '_' || text_[pos_] == '$')) {
+        ++pos_;
+      }
+      t.kind = Token::kIdent;
+      t.text = std::string(text_.substr(start, pos_ - start));
+      return t;
+    }
+    for (const char* op : {"==", "!=", "<=", ">=", "&&", "||", "**", "<", ">", "(",
+                           ")",  "[",  "]",  ",",  "+",  "-",  "*",  "/", "%", "!"}) {
+      size_t n = std::strlen(op);
+      if (text_.substr(pos_, n) == op) {
+        pos_ += n;
+        t.kind = Token::kOp;
+        t.text = op;
+        return t;
+      }
+    }
+    if (c == '=') throw ParseError{"\"=\" is not an operator (use \"==\")", pos_};
+    throw ParseError{std::string("unexpected character '") + c + "'", pos_};
+  }
+
+  Token Number(Token t) {
+    size_t start = pos_;
+    bool is_float = false;
+    while (pos_ < text_.size()) {
+      char c = text_[pos_];
+      if (std::isdigit(static_cast<unsigned char>(c))) {
+        ++pos_;
+      } else if (c == '.' || c == 'e' || c == 'E') {
+        is_float = true;
+        ++pos_;
+        if ((c == 'e' || c == 'E') && pos_ < text_.size() &&
+            (text_[pos_] == '+' || text_[pos_] == '-'))
+          ++pos_;
+      } else {
+        break;
+      }
+    }
+    std::string digits(text_.substr(start, pos_ - start));
+    t.kind = Token::kNumber;
+    errno = 0;
+    char* end = nullptr;
+    if (is_float) {
+      t.number = FilterValue::Double(std::strtod(digits.c_str(), &end));
+    } else {
+      t.number = FilterValue::Int(std::strtoll(digits.c_str(), &end, 10));
+    }
+    if (end != digits.c_str() + digits.size() || errno == ERANGE) {
+      throw ParseError{"malformed number \"" + digits + "\"", start};
+    }
+    return t;
+  }
+
+  Token Quoted(Token t, char quote) {
+    ++pos_;
+    std::string value;
+    while (pos_ < text_.size() && text_[pos_] != quote) {
+      if (text_[pos_] == '\\' && pos_ + 1 < text_.size()) {
+        char e = text_[++pos_];
+        // Keep \% and \_ escaped: they matter to LIKE patterns.
+        if (e == '%' || e == '_') value += '\\';
+        value += e == 'n' ? '\n' : e == 't' ? '\t' : e;
+      } else {
+        value += text_[pos_];
+      }
+      ++pos_;
+    }
+    if (pos_ >= text_.size()) throw ParseError{"unterminated string", t.position};
+    ++pos_;
+    t.kind = Token::kString;
+    t.text = std::move(value);
+    return t;
+  }
+
+  std::string_view text_;
+  size_t pos_ = 0;
+};
+
+const char* TypeName(StaticType t) {
+  switch (t) {
+    case StaticType::kBool:
+      return "a boolean";
+    case StaticType::kNumber:
+      return "a number";
+    case StaticType::kString:
+      return "a string";
+    case StaticType::kAny:
+      return "a JSON value";
+    case StaticType::kNull:
+      return "null";
+    case StaticType::kList:
+      return "a list";
+  }
+  return "?";
+}
+
+using NodePtr = std::unique_ptr<FilterNode>;
+
+class Parser {
+ public:
+  Parser(std::vector<Token> tokens, const CollectionSchema& schema)
+      : tokens_(std::move(tokens)), schema_(schema) {}
+
+  NodePtr ParseAll() {
+    NodePtr root = Or();
+    if (Peek().kind != Token::kEnd) Fail("unexpected \"" + Peek().text + "\"");
+    RequireBoolean(*root, "the filter");
+    return root;
+  }
+
+ private:
+  const Token& Peek() const { return tokens_[index_]; }
+  Token Take() { return tokens_[index_ < tokens_.size() - 1 ? index_++ : index_]; }
+  [[noreturn]] void Fail(const std::string& message) const {
+    throw ParseError{message, Peek().position};
+  }
+  [[noreturn]] static void FailAt(const std::string& message, size_t position) {
+    throw ParseError{message, position};
+  }
+
+  bool IsKeyword(const char* word) const {
+    return Peek().kind == Token::kIdent && Lower(Peek().text) == word;
+  }
+  bool IsOp(const char* op) const { return Peek().kind == Token::kOp && Peek().text == op; }
+  void Expect(const char* op) {
+    if (!IsOp(op))
+      Fail(std::string("expected \"") + op + "\"" +
+           (Peek().kind == Token::kEnd ? " at the end" : ""));
+    Take();
+  }
+
+  static NodePtr Node(FilterNode::Kind kind, size_t position, StaticType type) {
+    auto n = std::make_unique<FilterNode>();
+    n->kind = kind;
+    n->position = position;
+    n->type = type;
+    return n;
+  }
+
+  static void RequireBoolean(const FilterNode& n, const std::string& what) {
+    if (n.type != StaticType::kBool && n.type != StaticType::kAny) {
+      FailAt(what + " must be a condition, not " + TypeName(n.type), n.position);
+    }
+  }
+
+  NodePtr Logical(FilterNode::Kind kind, NodePtr (Parser::*next)(), const char* word,
+                  const char* symbol) {
+    NodePtr left = (this->*next)();
+    while (IsKeyword(word) || IsOp(symbol)) {
+      size_t at = Take().position;
+      NodePtr right = (this->*next)();
+      RequireBoolean(*left, std::string("the left side of ") + word);
+      RequireBoolean(*right, std::string("the right side of ") + word);
+      NodePtr n = Node(kind, at, StaticType::kBool);
+      n->children.push_back(std::move(left));
+      n->children.push_back(std::move(right));
+      left = std::move(n);
+    }
+    return left;
+  }
+  NodePtr Or() { return Logical(FilterNode::kOr, &Parser::And, "or", "||"); }
+  NodePtr And() { return Logical(FilterNode::kAnd, &Parser::Not, "and", "&&"); }
+
+  NodePtr Not() {
+    if (IsKeyword("not") || IsOp("!")) {
+      size_t at = Take().position;
+      NodePtr operand = Not();
+      RequireBoolean(*operand, "the operand of not");
+      NodePtr n = Node(FilterNode::kNot, at, StaticType::kBool);
+      n->children.push_back(std::move(operand));
+      return n;
+    }
+    return Predicate();
+  }
+
+  static bool IsCompareOp(const Token& t) {
+    return t.kind == Token::kOp && (t.text == "==" || t.text == "!=" || t.text == "<" ||
+                                    t.text == "<=" || t.text == ">" || t.text == ">=");
+  }
+
+  NodePtr Predicate() {
+    NodePtr left = Additive();
+    if (IsCompareOp(Peek())) {
+      Token op = Take();
+      NodePtr right = Additive();
+      NodePtr compare = Compare(op, std::move(left), right.get());
+      compare->children.push_back(std::move(right));
+      if (!IsCompareOp(Peek())) return compare;
+      // A chained range, "10 < x < 20": (10 < x) and (x < 20).
+      Token op2 = Take();
+      NodePtr upper = Additive();
+      const FilterNode* middle = compare->children[1].get();
+      NodePtr middle_copy = Copy(*middle);
+      NodePtr second = Compare(op2, std::move(middle_copy), upper.get());
+      second->children.push_back(std::move(upper));
+      NodePtr both = Node(FilterNode::kAnd, op.position, StaticType::kBool);
+      both->children.push_back(std::move(compare));
+      both->children.push_back(std::move(second));
+      return both;
+    }
+    bool negated = false;
+    if (IsKeyword("not")) {
+      size_t save = index_;
+      Take();
+      if (!IsKeyword("in") && !IsKeyword("like")) {
+        index_ = save;
+        return left;
+      }
+      negated = true;
+    }
+    if (IsKeyword("in")) return In(std::move(left), negated);
+    if (IsKeyword("like")) return Like(std::move(left), negated);
+    if (IsKeyword("is")) return IsNull(std::move(left));
+    return left;
+  }
+
+  static NodePtr Copy(const FilterNode& n) {
+    auto c = std::make_unique<FilterNode>();
+    c->kind = n.kind, c->op = n.op, c->negated = n.negated, c->literal = n.literal,
+    c->field = n.field;
+    c->path = n.path, c->is_primary_key = n.is_primary_key, c->list = n.list,
+    c->pattern = n.pattern;
+    c->type = n.type, c->position = n.position;
+    for (const auto& child : n.children) c->children.push_back(Copy(*child));
+    return c;
+  }
+
+  NodePtr Compare(const Token& op, NodePtr left, const FilterNode* right) {
+    StaticType a = left->type, b = right->type;
+    bool ok = a == StaticType::kAny || b == StaticType::kAny || a == b;
+    if (a == StaticType::kBool && b == StaticType::kBool && op.text != "==" && op.text != "!=")
+      ok = false;
+    if (a == StaticType::kNull || b == StaticType::kNull) ok = false;
+    if (!ok) {
+      FailAt(std::string("cannot compare ") + TypeName(a) + " with " + TypeName(b) +
+                 (a == StaticType::kNull || b == StaticType::kNull ? " (use \"is null\")" : ""),
+             op.position);
+    }
+    NodePtr n = Node(FilterNode::kCompare, op.position, StaticType::kBool);
+    n->op = op.text;
+    n->children.push_back(std::move(left));
+    return n;
+  }
+
+  NodePtr In(NodePtr left, bool negated) {
+    size_t at = Take().position;
+    NodePtr n = Node(FilterNode::kIn, at, StaticType::kBool);
+    n->negated = negated;
+    Expect("[");
+    while (!IsOp("]")) {
+      NodePtr item = Literal();
+      if (item->kind != FilterNode::kLiteral) FailAt("list items must be literals", item->position);
+      if (left->type != StaticType::kAny && item->type != left->type) {
+        FailAt(std::string("list item is ") + TypeName(item->type) + " but the value is " +
+                   TypeName(left->type),
+               item->position);
+      }
+      n->list.push_back(item->literal);
+      if (!IsOp(",")) break;
+      Take();
+    }
+    Expect("]");
+    n->children.push_back(std::move(left));
+    return n;
+  }
+
+  NodePtr Like(NodePtr left, bool negated) {
+    size_t at = Take().position;
+    if (left->type != StaticType::kString && left->type != StaticType::kAny) {
+      FailAt(std::string("like needs a string, not ") + TypeName(left->type), at);
+    }
+    if (Peek().kind != Token::kString) Fail("like needs a quoted pattern");
+    NodePtr n = Node(FilterNode::kLike, at, StaticType::kBool);
+    n->negated = negated;
+    n->pattern = Take().text;
+    n->children.push_back(std::move(left));
+    return n;
+  }
+
+  NodePtr IsNull(NodePtr left) {
+    size_t at = Take().position;
+    bool negated = false;
+    if (IsKeyword("not")) {
+      Take();
+      negated = true;
+    }
+    if (!IsKeyword("null")) Fail("expected \"null\" after \"is\"");
+    Take();
+    if (left->kind != FilterNode::kField) FailAt("\"is null\" applies to fields", at);
+    NodePtr n = Node(FilterNode::kIsNull, at, StaticType::kBool);
+    n->negated = negated;
+    n->children.push_back(std::move(left));
+    return n;
+  }
+
+  NodePtr Arith(NodePtr (Parser::*next)(), std::initializer_list<const char*> ops) {
+    NodePtr left = (this->*next)();
+    for (;;) {
+      const char* matched = nullptr;
+      for (const char* op : ops) {
+        if (IsOp(op)) matched = op;
+      }
+      if (matched == nullptr) return left;
+      Token op = Take();
+      NodePtr right = (this->*next)();
+      for (const FilterNode* side : {left.get(), right.get()}) {
+        if (side->type != StaticType::kNumber && side->type != StaticType::kAny) {
+          FailAt(std::string("arithmetic needs numbers, not ") + TypeName(side->type),
+                 side->position);
+        }
+      }
+      NodePtr n = Node(FilterNode::kArith, op.position, StaticType::kNumber);
+      n->op = op.text;
+      n->children.push_back(std::move(left));
+      n->children.push_back(std::move(right));
+      left = std::move(n);
+    }
+  }
+  NodePtr Additive() { return Arith(&Parser::Multiplicative, {"+", "-"}); }
+  NodePtr Multiplicative() { return Arith(&Parser::Power, {"*", "/", "%"}); }
+  NodePtr Power() { return Arith(&Parser::Unary, {"**"}); }
+
+  NodePtr Unary() {
+    if (IsOp("-")) {
+      size_t at = Take().position;
+      NodePtr operand = Unary();
+      if (operand->kind == FilterNode::kLiteral && operand->literal.numeric()) {  // fold "-5"
+        if (operand->literal.kind == FilterValue::kInt) operand->literal.i = -operand->literal.i;
+        operand->literal.d = -operand->literal.d;
+        operand->position = at;
+        return operand;
+      }
+      if (operand->type != StaticType::kNumber && operand->type != StaticType::kAny) {
+        FailAt(std::string("cannot negate ") + TypeName(operand->type), at);
+      }
+      NodePtr n = Node(FilterNode::kNegate, at, StaticType::kNumber);
+      n->children.push_back(std::move(operand));
+      return n;
+    }
+    return Primary();
+  }
+
+  NodePtr Literal() {
+    const Token& t = Peek();
+    if (IsOp("-")) return Unary();
+    if (t.kind == Token::kNumber) {
+      NodePtr n = Node(FilterNode::kLiteral, t.position, StaticType::kNumber);
+      n->literal = Take().number;
+      return n;
+    }
+    if (t.kind == Token::kString) {
+      NodePtr n = Node(FilterNode::kLiteral, t.position, StaticType::kString);
+      n->literal = FilterValue::String(Take().text);
+      return n;
+    }
+    if (IsKeyword("true") || IsKeyword("false")) {
+      NodePtr n = Node(FilterNode::kLiteral, t.position, StaticType::kBool);
+      n->literal = FilterValue::Bool(Lower(Take().text) == "true");
+      return n;
+    }
+    if (IsKeyword("null")) Fail("null can only be tested with \"is null\"");
+    Fail(t.kind == Token::kEnd ? "the filter ends too early"
+                               : "expected a value, found \"" + t.text + "\"");
+  }
+
+  NodePtr Primary() {
+    const Token& t = Peek();
+    if (IsOp("(")) {
+      Take();
+      NodePtr inner = Or();
+      Expect(")");
+      return inner;
+    }
+    if (IsOp("[")) Fail("a list may only follow \"in\"");
+    if (t.kind == Token::kIdent && !IsKeyword("true") && !IsKeyword("false") &&
+        !IsKeyword("null")) {
+      return Field();
+    }
+    return Literal();
+  }
+
+  NodePtr Field() {
+    Token name = Take();
+    for (const char* word : {"and", "or", "not", "in", "like", "is"}) {
+      if (Lower(name.text) == word)
+        FailAt("expected a field or value, found \"" + name.text + "\"", name.position);
+    }
+    NodePtr n = Node(FilterNode::kField, name.position, StaticType::kAny);
+    n->field = name.text;
+    if (name.text == schema_.primary_field) {
+      n->is_primary_key = true;
+      n->type = StaticType::kNumber;
+    } else if (name.text == schema_.vector_field) {
+      FailAt("the vector field \"" + name.text + "\" cannot be used in a filter", name.position);
+    } else if (const FieldSchema* f = schema_.FindScalar(name.text)) {
+      n->type = f->type == DataType::kBool      ? StaticType::kBool
+                : f->type == DataType::kVarChar ? StaticType::kString
+                : f->type == DataType::kJson    ? StaticType::kAny
+                                                : StaticType::kNumber;
+    } else {
+      std::string known = schema_.primary_field;
+      for (const auto& f : schema_.scalar_fields) known += ", " + f.name;
+      FailAt("unknown field \"" + name.text + "\" (fields: " + known + ")", name.position);
+    }
+    while (IsOp("[")) {
+      size_t at = Take().position;
+      const FieldSchema* f = schema_.FindScalar(n->field);
+      if (f == nullptr || f->type != DataType::kJson)
+        FailAt("only JSON fields can be indexed with [...]", at);
+      if (Peek().kind == Token::kString) {
+        n->path.emplace_back(Take().text);
+      } else if (Peek().kind == Token::kNumber && Peek().number.kind == FilterValue::kInt) {
+        n->path.emplace_back(Take().number.i);
+      } else {
+        Fail("expected a quoted key or an integer index");
+      }
+      Expect("]");
+    }
+    return n;
+  }
+
+  std::vector<Token> tokens_;
+  size_t index_ = 0;
+  const CollectionSchema& schema_;
+};
+
+}  // namespace
+
+Result<Filter> Filter::Parse(std::string_view text, const CollectionSchema& schema) {
+  Filter filter;
+  filter.primary_field_ = schema.primary_field;
+  bool blank = text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+  if (blank) return filter;
+  try {
+    Parser parser(Lexer(text).Tokens(), schema);
+    filter.root_ = parser.ParseAll();
+    return filter;
+  } catch (const ParseError& e) {
+    std::string near(text.substr(e.position, 20));
+    return Status::InvalidArgument("invalid filter at position " + std::to_string(e.position) +
+                                   ": " + e.message +
+                                   (near.empty() ? "" : " (near \"" + near + "\")"));
+  }
+}
+
+}  // namespace imgsearch::store

@@ -1,0 +1,122 @@
+#include "store/filter.h"
+
+#include <gtest/gtest.h>
+
+namespace imgsearch::store {
+namespace {
+
+using json = nlohmann::json;
+
+CollectionSchema TestSchema() {
+  CollectionSchema s;
+  s.name = "photos";
+  s.dimension = 4;
+  s.scalar_fields = {{"width", DataType::kInt64},     {"score", DataType::kDouble},
+                     {"path", DataType::kVarChar},    {"ok", DataType::kBool},
+                     {"meta", DataType::kJson, true}, {"caption", DataType::kVarChar, true}};
+  return s;
+}
+
+const json kRow = {
+    {"width", 640},
+    {"score", 0.75},
+    {"path", "cats/tabby_01.jpg"},
+    {"ok", true},
+    {"meta", {{"camera", {{"iso", 400}, {"model", "X100"}}}, {"tags", {"cat", "indoor"}}}},
+    {"caption", nullptr}};
+
+bool Eval(const std::string& text, int64_t id = 7, const json& row = kRow) {
+  auto filter = Filter::Parse(text, TestSchema());
+  EXPECT_TRUE(filter.ok()) << text << ": " << filter.status().message();
+  return filter.ok() && filter->Matches(id, row);
+}
+
+TEST(FilterTest, ComparisonsLogicAndArithmetic) {
+  EXPECT_TRUE(Eval("width > 100"));
+  EXPECT_FALSE(Eval("width > 640"));
+  EXPECT_TRUE(Eval("width >= 640 and score < 1"));
+  EXPECT_TRUE(Eval("width < 10 or ok == true"));
+  EXPECT_TRUE(Eval("not (width < 10)"));
+  EXPECT_TRUE(Eval("!(width < 10) && ok"));
+  EXPECT_TRUE(Eval("width * 2 + 1 == 1281"));
+  EXPECT_TRUE(Eval("width % 100 == 40"));
+  EXPECT_TRUE(Eval("width / 3 > 213.3"));
+  EXPECT_TRUE(Eval("2 ** 3 == 8"));
+  EXPECT_TRUE(Eval("-width < 0"));
+  EXPECT_TRUE(Eval("score == 0.75 and score != 1"));
+  EXPECT_TRUE(Eval("100 < width < 1000"));
+  EXPECT_FALSE(Eval("100 < width < 600"));
+  EXPECT_TRUE(Eval("id == 7"));
+  EXPECT_TRUE(Eval("id in [1, 7]", 7));
+  EXPECT_FALSE(Eval("id in [1, 7]", 8));
+  EXPECT_TRUE(Eval("id not in [1, 2]", 8));
+  EXPECT_TRUE(Eval("width > 1e2"));
+}
+
+TEST(FilterTest, StringsLikeAndIn) {
+  EXPECT_TRUE(Eval("path like \"cats/%\""));
+  EXPECT_TRUE(Eval("path like '%.jpg'"));
+  EXPECT_TRUE(Eval("path like \"%tabby%\""));
+  EXPECT_TRUE(Eval("path like \"cats/tabby_0_.jpg\""));
+  EXPECT_FALSE(Eval("path like \"dogs/%\""));
+  EXPECT_TRUE(Eval("path not like \"dogs/%\""));
+  EXPECT_TRUE(Eval("path in [\"a\", \"cats/tabby_01.jpg\"]"));
+  EXPECT_TRUE(Eval("path > \"cats\""));
+  EXPECT_TRUE(LikeMatch("100%", "100\\%"));
+  EXPECT_FALSE(LikeMatch("100x", "100\\%"));
+  EXPECT_TRUE(LikeMatch("", "%"));
+  EXPECT_FALSE(LikeMatch("abc", "a_"));
+}
+
+TEST(FilterTest, JsonAccessAndNulls) {
+  EXPECT_TRUE(Eval("meta[\"camera\"][\"iso\"] >= 400"));
+  EXPECT_TRUE(Eval("meta[\"camera\"][\"model\"] == \"X100\""));
+  EXPECT_TRUE(Eval("meta[\"tags\"][0] == \"cat\""));
+  EXPECT_FALSE(Eval("meta[\"missing\"] == 1"));
+  EXPECT_TRUE(Eval("meta[\"missing\"] is null"));
+  EXPECT_TRUE(Eval("caption is null"));
+  EXPECT_FALSE(Eval("caption is not null"));
+  EXPECT_FALSE(Eval("caption == \"x\""));  // comparisons with null are false
+  EXPECT_FALSE(Eval("caption in [\"x\"]"));
+  EXPECT_FALSE(Eval("meta[\"camera\"][\"model\"] > 3"));  // JSON type mismatch: false
+  EXPECT_TRUE(Eval(""));                                  // empty: everything
+}
+
+TEST(FilterTest, ErrorsPointAtThePosition) {
+  struct Case {
+    const char* text;
+    const char* expect;
+  };
+  for (const Case& c :
+       {Case{"width > ", "position 8: the filter ends too early"},
+        Case{"width = 3", "position 6: \"=\" is not an operator"},
+        Case{"heigth > 3", "position 0: unknown field \"heigth\""},
+        Case{"width > \"wide\"", "position 6: cannot compare a number with a string"},
+        Case{"path like 3", "like needs a quoted pattern"},
+        Case{"width like \"a%\"", "like needs a string"},
+        Case{"(width > 3", "expected \")\" at the end"},
+        Case{"width in [1, \"a\"]", "list item is a string"}, Case{"width", "must be a condition"},
+        Case{"width > 3 and", "ends too early"}, Case{"vector > 1", "vector field"},
+        Case{"path[\"x\"] == 1", "only JSON fields"},
+        Case{"width == null", "null can only be tested with \"is null\""},
+        Case{"path + 1 > 2", "arithmetic needs numbers"},
+        Case{"\"unterminated", "unterminated string"},
+        Case{"width > 3 # comment", "unexpected character '#'"},
+        Case{"width > 99999999999999999999", "malformed number"}}) {
+    auto filter = Filter::Parse(c.text, TestSchema());
+    ASSERT_FALSE(filter.ok()) << c.text;
+    EXPECT_NE(filter.status().message().find(c.expect), std::string::npos)
+        << c.text << " -> " << filter.status().message();
+  }
+}
+
+// Filter text never reaches SQL: quotes and SQL fragments are plain string values.
+TEST(FilterTest, InjectionIsJustAString) {
+  json row = kRow;
+  row["path"] = "x' OR '1'='1";
+  EXPECT_TRUE(Eval("path == \"x' OR '1'='1\"", 1, row));
+  EXPECT_FALSE(Eval("path == \"x\" or \"1\" == \"2\"", 1, row));
+}
+
+}  // namespace
+}  // namespace imgsearch::store

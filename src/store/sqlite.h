@@ -1,0 +1,89 @@
+// A thin RAII layer over SQLite: a connection, prepared statements with bound values,
+// and transactions. Every failure becomes a Status naming what SQLite said.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "imgsearch/status.h"
+
+namespace imgsearch::store {
+
+class Statement {
+ public:
+  Statement() = default;
+  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  Statement(Statement&& o) noexcept : stmt_(std::exchange(o.stmt_, nullptr)) {}
+  Statement& operator=(Statement&& o) noexcept {
+    std::swap(stmt_, o.stmt_);
+    return *this;
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+
+  Statement& Bind(int index, int64_t value);
+  Statement& Bind(int index, std::string_view text);
+  Statement& BindBlob(int index, const void* data, size_t size);
+  Statement& BindNull(int index);
+
+  // Advances: true with a row to read, false when done.
+  Result<bool> Step();
+  // Runs to completion.
+  Status Run();
+  void Reset();
+
+  int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+  bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+  std::string Text(int column) const;
+  std::string_view Blob(int column) const;
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+class SqliteDb {
+ public:
+  // Opens with WAL journaling and synchronous=FULL: a commit is durable when it returns.
+  static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path, bool create);
+  ~SqliteDb();
+
+  Status Exec(const std::string& sql);
+  Result<Statement> Prepare(const std::string& sql);
+  Status Begin() { return Exec("BEGIN IMMEDIATE"); }
+  Status Commit() { return Exec("COMMIT"); }
+  void Rollback() { (void)Exec("ROLLBACK"); }
+
+  Status Error(const std::string& what) const;
+  int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
+
+ private:
+  explicit SqliteDb(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+};
+
+// Rolls back on scope exit unless Commit() succeeded.
+class Transaction {
+ public:
+  explicit Transaction(SqliteDb* db) : db_(db) {}
+  ~Transaction() {
+    if (open_) db_->Rollback();
+  }
+  Status Begin() {
+    IMGSEARCH_RETURN_IF_ERROR(db_->Begin());
+    open_ = true;
+    return Status::Ok();
+  }
+  Status Commit() {
+    IMGSEARCH_RETURN_IF_ERROR(db_->Commit());
+    open_ = false;
+    return Status::Ok();
+  }
+
+ private:
+  SqliteDb* db_;
+  bool open_ = false;
+};
+
+}  // namespace imgsearch::store
