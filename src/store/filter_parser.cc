@@ -149,8 +149,6 @@ const char* TypeName(StaticType t) {
       return "a JSON value";
     case StaticType::kNull:
       return "null";
-    case StaticType::kList:
-      return "a list";
   }
   return "?";
 }

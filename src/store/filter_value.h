@@ -28,7 +28,7 @@ struct FilterValue {
 };
 
 // Static types for checking: kAny is a JSON value whose type is known only per row.
-enum class StaticType { kBool, kNumber, kString, kAny, kNull, kList };
+enum class StaticType { kBool, kNumber, kString, kAny, kNull };
 
 struct FilterNode {
   enum Kind {
