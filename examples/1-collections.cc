@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
     schema.name = "fruit";
     schema.dimension = 4;
     schema.scalar_fields = {{"name", DataType::kVarChar}, {"weight", DataType::kDouble}};
-    auto created = (*db)->CreateCollection(schema, {"HNSW", "COSINE", {{"M", 16}, {"efConstruction", 200}}});
+    auto created =
+        (*db)->CreateCollection(schema, {"HNSW", "COSINE", {{"M", 16}, {"efConstruction", 200}}});
     if (!created.ok()) return std::fprintf(stderr, "%s\n", created.ToString().c_str()), 1;
   }
   auto fruit = *(*db)->GetCollection("fruit");

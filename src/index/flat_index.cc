@@ -58,9 +58,10 @@ std::vector<Neighbor> FlatIndex::Search(const void* query, size_t k, const Searc
                                         const LabelFilter& filter) const {
   TopK top(k);
   const size_t n = labels_.size();
+  const DistanceFunction distance = DistanceFor(metric_);
   for (size_t i = 0; i < n; ++i) {
     if (!filter.Allows(labels_[i])) continue;
-    float d = Distance(metric_, query, data_.data() + i * stride_, dim_);
+    float d = distance(query, data_.data() + i * stride_, dim_);
     if (d < top.worst() && params.InRange(d)) top.Push(labels_[i], d);
   }
   return top.Take();
@@ -89,8 +90,11 @@ Status FlatIndex::Deserialize(std::string_view in) {
   IMGSEARCH_RETURN_IF_ERROR(r.U64(&count));
   std::vector<int64_t> labels;
   IMGSEARCH_RETURN_IF_ERROR(r.Array(&labels, count));
-  std::vector<uint8_t> data;
-  IMGSEARCH_RETURN_IF_ERROR(r.Bytes(&data, count * stride_));
+  std::string_view data;
+  if (count > r.remaining() / std::max<size_t>(stride_, 1)) {
+    return Status::Corruption("flat index data is truncated");
+  }
+  IMGSEARCH_RETURN_IF_ERROR(r.View(count * stride_, &data));
   IMGSEARCH_RETURN_IF_ERROR(r.ExpectEnd());
   Clear();
   return Add(count, labels.data(), data.data());

@@ -41,6 +41,7 @@ VisitedSet& ThreadVisitedSet() {
 
 HnswIndex::HnswIndex(Metric metric, size_t dim, int m, int ef_construction)
     : metric_(metric),
+      distance_(DistanceFor(metric)),
       dim_(dim),
       m_(m),
       ef_construction_(ef_construction),
@@ -141,7 +142,7 @@ std::vector<HnswIndex::Node> HnswIndex::SelectNeighbors(std::vector<Candidate> c
     if (static_cast<int>(kept.size()) >= max_count) break;
     bool diverse = true;
     for (Node k : kept) {
-      if (Distance(metric_, VectorOf(c.node), VectorOf(k), dim_) < c.distance) {
+      if (distance_(VectorOf(c.node), VectorOf(k), dim_) < c.distance) {
         diverse = false;
         break;
       }

@@ -41,7 +41,7 @@ class HnswIndex final : public Index {
 
   const float* VectorOf(Node node) const { return &vectors_[size_t(node) * dim_]; }
   float DistanceTo(const float* query, Node node) const {
-    return Distance(metric_, query, VectorOf(node), dim_);
+    return distance_(query, VectorOf(node), dim_);
   }
 
   void Insert(Node node);
@@ -55,6 +55,7 @@ class HnswIndex final : public Index {
   void Connect(Node node, Node neighbor, int level);
 
   Metric metric_;
+  DistanceFunction distance_;
   size_t dim_;
   int m_;
   int ef_construction_;

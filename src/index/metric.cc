@@ -157,20 +157,50 @@ float JaccardDistance(const uint8_t* a, const uint8_t* b, size_t bytes) {
   return either == 0 ? 0.0f : 1.0f - static_cast<float>(both) / static_cast<float>(either);
 }
 
-float Distance(Metric metric, const void* a, const void* b, size_t dim) {
+namespace {
+
+template <float (*Kernel)(const float*, const float*, size_t)>
+float AsDistance(const void* a, const void* b, size_t dim) {
+  return Kernel(static_cast<const float*>(a), static_cast<const float*>(b), dim);
+}
+template <float (*Kernel)(const float*, const float*, size_t)>
+float AsNegatedSimilarity(const void* a, const void* b, size_t dim) {
+  return -Kernel(static_cast<const float*>(a), static_cast<const float*>(b), dim);
+}
+template <uint32_t (*Kernel)(const uint8_t*, const uint8_t*, size_t)>
+float AsBitDistance(const void* a, const void* b, size_t bytes) {
+  return static_cast<float>(
+      Kernel(static_cast<const uint8_t*>(a), static_cast<const uint8_t*>(b), bytes));
+}
+float AsJaccard(const void* a, const void* b, size_t bytes) {
+  return JaccardDistance(static_cast<const uint8_t*>(a), static_cast<const uint8_t*>(b), bytes);
+}
+
+}  // namespace
+
+DistanceFunction DistanceFor(Metric metric) {
+  const std::string_view isa = KernelIsa();
   switch (metric) {
     case Metric::kL2:
-      return L2Squared(static_cast<const float*>(a), static_cast<const float*>(b), dim);
+      if (isa == "avx512") return AsDistance<L2Avx512>;
+      if (isa == "avx2") return AsDistance<L2Avx2>;
+      return AsDistance<scalar::L2Squared>;
     case Metric::kIP:
     case Metric::kCosine:
-      return -InnerProduct(static_cast<const float*>(a), static_cast<const float*>(b), dim);
+      if (isa == "avx512") return AsNegatedSimilarity<IpAvx512>;
+      if (isa == "avx2") return AsNegatedSimilarity<IpAvx2>;
+      return AsNegatedSimilarity<scalar::InnerProduct>;
     case Metric::kHamming:
-      return static_cast<float>(
-          HammingDistance(static_cast<const uint8_t*>(a), static_cast<const uint8_t*>(b), dim));
+      return Chosen().hamming == HammingPopcnt ? AsBitDistance<HammingPopcnt>
+                                               : AsBitDistance<scalar::HammingDistance>;
     case Metric::kJaccard:
-      return JaccardDistance(static_cast<const uint8_t*>(a), static_cast<const uint8_t*>(b), dim);
+      return AsJaccard;
   }
-  return 0.0f;
+  return AsDistance<scalar::L2Squared>;
+}
+
+float Distance(Metric metric, const void* a, const void* b, size_t dim) {
+  return DistanceFor(metric)(a, b, dim);
 }
 
 Result<Metric> ParseMetric(std::string_view name) {

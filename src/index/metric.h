@@ -30,6 +30,11 @@ float JaccardDistance(const uint8_t* a, const uint8_t* b, size_t bytes);
 // `dim` counts floats for float metrics and bytes for binary ones.
 float Distance(Metric metric, const void* a, const void* b, size_t dim);
 
+// The same, as one function resolved for this CPU: for hot loops that should not branch
+// on the metric or the instruction set at every call.
+using DistanceFunction = float (*)(const void* a, const void* b, size_t dim);
+DistanceFunction DistanceFor(Metric metric);
+
 // Milvus's reported value for an internal distance: similarity for IP and COSINE.
 inline float ReportedDistance(Metric metric, float internal) {
   return metric == Metric::kIP || metric == Metric::kCosine ? -internal : internal;

@@ -35,6 +35,13 @@ class Reader {
   Status U64(uint64_t* v) { return Raw(v, sizeof(*v)); }
   Status F32(float* v) { return Raw(v, sizeof(*v)); }
   Status Bytes(std::vector<uint8_t>* out, uint64_t size) { return Array(out, size); }
+  // A view of the next `size` bytes, without copying; valid while the input is.
+  Status View(uint64_t size, std::string_view* out) {
+    if (size > in_.size() - pos_) return Truncated();
+    *out = in_.substr(pos_, size);
+    pos_ += size;
+    return Status::Ok();
+  }
   template <typename T>
   Status Array(std::vector<T>* out, uint64_t count) {
     if (count > (in_.size() - pos_) / sizeof(T)) return Truncated();

@@ -39,7 +39,10 @@ class CollectionImpl final : public Collection {
   void MarkDropped();
   void SetName(const std::string& name);
   int64_t id() const { return id_; }
+  // rows_<id>: id, change sequence, tombstone flag, fields; vectors_<id>: id, vector.
+  // Apart, so that opening a collection reads fields without dragging every vector along.
   std::string table() const { return "rows_" + std::to_string(id_); }
+  std::string vector_table() const { return "vectors_" + std::to_string(id_); }
 
   const CollectionSchema& schema() const override { return schema_; }
   IndexSpec index() const override;

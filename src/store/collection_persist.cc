@@ -38,7 +38,10 @@ Status CollectionImpl::CreateTable() {
   IMGSEARCH_RETURN_IF_ERROR(
       storage_->writer->Exec("CREATE TABLE IF NOT EXISTS " + table() +
                              " (pk INTEGER PRIMARY KEY, seq INTEGER NOT NULL, deleted INTEGER NOT "
-                             "NULL DEFAULT 0, vector BLOB, fields TEXT)"));
+                             "NULL DEFAULT 0, fields TEXT)"));
+  IMGSEARCH_RETURN_IF_ERROR(
+      storage_->writer->Exec("CREATE TABLE IF NOT EXISTS " + vector_table() +
+                             " (pk INTEGER PRIMARY KEY, vector BLOB NOT NULL)"));
   return storage_->writer->Exec("CREATE INDEX IF NOT EXISTS " + table() + "_seq ON " + table() +
                                 " (seq)");
 }
@@ -105,7 +108,7 @@ Status CollectionImpl::LoadSnapshot() {
     return Status::Corruption(path + ": belongs to another collection or index");
   }
   ResetState();
-  IMGSEARCH_RETURN_IF_ERROR(index_->Deserialize(c.index_bytes).WithContext(path));
+  IMGSEARCH_RETURN_IF_ERROR(index_->Deserialize(c.index_view).WithContext(path));
   slot_ids_ = std::move(c.slot_ids);
   slot_alive_ = std::move(c.slot_alive);
   slot_fields_.assign(slot_ids_.size(), nullptr);
@@ -142,9 +145,11 @@ Status CollectionImpl::LoadSnapshot() {
 }
 
 Status CollectionImpl::Replay(int64_t after_sequence) {
-  IMGSEARCH_ASSIGN_OR_RETURN(Statement select,
-                             storage_->reader->Prepare("SELECT pk, deleted, vector, fields FROM " +
-                                                       table() + " WHERE seq > ? ORDER BY seq"));
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      Statement select,
+      storage_->reader->Prepare("SELECT r.pk, r.deleted, v.vector, r.fields FROM " + table() +
+                                " r LEFT JOIN " + vector_table() +
+                                " v ON v.pk = r.pk WHERE r.seq > ? ORDER BY r.seq"));
   select.Bind(1, after_sequence);
   for (;;) {
     IMGSEARCH_ASSIGN_OR_RETURN(bool row, select.Step());

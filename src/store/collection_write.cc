@@ -54,15 +54,17 @@ Result<std::vector<int64_t>> CollectionImpl::Write(std::vector<Row> rows, bool u
   SqliteDb* db = storage_->writer.get();
   Transaction txn(db);
   IMGSEARCH_RETURN_IF_ERROR(txn.Begin());
+  IMGSEARCH_ASSIGN_OR_RETURN(Statement insert,
+                             db->Prepare("INSERT OR REPLACE INTO " + table() +
+                                         " (pk, seq, deleted, fields) VALUES (?, ?, 0, ?)"));
   IMGSEARCH_ASSIGN_OR_RETURN(
-      Statement insert, db->Prepare("INSERT OR REPLACE INTO " + table() +
-                                    " (pk, seq, deleted, vector, fields) VALUES (?, ?, 0, ?, ?)"));
+      Statement insert_vector,
+      db->Prepare("INSERT OR REPLACE INTO " + vector_table() + " (pk, vector) VALUES (?, ?)"));
   for (size_t i = 0; i < rows.size(); ++i) {
-    insert.Bind(1, rows[i].id)
-        .Bind(2, ++sequence)
-        .BindBlob(3, vectors[i].data(), vectors[i].size());
-    insert.Bind(4, rows[i].fields.dump());
+    insert.Bind(1, rows[i].id).Bind(2, ++sequence).Bind(3, rows[i].fields.dump());
     IMGSEARCH_RETURN_IF_ERROR(insert.Run());
+    insert_vector.Bind(1, rows[i].id).BindBlob(2, vectors[i].data(), vectors[i].size());
+    IMGSEARCH_RETURN_IF_ERROR(insert_vector.Run());
   }
   if (next_auto_id != next_auto_id_) {
     IMGSEARCH_ASSIGN_OR_RETURN(Statement counter,
@@ -149,9 +151,13 @@ Result<int64_t> CollectionImpl::DeleteLocked(const std::vector<int64_t>& request
   IMGSEARCH_RETURN_IF_ERROR(txn.Begin());
   IMGSEARCH_ASSIGN_OR_RETURN(
       Statement tombstone,
-      db->Prepare("UPDATE " + table() +
-                  " SET deleted = 1, vector = NULL, fields = NULL, seq = ? WHERE pk = ?"));
-  for (int64_t id : ids) IMGSEARCH_RETURN_IF_ERROR(tombstone.Bind(1, ++sequence).Bind(2, id).Run());
+      db->Prepare("UPDATE " + table() + " SET deleted = 1, fields = NULL, seq = ? WHERE pk = ?"));
+  IMGSEARCH_ASSIGN_OR_RETURN(Statement drop_vector,
+                             db->Prepare("DELETE FROM " + vector_table() + " WHERE pk = ?"));
+  for (int64_t id : ids) {
+    IMGSEARCH_RETURN_IF_ERROR(tombstone.Bind(1, ++sequence).Bind(2, id).Run());
+    IMGSEARCH_RETURN_IF_ERROR(drop_vector.Bind(1, id).Run());
+  }
   IMGSEARCH_RETURN_IF_ERROR(txn.Commit());
   std::unique_lock<std::shared_mutex> lock(state_mutex_);
   for (int64_t id : ids) KillSlot(slot_of_id_.at(id));

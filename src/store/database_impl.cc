@@ -134,6 +134,7 @@ Status DatabaseImpl::DropCollection(const std::string& name) {
   IMGSEARCH_ASSIGN_OR_RETURN(Statement remove, db->Prepare("DELETE FROM collections WHERE id = ?"));
   IMGSEARCH_RETURN_IF_ERROR(remove.Bind(1, collection->id()).Run());
   IMGSEARCH_RETURN_IF_ERROR(db->Exec("DROP TABLE IF EXISTS " + collection->table()));
+  IMGSEARCH_RETURN_IF_ERROR(db->Exec("DROP TABLE IF EXISTS " + collection->vector_table()));
   IMGSEARCH_RETURN_IF_ERROR(txn.Commit());
   collection->MarkDropped();
   std::string snapshot = storage_->manifest->Get(collection->id());

@@ -1,7 +1,6 @@
 #include "store/snapshot.h"
 
-#include <zlib.h>
-
+#include "base/crc32c.h"
 #include "index/serializer.h"
 
 namespace imgsearch::store {
@@ -11,8 +10,7 @@ constexpr char kMagic[8] = {'I', 'M', 'G', 'S', 'I', 'D', 'X', '\0'};
 constexpr uint64_t kVersion = 1;
 
 uint32_t Crc(const std::string& bytes, size_t size) {
-  return static_cast<uint32_t>(
-      crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(size)));
+  return base::Crc32c(bytes.data(), size);
 }
 
 }  // namespace
@@ -69,11 +67,9 @@ Result<SnapshotContents> DecodeSnapshot(const std::string& bytes) {
   IMGSEARCH_RETURN_IF_ERROR(r.U64(&slots));
   IMGSEARCH_RETURN_IF_ERROR(r.Array(&c.slot_ids, slots));
   IMGSEARCH_RETURN_IF_ERROR(r.Array(&c.slot_alive, slots));
-  std::vector<uint8_t> index_bytes;
   IMGSEARCH_RETURN_IF_ERROR(r.U64(&index_size));
-  IMGSEARCH_RETURN_IF_ERROR(r.Bytes(&index_bytes, index_size));
+  IMGSEARCH_RETURN_IF_ERROR(r.View(index_size, &c.index_view));
   IMGSEARCH_RETURN_IF_ERROR(r.ExpectEnd());
-  c.index_bytes.assign(index_bytes.begin(), index_bytes.end());
   return c;
 }
 

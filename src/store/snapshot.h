@@ -19,10 +19,12 @@ struct SnapshotContents {
   int64_t dimension = 0;
   std::vector<int64_t> slot_ids;    // row id per slot
   std::vector<uint8_t> slot_alive;  // 1 for live slots
-  std::string index_bytes;          // Index::Serialize
+  std::string index_bytes;          // Index::Serialize (encoding)
+  std::string_view index_view;      // the same, decoded: a view into the file's bytes
 };
 
 std::string EncodeSnapshot(const SnapshotContents& contents);
+// The result's index_view points into `bytes`, which must outlive it.
 Result<SnapshotContents> DecodeSnapshot(const std::string& bytes);
 
 std::string SnapshotFileName(int64_t collection_id, int64_t sequence);

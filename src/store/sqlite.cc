@@ -72,6 +72,8 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, bool c
   IMGSEARCH_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL").WithContext(path));
   IMGSEARCH_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL"));
   IMGSEARCH_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
+  // Reads through a memory map rather than one pread per page.
+  IMGSEARCH_RETURN_IF_ERROR(db->Exec("PRAGMA mmap_size=2147418112"));
   return db;
 }
 
