@@ -5,6 +5,7 @@
 //  - open time of a 1M-vector collection against reading its snapshot file alone;
 //  - memory per vector against the raw vector size.
 // Usage: store_bench [--dims 512,2048] [--hnsw-rows N] [--open-rows N] [--dir DIR]
+//                    [--parts flat,hnsw,store]
 #include <hnswlib/hnswlib.h>
 #include <immintrin.h>
 #include <sqlite3.h>
@@ -33,6 +34,7 @@ struct Options {
   int m = 16;
   int ef_construction = 200;
   std::string dir = "/tmp/imgsearch-store-bench";
+  std::string parts = "flat,hnsw,store";  // which benchmarks to run
 };
 
 Options Parse(int argc, char** argv) {
@@ -48,6 +50,7 @@ Options Parse(int argc, char** argv) {
     if (key == "--open-rows") o.open_rows = std::stoul(value);
     if (key == "--queries") o.queries = std::stoul(value);
     if (key == "--dir") o.dir = value;
+    if (key == "--parts") o.parts = value;
   }
   return o;
 }
@@ -106,8 +109,10 @@ void BenchFlatScan(int dim) {
     rates.push_back(bytes / (Seconds() - t) / 1e9);
   }
   double bandwidth = ReadBandwidthGBs(bytes);
-  std::printf("FLAT scan %4d-d, %zu vectors (512 MB), 1 query, 1 thread: %.1f GB/s; read bandwidth %.1f GB/s -> %.0f%%\n",
-              dim, n, Median(rates), bandwidth, 100 * Median(rates) / bandwidth);
+  std::printf(
+      "FLAT scan %4d-d, %zu vectors (512 MB), 1 query, 1 thread: %.1f GB/s; read bandwidth %.1f "
+      "GB/s -> %.0f%%\n",
+      dim, n, Median(rates), bandwidth, 100 * Median(rates) / bandwidth);
 }
 
 struct Curve {
@@ -115,8 +120,8 @@ struct Curve {
 };
 
 template <typename SearchFn>
-Curve Sweep(const std::vector<float>& queries, int dim, size_t nq, const std::vector<std::set<int64_t>>& truth,
-            SearchFn search) {
+Curve Sweep(const std::vector<float>& queries, int dim, size_t nq,
+            const std::vector<std::set<int64_t>>& truth, SearchFn search) {
   Curve curve;
   for (int ef : {10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128, 160, 192, 256}) {
     size_t hits = 0;
@@ -182,22 +187,31 @@ void BenchHnsw(const Options& o, int dim) {
     return out;
   });
   double qa = QpsAtRecall(a, 0.95), qb = QpsAtRecall(b, 0.95);
-  std::printf("HNSW %4d-d, %zu vectors, M=%d efConstruction=%d, 1 thread:\n", dim, n, o.m, o.ef_construction);
-  std::printf("  build: ours %.1f s, hnswlib %.1f s -> %.2fx faster\n", ours_build, theirs_build, theirs_build / ours_build);
-  std::printf("  queries/s at recall@10 >= 0.95: ours %.0f, hnswlib %.0f -> %.2fx\n", qa, qb, qb > 0 ? qa / qb : 0);
+  std::printf("HNSW %4d-d, %zu vectors, M=%d efConstruction=%d, 1 thread:\n", dim, n, o.m,
+              o.ef_construction);
+  std::printf("  build: ours %.1f s, hnswlib %.1f s -> %.2fx faster\n", ours_build, theirs_build,
+              theirs_build / ours_build);
+  std::printf("  queries/s at recall@10 >= 0.95: ours %.0f, hnswlib %.0f -> %.2fx\n", qa, qb,
+              qb > 0 ? qa / qb : 0);
   std::printf("  curve (recall, q/s) ours:");
   for (auto [r, q] : a.points) std::printf(" (%.3f, %.0f)", r, q);
   std::printf("\n  curve (recall, q/s) hnswlib:");
   for (auto [r, q] : b.points) std::printf(" (%.3f, %.0f)", r, q);
-  std::printf("\n  memory: ours %.0f bytes/vector (raw vector %d bytes)\n", double(ours.MemoryUsage()) / n, dim * 4);
+  std::printf("\n  memory: ours %.0f bytes/vector (raw vector %d bytes)\n",
+              double(ours.MemoryUsage()) / n, dim * 4);
 }
 
 // Plain SQLite inserts of the same blobs, in the same batch size and durability settings.
-double PlainSqliteRowsPerSecond(const std::string& path, const std::vector<float>& data, int dim, size_t n) {
+double PlainSqliteRowsPerSecond(const std::string& path, const std::vector<float>& data, int dim,
+                                size_t n) {
+  size_t distinct = data.size() / dim;
   std::filesystem::remove(path);
   sqlite3* db = nullptr;
   sqlite3_open(path.c_str(), &db);
-  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t (pk INTEGER PRIMARY KEY, seq INTEGER, deleted INTEGER, vector BLOB, fields TEXT)", nullptr, nullptr, nullptr);
+  sqlite3_exec(db,
+               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t (pk INTEGER "
+               "PRIMARY KEY, seq INTEGER, deleted INTEGER, vector BLOB, fields TEXT)",
+               nullptr, nullptr, nullptr);
   sqlite3_stmt* stmt = nullptr;
   sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?, ?, 0, ?, ?)", -1, &stmt, nullptr);
   double t = Seconds();
@@ -206,7 +220,7 @@ double PlainSqliteRowsPerSecond(const std::string& path, const std::vector<float
     for (size_t i = start; i < std::min(n, start + 1000); ++i) {
       sqlite3_bind_int64(stmt, 1, int64_t(i) + 1);
       sqlite3_bind_int64(stmt, 2, int64_t(i) + 1);
-      sqlite3_bind_blob(stmt, 3, &data[i * dim], dim * 4, SQLITE_TRANSIENT);
+      sqlite3_bind_blob(stmt, 3, &data[(i % distinct) * dim], dim * 4, SQLITE_TRANSIENT);
       sqlite3_bind_text(stmt, 4, "{\"path\":\"img.jpg\"}", -1, SQLITE_TRANSIENT);
       sqlite3_step(stmt);
       sqlite3_reset(stmt);
@@ -225,7 +239,7 @@ void BenchInsertAndOpen(const Options& o, int dim, size_t n) {
   std::filesystem::remove_all(dir);
   std::vector<float> data = Clustered(std::min<size_t>(n, 100000), dim, 5);
   size_t distinct = data.size() / dim;
-  double plain = PlainSqliteRowsPerSecond(o.dir + "/plain.sqlite", data, dim, distinct);
+  double plain = PlainSqliteRowsPerSecond(o.dir + "/plain.sqlite", data, dim, n);
   double insert_seconds = 0;
   {
     auto db = std::move(Database::Open(dir)).value();
@@ -248,8 +262,10 @@ void BenchInsertAndOpen(const Options& o, int dim, size_t n) {
     insert_seconds = Seconds() - t;
     (void)c->Flush();
   }
-  std::printf("insert %4d-d: %.0f rows/s in batches of 1000 (plain SQLite, same bytes: %.0f rows/s -> %.2fx)\n", dim,
-              n / insert_seconds, plain, (n / insert_seconds) / plain);
+  std::printf(
+      "insert %4d-d: %.0f rows/s in batches of 1000 (plain SQLite, same bytes: %.0f rows/s -> "
+      "%.2fx)\n",
+      dim, n / insert_seconds, plain, (n / insert_seconds) / plain);
   // Open time, cold-ish: the page cache still holds the files, as it would after a restart
   // on a machine with enough memory; the reference reads the snapshot file the same way.
   std::string snapshot;
@@ -274,8 +290,11 @@ void BenchInsertAndOpen(const Options& o, int dim, size_t n) {
     count = size_t((*db->GetCollection("bench"))->Count());
   }
   double open_seconds = Seconds() - t;
-  std::printf("open %4d-d, %zu vectors: %.2f s (reading the %.0f MB snapshot alone: %.2f s -> %.1fx of that)\n", dim,
-              count, open_seconds, std::filesystem::file_size(snapshot) / 1e6, read_seconds, open_seconds / read_seconds);
+  std::printf(
+      "open %4d-d, %zu vectors: %.2f s (reading the %.0f MB snapshot alone: %.2f s -> %.1fx of "
+      "that)\n",
+      dim, count, open_seconds, std::filesystem::file_size(snapshot) / 1e6, read_seconds,
+      open_seconds / read_seconds);
   if (!std::getenv("KEEP_BENCH_DB")) std::filesystem::remove_all(dir);
 }
 
@@ -287,8 +306,15 @@ int main(int argc, char** argv) {
   Options o = Parse(argc, argv);
   std::filesystem::create_directories(o.dir);
   std::printf("kernels: %s\n", imgsearch::index::KernelIsa());
-  for (int dim : o.dims) BenchFlatScan(dim);
-  for (int dim : o.dims) BenchHnsw(o, dim);
-  for (int dim : o.dims) BenchInsertAndOpen(o, dim, dim >= 2048 ? o.open_rows / 4 : o.open_rows);
+  auto wanted = [&](const char* part) { return o.parts.find(part) != std::string::npos; };
+  for (int dim : o.dims) {
+    if (wanted("flat")) BenchFlatScan(dim);
+  }
+  for (int dim : o.dims) {
+    if (wanted("hnsw")) BenchHnsw(o, dim);
+  }
+  for (int dim : o.dims) {
+    if (wanted("store")) BenchInsertAndOpen(o, dim, dim >= 2048 ? o.open_rows / 4 : o.open_rows);
+  }
   return 0;
 }

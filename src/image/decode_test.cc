@@ -13,6 +13,13 @@ using testing::MaxPixelDifference;
 using testing::ReadFileBytes;
 using testing::ReferenceImage;
 
+// "rgb.jpg" -> "rgb_jpg": file names as GoogleTest parameter names.
+std::string FileTestName(const ::testing::TestParamInfo<const char*>& info) {
+  std::string name = info.param;
+  for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return name;
+}
+
 // Every supported format and variant, decoded as PIL decodes it.
 class DecodeMatchesPil : public ::testing::TestWithParam<const char*> {};
 
@@ -32,12 +39,7 @@ INSTANTIATE_TEST_SUITE_P(AllFormats, DecodeMatchesPil,
                                            "rgb16.png", "lossless.webp", "rgb.bmp", "palette.bmp",
                                            "mono.bmp", "rgb.tif", "lzw.tif", "palette.gif",
                                            "animated.gif", "exif_rotate.jpg", "exif_rotate.png"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& c : n)
-                             c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-                           return n;
-                         });
+                         FileTestName);
 
 TEST(DecodeTest, FormatComesFromMagicBytesNotTheName) {
   std::string png = ReadFileBytes(FixturePath("rgb.png"));
@@ -92,12 +94,7 @@ TEST_P(TruncatedFile, IsACorruptionError) {
 INSTANTIATE_TEST_SUITE_P(AllFormats, TruncatedFile,
                          ::testing::Values("rgb.jpg", "progressive.jpg", "rgb.png", "lossless.webp",
                                            "rgb.bmp", "rgb.tif", "palette.gif"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& c : n)
-                             c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-                           return n;
-                         });
+                         FileTestName);
 
 TEST(DecodeTest, PixelLimitIsCheckedBeforeDecoding) {
   DecodeOptions options;

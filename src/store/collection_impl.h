@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <optional>
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
@@ -20,6 +21,7 @@
 #include "index/index.h"
 #include "store/filter.h"
 #include "store/schema_json.h"
+#include "store/snapshot.h"
 #include "store/storage.h"
 
 namespace imgsearch::store {
@@ -101,7 +103,12 @@ class CollectionImpl final : public Collection {
   Status RebuildFromRows();
   void ResetState();
   Status InstallIndex(const IndexSpec& spec);
+  // Snapshots: captured under the writer lock (so they match a sequence number), written
+  // to disk without it. WriteSnapshot does both, for callers that hold the writer lock.
+  Result<std::optional<SnapshotContents>> CaptureSnapshot() const;
+  Status PersistSnapshot(const SnapshotContents& contents);
   Status WriteSnapshot();
+  bool SnapshotDue() const;
   void BackgroundLoop();
   bool DrainTailBatch();
   void StartBackground();
@@ -128,10 +135,10 @@ class CollectionImpl final : public Collection {
   int64_t next_auto_id_ = 1;
   bool dropped_ = false;
 
+  std::mutex snapshot_mutex_;  // one snapshot written at a time
   std::mutex background_mutex_;
   std::condition_variable background_wake_;
   bool background_stop_ = false;
-  std::atomic<bool> snapshot_wanted_{false};
   std::thread background_;
 };
 

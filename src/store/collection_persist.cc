@@ -193,20 +193,36 @@ bool CollectionImpl::DrainTailBatch() {
   return true;
 }
 
-Status CollectionImpl::WriteSnapshot() {
+Result<std::optional<SnapshotContents>> CollectionImpl::CaptureSnapshot() const {
+  std::shared_lock<std::shared_mutex> lock(state_mutex_);
+  if (tail_->size() > 0) return Status::Internal("snapshot requested with rows still unindexed");
+  if (snapshot_sequence_ == last_sequence_ && !storage_->manifest->Get(id_).empty()) {
+    return std::optional<SnapshotContents>();  // nothing new
+  }
   SnapshotContents c;
+  c.collection_id = id_;
+  c.sequence = last_sequence_;
+  c.index_spec = IndexSpecToJson(index_spec_).dump();
+  c.dimension = schema_.dimension;
+  c.slot_ids = slot_ids_;
+  c.slot_alive = slot_alive_;
+  IMGSEARCH_RETURN_IF_ERROR(index_->Serialize(&c.index_bytes));
+  return std::optional<SnapshotContents>(std::move(c));
+}
+
+Status CollectionImpl::WriteSnapshot() {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::optional<SnapshotContents> captured, CaptureSnapshot());
+  return captured ? PersistSnapshot(*captured) : Status::Ok();
+}
+
+Status CollectionImpl::PersistSnapshot(const SnapshotContents& c) {
+  // One persister at a time, and never an older snapshot over a newer one.
+  std::lock_guard<std::mutex> snapshot_lock(snapshot_mutex_);
   {
     std::shared_lock<std::shared_mutex> lock(state_mutex_);
-    if (tail_->size() > 0) return Status::Internal("snapshot requested with rows still unindexed");
-    if (snapshot_sequence_ == last_sequence_ && !storage_->manifest->Get(id_).empty())
+    if (c.sequence <= snapshot_sequence_ && !storage_->manifest->Get(id_).empty()) {
       return Status::Ok();
-    c.collection_id = id_;
-    c.sequence = last_sequence_;
-    c.index_spec = IndexSpecToJson(index_spec_).dump();
-    c.dimension = schema_.dimension;
-    c.slot_ids = slot_ids_;
-    c.slot_alive = slot_alive_;
-    IMGSEARCH_RETURN_IF_ERROR(index_->Serialize(&c.index_bytes));
+    }
   }
   std::string name = SnapshotFileName(id_, c.sequence);
   std::string previous = storage_->manifest->Get(id_);
@@ -307,6 +323,15 @@ void CollectionImpl::StopBackground() {
   if (background_.joinable()) background_.join();
 }
 
+// Due after snapshot_every_ changes, and at least half the live rows' worth: each
+// snapshot rewrites the whole index, so spacing them in proportion to its size keeps the
+// total written linear in the number of changes.
+bool CollectionImpl::SnapshotDue() const {
+  if (snapshot_every_ <= 0) return false;
+  std::shared_lock<std::shared_mutex> lock(state_mutex_);
+  return last_sequence_ - snapshot_sequence_ >= std::max(snapshot_every_, alive_count_ / 2);
+}
+
 void CollectionImpl::BackgroundLoop() {
   for (;;) {
     {
@@ -321,18 +346,17 @@ void CollectionImpl::BackgroundLoop() {
       }
       if (!DrainTailBatch()) break;
     }
-    int64_t behind;
-    {
-      std::shared_lock<std::shared_mutex> lock(state_mutex_);
-      behind = last_sequence_ - snapshot_sequence_;
-    }
-    if (snapshot_every_ <= 0 || behind < snapshot_every_) continue;
+    if (!SnapshotDue()) continue;
     // try_lock: a dropping or closing database holds the write lock while it joins us.
     std::unique_lock<std::mutex> write_lock(storage_->write_mutex, std::try_to_lock);
     if (!write_lock.owns_lock()) continue;
     while (DrainTailBatch()) {
     }
-    Status written = WriteSnapshot();
+    // Writers wait only while the snapshot is copied in memory, not while it is written.
+    Result<std::optional<SnapshotContents>> captured = CaptureSnapshot();
+    write_lock.unlock();
+    Status written = captured.ok() ? (*captured ? PersistSnapshot(**captured) : Status::Ok())
+                                   : captured.status();
     if (!written.ok())
       IMGSEARCH_LOG_WARN("collection \"{}\": snapshot failed: {}", schema_.name,
                          written.ToString());
