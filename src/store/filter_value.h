@@ -34,7 +34,6 @@ struct FilterNode {
   enum Kind {
     kLiteral,
     kField,
-    kList,
     kNot,
     kNegate,
     kAnd,
