@@ -31,19 +31,7 @@ struct FilterValue {
 enum class StaticType { kBool, kNumber, kString, kAny, kNull };
 
 struct FilterNode {
-  enum Kind {
-    kLiteral,
-    kField,
-    kNot,
-    kNegate,
-    kAnd,
-    kOr,
-    kCompare,
-    kArith,
-    kIn,
-    kLike,
-    kIsNull
-  };
+  enum Kind { kLiteral, kField, kNot, kNegate, kAnd, kOr, kCompare, kArith, kIn, kLike, kIsNull };
   Kind kind = kLiteral;
   std::string op;        // "==", "<", "+", ... for kCompare and kArith
   bool negated = false;  // not in, not like, is not null
