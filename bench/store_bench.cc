@@ -64,7 +64,7 @@ std::vector<float> Clustered(size_t n, int dim, uint32_t seed) {
   std::vector<float> out(n * dim);
   for (size_t i = 0; i < n; ++i) {
     size_t c = rng() % 1000;
-    for (int d = 0; d < dim; ++d) out[i * dim + d] = centres[c * dim + d] + 0.6f * g(rng);
+    for (int d = 0; d < dim; ++d) out[i * dim + d] = centres[c * dim + d] + 1.0f * g(rng);
   }
   return out;
 }

@@ -226,8 +226,34 @@ def make_models():
         fh.write(b"this is not a protobuf" * 10)
 
 
+def make_classes():
+    """classes/<name>/*: three visually distinct classes of three images, one corrupt file,
+    and an exact copy of one image (a duplicate by content), for the pipeline tests."""
+    rng = np.random.default_rng(9)
+    makers = {
+        "red": lambda: (200 + rng.integers(0, 40), rng.integers(0, 50), rng.integers(0, 50)),
+        "green": lambda: (rng.integers(0, 50), 180 + rng.integers(0, 60), rng.integers(0, 50)),
+        "blue": lambda: (rng.integers(0, 50), rng.integers(0, 50), 180 + rng.integers(0, 60)),
+    }
+    for name, colour in makers.items():
+        folder = path(os.path.join("classes", name))
+        os.makedirs(folder, exist_ok=True)
+        for i in range(3):
+            base = np.zeros((60, 80, 3), np.int32)
+            base[:, :] = colour()
+            base[10 + 10 * i:30 + 10 * i, 10:40] = colour()
+            base += rng.integers(-10, 11, base.shape)
+            Image.fromarray(np.clip(base, 0, 255).astype(np.uint8)).save(
+                os.path.join(folder, "%s_%d.png" % (name, i)))
+    with open(path("classes/blue/broken.jpg"), "wb") as fh:
+        fh.write(b"\xff\xd8\xff\xe0 this JPEG stops here")
+    with open(path("classes/red/red_0.png"), "rb") as src, open(path("classes/red/copy_of_red_0.png"), "wb") as dst:
+        dst.write(src.read())
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    make_classes()
     make_images()
     make_resize_references()
     make_tensor_references()

@@ -13,5 +13,7 @@ constexpr int kExitUsage = 2;
 
 void AddEmbedCommand(CLI::App& app, int* exit_code);
 void AddModelsCommand(CLI::App& app, int* exit_code);
+void AddIndexCommand(CLI::App& app, int* exit_code);
+void AddSearchCommand(CLI::App& app, int* exit_code);
 
 }  // namespace imgsearch::cli

@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   int exit_code = imgsearch::cli::kExitOk;
   imgsearch::cli::AddEmbedCommand(app, &exit_code);
   imgsearch::cli::AddModelsCommand(app, &exit_code);
+  imgsearch::cli::AddIndexCommand(app, &exit_code);
+  imgsearch::cli::AddSearchCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

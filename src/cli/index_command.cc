@@ -1,0 +1,129 @@
+// imgsearch index: bring a database up to date with folders of images.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/session.h"
+#include "pipeline/ingest.h"
+
+namespace imgsearch::cli {
+namespace {
+
+struct IndexOptions {
+  std::vector<std::string> roots;
+  std::string db;
+  std::vector<std::string> models;
+  bool prune = false;
+  bool json = false;
+  int threads = 0;
+};
+
+std::string Clock(double seconds) {
+  int s = static_cast<int>(seconds + 0.5);
+  char text[32];
+  std::snprintf(text, sizeof(text), "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+  return text;
+}
+
+// A progress bar on a terminal; otherwise a plain line at every tenth of the work.
+std::function<void(const pipeline::IngestProgress&)> ProgressPrinter() {
+  bool terminal = isatty(STDERR_FILENO) != 0;
+  auto last_tenth = std::make_shared<size_t>(0);
+  return [terminal, last_tenth](const pipeline::IngestProgress& p) {
+    double rate = p.seconds > 0 ? p.done / p.seconds : 0;
+    double eta = rate > 0 ? (p.total - p.done) / rate : 0;
+    if (terminal) {
+      int width = 30, filled = p.total ? static_cast<int>(width * p.done / p.total) : width;
+      std::fprintf(stderr, "\r[%s%s] %zu/%zu  %.1f images/s  ETA %s ",
+                   std::string(filled, '#').c_str(), std::string(width - filled, ' ').c_str(),
+                   p.done, p.total, rate, Clock(eta).c_str());
+      if (p.done == p.total) std::fprintf(stderr, "\n");
+      return;
+    }
+    size_t tenth = p.total ? 10 * p.done / p.total : 10;
+    if (tenth > *last_tenth || p.done == p.total) {
+      *last_tenth = tenth;
+      std::fprintf(stderr, "indexed %zu/%zu images, %.1f images/s, ETA %s\n", p.done, p.total, rate,
+                   Clock(eta).c_str());
+    }
+  };
+}
+
+void PrintReport(const pipeline::IngestReport& r, const std::vector<pipeline::BoundModel>& models,
+                 bool json) {
+  std::vector<std::string> names;
+  for (const auto& m : models) names.push_back(m.source.name);
+  if (json) {
+    nlohmann::json failures = nlohmann::json::array();
+    for (const auto& f : r.failures) failures.push_back({{"path", f.path}, {"reason", f.reason}});
+    std::cout << nlohmann::json{{"models", names},
+                                {"scanned", r.scanned},
+                                {"added", r.added},
+                                {"updated", r.updated},
+                                {"unchanged", r.unchanged},
+                                {"pruned", r.pruned},
+                                {"duplicates", r.duplicates},
+                                {"failures", failures},
+                                {"seconds", r.seconds}}
+                     .dump()
+              << "\n";
+    return;
+  }
+  std::string model_list;
+  for (const auto& n : names) model_list += (model_list.empty() ? "" : ", ") + n;
+  std::printf(
+      "%zu files with %zu models (%s) in %.1f s: %zu added, %zu updated, %zu unchanged, %zu "
+      "pruned, "
+      "%zu duplicates by content\n",
+      r.scanned, names.size(), model_list.c_str(), r.seconds, r.added, r.updated, r.unchanged,
+      r.pruned, r.duplicates);
+  if (!r.failures.empty()) {
+    std::printf("%zu files could not be read:\n", r.failures.size());
+    for (const auto& f : r.failures) std::printf("  %s: %s\n", f.path.c_str(), f.reason.c_str());
+  }
+}
+
+int RunIndex(const IndexOptions& options) {
+  auto session = OpenSession(options.db, options.models, /*create=*/true, /*only_names=*/false,
+                             options.threads);
+  if (!session.ok()) {
+    PrintError(session.status());
+    return kExitFailure;
+  }
+  pipeline::IngestOptions ingest;
+  ingest.roots = options.roots;
+  ingest.prune = options.prune;
+  if (!options.json) ingest.on_progress = ProgressPrinter();
+  auto report = pipeline::Ingest(session->models, ingest);
+  if (!report.ok()) {
+    PrintError(report.status());
+    return kExitFailure;
+  }
+  PrintReport(*report, session->models, options.json);
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddIndexCommand(CLI::App& app, int* exit_code) {
+  auto options = std::make_shared<IndexOptions>();
+  CLI::App* cmd = app.add_subcommand("index", "Add or update the images of folders in a database");
+  cmd->add_option("folders", options->roots, "Folders (scanned recursively) or image files")
+      ->required();
+  cmd->add_option("--db", options->db, "Database folder (created if missing)")->required();
+  cmd->add_option("-m,--model", options->models,
+                  "NAME=PATH_OR_BUILTIN or PATH_OR_BUILTIN (repeatable; default: the models the "
+                  "database already uses, or the built-in ones)")
+      ->allow_extra_args(false);
+  cmd->add_flag("--prune", options->prune, "Remove rows whose file no longer exists");
+  cmd->add_option("--threads", options->threads, "Inference threads (0: one per core)")
+      ->check(CLI::Range(0, 1024));
+  cmd->add_flag("--json", options->json, "Print the report as JSON");
+  cmd->callback([options, exit_code] { *exit_code = RunIndex(*options); });
+}
+
+}  // namespace imgsearch::cli

@@ -1,0 +1,89 @@
+// imgsearch search: the images most like a query, for each model.
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/session.h"
+#include "pipeline/search.h"
+
+namespace imgsearch::cli {
+namespace {
+
+struct SearchCommandOptions {
+  std::string query;
+  std::string db;
+  std::vector<std::string> models;
+  pipeline::SearchOptions search;
+  bool json = false;
+};
+
+void PrintResults(const std::string& query, const std::vector<pipeline::ModelResults>& results,
+                  bool json) {
+  if (json) {
+    nlohmann::json out = {{"query", query}, {"results", nlohmann::json::object()}};
+    for (const auto& r : results) {
+      nlohmann::json hits = nlohmann::json::array();
+      for (size_t i = 0; i < r.hits.size(); ++i) {
+        const Hit& h = r.hits[i];
+        hits.push_back({{"rank", i + 1},
+                        {"id", h.id},
+                        {"distance", h.distance},
+                        {"path", h.row.fields.at("path")}});
+      }
+      out["results"][r.model] = hits;
+    }
+    std::cout << out.dump() << "\n";
+    return;
+  }
+  for (const auto& r : results) {
+    std::printf("%s\n  %4s  %8s  %12s  %s\n", r.model.c_str(), "rank", "id", "distance", "path");
+    for (size_t i = 0; i < r.hits.size(); ++i) {
+      const Hit& h = r.hits[i];
+      std::printf("  %4zu  %8lld  %12.6g  %s\n", i + 1, static_cast<long long>(h.id), h.distance,
+                  h.row.fields.at("path").get<std::string>().c_str());
+    }
+  }
+}
+
+int RunSearch(const SearchCommandOptions& options) {
+  auto query = pipeline::ParseQuery(options.query);
+  if (!query.ok()) {
+    PrintError(query.status());
+    return kExitUsage;
+  }
+  auto session = OpenSession(options.db, options.models, /*create=*/false, /*only_names=*/true, 0);
+  if (!session.ok()) {
+    PrintError(session.status());
+    return kExitFailure;
+  }
+  auto results = pipeline::SearchModels(session->models, *query, options.search);
+  if (!results.ok()) {
+    PrintError(results.status());
+    return kExitFailure;
+  }
+  PrintResults(options.query, *results, options.json);
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddSearchCommand(CLI::App& app, int* exit_code) {
+  auto options = std::make_shared<SearchCommandOptions>();
+  CLI::App* cmd =
+      app.add_subcommand("search", "Find the images most like a query image, per model");
+  cmd->add_option("query", options->query, "An image file, or id:N for an indexed image")
+      ->required();
+  cmd->add_option("--db", options->db, "Database folder")->required();
+  cmd->add_option("-k", options->search.k, "Results per model")->check(CLI::Range(1, 16384));
+  cmd->add_option("-m,--model", options->models, "Only these models (by name; repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("--filter", options->search.filter,
+                  "Milvus filter expression, e.g. 'width > 200'");
+  cmd->add_flag("--exclude-self", options->search.exclude_self, "Leave out the query image itself");
+  cmd->add_flag("--json", options->json, "Print JSON");
+  cmd->callback([options, exit_code] { *exit_code = RunSearch(*options); });
+}
+
+}  // namespace imgsearch::cli

@@ -1,0 +1,40 @@
+#include "cli/session.h"
+
+#include <algorithm>
+
+namespace imgsearch::cli {
+
+Result<Session> OpenSession(const std::string& db_dir,
+                            const std::vector<std::string>& model_arguments, bool create,
+                            bool only_names, int threads) {
+  DatabaseOptions db_options;
+  db_options.create_if_missing = create;
+  Session session;
+  IMGSEARCH_ASSIGN_OR_RETURN(session.db, Database::Open(db_dir, db_options));
+  std::vector<pipeline::ModelSource> requested;
+  if (!only_names) {
+    for (const std::string& argument : model_arguments) {
+      IMGSEARCH_ASSIGN_OR_RETURN(pipeline::ModelSource m, pipeline::ParseModelArgument(argument));
+      requested.push_back(m);
+    }
+  }
+  EmbedderOptions embedder_options;
+  embedder_options.intra_op_threads = threads;
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      session.models, pipeline::OpenModelSet(*session.db, db_dir, requested, embedder_options));
+  if (only_names && !model_arguments.empty()) {
+    std::vector<pipeline::BoundModel> chosen;
+    for (const std::string& name : model_arguments) {
+      auto it = std::find_if(session.models.begin(), session.models.end(),
+                             [&](const pipeline::BoundModel& m) { return m.source.name == name; });
+      if (it == session.models.end())
+        return Status::NotFound("model \"" + name + "\" is not used by " + db_dir);
+      chosen.push_back(std::move(*it));
+      session.models.erase(it);
+    }
+    session.models = std::move(chosen);
+  }
+  return session;
+}
+
+}  // namespace imgsearch::cli

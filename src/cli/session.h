@@ -1,0 +1,26 @@
+// What the database commands share: the database folder opened, and its models bound to
+// their collections.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "imgsearch/database.h"
+#include "pipeline/model_set.h"
+
+namespace imgsearch::cli {
+
+struct Session {
+  std::unique_ptr<Database> db;
+  std::vector<pipeline::BoundModel> models;
+};
+
+// `model_arguments` are --model values (NAME=SOURCE or SOURCE); empty = the models
+// recorded in the database (or the built-in ones for a new database). With `only_names`,
+// the recorded models are narrowed to those names instead.
+Result<Session> OpenSession(const std::string& db_dir,
+                            const std::vector<std::string>& model_arguments, bool create,
+                            bool only_names, int threads);
+
+}  // namespace imgsearch::cli

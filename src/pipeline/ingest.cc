@@ -1,0 +1,287 @@
+#include "pipeline/ingest.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "base/env.h"
+#include "base/thread_pool.h"
+
+namespace imgsearch::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct FileInfo {
+  std::string path;  // absolute, normal form
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+};
+
+struct KnownRow {
+  int64_t id = 0;
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+};
+
+// Work for one file: which models need it, under which id.
+struct Job {
+  FileInfo file;
+  int64_t id = 0;
+  bool is_new = false;
+  std::vector<size_t> models;
+};
+
+// One decoded file, preprocessed for every model that needs it.
+struct Decoded {
+  Status status;
+  std::string hash;
+  int width = 0;
+  int height = 0;
+  std::vector<std::vector<float>> tensors;  // by position in Job::models
+};
+
+std::optional<FileInfo> Stat(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return FileInfo{fs::absolute(path).lexically_normal().string(), static_cast<int64_t>(st.st_size),
+                  static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+std::vector<FileInfo> Scan(const std::vector<std::string>& roots,
+                           std::vector<IngestFailure>* failures) {
+  std::vector<FileInfo> files;
+  for (const std::string& root : roots) {
+    std::error_code error;
+    if (fs::is_regular_file(root, error)) {
+      if (auto info = Stat(root)) files.push_back(*info);
+      continue;
+    }
+    if (!fs::is_directory(root, error)) {
+      failures->push_back({root, "not a file or folder"});
+      continue;
+    }
+    auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied,
+                                               error);
+    for (; !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+      if (it->is_regular_file(error) && LooksLikeImageFile(it->path().string())) {
+        if (auto info = Stat(it->path())) files.push_back(*info);
+      }
+    }
+    if (error) failures->push_back({root, "scan stopped: " + error.message()});
+  }
+  std::sort(files.begin(), files.end(),
+            [](const FileInfo& a, const FileInfo& b) { return a.path < b.path; });
+  files.erase(std::unique(files.begin(), files.end(),
+                          [](const FileInfo& a, const FileInfo& b) { return a.path == b.path; }),
+              files.end());
+  return files;
+}
+
+Result<std::vector<Row>> AllRows(const Collection& collection, std::vector<std::string> fields) {
+  QueryRequest all;
+  all.limit = std::numeric_limits<int64_t>::max();
+  all.output_fields = std::move(fields);
+  return collection.Query(all);
+}
+
+Result<std::map<std::string, KnownRow>> KnownRows(const Collection& collection) {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, AllRows(collection, {"path", "size", "mtime"}));
+  std::map<std::string, KnownRow> known;
+  for (const Row& r : rows) {
+    known[r.fields.at("path").get<std::string>()] = {r.id, r.fields.at("size").get<int64_t>(),
+                                                     r.fields.at("mtime").get<int64_t>()};
+  }
+  return known;
+}
+
+DecodeOptions MergedDecodeOptions(const std::vector<BoundModel>& models) {
+  DecodeOptions merged = models[0].embedder->decode_options();
+  for (const auto& m : models) merged = MergeDecodeOptions(merged, m.embedder->decode_options());
+  return merged;
+}
+
+Decoded DecodeJob(const Job& job, const std::vector<BoundModel>& models,
+                  const DecodeOptions& options) {
+  Decoded out;
+  auto bytes = base::Env::Default()->ReadFile(job.file.path, options.max_file_bytes);
+  if (!bytes.ok()) {
+    out.status = bytes.status();
+    return out;
+  }
+  out.hash = ContentHash(*bytes);
+  auto image = DecodeImage(*bytes, job.file.path, options);
+  if (!image.ok()) {
+    out.status = image.status();
+    return out;
+  }
+  out.width = image->width;
+  out.height = image->height;
+  for (size_t m : job.models) {
+    const PreprocessSpec& spec = models[m].embedder->spec().preprocess;
+    out.tensors.emplace_back(spec.TensorSize());
+    Preprocess(*image, spec, out.tensors.back().data());
+  }
+  return out;
+}
+
+Row MakeRow(const Job& job, const Decoded& d, const Embeddings& vectors, size_t i) {
+  Row row;
+  row.id = job.id;
+  if (vectors.type == VectorType::kBinary) {
+    auto bits = vectors.BinaryVector(i);
+    row.binary_vector.assign(bits.begin(), bits.end());
+  } else {
+    auto v = vectors.FloatVector(i);
+    row.vector.assign(v.begin(), v.end());
+  }
+  row.fields = {{"path", job.file.path}, {"size", job.file.size}, {"mtime", job.file.mtime_ns},
+                {"hash", d.hash},        {"width", d.width},      {"height", d.height}};
+  return row;
+}
+
+// Embeds one chunk with every model and writes the rows; failures are recorded.
+Status WriteChunk(const std::vector<Job>& jobs, std::vector<Decoded>& decoded,
+                  std::vector<BoundModel>& models, IngestReport* report) {
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (!decoded[j].status.ok())
+      report->failures.push_back({jobs[j].file.path, decoded[j].status.message()});
+  }
+  for (size_t m = 0; m < models.size(); ++m) {
+    std::vector<float> batch;
+    std::vector<std::pair<size_t, size_t>> members;  // (job, slot in job's tensors)
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      if (!decoded[j].status.ok()) continue;
+      auto at = std::find(jobs[j].models.begin(), jobs[j].models.end(), m);
+      if (at == jobs[j].models.end()) continue;
+      size_t slot = static_cast<size_t>(at - jobs[j].models.begin());
+      batch.insert(batch.end(), decoded[j].tensors[slot].begin(), decoded[j].tensors[slot].end());
+      members.emplace_back(j, slot);
+    }
+    if (members.empty()) continue;
+    IMGSEARCH_ASSIGN_OR_RETURN(Embeddings vectors,
+                               models[m].embedder->EmbedPreprocessed(batch.data(), members.size()));
+    std::vector<Row> rows;
+    for (size_t i = 0; i < members.size(); ++i)
+      rows.push_back(MakeRow(jobs[members[i].first], decoded[members[i].first], vectors, i));
+    IMGSEARCH_RETURN_IF_ERROR(
+        models[m].collection->Upsert(std::move(rows)).status().WithContext(models[m].source.name));
+  }
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (decoded[j].status.ok()) ++(jobs[j].is_new ? report->added : report->updated);
+  }
+  return Status::Ok();
+}
+
+Status Prune(std::vector<BoundModel>& models, IngestReport* report) {
+  std::set<int64_t> gone;
+  for (auto& m : models) {
+    IMGSEARCH_ASSIGN_OR_RETURN(auto known, KnownRows(*m.collection));
+    for (const auto& [path, row] : known) {
+      std::error_code error;
+      if (!fs::exists(path, error)) gone.insert(row.id);
+    }
+  }
+  if (gone.empty()) return Status::Ok();
+  std::vector<int64_t> ids(gone.begin(), gone.end());
+  for (auto& m : models) IMGSEARCH_RETURN_IF_ERROR(m.collection->Delete(ids).status());
+  report->pruned = ids.size();
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool LooksLikeImageFile(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* e : {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}) {
+    if (ext == e) return true;
+  }
+  return false;
+}
+
+std::string ContentHash(std::string_view bytes) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  char text[17];
+  std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(h));
+  return text;
+}
+
+Result<IngestReport> Ingest(std::vector<BoundModel>& models, const IngestOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  IngestReport report;
+  std::vector<FileInfo> files = Scan(options.roots, &report.failures);
+  report.scanned = files.size();
+  // What each model's collection already holds; ids are shared across collections.
+  std::vector<std::map<std::string, KnownRow>> known;
+  int64_t next_id = 1;
+  std::map<std::string, int64_t> id_of_path;
+  for (auto& m : models) {
+    IMGSEARCH_ASSIGN_OR_RETURN(auto rows, KnownRows(*m.collection));
+    for (const auto& [path, row] : rows)
+      id_of_path[path] = row.id, next_id = std::max(next_id, row.id + 1);
+    known.push_back(std::move(rows));
+  }
+  std::vector<Job> jobs;
+  for (const FileInfo& f : files) {
+    Job job{f, 0, false, {}};
+    for (size_t m = 0; m < models.size(); ++m) {
+      auto it = known[m].find(f.path);
+      if (it == known[m].end() || it->second.size != f.size || it->second.mtime_ns != f.mtime_ns)
+        job.models.push_back(m);
+    }
+    if (job.models.empty()) {
+      ++report.unchanged;
+      continue;
+    }
+    auto id = id_of_path.find(f.path);
+    job.is_new = id == id_of_path.end();
+    job.id = job.is_new ? next_id++ : id->second;
+    jobs.push_back(std::move(job));
+  }
+  DecodeOptions decode = MergedDecodeOptions(models);
+  base::ThreadPool pool(std::max(1, options.decode_threads));
+  auto decode_chunk = [&](size_t first) {
+    size_t n = std::min(options.chunk, jobs.size() - first);
+    std::vector<std::future<Decoded>> futures;
+    for (size_t i = 0; i < n; ++i) {
+      futures.push_back(pool.Submit([&jobs, &models, &decode, first, i] {
+        return DecodeJob(jobs[first + i], models, decode);
+      }));
+    }
+    return futures;
+  };
+  std::vector<std::future<Decoded>> pending;
+  if (!jobs.empty()) pending = decode_chunk(0);
+  for (size_t first = 0; first < jobs.size(); first += options.chunk) {
+    std::vector<Decoded> decoded;
+    for (auto& f : pending) decoded.push_back(f.get());
+    size_t next = first + options.chunk;
+    if (next < jobs.size()) pending = decode_chunk(next);  // decode ahead while inference runs
+    std::vector<Job> chunk(jobs.begin() + static_cast<long>(first),
+                           jobs.begin() + static_cast<long>(first + decoded.size()));
+    IMGSEARCH_RETURN_IF_ERROR(WriteChunk(chunk, decoded, models, &report));
+    if (options.on_progress) {
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      options.on_progress({first + decoded.size(), jobs.size(), seconds});
+    }
+  }
+  if (options.prune) IMGSEARCH_RETURN_IF_ERROR(Prune(models, &report));
+  // Duplicates by content, across everything indexed.
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> hashes, AllRows(*models[0].collection, {"hash"}));
+  std::set<std::string> seen;
+  for (const Row& r : hashes)
+    report.duplicates += !seen.insert(r.fields.at("hash").get<std::string>()).second;
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace imgsearch::pipeline
