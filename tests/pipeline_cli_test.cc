@@ -117,3 +117,72 @@ TEST(PipelineCliTest, ClearErrors) {
 
 }  // namespace
 }  // namespace imgsearch
+
+namespace imgsearch {
+namespace {
+
+TEST(PipelineCliTest, FusedRankingAndComparePage) {
+  std::string images = testing::MakeTempDir() + "/images", db = testing::MakeTempDir() + "/db";
+  std::filesystem::copy(testing::FixturePath("classes"), images,
+                        std::filesystem::copy_options::recursive);
+  auto indexed = testing::RunImgsearch({"index", images, "--db", db});
+  ASSERT_EQ(indexed.exit_code, 0) << indexed.err;
+  auto fused = testing::RunImgsearch(
+      {"search", "--json", images + "/green/green_2.png", "--db", db, "--fuse", "rrf", "-k", "3"});
+  ASSERT_EQ(fused.exit_code, 0) << fused.err;
+  auto j = nlohmann::json::parse(fused.out);
+  ASSERT_EQ(j["fused"].size(), 3u);
+  EXPECT_NE(j["fused"][0]["path"].get<std::string>().find("green_2.png"), std::string::npos);
+  // Ranked first by both models: 1/61 + 1/61.
+  EXPECT_NEAR(j["fused"][0]["score"].get<double>(), 2.0 / 61, 1e-9);
+
+  std::string page = testing::MakeTempDir() + "/compare.html";
+  auto compared = testing::RunImgsearch(
+      {"compare", "--json", images + "/green/green_2.png", "--db", db, "-k", "4", "--html", page});
+  ASSERT_EQ(compared.exit_code, 0) << compared.err;
+  auto c = nlohmann::json::parse(compared.out);
+  ASSERT_EQ(c["pairs"].size(), 1u);
+  for (const char* key : {"overlap", "jaccard", "spearman", "kendall"}) {
+    EXPECT_GE(c["pairs"][0][key].get<double>(), -1.0);
+    EXPECT_LE(c["pairs"][0][key].get<double>(), 1.0);
+  }
+  EXPECT_EQ(c["models"]["color_layout"]["distance"]["min"], 0.0);
+  std::string html = testing::ReadFileBytes(page);
+  EXPECT_NE(html.find("<h3>phash</h3>"), std::string::npos);
+  EXPECT_NE(html.find("<h3>color_layout</h3>"), std::string::npos);
+  // 1 query + 4 results x 2 models, all embedded: the page needs no other file.
+  size_t thumbnails = 0;
+  for (size_t at = html.find("data:image/jpeg;base64,"); at != std::string::npos;
+       at = html.find("data:image/jpeg;base64,", at + 1))
+    ++thumbnails;
+  EXPECT_EQ(thumbnails, 9u);
+  EXPECT_NE(html.find("Kendall"), std::string::npos);
+}
+
+TEST(PipelineCliTest, EvalFiguresMatchAHandComputation) {
+  std::string images = testing::MakeTempDir() + "/images", db = testing::MakeTempDir() + "/db";
+  std::filesystem::copy(testing::FixturePath("classes"), images,
+                        std::filesystem::copy_options::recursive);
+  ASSERT_EQ(testing::RunImgsearch({"index", images, "--db", db}).exit_code, 0);
+  auto r = testing::RunImgsearch({"eval", "--json", images, "--db", db, "-k", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["queries"],
+            10);  // 4 red (one an exact copy), 3 green, 3 blue; the broken file is not indexed
+  EXPECT_EQ(j["classes"], 3);
+  const auto& colour = j["models"]["color_layout"];
+  // Every query's 2 nearest are of its class: P@2 = 1 and AP@2 = 1. Red queries have 3
+  // relevant images (R@2 = 2/3), green and blue 2 (R@2 = 1): (4 * 2/3 + 6) / 10.
+  EXPECT_NEAR(colour["precision"].get<double>(), 1.0, 1e-9);
+  EXPECT_NEAR(colour["map"].get<double>(), 1.0, 1e-9);
+  EXPECT_NEAR(colour["recall"].get<double>(), (4 * 2.0 / 3 + 6) / 10, 1e-9);
+  EXPECT_NEAR(colour["index_recall"].get<double>(), 1.0, 1e-9);
+  EXPECT_TRUE(j["models"].contains("fused"));
+  EXPECT_TRUE(j["models"].contains("phash"));
+  auto unlabelled = testing::RunImgsearch({"eval", testing::MakeTempDir(), "--db", db});
+  EXPECT_EQ(unlabelled.exit_code, 1);
+  EXPECT_NE(unlabelled.err.find("no indexed images in class folders"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace imgsearch

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   imgsearch::cli::AddModelsCommand(app, &exit_code);
   imgsearch::cli::AddIndexCommand(app, &exit_code);
   imgsearch::cli::AddSearchCommand(app, &exit_code);
+  imgsearch::cli::AddCompareCommand(app, &exit_code);
+  imgsearch::cli::AddEvalCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

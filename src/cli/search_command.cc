@@ -1,7 +1,9 @@
 // imgsearch search: the images most like a query, for each model.
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "cli/commands.h"
 #include "cli/output.h"
@@ -19,32 +21,54 @@ struct SearchCommandOptions {
   bool json = false;
 };
 
-void PrintResults(const std::string& query, const std::vector<pipeline::ModelResults>& results,
-                  bool json) {
-  if (json) {
-    nlohmann::json out = {{"query", query}, {"results", nlohmann::json::object()}};
-    for (const auto& r : results) {
-      nlohmann::json hits = nlohmann::json::array();
-      for (size_t i = 0; i < r.hits.size(); ++i) {
-        const Hit& h = r.hits[i];
-        hits.push_back({{"rank", i + 1},
-                        {"id", h.id},
-                        {"distance", h.distance},
-                        {"path", h.row.fields.at("path")}});
-      }
-      out["results"][r.model] = hits;
-    }
-    std::cout << out.dump() << "\n";
-    return;
-  }
-  for (const auto& r : results) {
-    std::printf("%s\n  %4s  %8s  %12s  %s\n", r.model.c_str(), "rank", "id", "distance", "path");
+nlohmann::json ResultsJson(const std::string& query, const pipeline::SearchResults& all) {
+  nlohmann::json out = {{"query", query}, {"results", nlohmann::json::object()}};
+  for (const auto& r : all.models) {
+    nlohmann::json hits = nlohmann::json::array();
     for (size_t i = 0; i < r.hits.size(); ++i) {
       const Hit& h = r.hits[i];
-      std::printf("  %4zu  %8lld  %12.6g  %s\n", i + 1, static_cast<long long>(h.id), h.distance,
-                  h.row.fields.at("path").get<std::string>().c_str());
+      hits.push_back({{"rank", i + 1},
+                      {"id", h.id},
+                      {"distance", h.distance},
+                      {"path", h.row.fields.at("path")}});
+    }
+    out["results"][r.model] = hits;
+  }
+  if (!all.fused.empty()) {
+    out["fused"] = nlohmann::json::array();
+    for (size_t i = 0; i < all.fused.size(); ++i) {
+      const auto& f = all.fused[i];
+      out["fused"].push_back({{"rank", i + 1}, {"id", f.id}, {"score", f.score}, {"path", f.path}});
     }
   }
+  return out;
+}
+
+void PrintTable(const char* title, const char* value_name,
+                const std::vector<std::tuple<int64_t, double, std::string>>& rows) {
+  std::printf("%s\n  %4s  %8s  %12s  %s\n", title, "rank", "id", value_name, "path");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& [id, value, path] = rows[i];
+    std::printf("  %4zu  %8lld  %12.6g  %s\n", i + 1, static_cast<long long>(id), value,
+                path.c_str());
+  }
+}
+
+void PrintResults(const std::string& query, const pipeline::SearchResults& all, bool json) {
+  if (json) {
+    std::cout << ResultsJson(query, all).dump() << "\n";
+    return;
+  }
+  for (const auto& r : all.models) {
+    std::vector<std::tuple<int64_t, double, std::string>> rows;
+    for (const Hit& h : r.hits)
+      rows.emplace_back(h.id, h.distance, h.row.fields.at("path").get<std::string>());
+    PrintTable(r.model.c_str(), "distance", rows);
+  }
+  if (all.fused.empty()) return;
+  std::vector<std::tuple<int64_t, double, std::string>> rows;
+  for (const auto& f : all.fused) rows.emplace_back(f.id, f.score, f.path);
+  PrintTable("fused", "score", rows);
 }
 
 int RunSearch(const SearchCommandOptions& options) {
@@ -82,6 +106,10 @@ void AddSearchCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--filter", options->search.filter,
                   "Milvus filter expression, e.g. 'width > 200'");
   cmd->add_flag("--exclude-self", options->search.exclude_self, "Leave out the query image itself");
+  cmd->add_option("--fuse", options->search.fuse, "Also one ranking across models: rrf or weighted")
+      ->check(CLI::IsMember({"rrf", "weighted"}));
+  cmd->add_option("--weights", options->search.weights, "Weights of the models for --fuse weighted")
+      ->delimiter(',');
   cmd->add_flag("--json", options->json, "Print JSON");
   cmd->callback([options, exit_code] { *exit_code = RunSearch(*options); });
 }

@@ -1,8 +1,11 @@
 #include "pipeline/search.h"
 
+#include <chrono>
 #include <filesystem>
+#include <map>
 
 #include "base/env.h"
+#include "pipeline/agreement.h"
 #include "pipeline/ingest.h"
 
 namespace imgsearch::pipeline {
@@ -49,10 +52,19 @@ Result<Query> ParseQuery(const std::string& text) {
   return q;
 }
 
-Result<std::vector<ModelResults>> SearchModels(std::vector<BoundModel>& models, const Query& query,
-                                               const SearchOptions& options) {
-  if (options.k < 1 || options.k > 16384)
-    return Status::InvalidArgument("k must be between 1 and 16384");
+Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Query& query,
+                                   const SearchOptions& options) {
+  if (options.k < 1 || options.k > 4096)
+    return Status::InvalidArgument("k must be between 1 and 4096");
+  if (!options.fuse.empty() && options.fuse != "rrf" && options.fuse != "weighted") {
+    return Status::InvalidArgument("fuse must be rrf or weighted, not \"" + options.fuse + "\"");
+  }
+  if (!options.weights.empty() && options.weights.size() != models.size()) {
+    return Status::InvalidArgument("give one weight per model (" + std::to_string(models.size()) +
+                                   ")");
+  }
+  // Fusion looks deeper into each list than the K it returns.
+  const int depth = options.fuse.empty() ? options.k : std::max(options.k * 4, 50);
   std::optional<Image> image;
   std::string query_hash;
   if (query.id < 0) {
@@ -63,7 +75,9 @@ Result<std::vector<ModelResults>> SearchModels(std::vector<BoundModel>& models, 
     query_hash = ContentHash(bytes);
     IMGSEARCH_ASSIGN_OR_RETURN(image, DecodeImage(bytes, query.path, decode));
   }
-  std::vector<ModelResults> results;
+  SearchResults results;
+  std::vector<std::vector<Ranked>> lists;
+  std::map<int64_t, std::string> paths;
   for (BoundModel& model : models) {
     IMGSEARCH_ASSIGN_OR_RETURN(
         QueryVector v, query.id >= 0 ? VectorOfId(model, query.id) : VectorOfImage(model, *image));
@@ -73,18 +87,35 @@ Result<std::vector<ModelResults>> SearchModels(std::vector<BoundModel>& models, 
     } else {
       request.binary_vectors = {std::move(v.bits)};
     }
-    request.limit = options.k + (options.exclude_self ? 1 : 0);
+    request.limit = depth + (options.exclude_self ? 1 : 0);
     request.filter = options.filter;
     request.output_fields = {"path", "hash", "width", "height"};
+    auto started = std::chrono::steady_clock::now();
     IMGSEARCH_ASSIGN_OR_RETURN(auto found, model.collection->Search(request));
-    ModelResults out{model.source.name, {}};
+    ModelResults out{model.source.name, {}, 0};
+    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::vector<Ranked> ranked;
     for (Hit& hit : found[0]) {
       bool self =
           hit.id == query.id || (!query_hash.empty() && hit.row.fields.at("hash") == query_hash);
       if (options.exclude_self && self) continue;
+      if (static_cast<int>(ranked.size()) >= depth) break;
+      ranked.push_back({hit.id, hit.distance});
+      paths[hit.id] = hit.row.fields.at("path").get<std::string>();
       if (static_cast<int>(out.hits.size()) < options.k) out.hits.push_back(std::move(hit));
     }
-    results.push_back(std::move(out));
+    // IP and COSINE report similarities, larger first; fusion wants smaller-is-nearer.
+    std::string metric = model.collection->index().metric_type;
+    if (metric == "IP" || metric == "COSINE") {
+      for (Ranked& r : ranked) r.distance = -r.distance;
+    }
+    lists.push_back(std::move(ranked));
+    results.models.push_back(std::move(out));
+  }
+  if (!options.fuse.empty()) {
+    auto fused = options.fuse == "rrf" ? FuseRrf(lists, options.k)
+                                       : FuseWeighted(lists, options.weights, options.k);
+    for (const Fused& f : fused) results.fused.push_back({f.id, f.score, paths[f.id]});
   }
   return results;
 }

@@ -1,0 +1,54 @@
+// Fusing and comparing the rankings of several models. Pure functions over ranked id
+// lists, so each figure can be checked against a hand computation.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace imgsearch::pipeline {
+
+struct Ranked {
+  int64_t id;
+  float distance;  // smaller is nearer
+};
+
+struct Fused {
+  int64_t id;
+  double score;  // larger is better
+};
+
+// Reciprocal rank fusion: score = sum over models of 1 / (k0 + rank), rank from 1.
+std::vector<Fused> FuseRrf(const std::vector<std::vector<Ranked>>& lists, size_t k, double k0 = 60);
+
+// Weighted fusion: each list's distances mapped to [0, 1] similarity (nearest 1, farthest
+// 0), multiplied by the model's weight and summed; an id missing from a list adds 0.
+std::vector<Fused> FuseWeighted(const std::vector<std::vector<Ranked>>& lists,
+                                const std::vector<double>& weights, size_t k);
+
+struct PairAgreement {
+  double overlap = 0;   // |A and B| / K
+  double jaccard = 0;   // |A and B| / |A or B|
+  double spearman = 0;  // rank correlation over the union (absent: rank K + 1)
+  double kendall = 0;   // tau-b over the union
+};
+
+PairAgreement Agreement(const std::vector<int64_t>& a, const std::vector<int64_t>& b);
+
+struct DistanceStats {
+  double min = 0, max = 0, mean = 0, median = 0;
+};
+DistanceStats Stats(const std::vector<Ranked>& list);
+
+// Retrieval quality of one ranked list against the set of relevant ids.
+double PrecisionAtK(const std::vector<int64_t>& ranked, const std::vector<int64_t>& relevant,
+                    size_t k);
+double RecallAtK(const std::vector<int64_t>& ranked, const std::vector<int64_t>& relevant,
+                 size_t k);
+// Average precision at K: mean of precision@i at each relevant hit i <= K, divided by
+// min(K, number of relevant ids).
+double AveragePrecisionAtK(const std::vector<int64_t>& ranked, const std::vector<int64_t>& relevant,
+                           size_t k);
+
+}  // namespace imgsearch::pipeline
