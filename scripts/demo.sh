@@ -21,5 +21,11 @@ echo
 echo "== images most like sunsets/sunsets_0.jpg, per model"
 "$IMGSEARCH" search "$SAMPLES/sunsets/sunsets_0.jpg" --db "$DB" -k 5
 echo
-echo "== the same by id, leaving the query out"
-"$IMGSEARCH" search id:1 --db "$DB" -k 3 --exclude-self
+echo "== the same by id, leaving the query out, with one ranking fused across the models"
+"$IMGSEARCH" search id:1 --db "$DB" -k 3 --exclude-self --fuse rrf
+echo
+echo "== how far the models agree on that query"
+"$IMGSEARCH" compare "$SAMPLES/sunsets/sunsets_0.jpg" --db "$DB" -k 6 --fuse rrf --html "$BUILD_DIR/compare.html"
+echo
+echo "== retrieval quality per model, the folders being the classes"
+"$IMGSEARCH" eval "$SAMPLES" --db "$DB" -k 5

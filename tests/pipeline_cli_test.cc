@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "test_util.h"
@@ -182,6 +183,68 @@ TEST(PipelineCliTest, EvalFiguresMatchAHandComputation) {
   auto unlabelled = testing::RunImgsearch({"eval", testing::MakeTempDir(), "--db", db});
   EXPECT_EQ(unlabelled.exit_code, 1);
   EXPECT_NE(unlabelled.err.find("no indexed images in class folders"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace imgsearch
+
+namespace imgsearch {
+namespace {
+
+TEST(PipelineCliTest, CollectionsStatsDeleteAndExport) {
+  std::string images = testing::MakeTempDir() + "/images", db = testing::MakeTempDir() + "/db";
+  std::filesystem::copy(testing::FixturePath("classes"), images,
+                        std::filesystem::copy_options::recursive);
+  ASSERT_EQ(testing::RunImgsearch({"index", images, "--db", db}).exit_code, 0);
+  auto list =
+      nlohmann::json::parse(testing::RunImgsearch({"collections", "--db", db, "--json"}).out);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["name"], "color_layout");
+  EXPECT_EQ(list[0]["rows"], 10);
+  EXPECT_EQ(list[1]["metric"], "HAMMING");
+  auto stats = nlohmann::json::parse(testing::RunImgsearch({"stats", "--db", db, "--json"}).out);
+  EXPECT_EQ(stats["phash"]["rows"], 10);
+
+  // Delete by path, by id and by filter: from every model's collection.
+  auto by_path = testing::RunImgsearch({"delete", "--json", images + "/red/red_1.png", "--db", db});
+  ASSERT_EQ(by_path.exit_code, 0) << by_path.err;
+  EXPECT_EQ(nlohmann::json::parse(by_path.out)["deleted"], 1);
+  auto by_filter = testing::RunImgsearch(
+      {"delete", "--json", "--db", db, "--filter", "path like \"%/green/%\""});
+  EXPECT_EQ(nlohmann::json::parse(by_filter.out)["deleted"], 3);
+  list = nlohmann::json::parse(testing::RunImgsearch({"collections", "--db", db, "--json"}).out);
+  EXPECT_EQ(list[0]["rows"], 6);
+  EXPECT_EQ(list[1]["rows"], 6);
+  EXPECT_EQ(testing::RunImgsearch({"delete", "--db", db}).exit_code, 2);
+
+  // JSON Lines: one row a line with id, fields and vector.
+  std::string jsonl = testing::MakeTempDir() + "/rows.jsonl";
+  ASSERT_EQ(
+      testing::RunImgsearch({"export", "--db", db, "-m", "color_layout", "-o", jsonl}).exit_code,
+      0);
+  std::istringstream lines(testing::ReadFileBytes(jsonl));
+  int count = 0;
+  for (std::string line; std::getline(lines, line); ++count) {
+    auto row = nlohmann::json::parse(line);
+    EXPECT_EQ(row["vector"].size(), 32u);
+    EXPECT_TRUE(row.contains("id") && row.contains("path") && row.contains("hash"));
+  }
+  EXPECT_EQ(count, 6);
+  // NumPy: header with dtype and shape, then rows x 32 float32.
+  std::string npy = testing::MakeTempDir() + "/vectors.npy";
+  ASSERT_EQ(testing::RunImgsearch(
+                {"export", "--db", db, "-m", "color_layout", "-o", npy, "--format", "npy"})
+                .exit_code,
+            0);
+  std::string bytes = testing::ReadFileBytes(npy);
+  ASSERT_GT(bytes.size(), 10u);
+  EXPECT_EQ(bytes.substr(0, 6), "\x93NUMPY");
+  size_t header = 10 + static_cast<uint8_t>(bytes[8]) + 256 * static_cast<uint8_t>(bytes[9]);
+  EXPECT_EQ(header % 64, 0u);
+  EXPECT_NE(bytes.find("'descr': '<f4'"), std::string::npos);
+  EXPECT_NE(bytes.find("'shape': (6, 32)"), std::string::npos);
+  EXPECT_EQ(bytes.size(), header + 6 * 32 * 4);
+  EXPECT_EQ(testing::ReadFileBytes(npy + ".ids.txt").size() > 0, true);
 }
 
 }  // namespace

@@ -17,5 +17,7 @@ void AddIndexCommand(CLI::App& app, int* exit_code);
 void AddSearchCommand(CLI::App& app, int* exit_code);
 void AddCompareCommand(CLI::App& app, int* exit_code);
 void AddEvalCommand(CLI::App& app, int* exit_code);
+// collections, stats, delete, export
+void AddAdminCommands(CLI::App& app, int* exit_code);
 
 }  // namespace imgsearch::cli

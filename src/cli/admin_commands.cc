@@ -1,0 +1,236 @@
+// imgsearch collections, stats, delete, export: looking after a database from scripts.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/session.h"
+#include "pipeline/search.h"
+
+namespace imgsearch::cli {
+namespace {
+
+struct AdminOptions {
+  std::string db;
+  std::vector<std::string> models;
+  std::vector<std::string> targets;  // delete: id:N or paths
+  std::string filter;
+  std::string format = "jsonl";
+  std::string output;
+  bool json = false;
+};
+
+Result<std::unique_ptr<Database>> OpenExisting(const std::string& dir) {
+  DatabaseOptions options;
+  options.create_if_missing = false;
+  return Database::Open(dir, options);
+}
+
+int RunCollections(const AdminOptions& o) {
+  auto db = OpenExisting(o.db);
+  if (!db.ok()) return PrintError(db.status()), kExitFailure;
+  nlohmann::json list = nlohmann::json::array();
+  for (const std::string& name : (*db)->ListCollections()) {
+    auto c = *(*db)->GetCollection(name);
+    IndexSpec index = c->index();
+    const CollectionSchema& s = c->schema();
+    list.push_back({{"name", name},
+                    {"rows", c->Count()},
+                    {"dimension", s.dimension},
+                    {"vector", s.binary() ? "binary" : "float"},
+                    {"index", index.index_type},
+                    {"metric", index.metric_type}});
+  }
+  if (o.json) {
+    std::cout << list.dump() << "\n";
+    return kExitOk;
+  }
+  std::printf("%-20s %10s %10s %8s %-14s %s\n", "collection", "rows", "dimension", "vector",
+              "index", "metric");
+  for (const auto& c : list) {
+    std::printf("%-20s %10lld %10d %8s %-14s %s\n", c["name"].get<std::string>().c_str(),
+                c["rows"].get<long long>(), c["dimension"].get<int>(),
+                c["vector"].get<std::string>().c_str(), c["index"].get<std::string>().c_str(),
+                c["metric"].get<std::string>().c_str());
+  }
+  return kExitOk;
+}
+
+int RunStats(const AdminOptions& o) {
+  auto db = OpenExisting(o.db);
+  if (!db.ok()) return PrintError(db.status()), kExitFailure;
+  nlohmann::json out = nlohmann::json::object();
+  for (const std::string& name : (*db)->ListCollections()) {
+    CollectionStats s = (*(*db)->GetCollection(name))->Stats();
+    out[name] = {{"rows", s.row_count},
+                 {"indexed_rows", s.indexed_rows},
+                 {"pending_rows", s.pending_rows},
+                 {"deleted_slots", s.deleted_slots},
+                 {"last_sequence", s.last_sequence},
+                 {"snapshot_sequence", s.snapshot_sequence},
+                 {"index_memory_bytes", s.index_memory_bytes}};
+  }
+  std::cout << (o.json ? out.dump() : out.dump(2)) << "\n";
+  return kExitOk;
+}
+
+// Ids named by id:N, or by the path they were indexed from.
+Result<std::vector<int64_t>> ResolveTargets(const Collection& c,
+                                            const std::vector<std::string>& targets) {
+  std::vector<int64_t> ids;
+  for (const std::string& t : targets) {
+    IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Query q, pipeline::ParseQuery(t));
+    if (q.id >= 0) {
+      ids.push_back(q.id);
+      continue;
+    }
+    QueryRequest by_path;
+    nlohmann::json quoted = std::filesystem::absolute(t).lexically_normal().string();
+    by_path.filter = "path == " + quoted.dump();  // a JSON string is a valid filter string literal
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, c.Query(by_path));
+    for (const Row& r : rows) ids.push_back(r.id);
+  }
+  return ids;
+}
+
+int RunDelete(const AdminOptions& o) {
+  if (o.targets.empty() && o.filter.empty()) {
+    PrintError("delete needs images (paths or id:N) or --filter");
+    return kExitUsage;
+  }
+  auto session = OpenSession(o.db, o.models, /*create=*/false, /*only_names=*/true, 0);
+  if (!session.ok()) return PrintError(session.status()), kExitFailure;
+  std::vector<int64_t> ids;
+  const Collection& first = *session->models[0].collection;
+  if (!o.targets.empty()) {
+    auto resolved = ResolveTargets(first, o.targets);
+    if (!resolved.ok()) return PrintError(resolved.status()), kExitFailure;
+    ids = *resolved;
+  }
+  if (!o.filter.empty()) {
+    QueryRequest q;
+    q.filter = o.filter;
+    auto rows = first.Query(q);
+    if (!rows.ok()) return PrintError(rows.status()), kExitFailure;
+    for (const Row& r : *rows) ids.push_back(r.id);
+  }
+  int64_t deleted = 0;
+  for (auto& m : session->models) {  // the same ids in every model's collection
+    auto n = m.collection->Delete(ids);
+    if (!n.ok()) return PrintError(n.status()), kExitFailure;
+    deleted = std::max(deleted, *n);
+  }
+  if (o.json) {
+    std::cout << nlohmann::json{{"deleted", deleted}}.dump() << "\n";
+  } else {
+    std::printf("deleted %lld images from %zu models\n", static_cast<long long>(deleted),
+                session->models.size());
+  }
+  return kExitOk;
+}
+
+// NumPy .npy version 1.0: magic, header length, a Python dict literal, padding to 64.
+std::string NpyHeader(const char* dtype, size_t rows, size_t cols) {
+  std::string dict = std::string("{'descr': '") + dtype + "', 'fortran_order': False, 'shape': (" +
+                     std::to_string(rows) + ", " + std::to_string(cols) + "), }";
+  size_t total = 10 + dict.size() + 1;
+  dict.append((64 - total % 64) % 64, ' ');
+  dict += '\n';
+  std::string header = "\x93NUMPY\x01";
+  header += '\0';
+  header += static_cast<char>(dict.size() & 0xff);
+  header += static_cast<char>(dict.size() >> 8);
+  return header + dict;
+}
+
+int RunExport(const AdminOptions& o) {
+  if (o.models.size() != 1) {
+    PrintError("export needs exactly one --model (a collection)");
+    return kExitUsage;
+  }
+  auto session = OpenSession(o.db, o.models, /*create=*/false, /*only_names=*/true, 0);
+  if (!session.ok()) return PrintError(session.status()), kExitFailure;
+  const Collection& c = *session->models[0].collection;
+  QueryRequest all;
+  all.filter = o.filter;
+  all.limit = std::numeric_limits<int64_t>::max();
+  all.output_fields = {"*"};
+  auto rows = c.Query(all);
+  if (!rows.ok()) return PrintError(rows.status()), kExitFailure;
+  std::ofstream out(o.output, std::ios::binary | std::ios::trunc);
+  if (!out) return PrintError(o.output + ": cannot write"), kExitFailure;
+  const CollectionSchema& s = c.schema();
+  if (o.format == "npy") {  // vectors only, in ascending id order; ids go to <output>.ids.txt
+    size_t cols = s.binary() ? s.VectorBytes() : size_t(s.dimension);
+    out << NpyHeader(s.binary() ? "|u1" : "<f4", rows->size(), cols);
+    std::ofstream ids(o.output + ".ids.txt");
+    for (const Row& r : *rows) {
+      if (s.binary()) {
+        out.write(reinterpret_cast<const char*>(r.binary_vector.data()),
+                  std::streamsize(r.binary_vector.size()));
+      } else {
+        out.write(reinterpret_cast<const char*>(r.vector.data()),
+                  std::streamsize(r.vector.size() * sizeof(float)));
+      }
+      ids << r.id << "\n";
+    }
+  } else {
+    for (const Row& r : *rows) {
+      nlohmann::json line = r.fields;
+      line[s.primary_field] = r.id;
+      if (s.binary()) {
+        line[s.vector_field] = r.binary_vector;
+      } else {
+        line[s.vector_field] = r.vector;
+      }
+      out << line.dump() << "\n";
+    }
+  }
+  out.close();
+  if (!out) return PrintError(o.output + ": write failed"), kExitFailure;
+  if (!o.json)
+    std::printf("exported %zu rows of %s to %s\n", rows->size(), s.name.c_str(), o.output.c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddAdminCommands(CLI::App& app, int* exit_code) {
+  auto collections = std::make_shared<AdminOptions>();
+  CLI::App* cmd = app.add_subcommand("collections", "List the collections of a database");
+  cmd->add_option("--db", collections->db, "Database folder")->required();
+  cmd->add_flag("--json", collections->json, "Print JSON");
+  cmd->callback([collections, exit_code] { *exit_code = RunCollections(*collections); });
+
+  auto stats = std::make_shared<AdminOptions>();
+  cmd = app.add_subcommand("stats", "Rows, index state and memory per collection");
+  cmd->add_option("--db", stats->db, "Database folder")->required();
+  cmd->add_flag("--json", stats->json, "Print compact JSON");
+  cmd->callback([stats, exit_code] { *exit_code = RunStats(*stats); });
+
+  auto remove = std::make_shared<AdminOptions>();
+  cmd = app.add_subcommand("delete", "Remove images from every model's collection");
+  cmd->add_option("images", remove->targets, "Indexed paths or id:N");
+  cmd->add_option("--db", remove->db, "Database folder")->required();
+  cmd->add_option("--filter", remove->filter, "Remove every image matching this filter");
+  cmd->add_flag("--json", remove->json, "Print JSON");
+  cmd->callback([remove, exit_code] { *exit_code = RunDelete(*remove); });
+
+  auto exporter = std::make_shared<AdminOptions>();
+  cmd = app.add_subcommand("export",
+                           "Write one model's rows as JSON Lines or its vectors as NumPy .npy");
+  cmd->add_option("--db", exporter->db, "Database folder")->required();
+  cmd->add_option("-m,--model", exporter->models, "The model (collection) to export")
+      ->required()
+      ->allow_extra_args(false);
+  cmd->add_option("-o,--output", exporter->output, "Output file")->required();
+  cmd->add_option("--format", exporter->format, "jsonl or npy")
+      ->check(CLI::IsMember({"jsonl", "npy"}));
+  cmd->add_option("--filter", exporter->filter, "Only rows matching this filter");
+  cmd->add_flag("--json", exporter->json, "No summary line");
+  cmd->callback([exporter, exit_code] { *exit_code = RunExport(*exporter); });
+}
+
+}  // namespace imgsearch::cli
