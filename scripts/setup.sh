@@ -13,7 +13,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-format
   libgtest-dev libgmock-dev libbenchmark-dev
   libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev libgif-dev
-  nlohmann-json3-dev libcli11-dev libspdlog-dev libsqlite3-dev
+  nlohmann-json3-dev libcli11-dev libspdlog-dev libsqlite3-dev libhiredis-dev redis-server
   libhnswlib-dev libfaiss-dev libopenblas-dev
   python3 python3-numpy python3-pil python3-onnx
   ca-certificates

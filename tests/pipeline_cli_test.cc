@@ -1,9 +1,11 @@
 // `imgsearch index` and `imgsearch search` end to end, on generated images in classes.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
 #include <thread>
 
 #include "test_util.h"
@@ -245,6 +247,94 @@ TEST(PipelineCliTest, CollectionsStatsDeleteAndExport) {
   EXPECT_NE(bytes.find("'shape': (6, 32)"), std::string::npos);
   EXPECT_EQ(bytes.size(), header + 6 * 32 * 4);
   EXPECT_EQ(testing::ReadFileBytes(npy + ".ids.txt").size() > 0, true);
+}
+
+}  // namespace
+}  // namespace imgsearch
+
+namespace imgsearch {
+namespace {
+
+// A private redis-server on a free-ish loopback port, stopped when the test ends.
+class RedisServer {
+ public:
+  RedisServer() : port_(20000 + static_cast<int>(getpid() % 20000)) {
+    std::string dir = testing::MakeTempDir();
+    std::string command = "redis-server --port " + std::to_string(port_) +
+                          " --bind 127.0.0.1 --save '' --appendonly no" +
+                          " --daemonize yes --dir " + dir + " --logfile " + dir +
+                          "/redis.log >/dev/null 2>&1";
+    started_ = std::system(command.c_str()) == 0;
+    for (int i = 0; started_ && i < 50 && Cli("PING") != "PONG"; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ~RedisServer() { Cli("SHUTDOWN NOSAVE"); }
+  bool started() const { return started_; }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  std::string Cli(const std::string& args) const {
+    std::string out_file = testing::MakeTempDir() + "/out";
+    std::string command =
+        "redis-cli -p " + std::to_string(port_) + " " + args + " >" + out_file + " 2>/dev/null";
+    (void)std::system(command.c_str());
+    std::string out = testing::ReadFileBytes(out_file);
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out;
+  }
+
+ private:
+  int port_;
+  bool started_ = false;
+};
+
+TEST(PipelineCliTest, RedisMirrorFollowsInsertsAndDeletes) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.started()) << "redis-server is missing: scripts/setup.sh installs it";
+  ASSERT_EQ(redis.Cli("PING"), "PONG");
+  std::string images = testing::MakeTempDir() + "/images", db = testing::MakeTempDir() + "/db";
+  std::filesystem::copy(testing::FixturePath("classes"), images,
+                        std::filesystem::copy_options::recursive);
+  auto indexed = testing::RunImgsearch({"index", images, "--db", db, "--redis-url", redis.url()});
+  ASSERT_EQ(indexed.exit_code, 0) << indexed.err;
+  EXPECT_EQ(redis.Cli("DBSIZE"), "20");  // 10 images x 2 models
+  auto search = testing::RunImgsearch(
+      {"search", "--json", images + "/green/green_0.png", "--db", db, "-k", "1"});
+  int64_t id = nlohmann::json::parse(search.out)["results"]["phash"][0]["id"];
+  std::string key = "imgsearch:phash:" + std::to_string(id);
+  EXPECT_NE(redis.Cli("HGET " + key + " path").find("green_0.png"), std::string::npos);
+  EXPECT_EQ(redis.Cli("HGET " + key + " width"), "80");
+
+  // Deleted and pruned images leave the mirror too.
+  ASSERT_EQ(testing::RunImgsearch(
+                {"delete", "id:" + std::to_string(id), "--db", db, "--redis-url", redis.url()})
+                .exit_code,
+            0);
+  EXPECT_EQ(redis.Cli("EXISTS " + key), "0");
+  // Re-indexing the folder adds the deleted image back (its file is still there) and
+  // prunes a removed file: 10 - 1 images, x 2 models.
+  std::filesystem::remove(images + "/red/red_2.png");
+  ASSERT_EQ(
+      testing::RunImgsearch({"index", images, "--db", db, "--prune", "--redis-url", redis.url()})
+          .exit_code,
+      0);
+  EXPECT_EQ(redis.Cli("DBSIZE"), "18");
+
+  // A mirror that missed changes is repaired by the next run.
+  redis.Cli("DEL imgsearch:color_layout:1");
+  redis.Cli("HSET imgsearch:color_layout:999 path stale.jpg");
+  ASSERT_EQ(
+      testing::RunImgsearch({"index", images, "--db", db, "--redis-url", redis.url()}).exit_code,
+      0);
+  EXPECT_EQ(redis.Cli("DBSIZE"), "18");
+  EXPECT_EQ(redis.Cli("EXISTS imgsearch:color_layout:999"), "0");
+
+  auto unreachable =
+      testing::RunImgsearch({"index", images, "--db", db, "--redis-url", "redis://127.0.0.1:1"});
+  EXPECT_EQ(unreachable.exit_code, 1);
+  EXPECT_NE(unreachable.err.find("cannot reach Redis"), std::string::npos) << unreachable.err;
+  EXPECT_NE(testing::RunImgsearch({"index", images, "--db", db, "--redis-url", "http://x"})
+                .err.find("redis://"),
+            std::string::npos);
 }
 
 }  // namespace

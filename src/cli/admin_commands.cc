@@ -19,6 +19,7 @@ struct AdminOptions {
   std::string filter;
   std::string format = "jsonl";
   std::string output;
+  std::string redis_url;
   bool json = false;
 };
 
@@ -122,6 +123,8 @@ int RunDelete(const AdminOptions& o) {
     if (!n.ok()) return PrintError(n.status()), kExitFailure;
     deleted = std::max(deleted, *n);
   }
+  auto mirrored = MirrorToRedis(o.redis_url, session->models);
+  if (!mirrored.ok()) return PrintError(mirrored.status()), kExitFailure;
   if (o.json) {
     std::cout << nlohmann::json{{"deleted", deleted}}.dump() << "\n";
   } else {
@@ -215,6 +218,7 @@ void AddAdminCommands(CLI::App& app, int* exit_code) {
   cmd->add_option("images", remove->targets, "Indexed paths or id:N");
   cmd->add_option("--db", remove->db, "Database folder")->required();
   cmd->add_option("--filter", remove->filter, "Remove every image matching this filter");
+  cmd->add_option("--redis-url", remove->redis_url, "Update the Redis mirror too");
   cmd->add_flag("--json", remove->json, "Print JSON");
   cmd->callback([remove, exit_code] { *exit_code = RunDelete(*remove); });
 

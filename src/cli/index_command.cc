@@ -20,6 +20,7 @@ struct IndexOptions {
   bool prune = false;
   bool json = false;
   int threads = 0;
+  std::string redis_url;
 };
 
 std::string Clock(double seconds) {
@@ -104,6 +105,14 @@ int RunIndex(const IndexOptions& options) {
     return kExitFailure;
   }
   PrintReport(*report, session->models, options.json);
+  auto mirrored = MirrorToRedis(options.redis_url, session->models);
+  if (!mirrored.ok()) {
+    PrintError(
+        mirrored.status().WithContext("the database is up to date, but the Redis mirror is not"));
+    return kExitFailure;
+  }
+  if (!options.redis_url.empty() && !options.json)
+    std::printf("mirrored %zu rows to %s\n", *mirrored, options.redis_url.c_str());
   return kExitOk;
 }
 
@@ -122,6 +131,8 @@ void AddIndexCommand(CLI::App& app, int* exit_code) {
   cmd->add_flag("--prune", options->prune, "Remove rows whose file no longer exists");
   cmd->add_option("--threads", options->threads, "Inference threads (0: one per core)")
       ->check(CLI::Range(0, 1024));
+  cmd->add_option("--redis-url", options->redis_url,
+                  "Mirror id -> path and fields into Redis (redis://HOST:PORT/DB), kept in step");
   cmd->add_flag("--json", options->json, "Print the report as JSON");
   cmd->callback([options, exit_code] { *exit_code = RunIndex(*options); });
 }

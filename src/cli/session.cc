@@ -1,5 +1,7 @@
 #include "cli/session.h"
 
+#include "remote/redis_mirror.h"
+
 #include <algorithm>
 
 namespace imgsearch::cli {
@@ -35,6 +37,19 @@ Result<Session> OpenSession(const std::string& db_dir,
     session.models = std::move(chosen);
   }
   return session;
+}
+
+Result<size_t> MirrorToRedis(const std::string& redis_url,
+                             const std::vector<pipeline::BoundModel>& models) {
+  if (redis_url.empty()) return size_t{0};
+  IMGSEARCH_ASSIGN_OR_RETURN(std::unique_ptr<remote::RedisMirror> mirror,
+                             remote::RedisMirror::Connect(redis_url));
+  size_t rows = 0;
+  for (const auto& m : models) {
+    IMGSEARCH_ASSIGN_OR_RETURN(size_t n, mirror->Sync(*m.collection));
+    rows += n;
+  }
+  return rows;
 }
 
 }  // namespace imgsearch::cli

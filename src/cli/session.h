@@ -23,4 +23,9 @@ Result<Session> OpenSession(const std::string& db_dir,
                             const std::vector<std::string>& model_arguments, bool create,
                             bool only_names, int threads);
 
+// With a URL, makes the Redis mirror of every model's collection match the database.
+// Returns the rows mirrored (0 without a URL).
+Result<size_t> MirrorToRedis(const std::string& redis_url,
+                             const std::vector<pipeline::BoundModel>& models);
+
 }  // namespace imgsearch::cli
