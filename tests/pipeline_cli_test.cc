@@ -1,6 +1,8 @@
 // `imgsearch index` and `imgsearch search` end to end, on generated images in classes.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -335,6 +337,54 @@ TEST(PipelineCliTest, RedisMirrorFollowsInsertsAndDeletes) {
   EXPECT_NE(testing::RunImgsearch({"index", images, "--db", db, "--redis-url", "http://x"})
                 .err.find("redis://"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace imgsearch
+
+namespace imgsearch {
+namespace {
+
+// Starts imgsearch with `args`, kills it with SIGKILL after `ms` milliseconds.
+void RunAndKill(const std::vector<std::string>& args, int ms) {
+  std::vector<char*> argv = {const_cast<char*>(IMGSEARCH_BINARY_FOR_KILL)};
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+}
+
+TEST(PipelineCliTest, IndexKilledMidwayResumesWithoutDuplicates) {
+  std::string images = testing::MakeTempDir() + "/many", db = testing::MakeTempDir() + "/db";
+  std::filesystem::create_directories(images);
+  const int n = 400;
+  std::vector<std::string> sources = {"rgb.jpg", "rgb.png", "gray.jpg", "palette.png", "large.jpg"};
+  for (int i = 0; i < n; ++i) {
+    std::filesystem::copy_file(
+        testing::FixturePath(sources[i % sources.size()]),
+        images + "/img_" + std::to_string(i) +
+            std::filesystem::path(sources[i % sources.size()]).extension().string());
+  }
+  for (int ms : {150, 400, 700}) RunAndKill({"index", images, "--db", db}, ms);
+  auto resumed = testing::RunImgsearch({"index", "--json", images, "--db", db});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  auto report = nlohmann::json::parse(resumed.out);
+  EXPECT_EQ(report["added"].get<int>() + report["unchanged"].get<int>(), n);
+  EXPECT_EQ(report["failures"].size(), 0u);
+  auto list =
+      nlohmann::json::parse(testing::RunImgsearch({"collections", "--db", db, "--json"}).out);
+  for (const auto& c : list) EXPECT_EQ(c["rows"], n) << c.dump();  // each file exactly once
+  std::printf("after 3 kills, %d of %d images were already indexed\n",
+              report["unchanged"].get<int>(), n);
 }
 
 }  // namespace
