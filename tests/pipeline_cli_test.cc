@@ -120,16 +120,8 @@ TEST(PipelineCliTest, ClearErrors) {
   EXPECT_NE(not_image.err.find("broken.jpg"), std::string::npos);
 }
 
-}  // namespace
-}  // namespace imgsearch
-
-namespace imgsearch {
-namespace {
-
 TEST(PipelineCliTest, FusedRankingAndComparePage) {
-  std::string images = testing::MakeTempDir() + "/images", db = testing::MakeTempDir() + "/db";
-  std::filesystem::copy(testing::FixturePath("classes"), images,
-                        std::filesystem::copy_options::recursive);
+  std::string images = CopyClasses(), db = MakeTempDir() + "/db";
   auto indexed = testing::RunImgsearch({"index", images, "--db", db});
   ASSERT_EQ(indexed.exit_code, 0) << indexed.err;
   auto fused = testing::RunImgsearch(
@@ -165,9 +157,7 @@ TEST(PipelineCliTest, FusedRankingAndComparePage) {
 }
 
 TEST(PipelineCliTest, EvalFiguresMatchAHandComputation) {
-  std::string images = testing::MakeTempDir() + "/images", db = testing::MakeTempDir() + "/db";
-  std::filesystem::copy(testing::FixturePath("classes"), images,
-                        std::filesystem::copy_options::recursive);
+  std::string images = CopyClasses(), db = MakeTempDir() + "/db";
   ASSERT_EQ(testing::RunImgsearch({"index", images, "--db", db}).exit_code, 0);
   auto r = testing::RunImgsearch({"eval", "--json", images, "--db", db, "-k", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -189,16 +179,8 @@ TEST(PipelineCliTest, EvalFiguresMatchAHandComputation) {
   EXPECT_NE(unlabelled.err.find("no indexed images in class folders"), std::string::npos);
 }
 
-}  // namespace
-}  // namespace imgsearch
-
-namespace imgsearch {
-namespace {
-
 TEST(PipelineCliTest, CollectionsStatsDeleteAndExport) {
-  std::string images = testing::MakeTempDir() + "/images", db = testing::MakeTempDir() + "/db";
-  std::filesystem::copy(testing::FixturePath("classes"), images,
-                        std::filesystem::copy_options::recursive);
+  std::string images = CopyClasses(), db = MakeTempDir() + "/db";
   ASSERT_EQ(testing::RunImgsearch({"index", images, "--db", db}).exit_code, 0);
   auto list =
       nlohmann::json::parse(testing::RunImgsearch({"collections", "--db", db, "--json"}).out);
@@ -251,12 +233,6 @@ TEST(PipelineCliTest, CollectionsStatsDeleteAndExport) {
   EXPECT_EQ(testing::ReadFileBytes(npy + ".ids.txt").size() > 0, true);
 }
 
-}  // namespace
-}  // namespace imgsearch
-
-namespace imgsearch {
-namespace {
-
 // A private redis-server on a free-ish loopback port, stopped when the test ends.
 class RedisServer {
  public:
@@ -293,9 +269,7 @@ TEST(PipelineCliTest, RedisMirrorFollowsInsertsAndDeletes) {
   RedisServer redis;
   ASSERT_TRUE(redis.started()) << "redis-server is missing: scripts/setup.sh installs it";
   ASSERT_EQ(redis.Cli("PING"), "PONG");
-  std::string images = testing::MakeTempDir() + "/images", db = testing::MakeTempDir() + "/db";
-  std::filesystem::copy(testing::FixturePath("classes"), images,
-                        std::filesystem::copy_options::recursive);
+  std::string images = CopyClasses(), db = MakeTempDir() + "/db";
   auto indexed = testing::RunImgsearch({"index", images, "--db", db, "--redis-url", redis.url()});
   ASSERT_EQ(indexed.exit_code, 0) << indexed.err;
   EXPECT_EQ(redis.Cli("DBSIZE"), "20");  // 10 images x 2 models
@@ -338,12 +312,6 @@ TEST(PipelineCliTest, RedisMirrorFollowsInsertsAndDeletes) {
                 .err.find("redis://"),
             std::string::npos);
 }
-
-}  // namespace
-}  // namespace imgsearch
-
-namespace imgsearch {
-namespace {
 
 // Starts imgsearch with `args`, kills it with SIGKILL after `ms` milliseconds.
 void RunAndKill(const std::vector<std::string>& args, int ms) {

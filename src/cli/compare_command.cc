@@ -38,34 +38,29 @@ void PrintComparison(const nlohmann::json& c) {
 }
 
 int RunCompare(const CompareOptions& options) {
-  auto query = pipeline::ParseQuery(options.query);
-  if (!query.ok()) {
-    PrintError(query.status());
+  if (options.models.size() == 1) {
+    PrintError("compare needs at least two models");
     return kExitUsage;
   }
-  auto session = OpenSession(options.db, options.models, /*create=*/false, /*only_names=*/true, 0);
-  if (!session.ok()) {
-    PrintError(session.status());
-    return kExitFailure;
-  }
-  if (session->models.size() < 2) {
+  Session session;
+  pipeline::Query parsed;
+  pipeline::SearchResults found;
+  int code = SearchFromCommandLine(options.query, options.db, options.models, options.search,
+                                   &session, &parsed, &found);
+  if (code != kExitOk) return code;
+  if (session.models.size() < 2) {
     PrintError("compare needs at least two models; the database uses " +
-               std::to_string(session->models.size()));
+               std::to_string(session.models.size()));
     return kExitFailure;
   }
-  auto results = pipeline::SearchModels(session->models, *query, options.search);
-  if (!results.ok()) {
-    PrintError(results.status());
-    return kExitFailure;
-  }
-  nlohmann::json comparison = pipeline::CompareModels(*results);
+  nlohmann::json comparison = pipeline::CompareModels(results);
   if (!options.html.empty()) {
-    std::string query_path = query->path;
-    if (query_path.empty() && !results->models.empty()) {  // id:N: the indexed file
-      auto rows = session->models[0].collection->Get({query->id}, {"path"});
+    std::string query_path = query.path;
+    if (query_path.empty() && !results.models.empty()) {  // id:N: the indexed file
+      auto rows = session.models[0].collection->Get({query.id}, {"path"});
       if (rows.ok() && !rows->empty()) query_path = (*rows)[0].fields["path"];
     }
-    auto page = pipeline::CompareHtml(options.query, query_path, *results, comparison);
+    auto page = pipeline::CompareHtml(options.query, query_path, results, comparison);
     Status written =
         page.ok() ? base::Env::Default()->WriteFileAtomic(options.html, *page) : page.status();
     if (!written.ok()) {

@@ -72,23 +72,13 @@ void PrintResults(const std::string& query, const pipeline::SearchResults& all, 
 }
 
 int RunSearch(const SearchCommandOptions& options) {
-  auto query = pipeline::ParseQuery(options.query);
-  if (!query.ok()) {
-    PrintError(query.status());
-    return kExitUsage;
-  }
-  auto session = OpenSession(options.db, options.models, /*create=*/false, /*only_names=*/true, 0);
-  if (!session.ok()) {
-    PrintError(session.status());
-    return kExitFailure;
-  }
-  auto results = pipeline::SearchModels(session->models, *query, options.search);
-  if (!results.ok()) {
-    PrintError(results.status());
-    return kExitFailure;
-  }
-  PrintResults(options.query, *results, options.json);
-  return kExitOk;
+  Session session;
+  pipeline::Query query;
+  pipeline::SearchResults results;
+  int code = SearchFromCommandLine(options.query, options.db, options.models, options.search,
+                                   &session, &query, &results);
+  if (code == kExitOk) PrintResults(options.query, results, options.json);
+  return code;
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "cli/session.h"
 
+#include "cli/commands.h"
+#include "cli/output.h"
 #include "remote/redis_mirror.h"
 
 #include <algorithm>
@@ -37,6 +39,31 @@ Result<Session> OpenSession(const std::string& db_dir,
     session.models = std::move(chosen);
   }
   return session;
+}
+
+int SearchFromCommandLine(const std::string& query_text, const std::string& db_dir,
+                          const std::vector<std::string>& models,
+                          const pipeline::SearchOptions& options, Session* session,
+                          pipeline::Query* query, pipeline::SearchResults* results) {
+  auto parsed = pipeline::ParseQuery(query_text);
+  if (!parsed.ok()) {
+    PrintError(parsed.status());
+    return kExitUsage;
+  }
+  auto opened = OpenSession(db_dir, models, /*create=*/false, /*only_names=*/true, 0);
+  if (!opened.ok()) {
+    PrintError(opened.status());
+    return kExitFailure;
+  }
+  *session = std::move(opened).value();
+  *query = *parsed;
+  auto found = pipeline::SearchModels(session->models, *query, options);
+  if (!found.ok()) {
+    PrintError(found.status());
+    return kExitFailure;
+  }
+  *results = std::move(found).value();
+  return kExitOk;
 }
 
 Result<size_t> MirrorToRedis(const std::string& redis_url,

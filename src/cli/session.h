@@ -8,6 +8,7 @@
 
 #include "imgsearch/database.h"
 #include "pipeline/model_set.h"
+#include "pipeline/search.h"
 
 namespace imgsearch::cli {
 
@@ -22,6 +23,13 @@ struct Session {
 Result<Session> OpenSession(const std::string& db_dir,
                             const std::vector<std::string>& model_arguments, bool create,
                             bool only_names, int threads);
+
+// Parses QUERY (a file or id:N), opens the database and searches the chosen models, as
+// search and compare both do. On failure prints the reason and returns the exit code.
+int SearchFromCommandLine(const std::string& query_text, const std::string& db_dir,
+                          const std::vector<std::string>& models,
+                          const pipeline::SearchOptions& options, Session* session,
+                          pipeline::Query* query, pipeline::SearchResults* results);
 
 // With a URL, makes the Redis mirror of every model's collection match the database.
 // Returns the rows mirrored (0 without a URL).
