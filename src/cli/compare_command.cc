@@ -43,10 +43,10 @@ int RunCompare(const CompareOptions& options) {
     return kExitUsage;
   }
   Session session;
-  pipeline::Query parsed;
-  pipeline::SearchResults found;
+  pipeline::Query query;
+  pipeline::SearchResults results;
   int code = SearchFromCommandLine(options.query, options.db, options.models, options.search,
-                                   &session, &parsed, &found);
+                                   &session, &query, &results);
   if (code != kExitOk) return code;
   if (session.models.size() < 2) {
     PrintError("compare needs at least two models; the database uses " +
