@@ -361,3 +361,43 @@ TEST(PipelineCliTest, IndexKilledMidwayResumesWithoutDuplicates) {
 
 }  // namespace
 }  // namespace imgsearch
+
+namespace imgsearch {
+namespace {
+
+// `imgsearch serve` prints where it listens, and SIGTERM stops it cleanly (exit 0).
+TEST(PipelineCliTest, ServeStopsCleanlyOnSigterm) {
+  std::string images = CopyClasses(), db = MakeTempDir() + "/db";
+  ASSERT_EQ(RunImgsearch({"index", images, "--db", db}).exit_code, 0);
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    execl(IMGSEARCH_BINARY_FOR_KILL, IMGSEARCH_BINARY_FOR_KILL, "serve", "--db", db.c_str(),
+          "--port", "0", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  std::string output;
+  char buffer[256];
+  while (output.find('\n') == std::string::npos) {
+    ssize_t n = read(out[0], buffer, sizeof(buffer));
+    if (n <= 0) break;
+    output.append(buffer, static_cast<size_t>(n));
+  }
+  EXPECT_NE(output.find("on http://127.0.0.1:"), std::string::npos) << output;
+  kill(pid, SIGTERM);
+  for (ssize_t n; (n = read(out[0], buffer, sizeof(buffer))) > 0;)
+    output.append(buffer, static_cast<size_t>(n));
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_NE(output.find("imgsearch stopped"), std::string::npos) << output;
+}
+
+}  // namespace
+}  // namespace imgsearch

@@ -32,18 +32,7 @@ Result<std::unique_ptr<Database>> OpenExisting(const std::string& dir) {
 int RunCollections(const AdminOptions& o) {
   auto db = OpenExisting(o.db);
   if (!db.ok()) return PrintError(db.status()), kExitFailure;
-  nlohmann::json list = nlohmann::json::array();
-  for (const std::string& name : (*db)->ListCollections()) {
-    auto c = *(*db)->GetCollection(name);
-    IndexSpec index = c->index();
-    const CollectionSchema& s = c->schema();
-    list.push_back({{"name", name},
-                    {"rows", c->Count()},
-                    {"dimension", s.dimension},
-                    {"vector", s.binary() ? "binary" : "float"},
-                    {"index", index.index_type},
-                    {"metric", index.metric_type}});
-  }
+  nlohmann::json list = pipeline::DescribeCollections(**db);
   if (o.json) {
     std::cout << list.dump() << "\n";
     return kExitOk;

@@ -19,5 +19,6 @@ void AddCompareCommand(CLI::App& app, int* exit_code);
 void AddEvalCommand(CLI::App& app, int* exit_code);
 // collections, stats, delete, export
 void AddAdminCommands(CLI::App& app, int* exit_code);
+void AddServeCommand(CLI::App& app, int* exit_code);
 
 }  // namespace imgsearch::cli

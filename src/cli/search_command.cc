@@ -21,29 +21,6 @@ struct SearchCommandOptions {
   bool json = false;
 };
 
-nlohmann::json ResultsJson(const std::string& query, const pipeline::SearchResults& all) {
-  nlohmann::json out = {{"query", query}, {"results", nlohmann::json::object()}};
-  for (const auto& r : all.models) {
-    nlohmann::json hits = nlohmann::json::array();
-    for (size_t i = 0; i < r.hits.size(); ++i) {
-      const Hit& h = r.hits[i];
-      hits.push_back({{"rank", i + 1},
-                      {"id", h.id},
-                      {"distance", h.distance},
-                      {"path", h.row.fields.at("path")}});
-    }
-    out["results"][r.model] = hits;
-  }
-  if (!all.fused.empty()) {
-    out["fused"] = nlohmann::json::array();
-    for (size_t i = 0; i < all.fused.size(); ++i) {
-      const auto& f = all.fused[i];
-      out["fused"].push_back({{"rank", i + 1}, {"id", f.id}, {"score", f.score}, {"path", f.path}});
-    }
-  }
-  return out;
-}
-
 void PrintTable(const char* title, const char* value_name,
                 const std::vector<std::tuple<int64_t, double, std::string>>& rows) {
   std::printf("%s\n  %4s  %8s  %12s  %s\n", title, "rank", "id", value_name, "path");
@@ -56,7 +33,7 @@ void PrintTable(const char* title, const char* value_name,
 
 void PrintResults(const std::string& query, const pipeline::SearchResults& all, bool json) {
   if (json) {
-    std::cout << ResultsJson(query, all).dump() << "\n";
+    std::cout << pipeline::SearchResultsJson(query, all).dump() << "\n";
     return;
   }
   for (const auto& r : all.models) {

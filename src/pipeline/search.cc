@@ -1,5 +1,6 @@
 #include "pipeline/search.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -70,15 +71,27 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Query&
   if (query.id < 0) {
     DecodeOptions decode = models[0].embedder->decode_options();
     for (const auto& m : models) decode = MergeDecodeOptions(decode, m.embedder->decode_options());
-    IMGSEARCH_ASSIGN_OR_RETURN(std::string bytes,
-                               base::Env::Default()->ReadFile(query.path, decode.max_file_bytes));
+    std::string bytes = query.bytes;
+    if (bytes.empty()) {
+      IMGSEARCH_ASSIGN_OR_RETURN(bytes,
+                                 base::Env::Default()->ReadFile(query.path, decode.max_file_bytes));
+    }
     query_hash = ContentHash(bytes);
     IMGSEARCH_ASSIGN_OR_RETURN(image, DecodeImage(bytes, query.path, decode));
   }
   SearchResults results;
   std::vector<std::vector<Ranked>> lists;
   std::map<int64_t, std::string> paths;
+  for (const std::string& name : options.only) {
+    bool known = std::any_of(models.begin(), models.end(),
+                             [&](const BoundModel& m) { return m.source.name == name; });
+    if (!known) return Status::NotFound("model \"" + name + "\" is not used by this database");
+  }
   for (BoundModel& model : models) {
+    if (!options.only.empty() && std::find(options.only.begin(), options.only.end(),
+                                           model.source.name) == options.only.end()) {
+      continue;
+    }
     IMGSEARCH_ASSIGN_OR_RETURN(
         QueryVector v, query.id >= 0 ? VectorOfId(model, query.id) : VectorOfImage(model, *image));
     SearchRequest request;
@@ -118,6 +131,46 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Query&
     for (const Fused& f : fused) results.fused.push_back({f.id, f.score, paths[f.id]});
   }
   return results;
+}
+
+nlohmann::json SearchResultsJson(const std::string& query_label, const SearchResults& all) {
+  nlohmann::json out = {{"query", query_label}, {"results", nlohmann::json::object()}};
+  for (const auto& r : all.models) {
+    nlohmann::json hits = nlohmann::json::array();
+    for (size_t i = 0; i < r.hits.size(); ++i) {
+      const Hit& h = r.hits[i];
+      hits.push_back({{"rank", i + 1},
+                      {"id", h.id},
+                      {"distance", h.distance},
+                      {"path", h.row.fields.at("path")}});
+    }
+    out["results"][r.model] = hits;
+  }
+  if (!all.fused.empty()) {
+    out["fused"] = nlohmann::json::array();
+    for (size_t i = 0; i < all.fused.size(); ++i) {
+      const auto& f = all.fused[i];
+      out["fused"].push_back({{"rank", i + 1}, {"id", f.id}, {"score", f.score}, {"path", f.path}});
+    }
+  }
+  return out;
+}
+
+nlohmann::json DescribeCollections(const Database& db) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const std::string& name : db.ListCollections()) {
+    auto c = db.GetCollection(name);
+    if (!c.ok()) continue;  // dropped meanwhile
+    IndexSpec index = (*c)->index();
+    const CollectionSchema& s = (*c)->schema();
+    list.push_back({{"name", name},
+                    {"rows", (*c)->Count()},
+                    {"dimension", s.dimension},
+                    {"vector", s.binary() ? "binary" : "float"},
+                    {"index", index.index_type},
+                    {"metric", index.metric_type}});
+  }
+  return list;
 }
 
 }  // namespace imgsearch::pipeline

@@ -1,0 +1,87 @@
+// imgsearch serve: the database over HTTP until SIGINT or SIGTERM.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <cstdio>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "server/server.h"
+
+namespace imgsearch::cli {
+namespace {
+
+int g_stop_pipe[2] = {-1, -1};
+
+// Async-signal-safe: one write to the pipe.
+void OnStopSignal(int) {
+  char byte = 1;
+  ssize_t written = write(g_stop_pipe[1], &byte, 1);
+  (void)written;
+}
+
+struct ServeOptions {
+  std::string db;
+  server::ServerOptions server;
+  std::vector<std::string> tokens;  // TOKEN or TOKEN:write
+};
+
+int RunServe(ServeOptions options) {
+  for (const std::string& t : options.tokens) {
+    bool write = t.size() > 6 && t.compare(t.size() - 6, 6, ":write") == 0;
+    std::string value = write ? t.substr(0, t.size() - 6) : t;
+    if (value.size() < 16) {
+      PrintError("tokens must be at least 16 characters");
+      return kExitUsage;
+    }
+    options.server.tokens.push_back({value, write});
+  }
+  // SIGINT/SIGTERM write a byte to a pipe; a thread waiting on it stops the server, so
+  // running requests finish and every acknowledged write is already committed. (A
+  // handler, not a blocked-signal sigwait: libraries such as OpenBLAS start threads before
+  // main, and the kernel may deliver the signal to any of them.)
+  if (pipe(g_stop_pipe) != 0) return PrintError("cannot create the signal pipe"), kExitFailure;
+  struct sigaction action {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  auto server = server::Server::Create(options.db, options.server);
+  if (!server.ok()) return PrintError(server.status()), kExitFailure;
+  auto port = (*server)->Bind();
+  if (!port.ok()) return PrintError(port.status()), kExitFailure;
+  std::printf("imgsearch serving %s on http://%s:%d\n", options.db.c_str(),
+              options.server.host.c_str(), *port);
+  std::fflush(stdout);
+  std::thread waiter([&] {
+    char byte;
+    while (read(g_stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    (*server)->Stop();
+  });
+  (*server)->Run();
+  OnStopSignal(0);  // Run returned on its own: release the waiter
+  waiter.join();
+  std::printf("imgsearch stopped\n");
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, int* exit_code) {
+  auto options = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "Serve a database over HTTP (JSON API)");
+  cmd->add_option("--db", options->db, "Database folder")->required();
+  cmd->add_option("--host", options->server.host, "Address to bind (default 127.0.0.1)");
+  cmd->add_option("--port", options->server.port, "Port (0: any free one)")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--token", options->tokens,
+                  "Bearer token, TOKEN (read) or TOKEN:write (repeatable)")
+      ->allow_extra_args(false);
+  cmd->callback([options, exit_code] { *exit_code = RunServe(*options); });
+}
+
+}  // namespace imgsearch::cli

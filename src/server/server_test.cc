@@ -1,0 +1,191 @@
+// The HTTP API through a real socket on loopback: every route, bad input, tokens, limits.
+#include "server/server.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "imgsearch/database.h"
+#include "pipeline/ingest.h"
+#include "test_util.h"
+
+namespace imgsearch::server {
+namespace {
+
+using json = nlohmann::json;
+using testing::FixturePath;
+using testing::MakeTempDir;
+
+const char* kReader = "reader-token-0123456789";
+const char* kWriter = "writer-token-0123456789";
+
+// An indexed copy of the class fixtures, served on a free port for the test's lifetime.
+class ServerFixture {
+ public:
+  explicit ServerFixture(ServerOptions options = {})
+      : images_(MakeTempDir() + "/images"), db_dir_(MakeTempDir() + "/db") {
+    std::filesystem::copy(FixturePath("classes"), images_,
+                          std::filesystem::copy_options::recursive);
+    {
+      auto db = testing::ValueOrDie(Database::Open(db_dir_));
+      auto models =
+          testing::ValueOrDie(pipeline::OpenModelSet(*db, db_dir_, {}, EmbedderOptions()));
+      pipeline::IngestOptions ingest;
+      ingest.roots = {images_};
+      EXPECT_TRUE(pipeline::Ingest(models, ingest).ok());
+    }
+    options.port = 0;
+    server_ = testing::ValueOrDie(Server::Create(db_dir_, options));
+    port_ = testing::ValueOrDie(server_->Bind());
+    thread_ = std::thread([this] { server_->Run(); });
+  }
+  ~ServerFixture() {
+    server_->Stop();
+    thread_.join();
+  }
+  httplib::Client Client(const char* token = nullptr) const {
+    httplib::Client c("127.0.0.1", port_);
+    if (token) c.set_bearer_token_auth(token);
+    return c;
+  }
+  const std::string& images() const { return images_; }
+
+ private:
+  std::string images_, db_dir_;
+  std::unique_ptr<Server> server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+json Body(const httplib::Result& r) {
+  return json::parse(r->body);
+}
+
+TEST(ServerTest, HealthCollectionsAndSearch) {
+  ServerFixture f;
+  auto c = f.Client();
+  auto health = c.Get("/api/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(Body(health)["images"], 10);
+  auto collections = c.Get("/api/collections");
+  EXPECT_EQ(Body(collections).size(), 2u);
+
+  auto by_id = c.Post("/api/search", R"({"id": 1, "k": 3, "fuse": "rrf"})", "application/json");
+  ASSERT_EQ(by_id->status, 200) << by_id->body;
+  json j = Body(by_id);
+  EXPECT_EQ(j["results"]["phash"][0]["id"], 1);
+  EXPECT_EQ(j["fused"][0]["id"], 1);
+
+  std::string bytes = testing::ReadFileBytes(f.images() + "/blue/blue_2.png");
+  httplib::MultipartFormDataItems upload = {{"image", bytes, "blue_2.png", "image/png"},
+                                            {"k", "2", "", ""}};
+  auto by_upload = c.Post("/api/search", upload);
+  ASSERT_EQ(by_upload->status, 200) << by_upload->body;
+  j = Body(by_upload);
+  EXPECT_EQ(j["query"], "blue_2.png");
+  EXPECT_NE(j["results"]["color_layout"][0]["path"].get<std::string>().find("blue_2.png"),
+            std::string::npos);
+  EXPECT_EQ(j["results"]["color_layout"].size(), 2u);
+}
+
+TEST(ServerTest, BadInputGetsA4xxWithAMessage) {
+  ServerFixture f;
+  auto c = f.Client();
+  struct Case {
+    std::string body;
+    int status;
+    const char* expect;
+  };
+  for (const Case& k :
+       {Case{"not json", 400, "must be a JSON object"}, Case{"[1]", 400, "must be a JSON object"},
+        Case{R"({"k": 3})", 400, "give \"id\""}, Case{R"({"id": "seven"})", 400, "give \"id\""},
+        Case{R"({"id": 1, "k": "many"})", 400, "malformed search request"},
+        Case{R"({"id": 1, "filter": "width >"})", 400, "invalid filter at position"},
+        Case{R"({"id": 1, "models": ["resnet"]})", 404, "model \"resnet\""},
+        Case{R"({"id": 999})", 404, "id 999"}, Case{R"({"id": 1, "k": 0})", 400, "k must be"},
+        Case{R"({"id": 1, "fuse": "max"})", 400, "fuse must be"}}) {
+    auto r = c.Post("/api/search", k.body, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, k.status) << k.body << " -> " << r->body;
+    EXPECT_NE(Body(r)["error"]["message"].get<std::string>().find(k.expect), std::string::npos)
+        << r->body;
+  }
+  httplib::MultipartFormDataItems not_image = {
+      {"image", "plain text, no picture", "notes.png", "image/png"}};
+  auto r = c.Post("/api/search", not_image);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(Body(r)["error"]["message"].get<std::string>().find("not an image"), std::string::npos);
+  httplib::MultipartFormDataItems no_file = {{"k", "3", "", ""}};
+  EXPECT_EQ(c.Post("/api/search", no_file)->status, 400);
+  auto route = c.Get("/api/nothing");
+  EXPECT_EQ(route->status, 404);
+  EXPECT_EQ(Body(route)["error"]["message"], "no such route");
+  EXPECT_EQ(c.Get("/api/images/abc")->status, 404);  // ids only: no path reaches the disk
+  EXPECT_EQ(c.Get("/api/images/..%2F..%2Fetc%2Fpasswd")->status, 404);
+}
+
+TEST(ServerTest, ImagesAndThumbnailsById) {
+  ServerFixture f;
+  auto c = f.Client();
+  // An id from a real result (ids are not dense: a file that failed to decode leaves a gap).
+  httplib::MultipartFormDataItems upload = {
+      {"image", testing::ReadFileBytes(f.images() + "/green/green_1.png"), "green_1.png",
+       "image/png"}};
+  auto found = Body(c.Post("/api/search", upload));
+  int64_t id = found["results"]["phash"][0]["id"];
+  std::string path = found["results"]["phash"][0]["path"];
+  std::string base = "/api/images/" + std::to_string(id);
+  auto original = c.Get(base.c_str());
+  ASSERT_EQ(original->status, 200);
+  EXPECT_EQ(original->body, testing::ReadFileBytes(path));
+  EXPECT_EQ(original->get_header_value("Content-Type"), "image/png");
+  auto thumb = c.Get((base + "/thumb").c_str());
+  ASSERT_EQ(thumb->status, 200);
+  EXPECT_EQ(thumb->get_header_value("Content-Type"), "image/jpeg");
+  auto decoded = DecodeImage(thumb->body, "thumb");
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_LE(std::max(decoded->width, decoded->height), 256);
+  EXPECT_EQ(c.Get((base + "/thumb").c_str())->body, thumb->body);  // cached
+  EXPECT_EQ(c.Get("/api/images/999")->status, 404);
+  std::filesystem::remove(path);
+  EXPECT_EQ(c.Get(base.c_str())->status, 410);
+}
+
+TEST(ServerTest, TokensAndScopes) {
+  ServerOptions options;
+  options.tokens = {{kReader, false}, {kWriter, true}};
+  ServerFixture f(options);
+  EXPECT_EQ(f.Client().Get("/api/health")->status, 401);
+  EXPECT_EQ(f.Client("wrong-token-0123456789").Get("/api/health")->status, 401);
+  EXPECT_EQ(f.Client(kReader).Get("/api/health")->status, 200);
+  auto forbidden = f.Client(kReader).Delete("/api/images/2");
+  EXPECT_EQ(forbidden->status, 403);
+  EXPECT_EQ(f.Client(kReader).Get("/api/images/2")->status, 200);
+  auto deleted = f.Client(kWriter).Delete("/api/images/2");
+  ASSERT_EQ(deleted->status, 200) << deleted->body;
+  EXPECT_EQ(f.Client(kReader).Get("/api/images/2")->status, 404);
+  EXPECT_EQ(f.Client(kWriter).Delete("/api/images/2")->status, 404);
+  EXPECT_EQ(Body(f.Client(kReader).Get("/api/health"))["images"], 9);
+}
+
+TEST(ServerTest, LimitsAndSafeDefaults) {
+  ServerOptions small;
+  small.max_body_bytes = 1000;
+  ServerFixture f(small);
+  auto big = f.Client().Post("/api/search", std::string(5000, ' '), "application/json");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
+  EXPECT_NE(big->body.find("too large"), std::string::npos);
+  ServerOptions open;
+  open.host = "0.0.0.0";
+  auto refused = Server::Create("/nonexistent", open);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("needs at least one --token"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace imgsearch::server
