@@ -2,12 +2,15 @@
 
 #include <httplib.h>
 
+#include <chrono>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "base/env.h"
 #include "image/encode.h"
+#include "pipeline/ingest.h"
 #include "pipeline/search.h"
 
 namespace imgsearch::server {
@@ -87,6 +90,16 @@ struct Server::State {
   httplib::Server http;
   std::mutex thumbnails_mutex;
   std::map<int64_t, std::string> thumbnails;
+  std::mutex ingest_mutex;  // one upload ingested at a time: ids are allocated per ingest
+
+  // Request counts and time per route and status, for /metrics.
+  struct RouteStats {
+    std::map<int, uint64_t> by_status;
+    double seconds = 0;
+    uint64_t count = 0;
+  };
+  std::mutex metrics_mutex;
+  std::map<std::string, RouteStats> route_stats;
 
   // The token's scope: -1 refused, 0 read, 1 write. Without configured tokens: write.
   int Scope(const httplib::Request& req) const {
@@ -191,6 +204,88 @@ struct Server::State {
     res.set_content(*jpeg, "image/jpeg");
   }
 
+  // Stores an uploaded image under DIR/uploads/<content hash>.<ext> and ingests it into
+  // every model; the same content uploaded twice is one image.
+  void Upload(const httplib::Request& req, httplib::Response& res) {
+    if (!req.is_multipart_form_data() || !req.has_file("image")) {
+      return SendError(res, 400, "upload an image as multipart field \"image\"");
+    }
+    const std::string& bytes = req.get_file_value("image").content;
+    DecodeOptions limits;
+    limits.max_pixels = options.max_image_pixels;
+    auto image = DecodeImage(bytes, "upload", limits);
+    if (!image.ok()) return SendStatus(res, image.status());
+    static const std::map<ImageFormat, const char*> kExtensions = {
+        {ImageFormat::kJpeg, ".jpg"}, {ImageFormat::kPng, ".png"},  {ImageFormat::kWebp, ".webp"},
+        {ImageFormat::kBmp, ".bmp"},  {ImageFormat::kTiff, ".tif"}, {ImageFormat::kGif, ".gif"}};
+    std::string dir = db_dir + "/uploads";
+    std::error_code error;
+    std::filesystem::create_directories(dir, error);
+    std::string path = std::filesystem::absolute(dir + "/" + pipeline::ContentHash(bytes) +
+                                                 kExtensions.at(DetectImageFormat(bytes)))
+                           .lexically_normal()
+                           .string();
+    std::lock_guard<std::mutex> lock(ingest_mutex);
+    if (!base::Env::Default()->FileExists(path)) {
+      Status written = base::Env::Default()->WriteFileAtomic(path, bytes);
+      if (!written.ok()) return SendStatus(res, written);
+    }
+    pipeline::IngestOptions ingest;
+    ingest.roots = {path};
+    auto report = pipeline::Ingest(models, ingest);
+    if (!report.ok()) return SendStatus(res, report.status());
+    if (!report->failures.empty()) return SendError(res, 400, report->failures[0].reason);
+    QueryRequest by_path;
+    by_path.filter = "path == " + json(path).dump();
+    auto rows = models[0].collection->Query(by_path);
+    if (!rows.ok() || rows->empty())
+      return SendError(res, 500, "the upload was stored but not found again");
+    res.status = report->added > 0 ? 201 : 200;
+    SendJson(res, {{"id", (*rows)[0].id},
+                   {"created", report->added > 0},
+                   {"width", image->width},
+                   {"height", image->height}});
+  }
+
+  void Metrics(httplib::Response& res) {
+    std::string requests =
+        "# HELP imgsearch_requests_total HTTP requests by route and status.\n"
+        "# TYPE imgsearch_requests_total counter\n";
+    std::string seconds =
+        "# HELP imgsearch_request_seconds Time spent answering, by route.\n"
+        "# TYPE imgsearch_request_seconds summary\n";
+    {
+      std::lock_guard<std::mutex> lock(metrics_mutex);
+      for (const auto& [route, s] : route_stats) {
+        for (const auto& [status, n] : s.by_status) {
+          requests += "imgsearch_requests_total{route=\"" + route + "\",status=\"" +
+                      std::to_string(status) + "\"} " + std::to_string(n) + "\n";
+        }
+        seconds += "imgsearch_request_seconds_sum{route=\"" + route + "\"} " +
+                   std::to_string(s.seconds) + "\n";
+        seconds += "imgsearch_request_seconds_count{route=\"" + route + "\"} " +
+                   std::to_string(s.count) + "\n";
+      }
+    }
+    std::string rows =
+        "# HELP imgsearch_rows Live rows per collection.\n# TYPE imgsearch_rows gauge\n";
+    std::string pending =
+        "# HELP imgsearch_pending_rows Rows searched exactly until indexed.\n# TYPE "
+        "imgsearch_pending_rows gauge\n";
+    std::string lag =
+        "# HELP imgsearch_snapshot_lag Changes not yet in the index snapshot on disk.\n"
+        "# TYPE imgsearch_snapshot_lag gauge\n";
+    for (const auto& m : models) {
+      CollectionStats s = m.collection->Stats();
+      std::string label = "{collection=\"" + m.source.name + "\"} ";
+      rows += "imgsearch_rows" + label + std::to_string(s.row_count) + "\n";
+      pending += "imgsearch_pending_rows" + label + std::to_string(s.pending_rows) + "\n";
+      lag += "imgsearch_snapshot_lag" + label +
+             std::to_string(s.last_sequence - s.snapshot_sequence) + "\n";
+    }
+    res.set_content(requests + seconds + rows + pending + lag, "text/plain; version=0.0.4");
+  }
+
   void Delete(const httplib::Request& req, httplib::Response& res) {
     auto id = IdFromPath(req.matches[1]);
     if (!id.ok()) return SendStatus(res, id.status());
@@ -206,29 +301,46 @@ struct Server::State {
     SendJson(res, {{"deleted", *id}});
   }
 
-  // Wraps a handler with the token check for the scope it needs.
+  // Wraps a handler with the token check for the scope it needs, and counts it.
   httplib::Server::Handler Guard(
-      bool needs_write, std::function<void(const httplib::Request&, httplib::Response&)> f) {
-    return [this, needs_write, f](const httplib::Request& req, httplib::Response& res) {
+      const std::string& route, bool needs_write,
+      std::function<void(const httplib::Request&, httplib::Response&)> f) {
+    return [this, route, needs_write, f](const httplib::Request& req, httplib::Response& res) {
+      auto started = std::chrono::steady_clock::now();
       int scope = Scope(req);
-      if (scope < 0)
-        return SendError(res, 401, "a valid \"Authorization: Bearer <token>\" header is required");
-      if (needs_write && scope < 1) return SendError(res, 403, "this token may read but not write");
-      f(req, res);
+      if (scope < 0) {
+        SendError(res, 401, "a valid \"Authorization: Bearer <token>\" header is required");
+      } else if (needs_write && scope < 1) {
+        SendError(res, 403, "this token may read but not write");
+      } else {
+        f(req, res);
+      }
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::lock_guard<std::mutex> lock(metrics_mutex);
+      RouteStats& stats = route_stats[route];
+      ++stats.by_status[res.status > 0 ? res.status : 200];  // httplib sets 200 afterwards
+      stats.seconds += seconds;
+      ++stats.count;
     };
   }
 
   void Routes() {
     using R = const httplib::Request&;
     using W = httplib::Response&;
-    http.Get("/api/health", Guard(false, [this](R, W res) { Health(res); }));
-    http.Get("/api/collections",
-             Guard(false, [this](R, W res) { SendJson(res, pipeline::DescribeCollections(*db)); }));
-    http.Post("/api/search", Guard(false, [this](R req, W res) { Search(req, res); }));
-    http.Get(R"(/api/images/(\d+))", Guard(false, [this](R req, W res) { Image(req, res); }));
+    http.Get("/api/health", Guard("health", false, [this](R, W res) { Health(res); }));
+    http.Get("/api/collections", Guard("collections", false, [this](R, W res) {
+               SendJson(res, pipeline::DescribeCollections(*db));
+             }));
+    http.Post("/api/search", Guard("search", false, [this](R req, W res) { Search(req, res); }));
+    http.Post("/api/images", Guard("upload", true, [this](R req, W res) { Upload(req, res); }));
+    http.Get(R"(/api/images/(\d+))",
+             Guard("image", false, [this](R req, W res) { Image(req, res); }));
     http.Get(R"(/api/images/(\d+)/thumb)",
-             Guard(false, [this](R req, W res) { Thumbnail(req, res); }));
-    http.Delete(R"(/api/images/(\d+))", Guard(true, [this](R req, W res) { Delete(req, res); }));
+             Guard("thumb", false, [this](R req, W res) { Thumbnail(req, res); }));
+    http.Delete(R"(/api/images/(\d+))",
+                Guard("delete", true, [this](R req, W res) { Delete(req, res); }));
+    http.Get("/metrics", Guard("metrics", false, [this](R, W res) { Metrics(res); }));
     http.set_payload_max_length(options.max_body_bytes);
     http.set_read_timeout(options.request_timeout_seconds, 0);
     http.set_write_timeout(options.request_timeout_seconds, 0);

@@ -187,5 +187,58 @@ TEST(ServerTest, LimitsAndSafeDefaults) {
   EXPECT_NE(refused.status().message().find("needs at least one --token"), std::string::npos);
 }
 
+TEST(ServerTest, UploadIngestsIntoEveryModelOnce) {
+  ServerOptions options;
+  options.tokens = {{kReader, false}, {kWriter, true}};
+  ServerFixture f(options);
+  std::string bytes = testing::ReadFileBytes(FixturePath("rgb.jpg"));
+  httplib::MultipartFormDataItems upload = {{"image", bytes, "photo.jpg", "image/jpeg"}};
+  EXPECT_EQ(f.Client(kReader).Post("/api/images", upload)->status, 403);
+  auto created = f.Client(kWriter).Post("/api/images", upload);
+  ASSERT_EQ(created->status, 201) << created->body;
+  json j = Body(created);
+  EXPECT_EQ(j["width"], 300);
+  int64_t id = j["id"];
+  auto again = f.Client(kWriter).Post("/api/images", upload);  // same content: same image
+  ASSERT_EQ(again->status, 200) << again->body;
+  EXPECT_EQ(Body(again)["id"], id);
+  EXPECT_EQ(Body(f.Client(kReader).Get("/api/health"))["images"], 11);
+  // Searchable at once in every model, and served back byte for byte.
+  auto found = Body(
+      f.Client(kReader).Post("/api/search", json{{"id", id}, {"k", 1}}.dump(), "application/json"));
+  EXPECT_EQ(found["results"]["phash"][0]["id"], id);
+  EXPECT_EQ(found["results"]["color_layout"][0]["id"], id);
+  EXPECT_EQ(f.Client(kReader).Get(("/api/images/" + std::to_string(id)).c_str())->body, bytes);
+  httplib::MultipartFormDataItems junk = {
+      {"image", "definitely not an image", "x.jpg", "image/jpeg"}};
+  auto refused = f.Client(kWriter).Post("/api/images", junk);
+  EXPECT_EQ(refused->status, 400);
+  EXPECT_NE(Body(refused)["error"]["message"].get<std::string>().find("not an image"),
+            std::string::npos);
+  EXPECT_EQ(f.Client(kWriter).Post("/api/images", "{}", "application/json")->status, 400);
+}
+
+TEST(ServerTest, MetricsInPrometheusFormat) {
+  ServerFixture f;
+  auto c = f.Client();
+  c.Get("/api/health");
+  c.Post("/api/search", R"({"id": 1})", "application/json");
+  c.Post("/api/search", "bad", "application/json");
+  auto metrics = c.Get("/metrics");
+  ASSERT_EQ(metrics->status, 200);
+  const std::string& text = metrics->body;
+  EXPECT_NE(text.find("# TYPE imgsearch_requests_total counter"), std::string::npos);
+  EXPECT_NE(text.find("imgsearch_requests_total{route=\"search\",status=\"200\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("imgsearch_requests_total{route=\"search\",status=\"400\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("imgsearch_request_seconds_count{route=\"search\"} 2"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("imgsearch_rows{collection=\"phash\"} 10"), std::string::npos) << text;
+  EXPECT_NE(text.find("imgsearch_pending_rows{collection=\"color_layout\"}"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace imgsearch::server
