@@ -261,18 +261,23 @@ Result<Embeddings> Embedder::EmbedPreprocessed(const float* tensor, size_t count
       return Status::Internal("output size changed from " + std::to_string(s.dimension) + " to " +
                               std::to_string(g.channels));
     }
-    out.dimension = s.dimension;
+    if (start == 0) {  // the first batch has fixed the dimension: size the output once
+      out.dimension = s.dimension;
+      if (s.type == VectorType::kBinary) {
+        out.bits.resize(count * s.dimension / 8);
+      } else {
+        out.floats.resize(count * s.dimension);
+      }
+    }
     pooled.resize(static_cast<size_t>(g.batch * g.channels));
     model::PoolOutput(result.data(), g, s.spec.pooling, pooled.data());
     for (size_t i = 0; i < n; ++i) {
       std::span<float> v(pooled.data() + i * s.dimension, static_cast<size_t>(s.dimension));
       if (s.type == VectorType::kBinary) {
-        out.bits.resize(count * s.dimension / 8);
         model::PackBits(v, out.bits.data() + (start + i) * s.dimension / 8);
         continue;
       }
       if (s.spec.mode == OutputMode::kL2) model::L2Normalize(v);
-      out.floats.resize(count * s.dimension);
       std::copy(v.begin(), v.end(), out.floats.begin() + (start + i) * s.dimension);
     }
   }

@@ -18,10 +18,7 @@ Result<std::map<int64_t, std::string>> Labels(const Collection& collection,
                                               const std::string& dir) {
   std::string root = fs::absolute(dir).lexically_normal().string();
   if (!root.empty() && root.back() != '/') root += '/';
-  QueryRequest all;
-  all.limit = std::numeric_limits<int64_t>::max();
-  all.output_fields = {"path"};
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, collection.Query(all));
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, AllRows(collection, {"path"}));
   std::map<int64_t, std::string> labels;
   for (const Row& r : rows) {
     std::string path = r.fields.at("path").get<std::string>();
@@ -42,10 +39,7 @@ class ExactSearcher {
     IMGSEARCH_ASSIGN_OR_RETURN(index::Metric metric,
                                index::ParseMetric(collection.index().metric_type));
     ExactSearcher s(metric, schema.dimension);
-    QueryRequest all;
-    all.limit = std::numeric_limits<int64_t>::max();
-    all.output_fields = {schema.vector_field};
-    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, collection.Query(all));
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, AllRows(collection, {schema.vector_field}));
     for (const Row& r : rows) {
       std::string stored = schema.binary()
                                ? std::string(r.binary_vector.begin(), r.binary_vector.end())

@@ -84,13 +84,6 @@ std::vector<FileInfo> Scan(const std::vector<std::string>& roots,
   return files;
 }
 
-Result<std::vector<Row>> AllRows(const Collection& collection, std::vector<std::string> fields) {
-  QueryRequest all;
-  all.limit = std::numeric_limits<int64_t>::max();
-  all.output_fields = std::move(fields);
-  return collection.Query(all);
-}
-
 Result<std::map<std::string, KnownRow>> KnownRows(const Collection& collection) {
   IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, AllRows(collection, {"path", "size", "mtime"}));
   std::map<std::string, KnownRow> known;
@@ -99,12 +92,6 @@ Result<std::map<std::string, KnownRow>> KnownRows(const Collection& collection) 
                                                      r.fields.at("mtime").get<int64_t>()};
   }
   return known;
-}
-
-DecodeOptions MergedDecodeOptions(const std::vector<BoundModel>& models) {
-  DecodeOptions merged = models[0].embedder->decode_options();
-  for (const auto& m : models) merged = MergeDecodeOptions(merged, m.embedder->decode_options());
-  return merged;
 }
 
 Decoded DecodeJob(const Job& job, const std::vector<BoundModel>& models,
@@ -246,7 +233,7 @@ Result<IngestReport> Ingest(std::vector<BoundModel>& models, const IngestOptions
     job.id = job.is_new ? next_id++ : id->second;
     jobs.push_back(std::move(job));
   }
-  DecodeOptions decode = MergedDecodeOptions(models);
+  DecodeOptions decode = DecodeOptionsForAll(models);
   base::ThreadPool pool(std::max(1, options.decode_threads));
   auto decode_chunk = [&](size_t first) {
     size_t n = std::min(options.chunk, jobs.size() - first);

@@ -69,6 +69,19 @@ Result<ModelSource> ParseModelArgument(const std::string& argument) {
   return m;
 }
 
+DecodeOptions DecodeOptionsForAll(const std::vector<BoundModel>& models) {
+  DecodeOptions merged = models[0].embedder->decode_options();
+  for (const auto& m : models) merged = MergeDecodeOptions(merged, m.embedder->decode_options());
+  return merged;
+}
+
+Result<std::vector<Row>> AllRows(const Collection& collection, std::vector<std::string> fields) {
+  QueryRequest all;
+  all.limit = std::numeric_limits<int64_t>::max();
+  all.output_fields = std::move(fields);
+  return collection.Query(all);
+}
+
 CollectionSchema ImageCollectionSchema(const std::string& name, const Embedder& embedder) {
   CollectionSchema s;
   s.name = name;

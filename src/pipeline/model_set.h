@@ -33,6 +33,12 @@ Result<std::vector<BoundModel>> OpenModelSet(Database& db, const std::string& db
                                              const std::vector<ModelSource>& requested,
                                              const EmbedderOptions& options);
 
+// Decode options under which one decode of an image serves every model.
+DecodeOptions DecodeOptionsForAll(const std::vector<BoundModel>& models);
+
+// Every live row of a collection, with the given output fields, in ascending id order.
+Result<std::vector<Row>> AllRows(const Collection& collection, std::vector<std::string> fields);
+
 // The fields every image row carries.
 CollectionSchema ImageCollectionSchema(const std::string& name, const Embedder& embedder);
 

@@ -69,8 +69,7 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Query&
   std::optional<Image> image;
   std::string query_hash;
   if (query.id < 0) {
-    DecodeOptions decode = models[0].embedder->decode_options();
-    for (const auto& m : models) decode = MergeDecodeOptions(decode, m.embedder->decode_options());
+    DecodeOptions decode = DecodeOptionsForAll(models);
     std::string bytes = query.bytes;
     if (bytes.empty()) {
       IMGSEARCH_ASSIGN_OR_RETURN(bytes,
