@@ -30,9 +30,19 @@ struct Row {
 // How the vector field is indexed, in Milvus's words:
 // {"index_type": "HNSW", "metric_type": "COSINE", "params": {"M": 16, "efConstruction": 200}}.
 struct IndexSpec {
-  std::string index_type = "FLAT";
-  std::string metric_type = "L2";
-  nlohmann::json params = nlohmann::json::object();
+  IndexSpec(std::string type = "FLAT", std::string metric = "L2",
+            nlohmann::json index_params = nlohmann::json::object(), std::string index_name = "")
+      : index_type(std::move(type)),
+        metric_type(std::move(metric)),
+        params(std::move(index_params)),
+        name(std::move(index_name)) {}
+
+  std::string index_type;
+  std::string metric_type;
+  nlohmann::json params;
+  // The index's name, as Milvus clients name it; empty: no index was ever created by
+  // name (a collection's starting index, or one dropped back to exact search).
+  std::string name;
 };
 
 struct SearchRequest {

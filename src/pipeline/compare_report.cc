@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "base/base64.h"
 #include "image/encode.h"
 #include "pipeline/agreement.h"
 
@@ -12,25 +13,6 @@ std::vector<int64_t> Ids(const ModelResults& r) {
   std::vector<int64_t> ids;
   for (const Hit& h : r.hits) ids.push_back(h.id);
   return ids;
-}
-
-std::string Base64(const std::string& bytes) {
-  static const char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    uint32_t v = uint8_t(bytes[i]) << 16 | uint8_t(bytes[i + 1]) << 8 | uint8_t(bytes[i + 2]);
-    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(v >> shift) & 63];
-  }
-  if (i < bytes.size()) {
-    uint32_t v = uint8_t(bytes[i]) << 16 | (i + 1 < bytes.size() ? uint8_t(bytes[i + 1]) << 8 : 0);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
 }
 
 std::string Escape(const std::string& text) {
@@ -56,7 +38,7 @@ std::string ThumbnailTag(const std::string& path) {
   if (!image.ok()) return "<div class=missing>unreadable</div>";
   auto jpeg = image::EncodeJpeg(image::Thumbnail(*image, 160), 80);
   if (!jpeg.ok()) return "<div class=missing>unreadable</div>";
-  return "<img src=\"data:image/jpeg;base64," + Base64(*jpeg) + "\" alt=\"" + Escape(path) + "\">";
+  return "<img src=\"data:image/jpeg;base64," + base::Base64Encode(*jpeg) + "\" alt=\"" + Escape(path) + "\">";
 }
 
 }  // namespace

@@ -70,6 +70,7 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Query&
   std::string query_hash;
   if (query.id < 0) {
     DecodeOptions decode = DecodeOptionsForAll(models);
+    if (options.max_pixels > 0) decode.max_pixels = options.max_pixels;
     std::string bytes = query.bytes;
     if (bytes.empty()) {
       IMGSEARCH_ASSIGN_OR_RETURN(bytes,

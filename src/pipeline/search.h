@@ -24,6 +24,7 @@ struct SearchOptions {
   std::string fuse;               // "", "rrf" or "weighted": also one ranking across models
   std::vector<double> weights;    // for "weighted", one per model (default 1 each)
   std::vector<std::string> only;  // search only these models (by name); empty = all
+  uint64_t max_pixels = 0;        // a query image larger than this is refused (0: default)
 };
 
 struct ModelResults {

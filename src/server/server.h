@@ -1,10 +1,12 @@
 // Server: imgsearch over HTTP. A native JSON API for images (search by upload or id,
-// images and thumbnails by id, delete). Safe by default: binds 127.0.0.1; refuses any
-// other address unless tokens are configured; every request needs a token when tokens
-// exist (read scope for reads, write scope for changes); request bodies are limited;
-// images are served by id only, so no path from a request reaches the file system; every
-// error is a JSON object with a message. Thread-safe; Stop() may be called from any
-// thread (a signal handler's helper thread, say) and lets running requests finish.
+// upload, images and thumbnails by id, delete), the Milvus REST v2 dialect under
+// /v2/vectordb/, a web page at /, and Prometheus metrics. Safe by default: binds
+// 127.0.0.1; refuses any other address unless tokens are configured; every request needs
+// a token when tokens exist (read scope for reads, write scope for changes); request
+// bodies and image sizes are limited; reads have a time limit; images are served by id
+// only, so no path from a request reaches the file system; CORS is off unless origins are
+// listed; every error is JSON with a message. Thread-safe; Stop() may be called from any
+// thread and lets running requests finish, then Run() flushes every collection.
 #pragma once
 
 #include <memory>
@@ -26,7 +28,15 @@ struct ServerOptions {
   std::vector<Token> tokens;
   size_t max_body_bytes = 32u << 20;       // larger requests get 413
   uint64_t max_image_pixels = 50'000'000;  // uploads over this get 413
-  int request_timeout_seconds = 30;
+  int socket_timeout_seconds = 30;         // a client this slow to send or read is dropped
+  // Reads (searches, queries, gets) answer 503 past this; a Milvus client's
+  // "Request-Timeout" header may shorten it.
+  double request_time_limit_seconds = 30;
+  std::vector<std::string> cors_origins;  // browsers' origins allowed to call; none: no CORS
+  // The Milvus dialect answers errors with HTTP 200 and the code in the body, as Milvus
+  // does; set this to also carry them in the HTTP status (4xx/5xx).
+  bool milvus_http_status = false;
+  int threads = 32;  // connections served at once (keep-alive connections hold one each)
 };
 
 class Server {

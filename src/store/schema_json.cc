@@ -49,8 +49,10 @@ Result<CollectionSchema> SchemaFromJson(const json& j) {
 }
 
 json IndexSpecToJson(const IndexSpec& spec) {
-  return {
+  json j = {
       {"index_type", spec.index_type}, {"metric_type", spec.metric_type}, {"params", spec.params}};
+  if (!spec.name.empty()) j["name"] = spec.name;
+  return j;
 }
 
 Result<IndexSpec> IndexSpecFromJson(const json& j) {
@@ -59,6 +61,7 @@ Result<IndexSpec> IndexSpecFromJson(const json& j) {
     spec.index_type = j.at("index_type").get<std::string>();
     spec.metric_type = j.at("metric_type").get<std::string>();
     spec.params = j.at("params");
+    spec.name = j.value("name", "");
     return spec;
   } catch (const json::exception& e) {
     return Status::Corruption(std::string("stored index spec is malformed: ") + e.what());

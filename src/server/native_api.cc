@@ -1,0 +1,231 @@
+// The native JSON API: search by upload or id, upload, images and thumbnails by id,
+// delete, health.
+#include <filesystem>
+
+#include "base/env.h"
+#include "image/encode.h"
+#include "pipeline/compare_report.h"
+#include "pipeline/ingest.h"
+#include "pipeline/search.h"
+#include "server/http_reply.h"
+#include "server/server_state.h"
+
+namespace imgsearch::server {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr size_t kThumbnailCacheEntries = 4096;
+
+const char* ContentType(ImageFormat format) {
+  switch (format) {
+    case ImageFormat::kJpeg:
+      return "image/jpeg";
+    case ImageFormat::kPng:
+      return "image/png";
+    case ImageFormat::kWebp:
+      return "image/webp";
+    case ImageFormat::kBmp:
+      return "image/bmp";
+    case ImageFormat::kTiff:
+      return "image/tiff";
+    case ImageFormat::kGif:
+      return "image/gif";
+    default:
+      return "application/octet-stream";
+  }
+}
+
+Result<int64_t> IdFromPath(const std::string& text) {
+  if (text.empty() || text.size() > 18 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    return Status::InvalidArgument("image id must be a non-negative integer");
+  }
+  return std::stoll(text);
+}
+
+// A search request, from multipart fields (with an uploaded "image") or from JSON
+// ({"id", "k", "filter", "fuse", "models", "exclude_self"}).
+struct SearchCall {
+  pipeline::Query query;
+  pipeline::SearchOptions options;
+  std::string label;
+};
+
+Result<SearchCall> ParseMultipartSearch(const httplib::Request& req) {
+  if (!req.has_file("image"))
+    return Status::InvalidArgument("multipart search needs a file field \"image\"");
+  SearchCall call;
+  const httplib::MultipartFormData& image = req.get_file_value("image");
+  call.query.bytes = image.content;
+  call.query.path = call.label = image.filename.empty() ? "upload" : image.filename;
+  auto field = [&](const char* name) {
+    return req.has_file(name) ? req.get_file_value(name).content : "";
+  };
+  if (!field("k").empty()) {
+    std::string k = field("k");
+    if (k.size() > 6 || k.find_first_not_of("0123456789") != std::string::npos)
+      return Status::InvalidArgument("k must be a positive integer, not \"" + k + "\"");
+    call.options.k = std::stoi(k);
+  }
+  call.options.filter = field("filter");
+  call.options.fuse = field("fuse");
+  call.options.exclude_self = field("exclude_self") == "true";
+  // Several "models" fields, or one with comma-separated names.
+  auto [first, last] = req.files.equal_range("models");
+  for (auto it = first; it != last; ++it) {
+    const std::string& names = it->second.content;
+    for (size_t start = 0; start <= names.size();) {
+      size_t comma = std::min(names.find(',', start), names.size());
+      if (comma > start) call.options.only.push_back(names.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  return call;
+}
+
+Result<SearchCall> ParseJsonSearch(const httplib::Request& req) {
+  json body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object())
+    return Status::InvalidArgument("request body must be a JSON object");
+  SearchCall call;
+  try {
+    if (!body.contains("id") || !body["id"].is_number_integer()) {
+      return Status::InvalidArgument(
+          "give \"id\" (an integer) or upload an image as multipart field \"image\"");
+    }
+    call.query.id = body["id"].get<int64_t>();
+    call.label = "id:" + std::to_string(call.query.id);
+    call.options.k = body.value("k", 10);
+    call.options.filter = body.value("filter", "");
+    call.options.fuse = body.value("fuse", "");
+    call.options.exclude_self = body.value("exclude_self", false);
+    if (body.contains("models")) call.options.only = body["models"].get<std::vector<std::string>>();
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("malformed search request: ") + e.what());
+  }
+  return call;
+}
+
+}  // namespace
+
+Result<std::string> Server::State::PathOf(int64_t id) const {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, models[0].collection->Get({id}, {"path"}));
+  if (rows.empty()) return Status::NotFound("no image with id " + std::to_string(id));
+  return rows[0].fields.at("path").get<std::string>();
+}
+
+void Server::State::Health(httplib::Response& res) const {
+  json names = json::array();
+  for (const auto& m : models) names.push_back(m.source.name);
+  SendJson(res, {{"status", "ok"}, {"models", names}, {"images", models[0].collection->Count()}});
+}
+
+void Server::State::Search(const httplib::Request& req, httplib::Response& res) {
+  auto call = req.is_multipart_form_data() ? ParseMultipartSearch(req) : ParseJsonSearch(req);
+  if (!call.ok()) return SendStatus(res, call.status());
+  call->options.max_pixels = options.max_image_pixels;
+  // The answer: the results per model and fused, and how far the models agree.
+  auto answer = WithinTimeLimit<Result<json>>(req, [this, call = *call]() -> Result<json> {
+    IMGSEARCH_ASSIGN_OR_RETURN(pipeline::SearchResults results,
+                               pipeline::SearchModels(models, call.query, call.options));
+    json out = pipeline::SearchResultsJson(call.label, results);
+    out["comparison"] = pipeline::CompareModels(results);
+    return out;
+  });
+  if (!answer) return SendError(res, 503, TimeLimitMessage(req));
+  if (!answer->ok()) return SendStatus(res, answer->status());
+  SendJson(res, **answer);
+}
+
+void Server::State::Image(const httplib::Request& req, httplib::Response& res) const {
+  auto id = IdFromPath(req.matches[1]);
+  if (!id.ok()) return SendStatus(res, id.status());
+  auto path = PathOf(*id);
+  if (!path.ok()) return SendStatus(res, path.status());
+  auto bytes = base::Env::Default()->ReadFile(*path, 256u << 20);
+  if (!bytes.ok())
+    return SendError(res, 410, "image " + std::to_string(*id) + " is indexed but its file is gone");
+  res.set_content(*bytes, ContentType(DetectImageFormat(*bytes)));
+}
+
+void Server::State::Thumbnail(const httplib::Request& req, httplib::Response& res) {
+  auto id = IdFromPath(req.matches[1]);
+  if (!id.ok()) return SendStatus(res, id.status());
+  {
+    std::lock_guard<std::mutex> lock(thumbnails_mutex);
+    if (auto it = thumbnails.find(*id); it != thumbnails.end())
+      return res.set_content(it->second, "image/jpeg");
+  }
+  auto path = PathOf(*id);
+  if (!path.ok()) return SendStatus(res, path.status());
+  auto image = LoadImage(*path);
+  if (!image.ok())
+    return SendError(res, 410, "image " + std::to_string(*id) + " cannot be read any more");
+  auto jpeg = image::EncodeJpeg(image::Thumbnail(*image, 256), 80);
+  if (!jpeg.ok()) return SendStatus(res, jpeg.status());
+  std::lock_guard<std::mutex> lock(thumbnails_mutex);
+  if (thumbnails.size() >= kThumbnailCacheEntries) thumbnails.erase(thumbnails.begin());
+  thumbnails[*id] = *jpeg;
+  res.set_content(*jpeg, "image/jpeg");
+}
+
+// Stores an uploaded image under DIR/uploads/<content hash>.<ext> and ingests it into
+// every model; the same content uploaded twice is one image.
+void Server::State::Upload(const httplib::Request& req, httplib::Response& res) {
+  if (!req.is_multipart_form_data() || !req.has_file("image")) {
+    return SendError(res, 400, "upload an image as multipart field \"image\"");
+  }
+  const std::string& bytes = req.get_file_value("image").content;
+  DecodeOptions limits;
+  limits.max_pixels = options.max_image_pixels;
+  auto image = DecodeImage(bytes, "upload", limits);
+  if (!image.ok()) return SendStatus(res, image.status());
+  static const std::map<ImageFormat, const char*> kExtensions = {
+      {ImageFormat::kJpeg, ".jpg"}, {ImageFormat::kPng, ".png"},  {ImageFormat::kWebp, ".webp"},
+      {ImageFormat::kBmp, ".bmp"},  {ImageFormat::kTiff, ".tif"}, {ImageFormat::kGif, ".gif"}};
+  std::string dir = db_dir + "/uploads";
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  std::string path = std::filesystem::absolute(dir + "/" + pipeline::ContentHash(bytes) +
+                                               kExtensions.at(DetectImageFormat(bytes)))
+                         .lexically_normal()
+                         .string();
+  std::lock_guard<std::mutex> lock(ingest_mutex);
+  if (!base::Env::Default()->FileExists(path)) {
+    Status written = base::Env::Default()->WriteFileAtomic(path, bytes);
+    if (!written.ok()) return SendStatus(res, written);
+  }
+  pipeline::IngestOptions ingest;
+  ingest.roots = {path};
+  auto report = pipeline::Ingest(models, ingest);
+  if (!report.ok()) return SendStatus(res, report.status());
+  if (!report->failures.empty()) return SendError(res, 400, report->failures[0].reason);
+  QueryRequest by_path;
+  by_path.filter = "path == " + json(path).dump();
+  auto rows = models[0].collection->Query(by_path);
+  if (!rows.ok() || rows->empty())
+    return SendError(res, 500, "the upload was stored but not found again");
+  res.status = report->added > 0 ? 201 : 200;
+  SendJson(res, {{"id", (*rows)[0].id},
+                 {"created", report->added > 0},
+                 {"width", image->width},
+                 {"height", image->height}});
+}
+
+void Server::State::Delete(const httplib::Request& req, httplib::Response& res) {
+  auto id = IdFromPath(req.matches[1]);
+  if (!id.ok()) return SendStatus(res, id.status());
+  int64_t deleted = 0;
+  for (auto& m : models) {
+    auto n = m.collection->Delete({*id});
+    if (!n.ok()) return SendStatus(res, n.status());
+    deleted = std::max(deleted, *n);
+  }
+  if (deleted == 0) return SendError(res, 404, "no image with id " + std::to_string(*id));
+  std::lock_guard<std::mutex> lock(thumbnails_mutex);
+  thumbnails.erase(*id);
+  SendJson(res, {{"deleted", *id}});
+}
+
+}  // namespace imgsearch::server

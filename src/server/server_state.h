@@ -1,0 +1,58 @@
+// Internal to the server: what a running server holds, shared by the native API
+// (native_api.cc) and the routing, guards and lifecycle (server.cc).
+#pragma once
+
+#include <httplib.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipeline/model_set.h"
+#include "server/milvus_api.h"
+#include "server/request_metrics.h"
+#include "server/server.h"
+#include "server/time_limiter.h"
+
+namespace imgsearch::server {
+
+struct Server::State {
+  ServerOptions options;
+  std::string db_dir;
+  std::unique_ptr<Database> db;
+  std::vector<pipeline::BoundModel> models;
+  std::unique_ptr<MilvusApi> milvus;
+  RequestMetrics metrics;
+  TimeLimiter limiter;  // after db and models: its destructor waits for abandoned reads
+  httplib::Server http;
+
+  std::mutex thumbnails_mutex;
+  std::map<int64_t, std::string> thumbnails;
+  std::mutex ingest_mutex;  // one upload ingested at a time: ids are allocated per ingest
+
+  // --- native API (native_api.cc) ---
+  void Health(httplib::Response& res) const;
+  void Search(const httplib::Request& req, httplib::Response& res);
+  void Image(const httplib::Request& req, httplib::Response& res) const;
+  void Thumbnail(const httplib::Request& req, httplib::Response& res);
+  void Upload(const httplib::Request& req, httplib::Response& res);
+  void Delete(const httplib::Request& req, httplib::Response& res);
+  Result<std::string> PathOf(int64_t id) const;
+
+  // --- routing (server.cc) ---
+  void Routes();
+  void Milvus(const MilvusRoute& route, const httplib::Request& req, httplib::Response& res);
+  // The time limit for this request: the server's, or a shorter "Request-Timeout".
+  std::chrono::milliseconds TimeLimit(const httplib::Request& req) const;
+  // Runs a read under the time limit; nothing if it ran out.
+  template <typename T>
+  std::optional<T> WithinTimeLimit(const httplib::Request& req, std::function<T()> work) {
+    return limiter.Run<T>(std::move(work), TimeLimit(req));
+  }
+  std::string TimeLimitMessage(const httplib::Request& req) const;
+};
+
+}  // namespace imgsearch::server
