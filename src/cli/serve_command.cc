@@ -73,7 +73,8 @@ int RunServe(ServeOptions options) {
 
 void AddServeCommand(CLI::App& app, int* exit_code) {
   auto options = std::make_shared<ServeOptions>();
-  CLI::App* cmd = app.add_subcommand("serve", "Serve a database over HTTP (JSON API)");
+  CLI::App* cmd =
+      app.add_subcommand("serve", "Serve a database over HTTP: JSON API, Milvus REST v2, web page");
   cmd->add_option("--db", options->db, "Database folder")->required();
   cmd->add_option("--host", options->server.host, "Address to bind (default 127.0.0.1)");
   cmd->add_option("--port", options->server.port, "Port (0: any free one)")
@@ -81,6 +82,17 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--token", options->tokens,
                   "Bearer token, TOKEN (read) or TOKEN:write (repeatable)")
       ->allow_extra_args(false);
+  cmd->add_option("--cors-origin", options->server.cors_origins,
+                  "A browser origin allowed to call the API, e.g. https://app.example "
+                  "(repeatable; default none)")
+      ->allow_extra_args(false);
+  cmd->add_option("--time-limit", options->server.request_time_limit_seconds,
+                  "Seconds a search or query may take before it is answered with 503")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--milvus-http-status", options->server.milvus_http_status,
+                "Milvus routes also report errors in the HTTP status (Milvus itself uses 200)");
+  cmd->add_option("--threads", options->server.threads, "Connections served at once")
+      ->check(CLI::Range(2, 1024));
   cmd->callback([options, exit_code] { *exit_code = RunServe(*options); });
 }
 

@@ -6,10 +6,8 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <thread>
 
-#include "imgsearch/database.h"
-#include "pipeline/ingest.h"
+#include "server/test_server.h"
 #include "test_util.h"
 
 namespace imgsearch::server {
@@ -18,51 +16,6 @@ namespace {
 using json = nlohmann::json;
 using testing::FixturePath;
 using testing::MakeTempDir;
-
-const char* kReader = "reader-token-0123456789";
-const char* kWriter = "writer-token-0123456789";
-
-// An indexed copy of the class fixtures, served on a free port for the test's lifetime.
-class ServerFixture {
- public:
-  explicit ServerFixture(ServerOptions options = {})
-      : images_(MakeTempDir() + "/images"), db_dir_(MakeTempDir() + "/db") {
-    std::filesystem::copy(FixturePath("classes"), images_,
-                          std::filesystem::copy_options::recursive);
-    {
-      auto db = testing::ValueOrDie(Database::Open(db_dir_));
-      auto models =
-          testing::ValueOrDie(pipeline::OpenModelSet(*db, db_dir_, {}, EmbedderOptions()));
-      pipeline::IngestOptions ingest;
-      ingest.roots = {images_};
-      EXPECT_TRUE(pipeline::Ingest(models, ingest).ok());
-    }
-    options.port = 0;
-    server_ = testing::ValueOrDie(Server::Create(db_dir_, options));
-    port_ = testing::ValueOrDie(server_->Bind());
-    thread_ = std::thread([this] { server_->Run(); });
-  }
-  ~ServerFixture() {
-    server_->Stop();
-    thread_.join();
-  }
-  httplib::Client Client(const char* token = nullptr) const {
-    httplib::Client c("127.0.0.1", port_);
-    if (token) c.set_bearer_token_auth(token);
-    return c;
-  }
-  const std::string& images() const { return images_; }
-
- private:
-  std::string images_, db_dir_;
-  std::unique_ptr<Server> server_;
-  int port_ = 0;
-  std::thread thread_;
-};
-
-json Body(const httplib::Result& r) {
-  return json::parse(r->body);
-}
 
 TEST(ServerTest, HealthCollectionsAndSearch) {
   ServerFixture f;

@@ -1,0 +1,220 @@
+// The server's other faces over a real socket: the Milvus dialect on the wire, CORS, the
+// time limit, the web page, and searches running alongside writes.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "server/milvus_api.h"
+#include "server/test_server.h"
+
+namespace imgsearch::server {
+namespace {
+
+using json = nlohmann::json;
+
+httplib::Result Milvus(httplib::Client& c, const std::string& route, const json& body) {
+  return c.Post(("/v2/vectordb/" + route).c_str(), body.dump(), "application/json");
+}
+
+json RandomRows(int count, int dimension, int first_id, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> value(-1, 1);
+  json rows = json::array();
+  for (int i = 0; i < count; ++i) {
+    json v = json::array();
+    for (int d = 0; d < dimension; ++d) v.push_back(value(rng));
+    rows.push_back({{"id", first_id + i}, {"vector", v}});
+  }
+  return rows;
+}
+
+TEST(ServerHttpTest, MilvusRoundTripWithTokensOnTheWire) {
+  ServerOptions options;
+  options.tokens = {{kReader, false}, {kWriter, true}};
+  ServerFixture f(options);
+  auto writer = f.Client(kWriter);
+  auto reader = f.Client(kReader);
+  auto anonymous = f.Client();
+
+  auto refused = Milvus(anonymous, "collections/list", json::object());
+  EXPECT_EQ(refused->status, 401);
+  EXPECT_EQ(Body(refused)["code"], kMilvusNeedAuthenticate);
+  auto forbidden =
+      Milvus(reader, "collections/create", {{"collectionName", "v"}, {"dimension", 3}});
+  EXPECT_EQ(forbidden->status, 403);
+  EXPECT_NE(Body(forbidden)["message"].get<std::string>().find("read but not write"),
+            std::string::npos);
+
+  auto created = Milvus(writer, "collections/create", {{"collectionName", "v"}, {"dimension", 3}});
+  ASSERT_EQ(created->status, 200);
+  EXPECT_EQ(Body(created), json::parse(R"({"code": 0, "data": {}})"));
+  json rows = json::parse(R"([{"id": 1, "vector": [1, 0, 0]}, {"id": 2, "vector": [0, 1, 0]},
+                              {"id": 3, "vector": [0.9, 0.1, 0]}])");
+  auto inserted = Milvus(writer, "entities/insert", {{"collectionName", "v"}, {"data", rows}});
+  EXPECT_EQ(Body(inserted)["data"]["insertCount"], 3);
+
+  auto searched = Milvus(reader, "entities/search",
+                         {{"collectionName", "v"}, {"data", {{1, 0, 0}}}, {"limit", 2}});
+  json hits = Body(searched)["data"];
+  ASSERT_EQ(hits.size(), 2u) << searched->body;
+  EXPECT_EQ(hits[0]["id"], 1);
+  EXPECT_EQ(hits[1]["id"], 3);
+  auto queried = Milvus(reader, "entities/query", {{"collectionName", "v"}, {"filter", "id < 3"}});
+  EXPECT_EQ(Body(queried)["data"].size(), 2u);
+  // The JavaScript convention: ids as strings when asked.
+  httplib::Headers as_strings = {{"Accept-Type-Allow-Int64", "false"}};
+  auto got = writer.Post("/v2/vectordb/entities/get", as_strings,
+                         json{{"collectionName", "v"}, {"id", 2}}.dump(), "application/json");
+  EXPECT_EQ(Body(got)["data"][0]["id"], "2");
+  auto deleted =
+      Milvus(writer, "entities/delete", {{"collectionName", "v"}, {"filter", "id == 1"}});
+  EXPECT_EQ(Body(deleted)["code"], 0);
+  auto stats = Milvus(reader, "collections/get_stats", {{"collectionName", "v"}});
+  EXPECT_EQ(Body(stats)["data"]["rowCount"], 2);
+  // The image collections are collections too.
+  auto list = Body(Milvus(reader, "collections/list", json::object()))["data"];
+  EXPECT_EQ(list.size(), 3u);
+
+  // Errors come back as Milvus sends them: HTTP 200, the code in the body.
+  auto missing = Milvus(reader, "collections/describe", {{"collectionName", "nope"}});
+  EXPECT_EQ(missing->status, 200);
+  EXPECT_EQ(Body(missing)["code"], kMilvusCollectionNotFound);
+  auto malformed = writer.Post("/v2/vectordb/entities/insert", "{oops", "application/json");
+  EXPECT_EQ(Body(malformed)["code"], kMilvusIncorrectParameterFormat);
+  auto unknown = writer.Post("/v2/vectordb/collections/rename", "{}", "application/json");
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(Body(unknown)["message"], "no such route");
+}
+
+TEST(ServerHttpTest, MilvusErrorsCanAlsoBeHttpStatuses) {
+  ServerOptions options;
+  options.milvus_http_status = true;
+  ServerFixture f(options);
+  auto c = f.Client();
+  auto missing = Milvus(c, "collections/describe", {{"collectionName", "nope"}});
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(Body(missing)["code"], kMilvusCollectionNotFound);
+  auto bad = Milvus(c, "collections/create", {{"collectionName", "x"}});
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(Milvus(c, "collections/list", json::object())->status, 200);
+}
+
+TEST(ServerHttpTest, CorsIsOffUnlessOriginsAreListed) {
+  {
+    ServerFixture closed;
+    auto c = closed.Client();
+    auto r = c.Get("/api/health", {{"Origin", "https://app.example"}});
+    EXPECT_EQ(r->status, 200);
+    EXPECT_FALSE(r->has_header("Access-Control-Allow-Origin"));
+    EXPECT_EQ(c.Options("/api/search", {{"Origin", "https://app.example"}})->status, 403);
+  }
+  ServerOptions options;
+  options.cors_origins = {"https://app.example"};
+  ServerFixture open(options);
+  auto c = open.Client();
+  auto allowed = c.Get("/api/health", {{"Origin", "https://app.example"}});
+  EXPECT_EQ(allowed->get_header_value("Access-Control-Allow-Origin"), "https://app.example");
+  auto other = c.Get("/api/health", {{"Origin", "https://evil.example"}});
+  EXPECT_FALSE(other->has_header("Access-Control-Allow-Origin"));
+  auto preflight = c.Options("/v2/vectordb/entities/search", {{"Origin", "https://app.example"}});
+  EXPECT_EQ(preflight->status, 204);
+  EXPECT_NE(preflight->get_header_value("Access-Control-Allow-Headers").find("Authorization"),
+            std::string::npos);
+  EXPECT_EQ(c.Options("/api/search", {{"Origin", "https://evil.example"}})->status, 403);
+}
+
+TEST(ServerHttpTest, ReadsOverTheTimeLimitAnswer503AndTheServerCarriesOn) {
+  ServerOptions options;
+  options.request_time_limit_seconds = 0.001;
+  ServerFixture f(options);
+  auto c = f.Client();
+  json schema = json::parse(R"({"fields": [
+      {"fieldName": "id", "dataType": "Int64", "isPrimary": true},
+      {"fieldName": "vector", "dataType": "FloatVector", "elementTypeParams": {"dim": 32}}]})");
+  ASSERT_EQ(Body(Milvus(c, "collections/create",
+                        {{"collectionName", "big"}, {"schema", schema}}))["code"],
+            0);
+  for (int batch = 0; batch < 4; ++batch) {  // writes are never cut short
+    auto r =
+        Milvus(c, "entities/insert",
+               {{"collectionName", "big"}, {"data", RandomRows(5000, 32, batch * 5000, batch)}});
+    ASSERT_EQ(Body(r)["code"], 0) << r->body.substr(0, 200);
+  }
+  // 500 exact searches over 20,000 rows: far beyond a millisecond.
+  json queries = json::array();
+  for (const json& row : RandomRows(500, 32, 0, 99)) queries.push_back(row["vector"]);
+  auto slow = Milvus(c, "entities/search", {{"collectionName", "big"}, {"data", queries}});
+  EXPECT_EQ(slow->status, 503);
+  EXPECT_NE(Body(slow)["message"].get<std::string>().find("time limit"), std::string::npos);
+  auto slow_native =
+      c.Post("/api/search", R"({"id": 1, "filter": "width > 0"})", "application/json");
+  EXPECT_TRUE(slow_native->status == 503 || slow_native->status == 200);  // may be quick
+  EXPECT_EQ(c.Get("/api/health")->status, 200);  // not a read under the limit
+  EXPECT_EQ(
+      Body(Milvus(c, "collections/get_stats", {{"collectionName", "big"}}))["data"]["rowCount"],
+      20000);
+}
+
+TEST(ServerHttpTest, WebPageIsServedFromTheBinary) {
+  ServerFixture f;
+  auto page = f.Client().Get("/");
+  ASSERT_EQ(page->status, 200);
+  EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_NE(page->body.find("<title>imgsearch</title>"), std::string::npos);
+  EXPECT_NE(page->get_header_value("Content-Security-Policy").find("default-src 'self'"),
+            std::string::npos);
+  EXPECT_EQ(page->body.find("https://"), std::string::npos);  // no CDN, nothing remote
+}
+
+TEST(ServerHttpTest, SearchesRunInParallelWithWrites) {
+  ServerFixture f;
+  {
+    auto c = f.Client();
+    ASSERT_EQ(Body(Milvus(c, "collections/create",
+                          {{"collectionName", "live"}, {"dimension", 8}}))["code"],
+              0);
+  }
+  std::atomic<bool> writing{true};
+  std::atomic<int> searches{0}, failures{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&, t] {
+      auto c = f.Client();
+      int n = 0;
+      while (writing || n < 5) {  // at least a few, all of them during writes if possible
+        auto r = t % 2 == 0 ? c.Post("/api/search", R"({"id": 1, "k": 5, "fuse": "rrf"})",
+                                     "application/json")
+                            : Milvus(c, "entities/search",
+                                     {{"collectionName", "live"},
+                                      {"data", {RandomRows(1, 8, 0, n)[0]["vector"]}}});
+        if (!r || r->status != 200) ++failures;
+        ++searches;
+        ++n;
+      }
+    });
+  }
+  auto writer = f.Client();
+  int acknowledged = 0;
+  for (int batch = 0; batch < 20; ++batch) {
+    auto r = Milvus(writer, "entities/insert",
+                    {{"collectionName", "live"}, {"data", RandomRows(50, 8, batch * 50, batch)}});
+    if (r && Body(r)["code"] == 0) acknowledged += 50;
+  }
+  for (const std::string name : {"red/red_0.png", "green/green_0.png"}) {
+    httplib::MultipartFormDataItems upload = {
+        {"image", testing::ReadFileBytes(f.images() + "/" + name), "x.png", "image/png"}};
+    EXPECT_EQ(writer.Post("/api/images", upload)->status, 201);  // a new upload, ingested
+  }
+  writing = false;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(failures, 0) << "of " << searches;
+  EXPECT_EQ(acknowledged, 1000);
+  auto stats = Milvus(writer, "collections/get_stats", {{"collectionName", "live"}});
+  EXPECT_EQ(Body(stats)["data"]["rowCount"], 1000);
+  EXPECT_EQ(Body(writer.Get("/api/health"))["images"], 12);
+}
+
+}  // namespace
+}  // namespace imgsearch::server

@@ -1,0 +1,63 @@
+// Test helper: an indexed copy of the class fixtures served on a free loopback port.
+#pragma once
+
+#include <httplib.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "imgsearch/database.h"
+#include "pipeline/ingest.h"
+#include "server/server.h"
+#include "test_util.h"
+
+namespace imgsearch::server {
+
+inline const char* kReader = "reader-token-0123456789";
+inline const char* kWriter = "writer-token-0123456789";
+
+// An indexed copy of the class fixtures, served on a free port for the test's lifetime.
+class ServerFixture {
+ public:
+  explicit ServerFixture(ServerOptions options = {})
+      : images_(testing::MakeTempDir() + "/images"), db_dir_(testing::MakeTempDir() + "/db") {
+    std::filesystem::copy(testing::FixturePath("classes"), images_,
+                          std::filesystem::copy_options::recursive);
+    {
+      auto db = testing::ValueOrDie(Database::Open(db_dir_));
+      auto models =
+          testing::ValueOrDie(pipeline::OpenModelSet(*db, db_dir_, {}, EmbedderOptions()));
+      pipeline::IngestOptions ingest;
+      ingest.roots = {images_};
+      EXPECT_TRUE(pipeline::Ingest(models, ingest).ok());
+    }
+    options.port = 0;
+    server_ = testing::ValueOrDie(Server::Create(db_dir_, options));
+    port_ = testing::ValueOrDie(server_->Bind());
+    thread_ = std::thread([this] { server_->Run(); });
+  }
+  ~ServerFixture() {
+    server_->Stop();
+    thread_.join();
+  }
+  httplib::Client Client(const char* token = nullptr) const {
+    httplib::Client c("127.0.0.1", port_);
+    if (token) c.set_bearer_token_auth(token);
+    return c;
+  }
+  const std::string& images() const { return images_; }
+  const std::string& db_dir() const { return db_dir_; }
+
+ private:
+  std::string images_, db_dir_;
+  std::unique_ptr<Server> server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+inline nlohmann::json Body(const httplib::Result& r) {
+  return nlohmann::json::parse(r->body);
+}
+
+}  // namespace imgsearch::server
