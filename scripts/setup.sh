@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything imgsearch needs to build, test and run on Debian bookworm.
 # Idempotent and quick when everything is already present. Called by scripts/demo.sh
-# and scripts/test.sh; safe to run by hand.
+# and scripts/test.sh; safe to run by hand. With --tests it also installs what only the
+# tests use: Debian's chromium and, from npm, playwright-core (tests/web).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +20,9 @@ APT_PACKAGES=(
   python3 python3-numpy python3-pil python3-onnx
   ca-certificates
 )
+WITH_TESTS=0
+[ "${1:-}" = "--tests" ] && WITH_TESTS=1
+[ "$WITH_TESTS" = 1 ] && APT_PACKAGES+=(chromium fonts-dejavu-core)
 # Node.js and npm fetch the ONNX Runtime library; a machine may already have them from
 # another source (e.g. NodeSource), whose nodejs conflicts with Debian's npm.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
@@ -86,7 +90,16 @@ fetch_ort_library() {
   rm -rf "$work"
 }
 
+# playwright-core drives chromium in the web page test; its version is pinned by
+# tests/web/package-lock.json.
+install_browser_test_packages() {
+  [ -f "$ROOT/tests/web/node_modules/playwright-core/package.json" ] && return 0
+  log "installing playwright-core for the browser test (npm ci in tests/web)"
+  (cd "$ROOT/tests/web" && npm ci --silent --no-audit --no-fund >/dev/null)
+}
+
 install_apt_packages
 mkdir -p "$DEPS"
 fetch_ort_headers
 fetch_ort_library
+if [ "$WITH_TESTS" = 1 ]; then install_browser_test_packages; fi

@@ -4,6 +4,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
+bash "$ROOT/scripts/setup.sh" --tests
 bash "$ROOT/scripts/build.sh"
 bash "$ROOT/scripts/check_format.sh"
 cd "$BUILD_DIR"

@@ -38,7 +38,8 @@ std::string ThumbnailTag(const std::string& path) {
   if (!image.ok()) return "<div class=missing>unreadable</div>";
   auto jpeg = image::EncodeJpeg(image::Thumbnail(*image, 160), 80);
   if (!jpeg.ok()) return "<div class=missing>unreadable</div>";
-  return "<img src=\"data:image/jpeg;base64," + base::Base64Encode(*jpeg) + "\" alt=\"" + Escape(path) + "\">";
+  return "<img src=\"data:image/jpeg;base64," + base::Base64Encode(*jpeg) + "\" alt=\"" +
+         Escape(path) + "\">";
 }
 
 }  // namespace

@@ -1,0 +1,129 @@
+// The web page end to end in headless Chromium (Debian's chromium, driven by
+// playwright-core): index the class fixtures, serve them, pick an image, see one column
+// per model plus the fused one and the agreement table, check by screenshot that results
+// are drawn, click a result to search by it, change k, and get a clear error for a file
+// that is not an image.
+//
+//   node tests/web/browser_test.mjs IMGSEARCH_BINARY FIXTURE_DIR WORK_DIR
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const [imgsearch, fixtures, work] = process.argv.slice(2);
+if (!work) throw new Error("usage: browser_test.mjs IMGSEARCH_BINARY FIXTURE_DIR WORK_DIR");
+
+function check(condition, message) {
+  if (!condition) throw new Error("check failed: " + message);
+  console.log("ok: " + message);
+}
+
+fs.rmSync(work, { recursive: true, force: true });
+fs.mkdirSync(work, { recursive: true });
+const images = path.join(work, "images");
+const db = path.join(work, "db");
+fs.cpSync(path.join(fixtures, "classes"), images, { recursive: true });
+const indexed = spawnSync(imgsearch, ["index", images, "--db", db], { encoding: "utf8" });
+// broken.jpg among the fixtures makes index exit 1 while indexing every other image.
+check(indexed.status === 0 || indexed.status === 1, "imgsearch index ran: " + indexed.stderr);
+
+// Starts `imgsearch serve` on a free port and resolves with its address.
+function startServer() {
+  const server = spawn(imgsearch, ["serve", "--db", db, "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    server.stdout.on("data", (chunk) => {
+      out += chunk;
+      const match = out.match(/on (http:\/\/[0-9.]+:\d+)/);
+      if (match) resolve({ server, url: match[1] });
+    });
+    server.on("exit", (code) => reject(new Error("serve exited early with " + code)));
+  });
+}
+
+const { server, url } = await startServer();
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(e.message));
+  // (Chromium logs every 4xx answer as a console error; the page handles those itself.)
+  page.on("console", (m) => {
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(m.text());
+  });
+  await page.goto(url + "/");
+  await page.waitForFunction(() => document.querySelectorAll("#models input").length === 2);
+  check((await page.textContent("#status")).includes("10 images"), "the page lists the models and images");
+
+  // Pick an image: one column per model, a fused column, and the agreement table.
+  await page.setInputFiles("#file", path.join(fixtures, "classes", "blue", "blue_1.png"));
+  await page.waitForSelector(".column.fused .hit");
+  const columns = await page.$$eval(".column", (cs) => cs.map((c) => c.dataset.model));
+  check(JSON.stringify(columns) === JSON.stringify(["color_layout", "phash", "fused (RRF)"]),
+        "columns per model and fused: " + columns);
+  const perColumn = await page.$$eval(".column", (cs) => cs.map((c) => c.querySelectorAll(".hit").length));
+  check(perColumn.every((n) => n === 8), "k = 8 results in each column: " + perColumn);
+  const top = await page.getAttribute(".column[data-model=color_layout] .hit", "title");
+  check(top.includes("blue/"), "colour layout's nearest image is a blue one: " + top);
+  check((await page.$$("#agreement-table tr")).length === 2, "agreement table: header and one pair");
+  await page.waitForFunction(() => [...document.querySelectorAll(".hit img, #query")]
+      .every((img) => img.complete && img.naturalWidth > 0));
+  check(true, "the query and every thumbnail loaded");
+
+  // The screenshot shows results: many colours, most of the area drawn on.
+  const shot = await page.locator("#columns").screenshot({ path: path.join(work, "results.png") });
+  const picture = await page.evaluate(async (data) => {
+    const img = new Image();
+    img.src = "data:image/png;base64," + data;
+    await img.decode();
+    const canvas = document.createElement("canvas");
+    canvas.width = img.width; canvas.height = img.height;
+    const context = canvas.getContext("2d");
+    context.drawImage(img, 0, 0);
+    const pixels = context.getImageData(0, 0, img.width, img.height).data;
+    const colours = new Set();
+    let coloured = 0;
+    for (let i = 0; i < pixels.length; i += 4) {
+      colours.add((pixels[i] >> 3) << 10 | (pixels[i + 1] >> 3) << 5 | pixels[i + 2] >> 3);
+      const [r, g, b] = [pixels[i], pixels[i + 1], pixels[i + 2]];
+      if (Math.max(r, g, b) - Math.min(r, g, b) > 60) coloured++;
+    }
+    return { width: img.width, height: img.height, colours: colours.size, coloured: coloured / (pixels.length / 4) };
+  }, shot.toString("base64"));
+  check(picture.width > 500 && picture.height > 400, "results area is " + picture.width + "x" + picture.height);
+  check(picture.colours > 40, "the screenshot has " + picture.colours + " colours (thumbnails drawn)");
+  check(picture.coloured > 0.05, "saturated thumbnail pixels cover " + (picture.coloured * 100).toFixed(1) + "%");
+
+  // Click a result: the page searches by that image's id.
+  const second = page.locator(".column[data-model=phash] .hit").nth(1);
+  const clickedId = await second.getAttribute("data-id");
+  await second.click();
+  await page.waitForFunction((id) => document.querySelector("#query-label").textContent === "query: id:" + id, clickedId);
+  const firstId = await page.getAttribute(".column[data-model=phash] .hit", "data-id");
+  check(firstId === clickedId, "searching by result " + clickedId + " finds it first");
+
+  // Fewer results, one model only.
+  await page.fill("#k", "3");
+  await page.dispatchEvent("#k", "change");
+  await page.waitForFunction(() => document.querySelector(".column[data-model=phash]").querySelectorAll(".hit").length === 3);
+  await page.uncheck("#models input[value=phash]");
+  await page.waitForFunction(() => !document.querySelector(".column[data-model=phash]"));
+  const onlyColumns = await page.$$eval(".column", (cs) => cs.map((c) => c.dataset.model));
+  check(JSON.stringify(onlyColumns) === JSON.stringify(["color_layout"]), "one model, no fusion: " + onlyColumns);
+
+  // A file that is not an image: a clear error on the page, nothing else changes.
+  await page.setInputFiles("#file", { name: "notes.png", mimeType: "image/png", buffer: Buffer.from("plain text") });
+  await page.waitForSelector("#status.error");
+  const error = await page.textContent("#status");
+  check(error.includes("not an image"), "bad file reported: " + error);
+  check(problems.length === 0, "no script errors in the page: " + problems.join("; "));
+} finally {
+  await browser.close();
+  server.kill("SIGTERM");
+}
+const code = await new Promise((resolve) => server.on("exit", resolve));
+check(code === 0, "serve stopped cleanly on SIGTERM");
