@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 
 #include "base/log.h"
 #include "pipeline/search.h"
@@ -158,11 +159,20 @@ void Server::State::Routes() {
   http.Get("/metrics", guard("metrics", false, native, [this](R, W res) {
              res.set_content(metrics.Prometheus(*db), "text/plain; version=0.0.4");
            }));
+  // One pattern for the whole dialect, then a map: httplib tries its patterns (std::regex)
+  // one by one, which costs more than the search itself when there are twenty of them.
+  auto milvus_routes = std::make_shared<std::map<std::string, httplib::Server::Handler>>();
   for (const MilvusRoute& route : MilvusApi::Routes()) {
-    http.Post("/v2/vectordb/" + route.name,
-              guard("milvus:" + route.name, route.writes, Dialect::kMilvus,
-                    [this, route](R req, W res) { Milvus(route, req, res); }));
+    (*milvus_routes)[route.name] = guard("milvus:" + route.name, route.writes, Dialect::kMilvus,
+                                         [this, route](R req, W res) { Milvus(route, req, res); });
   }
+  http.Post(R"(/v2/vectordb/(.+))", [milvus_routes](R req, W res) {
+    auto it = milvus_routes->find(req.matches[1]);
+    if (it == milvus_routes->end()) {
+      return SendMilvusError(res, 404, kMilvusParameterInvalid, "no such route");
+    }
+    it->second(req, res);
+  });
   // The page holds no data (it calls the API, with the token the user gives it).
   http.Get("/", [](R, W res) {
     res.set_header("Content-Security-Policy",
@@ -185,6 +195,15 @@ void Server::State::Routes() {
   http.set_read_timeout(options.socket_timeout_seconds, 0);
   http.set_write_timeout(options.socket_timeout_seconds, 0);
   http.set_keep_alive_max_count(1000);
+  // Small JSON answers go out at once (without this, Nagle's algorithm and delayed ACKs
+  // add ~40 ms to every keep-alive request).
+  http.set_tcp_nodelay(true);
+  // SO_REUSEADDR only: httplib's default SO_REUSEPORT would let a second server bind the
+  // same port and silently take half the requests.
+  http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   const int threads = std::max(2, options.threads);
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   // Whatever httplib itself answers (404, 413, ...) is JSON too, in the route's dialect.
@@ -218,6 +237,7 @@ Result<std::unique_ptr<Server>> Server::Create(const std::string& db_dir,
   IMGSEARCH_ASSIGN_OR_RETURN(state->models,
                              pipeline::OpenModelSet(*state->db, db_dir, {}, EmbedderOptions()));
   state->milvus = std::make_unique<MilvusApi>(*state->db);
+  state->limiter = std::make_unique<TimeLimiter>(std::max(2, options.threads));
   state->Routes();
   return std::unique_ptr<Server>(new Server(std::move(state)));
 }

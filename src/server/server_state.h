@@ -26,7 +26,8 @@ struct Server::State {
   std::vector<pipeline::BoundModel> models;
   std::unique_ptr<MilvusApi> milvus;
   RequestMetrics metrics;
-  TimeLimiter limiter;  // after db and models: its destructor waits for abandoned reads
+  // After db and models: its destructor finishes abandoned reads, which use them.
+  std::unique_ptr<TimeLimiter> limiter;
   httplib::Server http;
 
   std::mutex thumbnails_mutex;
@@ -50,7 +51,7 @@ struct Server::State {
   // Runs a read under the time limit; nothing if it ran out.
   template <typename T>
   std::optional<T> WithinTimeLimit(const httplib::Request& req, std::function<T()> work) {
-    return limiter.Run<T>(std::move(work), TimeLimit(req));
+    return limiter->Run<T>(std::move(work), TimeLimit(req));
   }
   std::string TimeLimitMessage(const httplib::Request& req) const;
 };
