@@ -194,15 +194,10 @@ std::string MilvusApi::Context::String(const char* key, const std::string& fallb
 
 int64_t MilvusApi::Context::Int(const char* key, int64_t fallback) const {
   if (!body.contains(key) || body[key].is_null()) return fallback;
-  const json& v = body[key];
-  if (v.is_number_integer()) return v.get<int64_t>();
   // Milvus also takes numbers written as strings ("dimension": "128").
-  if (v.is_string()) {
-    const std::string& s = v.get_ref<const std::string&>();
-    if (!s.empty() && s.find_first_not_of("-0123456789") == std::string::npos && s.size() < 19)
-      return std::stoll(s);
-  }
-  Fail(kMilvusIncorrectParameterFormat, std::string(key) + " must be an integer, got " + v.dump());
+  if (std::optional<int64_t> v = IntegerOf(body[key])) return *v;
+  Fail(kMilvusIncorrectParameterFormat,
+       std::string(key) + " must be an integer, got " + body[key].dump());
 }
 
 bool MilvusApi::Context::Bool(const char* key, bool fallback) const {

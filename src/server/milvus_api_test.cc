@@ -248,6 +248,8 @@ TEST_F(MilvusApiTest, BadRequestsAreRefusedWithMilvusCodesAndMessages) {
   Refused("collections/create", {{"collectionName", "c"}, {"dimension", 2}}, 1100,
           "already exists");
   Refused("collections/create", {{"collectionName", "d"}}, 1802, "dimension");
+  Refused("collections/create", {{"collectionName", "d"}, {"dimension", "1-2"}}, 1801,
+          "must be an integer");
   Refused("collections/create", {{"collectionName", "d"}, {"dimension", 2}, {"idType", "VarChar"}},
           1100, "Int64 ids only");
   Refused("collections/create",

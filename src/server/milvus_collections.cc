@@ -22,12 +22,8 @@ void CheckCollectionParams(const json& params) {
 int ElementParam(const json& field, const char* key, int fallback) {
   const json& params = field.contains("elementTypeParams") ? field["elementTypeParams"] : json();
   if (!params.is_object() || !params.contains(key)) return fallback;
-  const json& v = params[key];
-  if (v.is_number_integer()) return v.get<int>();
-  if (v.is_string() && !v.get<std::string>().empty() &&
-      v.get<std::string>().find_first_not_of("0123456789") == std::string::npos &&
-      v.get<std::string>().size() < 10)
-    return std::stoi(v.get<std::string>());
+  std::optional<int64_t> v = IntegerOf(params[key]);
+  if (v && *v >= 0 && *v <= (1 << 30)) return int(*v);
   Fail(kMilvusIncorrectParameterFormat, std::string(key) + " must be an integer");
 }
 

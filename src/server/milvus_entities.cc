@@ -43,15 +43,11 @@ std::vector<int64_t> IdsFromBody(const Context& c) {
   if (!ids.is_array()) ids = json::array({ids});
   std::vector<int64_t> out;
   for (const json& id : ids) {
-    if (id.is_number_integer()) {
-      out.push_back(id.get<int64_t>());
-    } else if (id.is_string() && !id.get<std::string>().empty() &&
-               id.get<std::string>().find_first_not_of("-0123456789") == std::string::npos &&
-               id.get<std::string>().size() < 20) {
-      out.push_back(std::stoll(id.get<std::string>()));
-    } else {
+    std::optional<int64_t> value = IntegerOf(id);
+    if (!value) {
       Fail(kMilvusCheckPrimaryKey, "id must be an Int64 or an array of them, got " + id.dump());
     }
+    out.push_back(*value);
   }
   return out;
 }

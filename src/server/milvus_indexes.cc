@@ -11,10 +11,9 @@ namespace {
 // Milvus clients often send index parameters as strings ("M": "16").
 json NumbersFromStrings(json params) {
   for (auto& [key, value] : params.items()) {
-    if (value.is_string() && !value.get<std::string>().empty() &&
-        value.get<std::string>().size() < 10 &&
-        value.get<std::string>().find_first_not_of("0123456789") == std::string::npos)
-      value = std::stoi(value.get<std::string>());
+    if (value.is_string()) {
+      if (std::optional<int64_t> number = IntegerOf(value)) value = *number;
+    }
   }
   return params;
 }

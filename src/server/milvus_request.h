@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -52,6 +53,10 @@ struct MilvusApi::Context {
 
   nlohmann::json Int64Json(int64_t v) const;
 };
+
+// An integer, or a decimal string of one ("128", "-5"): Milvus clients send both (ids to
+// and from JavaScript, parameters from form fields). Nothing for anything else.
+std::optional<int64_t> IntegerOf(const nlohmann::json& v);
 
 // One Milvus row object -> a Row of `schema` (the primary key read unless auto_id).
 Row RowFromMilvus(const CollectionSchema& schema, const nlohmann::json& object, size_t index,

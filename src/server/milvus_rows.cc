@@ -1,4 +1,6 @@
 // Rows and vectors between Milvus's JSON and imgsearch's Row.
+#include <charconv>
+
 #include "base/base64.h"
 #include "server/milvus_request.h"
 
@@ -53,17 +55,21 @@ std::vector<uint8_t> BinaryVector(const json& v, int bits, const std::string& wh
 }
 
 int64_t PrimaryKey(const json& v, const std::string& where) {
-  if (v.is_number_integer()) return v.get<int64_t>();
-  // Ids come back as strings to JavaScript clients; they may send them so too.
-  if (v.is_string()) {
-    const std::string& s = v.get_ref<const std::string&>();
-    if (!s.empty() && s.size() < 20 && s.find_first_not_of("-0123456789") == std::string::npos)
-      return std::stoll(s);
-  }
+  if (std::optional<int64_t> id = IntegerOf(v)) return *id;
   Fail(kMilvusCheckPrimaryKey, where + "the primary key must be an Int64, got " + v.dump());
 }
 
 }  // namespace
+
+std::optional<int64_t> IntegerOf(const json& v) {
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (!v.is_string()) return std::nullopt;
+  const std::string& s = v.get_ref<const std::string&>();
+  int64_t value = 0;
+  auto [end, error] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (s.empty() || error != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return value;
+}
 
 Row RowFromMilvus(const CollectionSchema& schema, const json& object, size_t index,
                   bool with_primary) {
