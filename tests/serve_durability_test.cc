@@ -53,6 +53,15 @@ class ServeProcess {
     close(out_);
   }
   int port() const { return port_; }
+  const std::string& first_line() const { return output_; }
+  // Everything it printed after the first line, up to its exit.
+  std::string RestOfOutput() {
+    std::string rest;
+    char buffer[256];
+    for (ssize_t n; (n = read(out_, buffer, sizeof(buffer))) > 0;)
+      rest.append(buffer, static_cast<size_t>(n));
+    return rest;
+  }
   void Signal(int signal) { kill(pid_, signal); }
   // The exit status as waitpid reports it.
   int Wait() {
@@ -133,6 +142,18 @@ void CreateCollection(int port) {
   httplib::Client c("127.0.0.1", port);
   ASSERT_EQ(
       Call(c, "collections/create", {{"collectionName", "durable"}, {"dimension", 4}})["code"], 0);
+}
+
+// `imgsearch serve` prints where it listens, and SIGTERM stops it cleanly (exit 0).
+TEST(ServeDurabilityTest, ServeStopsCleanlyOnSigterm) {
+  ServeProcess serve(IndexedDatabase());
+  EXPECT_NE(serve.first_line().find("on http://127.0.0.1:"), std::string::npos);
+  serve.Signal(SIGTERM);
+  std::string rest = serve.RestOfOutput();
+  int status = serve.Wait();
+  ASSERT_TRUE(WIFEXITED(status)) << rest;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_NE(rest.find("imgsearch stopped"), std::string::npos) << rest;
 }
 
 TEST(ServeDurabilityTest, SigtermDrainsRequestsAndFlushes) {
