@@ -1,7 +1,5 @@
 #include "server/milvus_api.h"
 
-#include <map>
-
 #include "server/milvus_request.h"
 
 namespace imgsearch::server {
@@ -38,55 +36,56 @@ json MilvusReply::ToJson() const {
   return out;
 }
 
-const std::vector<MilvusRoute>& MilvusApi::Routes() {
-  static const std::vector<MilvusRoute> routes = {
-      {"collections/create", true},
-      {"collections/describe", false},
-      {"collections/list", false},
-      {"collections/has", false},
-      {"collections/drop", true},
-      {"collections/get_stats", false},
-      {"collections/load", true},
-      {"collections/release", true},
-      {"collections/get_load_state", false},
-      {"entities/insert", true},
-      {"entities/upsert", true},
-      {"entities/delete", true},
-      {"entities/get", false},
-      {"entities/query", false},
-      {"entities/search", false},
-      {"indexes/create", true},
-      {"indexes/describe", false},
-      {"indexes/list", false},
-      {"indexes/drop", true},
+namespace {
+
+struct RouteEntry {
+  MilvusRoute route;
+  MilvusHandlers::Handler handler;
+};
+
+// Every route of the dialect: its name, whether it writes, and its handler.
+const std::vector<RouteEntry>& RouteTable() {
+  using H = MilvusHandlers;
+  static const std::vector<RouteEntry> table = {
+      {{"collections/create", true}, &H::CreateCollection},
+      {{"collections/describe", false}, &H::DescribeCollection},
+      {{"collections/list", false}, &H::ListCollections},
+      {{"collections/has", false}, &H::HasCollection},
+      {{"collections/drop", true}, &H::DropCollection},
+      {{"collections/get_stats", false}, &H::CollectionStats},
+      {{"collections/load", true}, &H::LoadCollection},
+      {{"collections/release", true}, &H::ReleaseCollection},
+      {{"collections/get_load_state", false}, &H::LoadState},
+      {{"entities/insert", true}, &H::Insert},
+      {{"entities/upsert", true}, &H::Upsert},
+      {{"entities/delete", true}, &H::Delete},
+      {{"entities/get", false}, &H::Get},
+      {{"entities/query", false}, &H::Query},
+      {{"entities/search", false}, &H::Search},
+      {{"indexes/create", true}, &H::CreateIndex},
+      {{"indexes/describe", false}, &H::DescribeIndex},
+      {{"indexes/list", false}, &H::ListIndexes},
+      {{"indexes/drop", true}, &H::DropIndex},
   };
+  return table;
+}
+
+}  // namespace
+
+const std::vector<MilvusRoute>& MilvusApi::Routes() {
+  static const std::vector<MilvusRoute> routes = [] {
+    std::vector<MilvusRoute> out;
+    for (const RouteEntry& entry : RouteTable()) out.push_back(entry.route);
+    return out;
+  }();
   return routes;
 }
 
 MilvusHandlers::Handler MilvusHandlers::Find(const std::string& route) {
-  static const std::map<std::string, Handler> handlers = {
-      {"collections/create", &CreateCollection},
-      {"collections/describe", &DescribeCollection},
-      {"collections/list", &ListCollections},
-      {"collections/has", &HasCollection},
-      {"collections/drop", &DropCollection},
-      {"collections/get_stats", &CollectionStats},
-      {"collections/load", &LoadCollection},
-      {"collections/release", &ReleaseCollection},
-      {"collections/get_load_state", &LoadState},
-      {"entities/insert", &Insert},
-      {"entities/upsert", &Upsert},
-      {"entities/delete", &Delete},
-      {"entities/get", &Get},
-      {"entities/query", &Query},
-      {"entities/search", &Search},
-      {"indexes/create", &CreateIndex},
-      {"indexes/describe", &DescribeIndex},
-      {"indexes/list", &ListIndexes},
-      {"indexes/drop", &DropIndex},
-  };
-  auto it = handlers.find(route);
-  return it == handlers.end() ? nullptr : it->second;
+  for (const RouteEntry& entry : RouteTable()) {
+    if (entry.route.name == route) return entry.handler;
+  }
+  return nullptr;
 }
 
 bool MilvusHandlers::IsReleased(MilvusApi& api, const std::string& name) {
@@ -105,20 +104,12 @@ void MilvusHandlers::SetReleased(MilvusApi& api, const std::string& name, bool r
 
 MilvusReply MilvusApi::Call(const std::string& route, const std::string& body,
                             bool int64_as_string) {
-  MilvusReply reply;
   Context context{this, json::object(), int64_as_string};
   if (!body.empty()) {
     context.body = json::parse(body, nullptr, false);
-    if (context.body.is_discarded() || !context.body.is_object()) {
-      reply.code = kMilvusIncorrectParameterFormat;
-      reply.message = "the request body must be a JSON object";
-      return reply;
-    }
+    if (context.body.is_discarded() || !context.body.is_object())
+      return MilvusReply{kMilvusIncorrectParameterFormat, "the request body must be a JSON object"};
   }
-  return Dispatch(route, context);
-}
-
-MilvusReply MilvusApi::Dispatch(const std::string& route, Context& context) {
   MilvusReply reply;
   MilvusHandlers::Handler handler = MilvusHandlers::Find(route);
   try {
@@ -185,37 +176,43 @@ std::string MilvusApi::Context::RequiredString(const char* key) const {
   return body[key].get<std::string>();
 }
 
+const json* MilvusApi::Context::Given(const char* key) const {
+  auto it = body.find(key);
+  return it == body.end() || it->is_null() ? nullptr : &*it;
+}
+
 std::string MilvusApi::Context::String(const char* key, const std::string& fallback) const {
-  if (!body.contains(key) || body[key].is_null()) return fallback;
-  if (!body[key].is_string())
+  const json* v = Given(key);
+  if (v == nullptr) return fallback;
+  if (!v->is_string())
     Fail(kMilvusIncorrectParameterFormat, std::string(key) + " must be a string");
-  return body[key].get<std::string>();
+  return v->get<std::string>();
 }
 
 int64_t MilvusApi::Context::Int(const char* key, int64_t fallback) const {
-  if (!body.contains(key) || body[key].is_null()) return fallback;
+  const json* v = Given(key);
+  if (v == nullptr) return fallback;
   // Milvus also takes numbers written as strings ("dimension": "128").
-  if (std::optional<int64_t> v = IntegerOf(body[key])) return *v;
-  Fail(kMilvusIncorrectParameterFormat,
-       std::string(key) + " must be an integer, got " + body[key].dump());
+  if (std::optional<int64_t> number = IntegerOf(*v)) return *number;
+  Fail(kMilvusIncorrectParameterFormat, std::string(key) + " must be an integer, got " + v->dump());
 }
 
 bool MilvusApi::Context::Bool(const char* key, bool fallback) const {
-  if (!body.contains(key) || body[key].is_null()) return fallback;
-  if (!body[key].is_boolean())
+  const json* v = Given(key);
+  if (v == nullptr) return fallback;
+  if (!v->is_boolean())
     Fail(kMilvusIncorrectParameterFormat, std::string(key) + " must be true or false");
-  return body[key].get<bool>();
+  return v->get<bool>();
 }
 
 std::vector<std::string> MilvusApi::Context::Strings(const char* key) const {
-  if (!body.contains(key) || body[key].is_null()) return {};
-  const json& v = body[key];
-  if (!v.is_array())
-    Fail(kMilvusIncorrectParameterFormat, std::string(key) + " must be an array of strings");
+  const json* v = Given(key);
+  if (v == nullptr) return {};
+  const std::string problem = std::string(key) + " must be an array of strings";
+  if (!v->is_array()) Fail(kMilvusIncorrectParameterFormat, problem);
   std::vector<std::string> out;
-  for (const json& s : v) {
-    if (!s.is_string())
-      Fail(kMilvusIncorrectParameterFormat, std::string(key) + " must be an array of strings");
+  for (const json& s : *v) {
+    if (!s.is_string()) Fail(kMilvusIncorrectParameterFormat, problem);
     out.push_back(s.get<std::string>());
   }
   return out;
@@ -223,10 +220,11 @@ std::vector<std::string> MilvusApi::Context::Strings(const char* key) const {
 
 const json& MilvusApi::Context::Object(const char* key) const {
   static const json empty = json::object();
-  if (!body.contains(key) || body[key].is_null()) return empty;
-  if (!body[key].is_object())
+  const json* v = Given(key);
+  if (v == nullptr) return empty;
+  if (!v->is_object())
     Fail(kMilvusIncorrectParameterFormat, std::string(key) + " must be a JSON object");
-  return body[key];
+  return *v;
 }
 
 std::shared_ptr<Collection> MilvusApi::Context::NamedCollection() const {

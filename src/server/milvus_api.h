@@ -64,8 +64,6 @@ class MilvusApi {
   struct Context;
 
  private:
-  MilvusReply Dispatch(const std::string& route, Context& context);
-
   Database& db_;
   // Collections released by collections/release: searched and queried only after
   // collections/load again, as in Milvus. (Their index stays in memory here.)

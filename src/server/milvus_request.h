@@ -39,6 +39,8 @@ struct MilvusApi::Context {
   // consistencyLevel, checked to hold values imgsearch can honour).
   void AcceptOnly(std::set<std::string> accepted) const;
 
+  // The value of `key`, or nullptr when it is absent or null.
+  const nlohmann::json* Given(const char* key) const;
   std::string RequiredString(const char* key) const;
   std::string String(const char* key, const std::string& fallback = "") const;
   int64_t Int(const char* key, int64_t fallback) const;

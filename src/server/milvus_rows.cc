@@ -144,8 +144,7 @@ void ReadQueryVectors(const CollectionSchema& schema, const json& data, SearchRe
 
 std::vector<std::string> OutputFields(const CollectionSchema& schema,
                                       const MilvusApi::Context& context) {
-  if (context.body.contains("outputFields") && !context.body["outputFields"].is_null())
-    return context.Strings("outputFields");
+  if (context.Given("outputFields") != nullptr) return context.Strings("outputFields");
   std::vector<std::string> all;
   for (const FieldSchema& f : schema.scalar_fields) all.push_back(f.name);
   return all;

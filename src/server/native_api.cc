@@ -17,22 +17,28 @@ using json = nlohmann::json;
 
 constexpr size_t kThumbnailCacheEntries = 4096;
 
-const char* ContentType(ImageFormat format) {
+// How each stored format is served (Content-Type) and named on disk (uploads).
+struct FormatFile {
+  const char* content_type;
+  const char* extension;
+};
+
+FormatFile FileOf(ImageFormat format) {
   switch (format) {
     case ImageFormat::kJpeg:
-      return "image/jpeg";
+      return {"image/jpeg", ".jpg"};
     case ImageFormat::kPng:
-      return "image/png";
+      return {"image/png", ".png"};
     case ImageFormat::kWebp:
-      return "image/webp";
+      return {"image/webp", ".webp"};
     case ImageFormat::kBmp:
-      return "image/bmp";
+      return {"image/bmp", ".bmp"};
     case ImageFormat::kTiff:
-      return "image/tiff";
+      return {"image/tiff", ".tif"};
     case ImageFormat::kGif:
-      return "image/gif";
+      return {"image/gif", ".gif"};
     default:
-      return "application/octet-stream";
+      return {"application/octet-stream", ".bin"};
   }
 }
 
@@ -126,13 +132,14 @@ void Server::State::Search(const httplib::Request& req, httplib::Response& res) 
   if (!call.ok()) return SendStatus(res, call.status());
   call->options.max_pixels = options.max_image_pixels;
   // The answer: the results per model and fused, and how far the models agree.
-  auto answer = WithinTimeLimit<Result<json>>(req, [this, call = *call]() -> Result<json> {
-    IMGSEARCH_ASSIGN_OR_RETURN(pipeline::SearchResults results,
-                               pipeline::SearchModels(models, call.query, call.options));
-    json out = pipeline::SearchResultsJson(call.label, results);
-    out["comparison"] = pipeline::CompareModels(results);
-    return out;
-  });
+  auto answer =
+      WithinTimeLimit<Result<json>>(req, [this, call = std::move(*call)]() -> Result<json> {
+        IMGSEARCH_ASSIGN_OR_RETURN(pipeline::SearchResults results,
+                                   pipeline::SearchModels(models, call.query, call.options));
+        json out = pipeline::SearchResultsJson(call.label, results);
+        out["comparison"] = pipeline::CompareModels(results);
+        return out;
+      });
   if (!answer) return SendError(res, 503, TimeLimitMessage(req));
   if (!answer->ok()) return SendStatus(res, answer->status());
   SendJson(res, **answer);
@@ -146,7 +153,7 @@ void Server::State::Image(const httplib::Request& req, httplib::Response& res) c
   auto bytes = base::Env::Default()->ReadFile(*path, 256u << 20);
   if (!bytes.ok())
     return SendError(res, 410, "image " + std::to_string(*id) + " is indexed but its file is gone");
-  res.set_content(*bytes, ContentType(DetectImageFormat(*bytes)));
+  res.set_content(*bytes, FileOf(DetectImageFormat(*bytes)).content_type);
 }
 
 void Server::State::Thumbnail(const httplib::Request& req, httplib::Response& res) {
@@ -181,14 +188,11 @@ void Server::State::Upload(const httplib::Request& req, httplib::Response& res) 
   limits.max_pixels = options.max_image_pixels;
   auto image = DecodeImage(bytes, "upload", limits);
   if (!image.ok()) return SendStatus(res, image.status());
-  static const std::map<ImageFormat, const char*> kExtensions = {
-      {ImageFormat::kJpeg, ".jpg"}, {ImageFormat::kPng, ".png"},  {ImageFormat::kWebp, ".webp"},
-      {ImageFormat::kBmp, ".bmp"},  {ImageFormat::kTiff, ".tif"}, {ImageFormat::kGif, ".gif"}};
   std::string dir = db_dir + "/uploads";
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   std::string path = std::filesystem::absolute(dir + "/" + pipeline::ContentHash(bytes) +
-                                               kExtensions.at(DetectImageFormat(bytes)))
+                                               FileOf(DetectImageFormat(bytes)).extension)
                          .lexically_normal()
                          .string();
   std::lock_guard<std::mutex> lock(ingest_mutex);

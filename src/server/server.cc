@@ -94,14 +94,16 @@ std::string Server::State::TimeLimitMessage(const httplib::Request& req) const {
 void Server::State::Milvus(const MilvusRoute& route, const httplib::Request& req,
                            httplib::Response& res) {
   bool int64_as_string = req.get_header_value("Accept-Type-Allow-Int64") == "false";
-  std::function<MilvusReply()> call = [this, route, body = req.body, int64_as_string] {
-    return milvus->Call(route.name, body, int64_as_string);
-  };
   MilvusReply reply;
   int status = 200;
   if (route.writes) {
-    reply = call();  // writes always finish: their acknowledgement is their durability
-  } else if (auto answer = WithinTimeLimit<MilvusReply>(req, call)) {
+    // Writes always finish (their acknowledgement is their durability): run in place.
+    reply = milvus->Call(route.name, req.body, int64_as_string);
+  } else if (auto answer =
+                 WithinTimeLimit<MilvusReply>(req, [this, route, body = req.body, int64_as_string] {
+                   // The read owns a copy of the body: it may outlive the request.
+                   return milvus->Call(route.name, body, int64_as_string);
+                 })) {
     reply = std::move(*answer);
   } else {
     reply = MilvusReply{kMilvusUnexpected, TimeLimitMessage(req)};

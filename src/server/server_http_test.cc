@@ -152,9 +152,13 @@ TEST(ServerHttpTest, ReadsOverTheTimeLimitAnswer503AndTheServerCarriesOn) {
       c.Post("/api/search", R"({"id": 1, "filter": "width > 0"})", "application/json");
   EXPECT_TRUE(slow_native->status == 503 || slow_native->status == 200);  // may be quick
   EXPECT_EQ(c.Get("/api/health")->status, 200);  // not a read under the limit
-  EXPECT_EQ(
-      Body(Milvus(c, "collections/get_stats", {{"collectionName", "big"}}))["data"]["rowCount"],
-      20000);
+  // Every write landed. (Counted through a route outside the limit: with the abandoned
+  // searches still running, even get_stats may not make 1 ms.)
+  int64_t rows = -1;
+  for (const json& collection : Body(c.Get("/api/collections"))) {
+    if (collection["name"] == "big") rows = collection["rows"];
+  }
+  EXPECT_EQ(rows, 20000);
 }
 
 TEST(ServerHttpTest, WebPageIsServedFromTheBinary) {
