@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
   pipeline::IngestOptions ingest;
   ingest.roots = files;
   double t = Seconds();
-  auto report = pipeline::Ingest(*bound, ingest);
+  auto report = pipeline::Ingest(*db, *bound, ingest);
   double ours = Seconds() - t;
   if (!report.ok()) return std::fprintf(stderr, "%s\n", report.status().ToString().c_str()), 1;
 

@@ -1,5 +1,6 @@
 #include "test_util.h"
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,11 +67,6 @@ TempDirs& AllTempDirs() {
   static TempDirs dirs;
   return dirs;
 }
-std::string ShellQuote(const std::string& s) {
-  std::string quoted = "'";
-  for (char c : s) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
 }  // namespace
 
 std::string MakeTempDir() {
@@ -88,16 +84,35 @@ int MaxPixelDifference(const Image& a, const Image& b) {
   return worst;
 }
 
-CommandResult RunImgsearch(const std::vector<std::string>& args) {
+CommandResult RunImgsearch(const std::vector<std::string>& args, const std::string& input) {
   std::string dir = MakeTempDir();
-  std::string command = ShellQuote(IMGSEARCH_BINARY);
-  for (const auto& a : args) command += " " + ShellQuote(a);
-  command += " >" + dir + "/out 2>" + dir + "/err </dev/null";
-  int status = std::system(command.c_str());
+  std::string in = input.empty() ? "/dev/null" : dir + "/in";
+  if (!input.empty()) WriteFileBytes(in, input);
+  std::string out = dir + "/out", err = dir + "/err";
+  // No shell between: a shell's command is one string, which Linux caps at 128 KiB, and
+  // the tests pass far longer argument lists than that.
+  std::vector<std::string> argv_strings = {IMGSEARCH_BINARY};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int in_fd = open(in.c_str(), O_RDONLY);
+    int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in_fd < 0 || out_fd < 0 || err_fd < 0) _exit(127);
+    dup2(in_fd, 0), dup2(out_fd, 1), dup2(err_fd, 2);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) throw std::runtime_error("cannot run imgsearch");
   CommandResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.out = ReadFileBytes(dir + "/out");
-  result.err = ReadFileBytes(dir + "/err");
+  result.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  result.out = ReadFileBytes(out);
+  result.err = ReadFileBytes(err);
   return result;
 }
 

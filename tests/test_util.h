@@ -44,12 +44,14 @@ std::string MakeTempDir();
 int MaxPixelDifference(const Image& a, const Image& b);
 
 struct CommandResult {
-  int exit_code = -1;
+  int exit_code = -1;  // -1 when a signal ended it
+  int signal = 0;      // the signal that ended it, or 0
   std::string out;
   std::string err;
 };
 
-// Runs the imgsearch binary with the given arguments (each shell-quoted).
-CommandResult RunImgsearch(const std::vector<std::string>& args);
+// Runs the imgsearch binary with the given arguments (no shell in between), standard
+// input read from `input` (empty: /dev/null).
+CommandResult RunImgsearch(const std::vector<std::string>& args, const std::string& input = "");
 
 }  // namespace imgsearch::testing

@@ -4,12 +4,19 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "imgsearch/status.h"
 
 namespace imgsearch::base {
+
+// An advisory lock on a file, held until this object is destroyed.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
 
 class Env {
  public:
@@ -28,6 +35,19 @@ class Env {
 
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
   virtual bool FileExists(const std::string& path) = 0;
+
+  // Removes a file; a file that does not exist is not an error.
+  virtual Status RemoveFile(const std::string& path) = 0;
+  // Creates a folder and its parents; an existing folder is not an error.
+  virtual Status CreateDirs(const std::string& path) = 0;
+  // The names in a folder, without "." and "..", in no particular order.
+  virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
+
+  // Takes an exclusive lock on `path` (created if missing) that excludes every other
+  // holder, in this process or another, until the returned object is destroyed. Without
+  // `wait`, fails at once with kResourceExhausted while someone else holds it. The
+  // operating system releases it when the holder dies, even by SIGKILL.
+  virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path, bool wait) = 0;
 };
 
 }  // namespace imgsearch::base

@@ -1,10 +1,14 @@
 // The default Env, backed by POSIX file calls.
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "base/env.h"
 
@@ -54,6 +58,16 @@ Status SyncDirectoryOf(const std::string& path) {
   return Status::Ok();
 }
 
+// flock() locks belong to the open file: closing the descriptor releases it.
+class PosixFileLock final : public FileLock {
+ public:
+  explicit PosixFileLock(int fd) : fd_(fd) {}
+  ~PosixFileLock() override { ::close(fd_); }
+
+ private:
+  int fd_;
+};
+
 class PosixEnv final : public Env {
  public:
   Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) override {
@@ -66,13 +80,24 @@ class PosixEnv final : public Env {
       return Status::ResourceExhausted(path + ": file is " + std::to_string(st.st_size) +
                                        " bytes, over the limit of " + std::to_string(max_bytes));
     }
-    std::string contents(static_cast<size_t>(st.st_size), '\0');
+    // Files under /proc report a size of 0: those are read until their end.
+    bool size_known = st.st_size > 0;
+    std::string contents(size_known ? static_cast<size_t>(st.st_size)
+                                    : static_cast<size_t>(std::min<uint64_t>(4096, max_bytes + 1)),
+                         '\0');
     size_t filled = 0;
-    while (filled < contents.size()) {
+    for (;;) {
+      if (filled == contents.size()) {
+        if (size_known) break;
+        if (contents.size() > max_bytes)
+          return Status::ResourceExhausted(path + ": over the limit of " +
+                                           std::to_string(max_bytes) + " bytes");
+        contents.resize(std::min<uint64_t>(contents.size() * 2, max_bytes + 1));
+      }
       ssize_t n = ::read(fd.get(), contents.data() + filled, contents.size() - filled);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return ErrnoStatus("read failed", path, errno);
-      if (n == 0) break;  // the file shrank while we read it
+      if (n == 0) break;  // the end (or the file shrank while we read it)
       filled += static_cast<size_t>(n);
     }
     contents.resize(filled);
@@ -109,6 +134,44 @@ class PosixEnv final : public Env {
   bool FileExists(const std::string& path) override {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0;
+  }
+
+  Status RemoveFile(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+      return ErrnoStatus("cannot remove", path, errno);
+    return Status::Ok();
+  }
+
+  Status CreateDirs(const std::string& path) override {
+    std::error_code error;
+    std::filesystem::create_directories(path, error);
+    if (error) return Status::IOError(path + ": cannot create the folder: " + error.message());
+    return Status::Ok();
+  }
+
+  Result<std::vector<std::string>> ListDir(const std::string& path) override {
+    DIR* dir = ::opendir(path.c_str());
+    if (dir == nullptr) return ErrnoStatus("cannot list", path, errno);
+    std::vector<std::string> names;
+    while (const dirent* entry = ::readdir(dir)) {
+      std::string name = entry->d_name;
+      if (name != "." && name != "..") names.push_back(std::move(name));
+    }
+    ::closedir(dir);
+    return names;
+  }
+
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path, bool wait) override {
+    FdCloser fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (fd.get() < 0) return ErrnoStatus("cannot open the lock file", path, errno);
+    int result;
+    do {
+      result = ::flock(fd.get(), LOCK_EX | (wait ? 0 : LOCK_NB));
+    } while (result != 0 && errno == EINTR);
+    if (result != 0 && errno == EWOULDBLOCK)
+      return Status::ResourceExhausted(path + ": held by another process");
+    if (result != 0) return ErrnoStatus("cannot lock", path, errno);
+    return std::unique_ptr<FileLock>(new PosixFileLock(fd.release()));
   }
 };
 

@@ -44,6 +44,16 @@ TEST(EnvTest, ReadingADirectoryIsAnError) {
   EXPECT_NE(read.status().message().find("directory"), std::string::npos);
 }
 
+// Files under /proc report a size of 0 and are read to their end, still within the limit.
+TEST(EnvTest, ReadsFilesThatReportNoSize) {
+  auto cmdline = Env::Default()->ReadFile("/proc/self/cmdline", 1 << 20);
+  ASSERT_TRUE(cmdline.ok()) << cmdline.status().ToString();
+  EXPECT_NE(cmdline->find("base_test"), std::string::npos);
+  auto status = Env::Default()->ReadFile("/proc/self/status", 10);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.status().code(), StatusCode::kResourceExhausted);
+}
+
 TEST(EnvTest, WriteIntoMissingDirectoryFailsCleanly) {
   Status s = Env::Default()->WriteFileAtomic("/nonexistent/imgsearch/dir/file", "x");
   EXPECT_FALSE(s.ok());

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/session.h"
+#include "pipeline/ingest.h"
 #include "pipeline/search.h"
 
 namespace imgsearch::cli {
@@ -106,12 +107,10 @@ int RunDelete(const AdminOptions& o) {
     if (!rows.ok()) return PrintError(rows.status()), kExitFailure;
     for (const Row& r : *rows) ids.push_back(r.id);
   }
-  int64_t deleted = 0;
-  for (auto& m : session->models) {  // the same ids in every model's collection
-    auto n = m.collection->Delete(ids);
-    if (!n.ok()) return PrintError(n.status()), kExitFailure;
-    deleted = std::max(deleted, *n);
-  }
+  // The same ids in every model's collection, removed in one transaction.
+  auto removed = pipeline::RemoveImages(*session->db, session->models, ids);
+  if (!removed.ok()) return PrintError(removed.status()), kExitFailure;
+  int64_t deleted = *removed;
   auto mirrored = MirrorToRedis(o.redis_url, session->models);
   if (!mirrored.ok()) return PrintError(mirrored.status()), kExitFailure;
   if (o.json) {

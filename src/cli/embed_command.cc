@@ -7,6 +7,7 @@
 #include "base/thread_pool.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/path_list.h"
 #include "imgsearch/embedder.h"
 
 namespace imgsearch::cli {
@@ -15,6 +16,7 @@ namespace {
 struct EmbedOptions {
   std::vector<std::string> models;
   std::vector<std::string> images;
+  std::string files_from;
   std::string preset;
   bool json = false;
   int batch_size = 8;
@@ -90,7 +92,13 @@ std::vector<std::pair<std::string, Image>> DecodeRound(std::span<const std::stri
   return images;
 }
 
-int RunEmbed(const EmbedOptions& options) {
+int RunEmbed(EmbedOptions options) {
+  auto images = CollectPaths(std::move(options.images), options.files_from);
+  if (!images.ok()) {
+    PrintError(images.status());
+    return options.files_from.empty() ? kExitUsage : kExitFailure;
+  }
+  options.images = std::move(images).value();
   auto embedders = OpenModels(options);
   if (!embedders.ok()) {
     PrintError(embedders.status());
@@ -125,8 +133,8 @@ int RunEmbed(const EmbedOptions& options) {
 void AddEmbedCommand(CLI::App& app, int* exit_code) {
   auto options = std::make_shared<EmbedOptions>();
   CLI::App* cmd = app.add_subcommand("embed", "Print the feature vector of each image");
-  cmd->add_option("images", options->images, "Image files (JPEG, PNG, WebP, BMP, TIFF, GIF)")
-      ->required();
+  cmd->add_option("images", options->images, "Image files (JPEG, PNG, WebP, BMP, TIFF, GIF)");
+  AddFilesFromOption(cmd, &options->files_from);
   cmd->add_option("-m,--model", options->models,
                   "Built-in model name or path to an .onnx file (repeatable; default: all "
                   "built-in models)")

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/path_list.h"
 #include "cli/session.h"
 #include "pipeline/ingest.h"
 
@@ -15,6 +16,7 @@ namespace {
 
 struct IndexOptions {
   std::vector<std::string> roots;
+  std::string files_from;
   std::string db;
   std::vector<std::string> models;
   bool prune = false;
@@ -89,6 +91,11 @@ void PrintReport(const pipeline::IngestReport& r, const std::vector<pipeline::Bo
 }
 
 int RunIndex(const IndexOptions& options) {
+  auto roots = CollectPaths(options.roots, options.files_from);
+  if (!roots.ok()) {
+    PrintError(roots.status());
+    return options.files_from.empty() ? kExitUsage : kExitFailure;
+  }
   auto session = OpenSession(options.db, options.models, /*create=*/true, /*only_names=*/false,
                              options.threads);
   if (!session.ok()) {
@@ -96,10 +103,10 @@ int RunIndex(const IndexOptions& options) {
     return kExitFailure;
   }
   pipeline::IngestOptions ingest;
-  ingest.roots = options.roots;
+  ingest.roots = std::move(roots).value();
   ingest.prune = options.prune;
   if (!options.json) ingest.on_progress = ProgressPrinter();
-  auto report = pipeline::Ingest(session->models, ingest);
+  auto report = pipeline::Ingest(*session->db, session->models, ingest);
   if (!report.ok()) {
     PrintError(report.status());
     return kExitFailure;
@@ -121,8 +128,8 @@ int RunIndex(const IndexOptions& options) {
 void AddIndexCommand(CLI::App& app, int* exit_code) {
   auto options = std::make_shared<IndexOptions>();
   CLI::App* cmd = app.add_subcommand("index", "Add or update the images of folders in a database");
-  cmd->add_option("folders", options->roots, "Folders (scanned recursively) or image files")
-      ->required();
+  cmd->add_option("folders", options->roots, "Folders (scanned recursively) or image files");
+  AddFilesFromOption(cmd, &options->files_from);
   cmd->add_option("--db", options->db, "Database folder (created if missing)")->required();
   cmd->add_option("-m,--model", options->models,
                   "NAME=PATH_OR_BUILTIN or PATH_OR_BUILTIN (repeatable; default: the models the "

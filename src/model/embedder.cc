@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/env.h"
+#include "base/json.h"
 #include "model/builtin_models.h"
 #include "model/onnx_session.h"
 #include "model/postprocess.h"
@@ -50,8 +51,9 @@ Status ApplyMetadata(const std::map<std::string, std::string>& metadata, ModelSp
   for (const char* key : kMetadataKeys) {
     auto it = metadata.find(key);
     if (it == metadata.end()) continue;
-    auto parsed = nlohmann::json::parse(it->second, nullptr, false);
-    object[key] = parsed.is_discarded() ? nlohmann::json(it->second) : parsed;
+    // A value that is not JSON (or too deep to be a spec value) is taken as a plain string.
+    auto parsed = base::ParseJson(it->second);
+    object[key] = parsed.ok() ? std::move(parsed).value() : nlohmann::json(it->second);
   }
   if (object.empty()) return Status::Ok();
   return ApplyModelSpecJson(object.dump(), spec);

@@ -238,6 +238,11 @@ TEST(EmbedderTest, UnusableModelsGiveClearErrors) {
       {"spatial_nchw", R"({"preprocess": {"width": 4, "height": 4}})", "set \"pooling\""},
       {"mean_nchw", R"({"preprocess": {"width": 8, "height": 8}, "pooling": "maximum"})",
        "unknown pooling"},
+      // A sidecar built to be deep: refused before anything recurses over it.
+      {"mean_nchw",
+       R"({"preprocess": {"width": 8, "height": 8}, "extra": )" + std::string(100000, '[') +
+           std::string(100000, ']') + "}",
+       "nested more than 256 levels"},
   };
   for (const auto& c : cases) {
     auto embedder = Embedder::Open(ModelWithSidecar(c.model, c.sidecar));

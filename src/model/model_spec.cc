@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
+
 namespace imgsearch {
 namespace {
 
@@ -110,8 +112,9 @@ Status ApplyTopLevelKey(const std::string& key, const json& value, ModelSpec* sp
 }  // namespace
 
 Status ApplyModelSpecJson(std::string_view json_text, ModelSpec* spec) {
-  json root = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return Status::InvalidArgument("model spec is not valid JSON");
+  Result<json> parsed = base::ParseJson(json_text);
+  if (!parsed.ok()) return parsed.status().WithContext("model spec");
+  json root = std::move(parsed).value();
   if (!root.is_object()) return Status::InvalidArgument("model spec must be a JSON object");
   if (root.contains("preset")) IMGSEARCH_RETURN_IF_ERROR(ApplyPreset(root["preset"], spec));
   if (root.contains("preprocess")) {

@@ -1,11 +1,45 @@
 #include "model/onnx_session.h"
 
+#include <exception>
+#include <stdexcept>
+
+#include "base/large_stack.h"
+
 namespace imgsearch::model {
 namespace {
 
-Ort::Env& ProcessEnv() {
-  static Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "imgsearch");
+// Why the process Env is made on a thread of its own: the telemetry component built into
+// the ONNX Runtime library that setup installs (onnxruntime-node's linux-x64 build)
+// reads /proc/self/cmdline when the first Env is created and runs a std::regex over it.
+// libstdc++'s regex matcher recurses once per character, about 290 bytes of stack per
+// byte of command line, so a command line past about 29 KB (some 500 image paths)
+// overflowed the 8 MiB main stack. The Env is made on a thread whose stack holds the
+// longest command line the kernel allows, with a wide margin; telemetry is then switched
+// off, since nothing should leave a user's machine.
+constexpr size_t kEnvStackBase = size_t{32} << 20;
+constexpr size_t kEnvStackPerCommandLineByte = 1024;
+
+std::unique_ptr<Ort::Env> CreateProcessEnv() {
+  std::unique_ptr<Ort::Env> env;
+  std::exception_ptr failure;
+  size_t stack = kEnvStackBase + kEnvStackPerCommandLineByte * base::CommandLineBytes();
+  Status started = base::RunOnLargeStack(stack, [&] {
+    try {
+      env = std::make_unique<Ort::Env>(ORT_LOGGING_LEVEL_ERROR, "imgsearch");
+      env->DisableTelemetryEvents();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  });
+  if (!started.ok()) throw std::runtime_error(started.ToString());
+  if (failure) std::rethrow_exception(failure);
   return env;
+}
+
+// Throws as Ort calls do; every caller is inside CreateGuarded.
+Ort::Env& ProcessEnv() {
+  static std::unique_ptr<Ort::Env> env = CreateProcessEnv();
+  return *env;
 }
 
 Ort::SessionOptions MakeOptions(const SessionConfig& config) {

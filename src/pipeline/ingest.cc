@@ -94,6 +94,38 @@ Result<std::map<std::string, KnownRow>> KnownRows(const Collection& collection) 
   return known;
 }
 
+// What the models' collections hold, as far as this run knows: kept up to date with its
+// own writes, and read again (inside a write, so nothing can change meanwhile) when
+// another process has written since.
+struct Known {
+  std::vector<std::map<std::string, KnownRow>> by_model;
+  std::map<std::string, int64_t> id_of_path;
+  int64_t next_id = 1;             // one past the largest id seen
+  std::vector<int64_t> sequences;  // each collection's last change number it reflects
+};
+
+Result<Known> LoadKnown(const std::vector<BoundModel>& models) {
+  Known known;
+  for (const auto& m : models) {
+    // The number first: a write landing in between makes it look stale, never current.
+    known.sequences.push_back(m.collection->Stats().last_sequence);
+    IMGSEARCH_ASSIGN_OR_RETURN(auto rows, KnownRows(*m.collection));
+    for (const auto& [path, row] : rows) {
+      known.id_of_path[path] = row.id;
+      known.next_id = std::max(known.next_id, row.id + 1);
+    }
+    known.by_model.push_back(std::move(rows));
+  }
+  return known;
+}
+
+bool StillCurrent(const Known& known, const std::vector<BoundModel>& models) {
+  for (size_t m = 0; m < models.size(); ++m) {
+    if (models[m].collection->Stats().last_sequence != known.sequences[m]) return false;
+  }
+  return true;
+}
+
 Decoded DecodeJob(const Job& job, const std::vector<BoundModel>& models,
                   const DecodeOptions& options) {
   Decoded out;
@@ -133,40 +165,99 @@ Row MakeRow(const Job& job, const Decoded& d, const Embeddings& vectors, size_t 
   return row;
 }
 
-// Embeds one chunk with every model and writes the rows; failures are recorded.
-Status WriteChunk(const std::vector<Job>& jobs, std::vector<Decoded>& decoded,
-                  std::vector<BoundModel>& models, IngestReport* report) {
-  for (size_t j = 0; j < jobs.size(); ++j) {
-    if (!decoded[j].status.ok())
-      report->failures.push_back({jobs[j].file.path, decoded[j].status.message()});
-  }
+// One model's vectors for a chunk: which jobs they belong to, in order.
+struct ModelBatch {
+  std::vector<size_t> jobs;
+  Embeddings vectors;
+};
+
+// Runs every model over the chunk's decoded images. Outside any write: inference is the
+// slow part, and other processes' writes need not wait for it.
+Result<std::vector<ModelBatch>> EmbedChunk(const std::vector<Job>& jobs,
+                                           const std::vector<Decoded>& decoded,
+                                           std::vector<BoundModel>& models) {
+  std::vector<ModelBatch> batches(models.size());
   for (size_t m = 0; m < models.size(); ++m) {
     std::vector<float> batch;
-    std::vector<std::pair<size_t, size_t>> members;  // (job, slot in job's tensors)
     for (size_t j = 0; j < jobs.size(); ++j) {
       if (!decoded[j].status.ok()) continue;
       auto at = std::find(jobs[j].models.begin(), jobs[j].models.end(), m);
       if (at == jobs[j].models.end()) continue;
-      size_t slot = static_cast<size_t>(at - jobs[j].models.begin());
-      batch.insert(batch.end(), decoded[j].tensors[slot].begin(), decoded[j].tensors[slot].end());
-      members.emplace_back(j, slot);
+      const auto& tensor = decoded[j].tensors[static_cast<size_t>(at - jobs[j].models.begin())];
+      batch.insert(batch.end(), tensor.begin(), tensor.end());
+      batches[m].jobs.push_back(j);
     }
-    if (members.empty()) continue;
-    IMGSEARCH_ASSIGN_OR_RETURN(Embeddings vectors,
-                               models[m].embedder->EmbedPreprocessed(batch.data(), members.size()));
-    std::vector<Row> rows;
-    for (size_t i = 0; i < members.size(); ++i)
-      rows.push_back(MakeRow(jobs[members[i].first], decoded[members[i].first], vectors, i));
-    IMGSEARCH_RETURN_IF_ERROR(
-        models[m].collection->Upsert(std::move(rows)).status().WithContext(models[m].source.name));
+    if (batches[m].jobs.empty()) continue;
+    IMGSEARCH_ASSIGN_OR_RETURN(batches[m].vectors, models[m].embedder->EmbedPreprocessed(
+                                                       batch.data(), batches[m].jobs.size()));
   }
+  return batches;
+}
+
+// Gives each job its image id: the one its path has, or a new one from the database's
+// counter. Inside the write, so two processes never give one path two ids, nor two
+// images one id.
+Status AssignIds(Transaction& txn, Known& known, std::vector<Job>& jobs,
+                 const std::vector<Decoded>& decoded) {
+  std::vector<Job*> fresh;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (!decoded[j].status.ok()) continue;
+    auto it = known.id_of_path.find(jobs[j].file.path);
+    jobs[j].is_new = it == known.id_of_path.end();
+    if (jobs[j].is_new) {
+      fresh.push_back(&jobs[j]);
+    } else {
+      jobs[j].id = it->second;
+    }
+  }
+  if (fresh.empty()) return Status::Ok();
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      int64_t first,
+      txn.TakeIds(kImageIdCounter, static_cast<int64_t>(fresh.size()), known.next_id));
+  for (size_t i = 0; i < fresh.size(); ++i) fresh[i]->id = first + static_cast<int64_t>(i);
+  known.next_id = first + static_cast<int64_t>(fresh.size());
+  return Status::Ok();
+}
+
+// Writes a chunk to every model in one transaction: after a crash, an image is in every
+// model's collection or in none.
+Status WriteChunk(Database& db, std::vector<Job>& jobs, const std::vector<Decoded>& decoded,
+                  std::vector<BoundModel>& models, Known& known, IngestReport* report) {
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (!decoded[j].status.ok())
+      report->failures.push_back({jobs[j].file.path, decoded[j].status.message()});
+  }
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<ModelBatch> batches, EmbedChunk(jobs, decoded, models));
+  IMGSEARCH_RETURN_IF_ERROR(db.Transact([&](Transaction& txn) -> Status {
+    if (!StillCurrent(known, models)) {
+      IMGSEARCH_ASSIGN_OR_RETURN(known, LoadKnown(models));  // another process wrote
+    }
+    IMGSEARCH_RETURN_IF_ERROR(AssignIds(txn, known, jobs, decoded));
+    for (size_t m = 0; m < models.size(); ++m) {
+      if (batches[m].jobs.empty()) continue;
+      std::vector<Row> rows;
+      for (size_t i = 0; i < batches[m].jobs.size(); ++i) {
+        size_t j = batches[m].jobs[i];
+        rows.push_back(MakeRow(jobs[j], decoded[j], batches[m].vectors, i));
+        known.by_model[m][jobs[j].file.path] = {jobs[j].id, jobs[j].file.size,
+                                                jobs[j].file.mtime_ns};
+      }
+      const std::string& name = models[m].collection->schema().name;
+      IMGSEARCH_ASSIGN_OR_RETURN(std::vector<int64_t> written, txn.Upsert(name, std::move(rows)));
+      known.sequences[m] += static_cast<int64_t>(written.size());  // one change per row
+    }
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      if (decoded[j].status.ok()) known.id_of_path[jobs[j].file.path] = jobs[j].id;
+    }
+    return Status::Ok();
+  }));
   for (size_t j = 0; j < jobs.size(); ++j) {
     if (decoded[j].status.ok()) ++(jobs[j].is_new ? report->added : report->updated);
   }
   return Status::Ok();
 }
 
-Status Prune(std::vector<BoundModel>& models, IngestReport* report) {
+Status Prune(Database& db, std::vector<BoundModel>& models, IngestReport* report) {
   std::set<int64_t> gone;
   for (auto& m : models) {
     IMGSEARCH_ASSIGN_OR_RETURN(auto known, KnownRows(*m.collection));
@@ -176,9 +267,9 @@ Status Prune(std::vector<BoundModel>& models, IngestReport* report) {
     }
   }
   if (gone.empty()) return Status::Ok();
-  std::vector<int64_t> ids(gone.begin(), gone.end());
-  for (auto& m : models) IMGSEARCH_RETURN_IF_ERROR(m.collection->Delete(ids).status());
-  report->pruned = ids.size();
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      int64_t removed, RemoveImages(db, models, std::vector<int64_t>(gone.begin(), gone.end())));
+  report->pruned = static_cast<size_t>(removed);
   return Status::Ok();
 }
 
@@ -201,36 +292,39 @@ std::string ContentHash(std::string_view bytes) {
   return text;
 }
 
-Result<IngestReport> Ingest(std::vector<BoundModel>& models, const IngestOptions& options) {
+Result<int64_t> RemoveImages(Database& db, const std::vector<BoundModel>& models,
+                             const std::vector<int64_t>& ids) {
+  int64_t removed = 0;
+  IMGSEARCH_RETURN_IF_ERROR(db.Transact([&](Transaction& txn) -> Status {
+    for (const auto& m : models) {
+      IMGSEARCH_ASSIGN_OR_RETURN(int64_t n, txn.Delete(m.collection->schema().name, ids));
+      removed = std::max(removed, n);
+    }
+    return Status::Ok();
+  }));
+  return removed;
+}
+
+Result<IngestReport> Ingest(Database& db, std::vector<BoundModel>& models,
+                            const IngestOptions& options) {
   auto start = std::chrono::steady_clock::now();
   IngestReport report;
   std::vector<FileInfo> files = Scan(options.roots, &report.failures);
   report.scanned = files.size();
-  // What each model's collection already holds; ids are shared across collections.
-  std::vector<std::map<std::string, KnownRow>> known;
-  int64_t next_id = 1;
-  std::map<std::string, int64_t> id_of_path;
-  for (auto& m : models) {
-    IMGSEARCH_ASSIGN_OR_RETURN(auto rows, KnownRows(*m.collection));
-    for (const auto& [path, row] : rows)
-      id_of_path[path] = row.id, next_id = std::max(next_id, row.id + 1);
-    known.push_back(std::move(rows));
-  }
+  IMGSEARCH_ASSIGN_OR_RETURN(Known known, LoadKnown(models));
   std::vector<Job> jobs;
   for (const FileInfo& f : files) {
     Job job{f, 0, false, {}};
     for (size_t m = 0; m < models.size(); ++m) {
-      auto it = known[m].find(f.path);
-      if (it == known[m].end() || it->second.size != f.size || it->second.mtime_ns != f.mtime_ns)
+      auto it = known.by_model[m].find(f.path);
+      if (it == known.by_model[m].end() || it->second.size != f.size ||
+          it->second.mtime_ns != f.mtime_ns)
         job.models.push_back(m);
     }
     if (job.models.empty()) {
       ++report.unchanged;
       continue;
     }
-    auto id = id_of_path.find(f.path);
-    job.is_new = id == id_of_path.end();
-    job.id = job.is_new ? next_id++ : id->second;
     jobs.push_back(std::move(job));
   }
   DecodeOptions decode = DecodeOptionsForAll(models);
@@ -250,18 +344,23 @@ Result<IngestReport> Ingest(std::vector<BoundModel>& models, const IngestOptions
   for (size_t first = 0; first < jobs.size(); first += options.chunk) {
     std::vector<Decoded> decoded;
     for (auto& f : pending) decoded.push_back(f.get());
+    pending.clear();
+    if (options.cancelled && options.cancelled()) {
+      report.cancelled = true;
+      break;  // everything written so far is committed; a rerun continues from here
+    }
     size_t next = first + options.chunk;
     if (next < jobs.size()) pending = decode_chunk(next);  // decode ahead while inference runs
     std::vector<Job> chunk(jobs.begin() + static_cast<long>(first),
                            jobs.begin() + static_cast<long>(first + decoded.size()));
-    IMGSEARCH_RETURN_IF_ERROR(WriteChunk(chunk, decoded, models, &report));
+    IMGSEARCH_RETURN_IF_ERROR(WriteChunk(db, chunk, decoded, models, known, &report));
     if (options.on_progress) {
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       options.on_progress({first + decoded.size(), jobs.size(), seconds});
     }
   }
-  if (options.prune) IMGSEARCH_RETURN_IF_ERROR(Prune(models, &report));
+  if (options.prune && !report.cancelled) IMGSEARCH_RETURN_IF_ERROR(Prune(db, models, &report));
   // Duplicates by content, across everything indexed.
   IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> hashes, AllRows(*models[0].collection, {"hash"}));
   std::set<std::string> seen;

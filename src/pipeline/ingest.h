@@ -22,9 +22,11 @@ struct IngestProgress {
 struct IngestOptions {
   std::vector<std::string> roots;  // folders (scanned recursively) or single files
   bool prune = false;              // remove rows whose file no longer exists
-  size_t chunk = 32;               // files decoded per round
+  size_t chunk = 32;               // files decoded per round, written in one transaction
   int decode_threads = 1;
   std::function<void(const IngestProgress&)> on_progress;
+  // Asked between chunks; true stops the run with everything so far committed.
+  std::function<bool()> cancelled;
 };
 
 struct IngestFailure {
@@ -41,9 +43,21 @@ struct IngestReport {
   size_t duplicates = 0;  // files whose content equals an earlier file's
   std::vector<IngestFailure> failures;
   double seconds = 0;
+  bool cancelled = false;
 };
 
-Result<IngestReport> Ingest(std::vector<BoundModel>& models, const IngestOptions& options);
+// The database counter that hands out image ids, the same in every model's collection.
+inline constexpr const char* kImageIdCounter = "image_id";
+
+// Safe to run in several processes on one database at once: ids are handed out inside
+// each chunk's transaction, and a path another process added meanwhile keeps its id.
+Result<IngestReport> Ingest(Database& db, std::vector<BoundModel>& models,
+                            const IngestOptions& options);
+
+// Removes images from every model's collection in one transaction. Returns how many of
+// the ids were present.
+Result<int64_t> RemoveImages(Database& db, const std::vector<BoundModel>& models,
+                             const std::vector<int64_t>& ids);
 
 // The extensions a scan considers images (the decoder itself trusts only magic bytes).
 bool LooksLikeImageFile(const std::string& path);

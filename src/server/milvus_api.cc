@@ -1,5 +1,6 @@
 #include "server/milvus_api.h"
 
+#include "base/json.h"
 #include "server/milvus_request.h"
 
 namespace imgsearch::server {
@@ -106,9 +107,14 @@ MilvusReply MilvusApi::Call(const std::string& route, const std::string& body,
                             bool int64_as_string) {
   Context context{this, json::object(), int64_as_string};
   if (!body.empty()) {
-    context.body = json::parse(body, nullptr, false);
-    if (context.body.is_discarded() || !context.body.is_object())
+    Result<json> parsed = base::ParseJson(body);
+    if (!parsed.ok()) {
+      return MilvusReply{kMilvusIncorrectParameterFormat,
+                         "the request body must be a JSON object: " + parsed.status().message()};
+    }
+    if (!parsed->is_object())
       return MilvusReply{kMilvusIncorrectParameterFormat, "the request body must be a JSON object"};
+    context.body = std::move(parsed).value();
   }
   MilvusReply reply;
   MilvusHandlers::Handler handler = MilvusHandlers::Find(route);

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "base/env.h"
+#include "base/json.h"
 #include "image/encode.h"
 #include "pipeline/compare_report.h"
 #include "pipeline/ingest.h"
@@ -91,9 +92,13 @@ Result<SearchCall> ParseMultipartSearch(const httplib::Request& req) {
 }
 
 Result<SearchCall> ParseJsonSearch(const httplib::Request& req) {
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object())
-    return Status::InvalidArgument("request body must be a JSON object");
+  Result<json> parsed = base::ParseJson(req.body);
+  if (!parsed.ok()) {
+    return Status::InvalidArgument("request body must be a JSON object: " +
+                                   parsed.status().message());
+  }
+  json body = std::move(parsed).value();
+  if (!body.is_object()) return Status::InvalidArgument("request body must be a JSON object");
   SearchCall call;
   try {
     if (!body.contains("id") || !body["id"].is_number_integer()) {
@@ -202,7 +207,7 @@ void Server::State::Upload(const httplib::Request& req, httplib::Response& res) 
   }
   pipeline::IngestOptions ingest;
   ingest.roots = {path};
-  auto report = pipeline::Ingest(models, ingest);
+  auto report = pipeline::Ingest(*db, models, ingest);
   if (!report.ok()) return SendStatus(res, report.status());
   if (!report->failures.empty()) return SendError(res, 400, report->failures[0].reason);
   QueryRequest by_path;
@@ -220,13 +225,9 @@ void Server::State::Upload(const httplib::Request& req, httplib::Response& res) 
 void Server::State::Delete(const httplib::Request& req, httplib::Response& res) {
   auto id = IdFromPath(req.matches[1]);
   if (!id.ok()) return SendStatus(res, id.status());
-  int64_t deleted = 0;
-  for (auto& m : models) {
-    auto n = m.collection->Delete({*id});
-    if (!n.ok()) return SendStatus(res, n.status());
-    deleted = std::max(deleted, *n);
-  }
-  if (deleted == 0) return SendError(res, 404, "no image with id " + std::to_string(*id));
+  auto deleted = pipeline::RemoveImages(*db, models, {*id});
+  if (!deleted.ok()) return SendStatus(res, deleted.status());
+  if (*deleted == 0) return SendError(res, 404, "no image with id " + std::to_string(*id));
   std::lock_guard<std::mutex> lock(thumbnails_mutex);
   thumbnails.erase(*id);
   SendJson(res, {{"deleted", *id}});

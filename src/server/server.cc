@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <thread>
 
 #include "base/log.h"
 #include "pipeline/search.h"
@@ -258,7 +259,9 @@ Result<int> Server::Bind() {
 }
 
 void Server::Run() {
-  state_->http.listen_after_bind();
+  state_->run_entered = true;
+  if (!state_->stop_requested) state_->http.listen_after_bind();
+  state_->listening_ended = true;
   // Every acknowledged write is committed already; writing the index snapshots now makes
   // the next start quick.
   for (const std::string& name : state_->db->ListCollections()) {
@@ -270,6 +273,12 @@ void Server::Run() {
 }
 
 void Server::Stop() {
+  state_->stop_requested = true;
+  if (!state_->run_entered) return;  // Run will see the request and not listen
+  // Run is about to listen, or listening: httplib's stop() acts only once it is.
+  for (int waited_ms = 0;
+       !state_->http.is_running() && !state_->listening_ended && waited_ms < 2000; ++waited_ms)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   state_->http.stop();
 }
 

@@ -50,6 +50,7 @@ class Server {
   Result<int> Bind();
   // Serves until Stop().
   void Run();
+  // Makes Run return, or not start serving if it has not yet; from any thread, at any time.
   void Stop();
 
  private:

@@ -4,6 +4,7 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +30,12 @@ struct Server::State {
   // After db and models: its destructor finishes abandoned reads, which use them.
   std::unique_ptr<TimeLimiter> limiter;
   httplib::Server http;
+
+  // Stop() may come before Run() has started listening (a SIGTERM right at start):
+  // whichever of the two sees the other's flag acts on it.
+  std::atomic<bool> stop_requested{false};
+  std::atomic<bool> run_entered{false};
+  std::atomic<bool> listening_ended{false};
 
   std::mutex thumbnails_mutex;
   std::map<int64_t, std::string> thumbnails;

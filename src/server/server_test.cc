@@ -81,6 +81,37 @@ TEST(ServerTest, BadInputGetsA4xxWithAMessage) {
   EXPECT_EQ(c.Get("/api/images/..%2F..%2Fetc%2Fpasswd")->status, 404);
 }
 
+// One request built to be deep must not take the server down: a filter nested 30,000
+// levels and a JSON body nested 100,000 levels get a 4xx (or a Milvus error code) naming
+// the limit, on the native and the Milvus routes, and the server answers afterwards.
+TEST(ServerTest, DeepInputIsRefusedAndTheServerStaysUp) {
+  ServerFixture f;
+  auto c = f.Client();
+  std::string filter = std::string(30000, '(') + "width > 1" + std::string(30000, ')');
+  nlohmann::json native = {{"id", 1}, {"k", 3}, {"filter", filter}};
+  auto r = c.Post("/api/search", native.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("nested more than 256 levels"), std::string::npos) << r->body;
+  for (const char* route : {"/v2/vectordb/entities/query", "/v2/vectordb/entities/search"}) {
+    nlohmann::json milvus = {{"collectionName", "color_layout"}, {"filter", filter}, {"limit", 3}};
+    if (std::string(route).ends_with("search")) milvus["data"] = {std::vector<float>(32, 0.1f)};
+    auto m = c.Post(route, milvus.dump(), "application/json");
+    ASSERT_TRUE(m) << route;
+    EXPECT_NE(Body(m)["code"], 0) << route;
+    EXPECT_NE(m->body.find("nested more than 256 levels"), std::string::npos) << m->body;
+  }
+  std::string deep_json = std::string(100000, '[') + std::string(100000, ']');
+  for (const char* route : {"/api/search", "/v2/vectordb/entities/query"}) {
+    auto d = c.Post(route, deep_json, "application/json");
+    ASSERT_TRUE(d) << route;
+    EXPECT_NE(d->body.find("nested more than 256 levels"), std::string::npos) << d->body;
+  }
+  auto health = c.Get("/api/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
 TEST(ServerTest, ImagesAndThumbnailsById) {
   ServerFixture f;
   auto c = f.Client();

@@ -30,7 +30,7 @@ class ServerFixture {
           testing::ValueOrDie(pipeline::OpenModelSet(*db, db_dir_, {}, EmbedderOptions()));
       pipeline::IngestOptions ingest;
       ingest.roots = {images_};
-      EXPECT_TRUE(pipeline::Ingest(models, ingest).ok());
+      EXPECT_TRUE(pipeline::Ingest(*db, models, ingest).ok());
     }
     options.port = 0;
     server_ = testing::ValueOrDie(Server::Create(db_dir_, options));

@@ -7,6 +7,10 @@
 // writer commits to SQLite first and only then takes state_mutex_ exclusively to publish.
 // Searches and queries hold state_mutex_ shared. A background thread moves the tail into
 // approximate indexes in small batches and writes snapshots.
+//
+// Other processes: memory holds the rows up to last_sequence_. A read first calls
+// Refresh(), which replays rows committed beyond it by anyone (collection_sync.cc); a
+// writer does the same under SQLite's write lock before it allocates sequence numbers.
 #pragma once
 
 #include <atomic>
@@ -34,11 +38,47 @@ class CollectionImpl final : public Collection {
 
   // Creates the rows table (new collections).
   Status CreateTable();
+
+  // --- writing inside a WriteTransaction (collection_write.cc), which holds the locks.
+  // Where this transaction's writes continue: sequence numbers and auto ids.
+  struct WriteCursor {
+    int64_t next_sequence = 1;
+    int64_t next_auto_id = 1;
+    bool auto_id_advanced = false;
+  };
+  // Rows written (or, with is_delete, ids removed) inside the transaction, published to
+  // memory once it commits.
+  struct StagedChange {
+    bool is_delete = false;
+    std::vector<int64_t> ids;
+    std::vector<std::string> vectors;
+    std::vector<nlohmann::json> fields;
+  };
+  // Catches up with every committed change and returns where new writes continue.
+  Result<WriteCursor> BeginWrite(SqliteDb* db);
+  Result<std::vector<int64_t>> StageRows(SqliteDb* db, std::vector<Row> rows, bool upsert,
+                                         WriteCursor* cursor, std::vector<StagedChange>* staged);
+  Result<int64_t> StageDelete(SqliteDb* db, const std::vector<int64_t>& ids, WriteCursor* cursor,
+                              std::vector<StagedChange>* staged);
+  // Records the auto-id counter, still inside the transaction.
+  Status FinishWrite(SqliteDb* db, const WriteCursor& cursor);
+  // After the commit: applies the staged changes, unless a concurrent catch-up already
+  // replayed them from the database.
+  void Publish(std::vector<StagedChange> staged, const WriteCursor& cursor);
+
+  // --- keeping up with other processes (collection_sync.cc)
+  // Brings memory up to date with what any process committed, when the database changed
+  // since the last look. Every read calls it first; cheap when nothing changed.
+  Status Refresh() const;
+  // Takes in another process's new index spec (from the catalog): rebuilds the index.
+  Status AdoptIndexSpec(const IndexSpec& spec);
   // Loads the snapshot named by the MANIFEST and replays newer rows; falls back to a full
   // rebuild from the rows when the snapshot is missing, damaged or inconsistent.
   Status Load();
   // Stops the background thread; later writes fail.
   void MarkDropped();
+  // Removes the collection's snapshot from the MANIFEST and the disk.
+  Status ForgetSnapshot();
   void SetName(const std::string& name);
   int64_t id() const { return id_; }
   // rows_<id>: id, change sequence, tombstone flag, fields; vectors_<id>: id, vector.
@@ -54,6 +94,7 @@ class CollectionImpl final : public Collection {
   Result<std::vector<int64_t>> Upsert(std::vector<Row> rows) override {
     return Write(std::move(rows), true);
   }
+  const std::shared_ptr<Storage>& storage() const { return storage_; }
   Result<int64_t> Delete(const std::vector<int64_t>& ids) override;
   Result<int64_t> DeleteWhere(const std::string& filter) override;
   Result<std::vector<Row>> Get(const std::vector<int64_t>& ids,
@@ -70,7 +111,6 @@ class CollectionImpl final : public Collection {
  private:
   // --- writing (collection_write.cc)
   Result<std::vector<int64_t>> Write(std::vector<Row> rows, bool upsert);
-  Result<int64_t> DeleteLocked(const std::vector<int64_t>& ids);
   Status CheckWritable() const;
   Status ValidateRowForWrite(size_t i, Row* row) const;
   // Publishes one committed row (or tombstone when vector is empty) to memory.
@@ -97,17 +137,30 @@ class CollectionImpl final : public Collection {
                                               const index::SearchParams& params,
                                               const std::vector<index::Neighbor>& candidates) const;
 
+  // --- catching up (collection_sync.cc); callers hold state_mutex_ exclusively
+  // Replays what `db` holds beyond last_sequence_, or rebuilds when a compaction purged
+  // tombstones this process never saw.
+  Status CatchUpLocked(SqliteDb* db);
+  Result<bool> BehindLocked(SqliteDb* db, bool* purged_past_us) const;
+
   // --- persistence and indexing (collection_persist.cc)
   Status LoadSnapshot();
-  Status Replay(int64_t after_sequence);
-  Status RebuildFromRows();
+  Status LoadSnapshotFile(const std::string& file);
+  // Applies rows with a sequence number above `after_sequence`, read through `db`, and
+  // advances last_sequence_ to the newest one.
+  Status Replay(SqliteDb* db, int64_t after_sequence);
+  // Replays every row through `db`; sequence numbers up to a purge count as seen.
+  Status RebuildFromRows(SqliteDb* db);
   void ResetState();
+  // The spec with its type and metric spelled as the factory spells them.
+  Result<IndexSpec> Normalized(const IndexSpec& spec) const;
   Status InstallIndex(const IndexSpec& spec);
   // Snapshots: captured under the writer lock (so they match a sequence number), written
   // to disk without it. WriteSnapshot does both, for callers that hold the writer lock.
   Result<std::optional<SnapshotContents>> CaptureSnapshot() const;
-  Status PersistSnapshot(const SnapshotContents& contents);
-  Status WriteSnapshot();
+  // With `wait`, waits for another process's snapshot to finish; without, skips.
+  Status PersistSnapshot(const SnapshotContents& contents, bool wait);
+  Status WriteSnapshot(bool wait);
   bool SnapshotDue() const;
   void BackgroundLoop();
   bool DrainTailBatch();
@@ -134,6 +187,8 @@ class CollectionImpl final : public Collection {
   int64_t snapshot_sequence_ = 0;
   int64_t next_auto_id_ = 1;
   bool dropped_ = false;
+  // The Storage::PollChanges value at the last catch-up.
+  mutable std::atomic<uint64_t> caught_up_generation_{0};
 
   std::mutex snapshot_mutex_;  // one snapshot written at a time
   std::mutex background_mutex_;

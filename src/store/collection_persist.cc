@@ -1,12 +1,11 @@
 // Loading, snapshots, rebuilding, and the background thread that feeds the index.
-#include <filesystem>
-
 #include "base/env.h"
 #include "base/log.h"
 #include "index/index_factory.h"
 #include "store/collection_impl.h"
 #include "store/snapshot.h"
 #include "store/vector_form.h"
+#include "store/write_transaction.h"
 
 namespace imgsearch::store {
 namespace {
@@ -46,16 +45,26 @@ Status CollectionImpl::CreateTable() {
                                 " (seq)");
 }
 
-Status CollectionImpl::InstallIndex(const IndexSpec& spec) {
+Result<IndexSpec> CollectionImpl::Normalized(const IndexSpec& spec) const {
   IMGSEARCH_ASSIGN_OR_RETURN(index::Metric metric, index::ParseMetric(spec.metric_type));
   index::IndexDescription description{spec.index_type, metric, spec.params};
   IMGSEARCH_ASSIGN_OR_RETURN(description, index::ValidateIndexDescription(
                                               description, schema_.binary(), schema_.dimension));
+  IndexSpec normalized = spec;
+  normalized.index_type = description.type;
+  normalized.metric_type = index::MetricName(metric);
+  return normalized;
+}
+
+Status CollectionImpl::InstallIndex(const IndexSpec& spec) {
+  IMGSEARCH_ASSIGN_OR_RETURN(IndexSpec normalized, Normalized(spec));
+  IMGSEARCH_ASSIGN_OR_RETURN(index::Metric metric, index::ParseMetric(normalized.metric_type));
+  index::IndexDescription description{normalized.index_type, metric, normalized.params};
+  IMGSEARCH_ASSIGN_OR_RETURN(description, index::ValidateIndexDescription(
+                                              description, schema_.binary(), schema_.dimension));
   IMGSEARCH_ASSIGN_OR_RETURN(index_,
                              index::MakeIndex(description, schema_.binary(), schema_.dimension));
-  index_spec_ = spec;
-  index_spec_.index_type = description.type;
-  index_spec_.metric_type = index::MetricName(metric);
+  index_spec_ = normalized;
   metric_ = metric;
   index_is_flat_ = description.type == "FLAT" || description.type == "BIN_FLAT";
   tail_ = std::make_unique<index::FlatIndex>(metric, schema_.dimension);
@@ -82,12 +91,9 @@ Status CollectionImpl::Load() {
             "collection \"{}\": index snapshot unusable ({}); rebuilding from the rows",
             schema_.name, loaded.ToString());
       }
-      IMGSEARCH_RETURN_IF_ERROR(RebuildFromRows());
+      IMGSEARCH_RETURN_IF_ERROR(RebuildFromRows(storage_->reader.get()));
     }
-    IMGSEARCH_ASSIGN_OR_RETURN(Statement max_seq,
-                               storage_->reader->Prepare("SELECT MAX(seq) FROM " + table()));
-    IMGSEARCH_ASSIGN_OR_RETURN(bool has, max_seq.Step());
-    last_sequence_ = has ? max_seq.Int(0) : 0;
+    IMGSEARCH_RETURN_IF_ERROR(CatchUpLocked(storage_->reader.get()));
   }
   StartBackground();
   return Status::Ok();
@@ -96,6 +102,16 @@ Status CollectionImpl::Load() {
 Status CollectionImpl::LoadSnapshot() {
   std::string file = storage_->manifest->Get(id_);
   if (file.empty()) return Status::NotFound("no snapshot");
+  Status loaded = LoadSnapshotFile(file);
+  if (loaded.code() != StatusCode::kNotFound) return loaded;
+  // Another process may have replaced the snapshot since the MANIFEST was read.
+  IMGSEARCH_RETURN_IF_ERROR(storage_->manifest->Load());
+  std::string newer = storage_->manifest->Get(id_);
+  if (newer.empty() || newer == file) return loaded;
+  return LoadSnapshotFile(newer);
+}
+
+Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
   std::string path = storage_->IndexDir() + "/" + file;
   IMGSEARCH_ASSIGN_OR_RETURN(std::string bytes,
                              base::Env::Default()->ReadFile(path, uint64_t{1} << 40));
@@ -120,6 +136,7 @@ Status CollectionImpl::LoadSnapshot() {
     ++alive_count_;
   }
   snapshot_sequence_ = c.sequence;
+  last_sequence_ = c.sequence;
   // Fields of rows the snapshot already holds.
   IMGSEARCH_ASSIGN_OR_RETURN(Statement select,
                              storage_->reader->Prepare("SELECT pk, fields FROM " + table() +
@@ -133,7 +150,7 @@ Status CollectionImpl::LoadSnapshot() {
       return Status::Corruption(path + ": row " + std::to_string(select.Int(0)) + " is missing");
     slot_fields_[it->second] = ParseFields(select.Text(1));
   }
-  IMGSEARCH_RETURN_IF_ERROR(Replay(snapshot_sequence_));
+  IMGSEARCH_RETURN_IF_ERROR(Replay(storage_->reader.get(), snapshot_sequence_));
   // Every live slot must now be backed by a live row.
   for (size_t slot = 0; slot < slot_ids_.size(); ++slot) {
     if (slot_alive_[slot] && slot_fields_[slot].is_null()) {
@@ -144,12 +161,11 @@ Status CollectionImpl::LoadSnapshot() {
   return Status::Ok();
 }
 
-Status CollectionImpl::Replay(int64_t after_sequence) {
-  IMGSEARCH_ASSIGN_OR_RETURN(
-      Statement select,
-      storage_->reader->Prepare("SELECT r.pk, r.deleted, v.vector, r.fields FROM " + table() +
-                                " r LEFT JOIN " + vector_table() +
-                                " v ON v.pk = r.pk WHERE r.seq > ? ORDER BY r.seq"));
+Status CollectionImpl::Replay(SqliteDb* db, int64_t after_sequence) {
+  IMGSEARCH_ASSIGN_OR_RETURN(Statement select,
+                             db->Prepare("SELECT r.pk, r.deleted, v.vector, r.fields, r.seq FROM " +
+                                         table() + " r LEFT JOIN " + vector_table() +
+                                         " v ON v.pk = r.pk WHERE r.seq > ? ORDER BY r.seq"));
   select.Bind(1, after_sequence);
   for (;;) {
     IMGSEARCH_ASSIGN_OR_RETURN(bool row, select.Step());
@@ -163,14 +179,19 @@ Status CollectionImpl::Replay(int64_t after_sequence) {
                                 " bytes, expected " + std::to_string(schema_.VectorBytes()));
     }
     Apply(pk, vector, deleted ? nlohmann::json() : ParseFields(select.Text(3)));
+    last_sequence_ = std::max(last_sequence_, select.Int(4));
   }
   return Status::Ok();
 }
 
-Status CollectionImpl::RebuildFromRows() {
+Status CollectionImpl::RebuildFromRows(SqliteDb* db) {
   ResetState();
   snapshot_sequence_ = 0;
-  return Replay(0);
+  last_sequence_ = 0;
+  IMGSEARCH_RETURN_IF_ERROR(Replay(db, 0));
+  IMGSEARCH_ASSIGN_OR_RETURN(int64_t purged, ReadMetaInt(db, PurgedThroughKey(id_), 0));
+  last_sequence_ = std::max(last_sequence_, purged);
+  return Status::Ok();
 }
 
 bool CollectionImpl::DrainTailBatch() {
@@ -210,13 +231,13 @@ Result<std::optional<SnapshotContents>> CollectionImpl::CaptureSnapshot() const 
   return std::optional<SnapshotContents>(std::move(c));
 }
 
-Status CollectionImpl::WriteSnapshot() {
+Status CollectionImpl::WriteSnapshot(bool wait) {
   IMGSEARCH_ASSIGN_OR_RETURN(std::optional<SnapshotContents> captured, CaptureSnapshot());
-  return captured ? PersistSnapshot(*captured) : Status::Ok();
+  return captured ? PersistSnapshot(*captured, wait) : Status::Ok();
 }
 
-Status CollectionImpl::PersistSnapshot(const SnapshotContents& c) {
-  // One persister at a time, and never an older snapshot over a newer one.
+Status CollectionImpl::PersistSnapshot(const SnapshotContents& c, bool wait) {
+  // One persister at a time in this process, and never an older snapshot over a newer one.
   std::lock_guard<std::mutex> snapshot_lock(snapshot_mutex_);
   {
     std::shared_lock<std::shared_mutex> lock(state_mutex_);
@@ -224,18 +245,41 @@ Status CollectionImpl::PersistSnapshot(const SnapshotContents& c) {
       return Status::Ok();
     }
   }
-  std::string name = SnapshotFileName(id_, c.sequence);
-  std::string previous = storage_->manifest->Get(id_);
-  IMGSEARCH_RETURN_IF_ERROR(
-      base::Env::Default()->WriteFileAtomic(storage_->IndexDir() + "/" + name, EncodeSnapshot(c)));
-  IMGSEARCH_RETURN_IF_ERROR(storage_->manifest->Set(id_, name));
-  if (!previous.empty() && previous != name) {
-    std::error_code ignored;
-    std::filesystem::remove(storage_->IndexDir() + "/" + previous, ignored);
+  // And one process at a time: each starts from the MANIFEST on disk, so that no other
+  // process's entry is lost.
+  auto file_lock = storage_->LockSnapshots(wait);
+  if (!file_lock.ok()) {
+    if (!wait && file_lock.status().code() == StatusCode::kResourceExhausted) return Status::Ok();
+    return file_lock.status();
   }
+  Status reread = storage_->manifest->Load();
+  if (!reread.ok()) IMGSEARCH_LOG_WARN("{}; it will be rewritten", reread.ToString());
+  std::string previous = storage_->manifest->Get(id_);
+  if (previous.empty() || SnapshotSequenceOf(previous) < c.sequence) {
+    std::string name = SnapshotFileName(id_, c.sequence);
+    base::Env* env = base::Env::Default();
+    IMGSEARCH_RETURN_IF_ERROR(
+        env->WriteFileAtomic(storage_->IndexDir() + "/" + name, EncodeSnapshot(c)));
+    IMGSEARCH_RETURN_IF_ERROR(storage_->manifest->Set(id_, name));
+    if (!previous.empty() && previous != name) {
+      Status removed = env->RemoveFile(storage_->IndexDir() + "/" + previous);
+      if (!removed.ok()) IMGSEARCH_LOG_WARN("{}", removed.ToString());
+    }
+  }  // else another process's snapshot is at least as new: this one adds nothing
   std::unique_lock<std::shared_mutex> lock(state_mutex_);
-  snapshot_sequence_ = c.sequence;
+  snapshot_sequence_ = std::max(snapshot_sequence_, c.sequence);
   return Status::Ok();
+}
+
+Status CollectionImpl::ForgetSnapshot() {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::unique_ptr<base::FileLock> file_lock,
+                             storage_->LockSnapshots(/*wait=*/true));
+  Status reread = storage_->manifest->Load();
+  if (!reread.ok()) IMGSEARCH_LOG_WARN("{}; it will be rewritten", reread.ToString());
+  std::string previous = storage_->manifest->Get(id_);
+  if (previous.empty()) return Status::Ok();
+  IMGSEARCH_RETURN_IF_ERROR(storage_->manifest->Set(id_, ""));
+  return base::Env::Default()->RemoveFile(storage_->IndexDir() + "/" + previous);
 }
 
 Status CollectionImpl::Flush() {
@@ -243,24 +287,36 @@ Status CollectionImpl::Flush() {
   IMGSEARCH_RETURN_IF_ERROR(CheckWritable());
   while (DrainTailBatch()) {
   }
-  return WriteSnapshot();
+  return WriteSnapshot(/*wait=*/true);
 }
 
 Status CollectionImpl::Compact() {
-  std::lock_guard<std::mutex> write_lock(storage_->write_mutex);
-  IMGSEARCH_RETURN_IF_ERROR(CheckWritable());
+  int64_t snapshot_sequence = 0;
   {
-    std::unique_lock<std::shared_mutex> lock(state_mutex_);
-    IMGSEARCH_RETURN_IF_ERROR(RebuildFromRows());
+    std::lock_guard<std::mutex> write_lock(storage_->write_mutex);
+    IMGSEARCH_RETURN_IF_ERROR(CheckWritable());
+    {
+      std::unique_lock<std::shared_mutex> lock(state_mutex_);
+      IMGSEARCH_RETURN_IF_ERROR(RebuildFromRows(storage_->reader.get()));
+    }
+    while (DrainTailBatch()) {
+    }
+    IMGSEARCH_RETURN_IF_ERROR(WriteSnapshot(/*wait=*/true));
+    std::shared_lock<std::shared_mutex> lock(state_mutex_);
+    snapshot_sequence = snapshot_sequence_;
   }
-  while (DrainTailBatch()) {
-  }
-  IMGSEARCH_RETURN_IF_ERROR(WriteSnapshot());
-  // Tombstones are needed only by snapshots older than the one just written.
+  // Tombstones are needed only by snapshots older than the one just written, and by
+  // processes that have not replayed them yet: the marker tells those to rebuild.
+  WriteTransaction txn(storage_.get());
+  IMGSEARCH_RETURN_IF_ERROR(txn.Begin());
+  SqliteDb* db = storage_->writer.get();
+  IMGSEARCH_ASSIGN_OR_RETURN(int64_t purged, ReadMetaInt(db, PurgedThroughKey(id_), 0));
   IMGSEARCH_ASSIGN_OR_RETURN(
-      Statement purge,
-      storage_->writer->Prepare("DELETE FROM " + table() + " WHERE deleted = 1 AND seq <= ?"));
-  return purge.Bind(1, snapshot_sequence_).Run();
+      Statement purge, db->Prepare("DELETE FROM " + table() + " WHERE deleted = 1 AND seq <= ?"));
+  IMGSEARCH_RETURN_IF_ERROR(purge.Bind(1, snapshot_sequence).Run());
+  IMGSEARCH_RETURN_IF_ERROR(
+      WriteMetaInt(db, PurgedThroughKey(id_), std::max(purged, snapshot_sequence)));
+  return txn.Commit();
 }
 
 Status CollectionImpl::CreateIndex(const IndexSpec& spec) {
@@ -268,23 +324,21 @@ Status CollectionImpl::CreateIndex(const IndexSpec& spec) {
   IMGSEARCH_RETURN_IF_ERROR(index::ValidateIndexDescription({spec.index_type, metric, spec.params},
                                                             schema_.binary(), schema_.dimension)
                                 .status());
-  std::lock_guard<std::mutex> write_lock(storage_->write_mutex);
-  IMGSEARCH_RETURN_IF_ERROR(CheckWritable());
-  IMGSEARCH_ASSIGN_OR_RETURN(
-      Statement update,
-      storage_->writer->Prepare("UPDATE collections SET index_spec = ? WHERE id = ?"));
-  IMGSEARCH_RETURN_IF_ERROR(update.Bind(1, IndexSpecToJson(spec).dump()).Bind(2, id_).Run());
   {
+    WriteTransaction txn(storage_.get());
+    IMGSEARCH_RETURN_IF_ERROR(txn.Begin());
+    IMGSEARCH_RETURN_IF_ERROR(CheckWritable());
+    SqliteDb* db = storage_->writer.get();
+    IMGSEARCH_ASSIGN_OR_RETURN(Statement update,
+                               db->Prepare("UPDATE collections SET index_spec = ? WHERE id = ?"));
+    IMGSEARCH_RETURN_IF_ERROR(update.Bind(1, IndexSpecToJson(spec).dump()).Bind(2, id_).Run());
+    IMGSEARCH_RETURN_IF_ERROR(BumpCatalogVersion(db));  // other processes adopt the new index
+    IMGSEARCH_RETURN_IF_ERROR(txn.Commit());
     std::unique_lock<std::shared_mutex> lock(state_mutex_);
     IMGSEARCH_RETURN_IF_ERROR(InstallIndex(spec));
-    IMGSEARCH_RETURN_IF_ERROR(RebuildFromRows());
+    IMGSEARCH_RETURN_IF_ERROR(RebuildFromRows(storage_->reader.get()));
   }
-  std::string previous = storage_->manifest->Get(id_);
-  IMGSEARCH_RETURN_IF_ERROR(storage_->manifest->Set(id_, ""));
-  if (!previous.empty()) {
-    std::error_code ignored;
-    std::filesystem::remove(storage_->IndexDir() + "/" + previous, ignored);
-  }
+  IMGSEARCH_RETURN_IF_ERROR(ForgetSnapshot());
   background_wake_.notify_all();
   return Status::Ok();
 }
@@ -355,8 +409,10 @@ void CollectionImpl::BackgroundLoop() {
     // Writers wait only while the snapshot is copied in memory, not while it is written.
     Result<std::optional<SnapshotContents>> captured = CaptureSnapshot();
     write_lock.unlock();
-    Status written = captured.ok() ? (*captured ? PersistSnapshot(**captured) : Status::Ok())
-                                   : captured.status();
+    // Without waiting: when another process is writing a snapshot, the next round will do.
+    Status written = captured.ok()
+                         ? (*captured ? PersistSnapshot(**captured, /*wait=*/false) : Status::Ok())
+                         : captured.status();
     if (!written.ok())
       IMGSEARCH_LOG_WARN("collection \"{}\": snapshot failed: {}", schema_.name,
                          written.ToString());

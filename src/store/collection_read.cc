@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <set>
 
+#include "base/log.h"
 #include "index/index_factory.h"
 #include "store/collection_impl.h"
 #include "store/vector_form.h"
@@ -23,17 +24,29 @@ Result<float> NumberParam(const nlohmann::json& params, const char* key) {
 
 }  // namespace
 
+namespace {
+// For reads that cannot return a Status: they answer from memory as it is.
+void RefreshOrWarn(const CollectionImpl& collection) {
+  Status refreshed = collection.Refresh();
+  if (!refreshed.ok())
+    IMGSEARCH_LOG_WARN("collection \"{}\": cannot catch up with other writers: {}",
+                       collection.schema().name, refreshed.ToString());
+}
+}  // namespace
+
 IndexSpec CollectionImpl::index() const {
   std::shared_lock<std::shared_mutex> lock(state_mutex_);
   return index_spec_;
 }
 
 int64_t CollectionImpl::Count() const {
+  RefreshOrWarn(*this);
   std::shared_lock<std::shared_mutex> lock(state_mutex_);
   return alive_count_;
 }
 
 CollectionStats CollectionImpl::Stats() const {
+  RefreshOrWarn(*this);
   std::shared_lock<std::shared_mutex> lock(state_mutex_);
   CollectionStats s;
   s.row_count = alive_count_;
@@ -104,6 +117,7 @@ Result<Row> CollectionImpl::BuildRow(int64_t slot, const OutputSpec& output) con
 Result<std::vector<Row>> CollectionImpl::Get(const std::vector<int64_t>& ids,
                                              const std::vector<std::string>& output_fields) const {
   IMGSEARCH_ASSIGN_OR_RETURN(OutputSpec output, ParseOutputFields(output_fields));
+  IMGSEARCH_RETURN_IF_ERROR(Refresh());
   std::shared_lock<std::shared_mutex> lock(state_mutex_);
   std::vector<Row> rows;
   for (int64_t id : ids) {
@@ -122,6 +136,7 @@ Result<std::vector<Row>> CollectionImpl::Query(const QueryRequest& request) cons
     return Status::InvalidArgument("a query needs a filter, ids or a limit");
   }
   if (request.offset < 0) return Status::InvalidArgument("offset must not be negative");
+  IMGSEARCH_RETURN_IF_ERROR(Refresh());
   std::shared_lock<std::shared_mutex> lock(state_mutex_);
   std::vector<std::pair<int64_t, int64_t>> matches;  // (id, slot)
   auto consider = [&](int64_t slot) {
@@ -227,6 +242,7 @@ Result<std::vector<std::vector<Hit>>> CollectionImpl::Search(const SearchRequest
   IMGSEARCH_ASSIGN_OR_RETURN(OutputSpec output, ParseOutputFields(request.output_fields));
   IMGSEARCH_ASSIGN_OR_RETURN(index::SearchParams params, index::ParseSearchParams(request.params));
 
+  IMGSEARCH_RETURN_IF_ERROR(Refresh());
   std::shared_lock<std::shared_mutex> lock(state_mutex_);
   if (request.params.contains("radius")) {
     IMGSEARCH_ASSIGN_OR_RETURN(float radius, NumberParam(request.params, "radius"));

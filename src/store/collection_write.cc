@@ -1,8 +1,11 @@
-// Inserts, upserts and deletes: validate, commit to SQLite, then publish to memory.
+// Inserts, upserts and deletes: validate, write to SQLite inside a WriteTransaction,
+// then publish to memory once it has committed.
 #include <set>
 
 #include "store/collection_impl.h"
+#include "store/filter.h"
 #include "store/vector_form.h"
+#include "store/write_transaction.h"
 
 namespace imgsearch::store {
 
@@ -18,24 +21,78 @@ std::string CollectionImpl::StoredVector(const Row& row) const {
 }
 
 Result<std::vector<int64_t>> CollectionImpl::Write(std::vector<Row> rows, bool upsert) {
+  WriteTransaction txn(storage_.get());
+  IMGSEARCH_RETURN_IF_ERROR(txn.Begin());
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<int64_t> ids, txn.Write(this, std::move(rows), upsert));
+  IMGSEARCH_RETURN_IF_ERROR(txn.Commit());
+  return ids;
+}
+
+Result<int64_t> CollectionImpl::Delete(const std::vector<int64_t>& ids) {
+  WriteTransaction txn(storage_.get());
+  IMGSEARCH_RETURN_IF_ERROR(txn.Begin());
+  IMGSEARCH_ASSIGN_OR_RETURN(int64_t deleted, txn.Delete(this, ids));
+  IMGSEARCH_RETURN_IF_ERROR(txn.Commit());
+  return deleted;
+}
+
+Result<int64_t> CollectionImpl::DeleteWhere(const std::string& filter_text) {
+  IMGSEARCH_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(filter_text, schema_));
+  if (filter.empty())
+    return Status::InvalidArgument(
+        "delete needs a filter or ids (an empty filter would delete everything)");
+  WriteTransaction txn(storage_.get());
+  IMGSEARCH_RETURN_IF_ERROR(txn.Begin());
+  IMGSEARCH_RETURN_IF_ERROR(txn.Touch(this));  // memory is current from here on
+  std::vector<int64_t> ids;
+  {
+    std::shared_lock<std::shared_mutex> read_lock(state_mutex_);
+    for (size_t slot = 0; slot < slot_ids_.size(); ++slot) {
+      if (slot_alive_[slot] && filter.Matches(slot_ids_[slot], slot_fields_[slot]))
+        ids.push_back(slot_ids_[slot]);
+    }
+  }
+  IMGSEARCH_ASSIGN_OR_RETURN(int64_t deleted, txn.Delete(this, ids));
+  IMGSEARCH_RETURN_IF_ERROR(txn.Commit());
+  return deleted;
+}
+
+Result<CollectionImpl::WriteCursor> CollectionImpl::BeginWrite(SqliteDb* db) {
+  IMGSEARCH_RETURN_IF_ERROR(CheckWritable());
+  IMGSEARCH_ASSIGN_OR_RETURN(Statement counter,
+                             db->Prepare("SELECT next_auto_id FROM collections WHERE id = ?"));
+  counter.Bind(1, id_);
+  IMGSEARCH_ASSIGN_OR_RETURN(bool found, counter.Step());
+  if (!found) return Status::NotFound("collection \"" + schema_.name + "\" was dropped");
+  WriteCursor cursor;
+  cursor.next_auto_id = counter.Int(0);
+  std::unique_lock<std::shared_mutex> lock(state_mutex_);
+  IMGSEARCH_RETURN_IF_ERROR(CatchUpLocked(db));
+  cursor.next_sequence = last_sequence_ + 1;
+  cursor.next_auto_id = std::max(cursor.next_auto_id, next_auto_id_);
+  return cursor;
+}
+
+Result<std::vector<int64_t>> CollectionImpl::StageRows(SqliteDb* db, std::vector<Row> rows,
+                                                       bool upsert, WriteCursor* cursor,
+                                                       std::vector<StagedChange>* staged) {
   if (rows.empty()) return Status::InvalidArgument("no rows to write");
   for (size_t i = 0; i < rows.size(); ++i)
     IMGSEARCH_RETURN_IF_ERROR(ValidateRowForWrite(i, &rows[i]));
-  std::lock_guard<std::mutex> write_lock(storage_->write_mutex);
-  IMGSEARCH_RETURN_IF_ERROR(CheckWritable());
-  int64_t next_auto_id = next_auto_id_;
-  std::vector<int64_t> ids;
+  StagedChange change;
   std::set<int64_t> seen;
   {
     std::shared_lock<std::shared_mutex> read_lock(state_mutex_);
     for (size_t i = 0; i < rows.size(); ++i) {
       Row& row = rows[i];
-      bool assign = schema_.auto_id && (!upsert || row.id == 0);
       if (schema_.auto_id && !upsert && row.id != 0) {
         return Status::InvalidArgument("row " + std::to_string(i) + ": \"" + schema_.primary_field +
                                        "\" is assigned by the collection (auto_id); leave it out");
       }
-      if (assign) row.id = next_auto_id++;
+      if (schema_.auto_id && (!upsert || row.id == 0)) {
+        row.id = cursor->next_auto_id++;
+        cursor->auto_id_advanced = true;
+      }
       if (!seen.insert(row.id).second) {
         return Status::InvalidArgument("row " + std::to_string(i) + ": id " +
                                        std::to_string(row.id) + " appears twice in one request");
@@ -45,42 +102,83 @@ Result<std::vector<int64_t>> CollectionImpl::Write(std::vector<Row> rows, bool u
                                        std::to_string(row.id) +
                                        " exists already (use upsert to replace it)");
       }
-      ids.push_back(row.id);
+      change.ids.push_back(row.id);
     }
   }
-  int64_t sequence = last_sequence_;
-  std::vector<std::string> vectors;
-  for (const Row& row : rows) vectors.push_back(StoredVector(row));
-  SqliteDb* db = storage_->writer.get();
-  Transaction txn(db);
-  IMGSEARCH_RETURN_IF_ERROR(txn.Begin());
   IMGSEARCH_ASSIGN_OR_RETURN(Statement insert,
                              db->Prepare("INSERT OR REPLACE INTO " + table() +
                                          " (pk, seq, deleted, fields) VALUES (?, ?, 0, ?)"));
   IMGSEARCH_ASSIGN_OR_RETURN(
       Statement insert_vector,
       db->Prepare("INSERT OR REPLACE INTO " + vector_table() + " (pk, vector) VALUES (?, ?)"));
-  for (size_t i = 0; i < rows.size(); ++i) {
-    insert.Bind(1, rows[i].id).Bind(2, ++sequence).Bind(3, rows[i].fields.dump());
-    IMGSEARCH_RETURN_IF_ERROR(insert.Run());
-    insert_vector.Bind(1, rows[i].id).BindBlob(2, vectors[i].data(), vectors[i].size());
-    IMGSEARCH_RETURN_IF_ERROR(insert_vector.Run());
+  for (Row& row : rows) {
+    change.vectors.push_back(StoredVector(row));
+    const std::string& vector = change.vectors.back();
+    IMGSEARCH_RETURN_IF_ERROR(
+        insert.Bind(1, row.id).Bind(2, cursor->next_sequence++).Bind(3, row.fields.dump()).Run());
+    IMGSEARCH_RETURN_IF_ERROR(
+        insert_vector.Bind(1, row.id).BindBlob(2, vector.data(), vector.size()).Run());
+    change.fields.push_back(std::move(row.fields));
   }
-  if (next_auto_id != next_auto_id_) {
-    IMGSEARCH_ASSIGN_OR_RETURN(Statement counter,
-                               db->Prepare("UPDATE collections SET next_auto_id = ? WHERE id = ?"));
-    IMGSEARCH_RETURN_IF_ERROR(counter.Bind(1, next_auto_id).Bind(2, id_).Run());
+  std::vector<int64_t> ids = change.ids;
+  staged->push_back(std::move(change));
+  return ids;
+}
+
+Result<int64_t> CollectionImpl::StageDelete(SqliteDb* db, const std::vector<int64_t>& requested,
+                                            WriteCursor* cursor,
+                                            std::vector<StagedChange>* staged) {
+  StagedChange change;
+  change.is_delete = true;
+  {
+    std::shared_lock<std::shared_mutex> read_lock(state_mutex_);
+    std::set<int64_t> unique(requested.begin(), requested.end());
+    for (int64_t id : unique) {
+      if (slot_of_id_.count(id)) change.ids.push_back(id);
+    }
   }
-  IMGSEARCH_RETURN_IF_ERROR(txn.Commit());
+  if (change.ids.empty()) return int64_t{0};
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      Statement tombstone,
+      db->Prepare("UPDATE " + table() + " SET deleted = 1, fields = NULL, seq = ? WHERE pk = ?"));
+  IMGSEARCH_ASSIGN_OR_RETURN(Statement drop_vector,
+                             db->Prepare("DELETE FROM " + vector_table() + " WHERE pk = ?"));
+  for (int64_t id : change.ids) {
+    IMGSEARCH_RETURN_IF_ERROR(tombstone.Bind(1, cursor->next_sequence++).Bind(2, id).Run());
+    IMGSEARCH_RETURN_IF_ERROR(drop_vector.Bind(1, id).Run());
+  }
+  int64_t deleted = static_cast<int64_t>(change.ids.size());
+  staged->push_back(std::move(change));
+  return deleted;
+}
+
+Status CollectionImpl::FinishWrite(SqliteDb* db, const WriteCursor& cursor) {
+  if (!cursor.auto_id_advanced) return Status::Ok();
+  IMGSEARCH_ASSIGN_OR_RETURN(Statement counter,
+                             db->Prepare("UPDATE collections SET next_auto_id = ? WHERE id = ?"));
+  return counter.Bind(1, cursor.next_auto_id).Bind(2, id_).Run();
+}
+
+void CollectionImpl::Publish(std::vector<StagedChange> staged, const WriteCursor& cursor) {
   {
     std::unique_lock<std::shared_mutex> lock(state_mutex_);
-    for (size_t i = 0; i < rows.size(); ++i)
-      Apply(rows[i].id, vectors[i], std::move(rows[i].fields));
-    last_sequence_ = sequence;
-    next_auto_id_ = next_auto_id;
+    next_auto_id_ = std::max(next_auto_id_, cursor.next_auto_id);
+    // A catch-up that ran after the commit replayed these rows already; the commit is
+    // atomic, so it saw all of them or none.
+    if (last_sequence_ >= cursor.next_sequence - 1) return;
+    for (StagedChange& change : staged) {
+      for (size_t i = 0; i < change.ids.size(); ++i) {
+        if (change.is_delete) {
+          if (auto it = slot_of_id_.find(change.ids[i]); it != slot_of_id_.end())
+            KillSlot(it->second);
+        } else {
+          Apply(change.ids[i], change.vectors[i], std::move(change.fields[i]));
+        }
+      }
+    }
+    last_sequence_ = cursor.next_sequence - 1;
   }
   background_wake_.notify_all();
-  return ids;
 }
 
 Status CollectionImpl::ValidateRowForWrite(size_t i, Row* row) const {
@@ -109,60 +207,6 @@ void CollectionImpl::KillSlot(int64_t slot) {
   slot_fields_[slot] = nullptr;
   index_->Remove(slot);
   tail_->Remove(slot);
-}
-
-Result<int64_t> CollectionImpl::Delete(const std::vector<int64_t>& ids) {
-  std::lock_guard<std::mutex> write_lock(storage_->write_mutex);
-  IMGSEARCH_RETURN_IF_ERROR(CheckWritable());
-  return DeleteLocked(ids);
-}
-
-Result<int64_t> CollectionImpl::DeleteWhere(const std::string& filter_text) {
-  IMGSEARCH_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(filter_text, schema_));
-  if (filter.empty())
-    return Status::InvalidArgument(
-        "delete needs a filter or ids (an empty filter would delete everything)");
-  std::lock_guard<std::mutex> write_lock(storage_->write_mutex);
-  IMGSEARCH_RETURN_IF_ERROR(CheckWritable());
-  std::vector<int64_t> ids;
-  {
-    std::shared_lock<std::shared_mutex> read_lock(state_mutex_);
-    for (size_t slot = 0; slot < slot_ids_.size(); ++slot) {
-      if (slot_alive_[slot] && filter.Matches(slot_ids_[slot], slot_fields_[slot]))
-        ids.push_back(slot_ids_[slot]);
-    }
-  }
-  return DeleteLocked(ids);
-}
-
-Result<int64_t> CollectionImpl::DeleteLocked(const std::vector<int64_t>& requested) {
-  std::vector<int64_t> ids;
-  {
-    std::shared_lock<std::shared_mutex> read_lock(state_mutex_);
-    std::set<int64_t> unique(requested.begin(), requested.end());
-    for (int64_t id : unique) {
-      if (slot_of_id_.count(id)) ids.push_back(id);
-    }
-  }
-  if (ids.empty()) return int64_t{0};
-  int64_t sequence = last_sequence_;
-  SqliteDb* db = storage_->writer.get();
-  Transaction txn(db);
-  IMGSEARCH_RETURN_IF_ERROR(txn.Begin());
-  IMGSEARCH_ASSIGN_OR_RETURN(
-      Statement tombstone,
-      db->Prepare("UPDATE " + table() + " SET deleted = 1, fields = NULL, seq = ? WHERE pk = ?"));
-  IMGSEARCH_ASSIGN_OR_RETURN(Statement drop_vector,
-                             db->Prepare("DELETE FROM " + vector_table() + " WHERE pk = ?"));
-  for (int64_t id : ids) {
-    IMGSEARCH_RETURN_IF_ERROR(tombstone.Bind(1, ++sequence).Bind(2, id).Run());
-    IMGSEARCH_RETURN_IF_ERROR(drop_vector.Bind(1, id).Run());
-  }
-  IMGSEARCH_RETURN_IF_ERROR(txn.Commit());
-  std::unique_lock<std::shared_mutex> lock(state_mutex_);
-  for (int64_t id : ids) KillSlot(slot_of_id_.at(id));
-  last_sequence_ = sequence;
-  return static_cast<int64_t>(ids.size());
 }
 
 }  // namespace imgsearch::store

@@ -1,12 +1,13 @@
 // Database: the catalog of collections in SQLite, and their lifetimes.
-#include <filesystem>
 #include <map>
 
+#include "base/env.h"
 #include "base/log.h"
 #include "imgsearch/database.h"
 #include "index/index_factory.h"
 #include "store/collection_impl.h"
 #include "store/schema_json.h"
+#include "store/write_transaction.h"
 
 namespace imgsearch {
 namespace {
@@ -14,9 +15,18 @@ namespace {
 using store::CollectionImpl;
 using store::Statement;
 using store::Storage;
+using store::WriteTransaction;
 
 constexpr const char* kDatabaseMagic = "imgsearch-db";
 constexpr const char* kDatabaseVersion = "1";
+
+// One row of the collections table.
+struct CatalogEntry {
+  int64_t id = 0;
+  CollectionSchema schema;
+  IndexSpec index;
+  int64_t next_auto_id = 1;
+};
 
 class DatabaseImpl final : public Database {
  public:
@@ -32,18 +42,29 @@ class DatabaseImpl final : public Database {
   std::vector<std::string> ListCollections() const override;
   bool HasCollection(const std::string& name) const override;
   Result<std::shared_ptr<Collection>> GetCollection(const std::string& name) const override;
+  Status Transact(const std::function<Status(Transaction&)>& body) override;
 
  private:
-  std::shared_ptr<CollectionImpl> Find(const std::string& name) const {
-    std::lock_guard<std::mutex> lock(map_mutex_);
-    auto it = collections_.find(name);
-    return it == collections_.end() ? nullptr : it->second;
-  }
+  // Collections by name, after taking in other processes' catalog changes.
+  std::shared_ptr<CollectionImpl> Find(const std::string& name) const;
+  std::shared_ptr<CollectionImpl> FindLocked(const std::string& name) const;
+  // Takes in collections that other processes created, dropped, renamed or re-indexed,
+  // when the catalog changed since the last look. Failures are logged: the catalog in
+  // memory then stays as it was.
+  void RefreshCatalog() const;
+  Status ReconcileLocked();
+  Result<std::vector<CatalogEntry>> ReadCatalog(store::SqliteDb* db) const;
+  Result<std::shared_ptr<CollectionImpl>> OpenCollection(const CatalogEntry& entry) const;
+  Status NameIsFree(const std::string& name) const;
 
   std::shared_ptr<Storage> storage_;
   DatabaseOptions options_;
-  mutable std::mutex map_mutex_;
+  // Guards collections_ and the catalog bookkeeping; taken after write_mutex, never
+  // before it, so that a transaction's body may look collections up.
+  mutable std::mutex catalog_mutex_;
   std::map<std::string, std::shared_ptr<CollectionImpl>> collections_;
+  uint64_t catalog_generation_ = 0;
+  int64_t catalog_version_ = -1;
 };
 
 Status DatabaseImpl::Init(bool fresh) {
@@ -64,8 +85,10 @@ Status DatabaseImpl::Init(bool fresh) {
     IMGSEARCH_ASSIGN_OR_RETURN(bool counted, count.Step());
     if (!fresh && counted && count.Int(0) > 0)
       return Status::Corruption("database has collections but no format record");
-    IMGSEARCH_RETURN_IF_ERROR(db->Exec(std::string("INSERT INTO meta VALUES ('format', '") +
-                                       kDatabaseMagic + " " + kDatabaseVersion + "')"));
+    // OR IGNORE: another process may be creating the same database at this moment.
+    IMGSEARCH_RETURN_IF_ERROR(
+        db->Exec(std::string("INSERT OR IGNORE INTO meta VALUES ('format', '") + kDatabaseMagic +
+                 " " + kDatabaseVersion + "')"));
     return Status::Ok();
   }
   if (found != std::string(kDatabaseMagic) + " " + kDatabaseVersion) {
@@ -75,22 +98,113 @@ Status DatabaseImpl::Init(bool fresh) {
   return Status::Ok();
 }
 
-Status DatabaseImpl::LoadCollections() {
+Result<std::vector<CatalogEntry>> DatabaseImpl::ReadCatalog(store::SqliteDb* db) const {
   IMGSEARCH_ASSIGN_OR_RETURN(
       Statement select,
-      storage_->reader->Prepare("SELECT id, schema, index_spec, next_auto_id FROM collections"));
+      db->Prepare("SELECT id, schema, index_spec, next_auto_id FROM collections"));
+  std::vector<CatalogEntry> entries;
   for (;;) {
     IMGSEARCH_ASSIGN_OR_RETURN(bool row, select.Step());
     if (!row) break;
+    CatalogEntry entry;
+    entry.id = select.Int(0);
     auto schema_json = nlohmann::json::parse(select.Text(1), nullptr, false);
     auto index_json = nlohmann::json::parse(select.Text(2), nullptr, false);
-    IMGSEARCH_ASSIGN_OR_RETURN(CollectionSchema schema, store::SchemaFromJson(schema_json));
-    IMGSEARCH_ASSIGN_OR_RETURN(IndexSpec index, store::IndexSpecFromJson(index_json));
-    auto collection = std::make_shared<CollectionImpl>(
-        storage_, select.Int(0), schema, index, select.Int(3), options_.snapshot_every_changes);
-    IMGSEARCH_RETURN_IF_ERROR(collection->Load().WithContext("collection \"" + schema.name + "\""));
-    collections_[schema.name] = std::move(collection);
+    IMGSEARCH_ASSIGN_OR_RETURN(entry.schema, store::SchemaFromJson(schema_json));
+    IMGSEARCH_ASSIGN_OR_RETURN(entry.index, store::IndexSpecFromJson(index_json));
+    entry.next_auto_id = select.Int(3);
+    entries.push_back(std::move(entry));
   }
+  return entries;
+}
+
+Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::OpenCollection(
+    const CatalogEntry& entry) const {
+  auto collection =
+      std::make_shared<CollectionImpl>(storage_, entry.id, entry.schema, entry.index,
+                                       entry.next_auto_id, options_.snapshot_every_changes);
+  IMGSEARCH_RETURN_IF_ERROR(
+      collection->Load().WithContext("collection \"" + entry.schema.name + "\""));
+  return collection;
+}
+
+Status DatabaseImpl::LoadCollections() {
+  std::lock_guard<std::mutex> lock(catalog_mutex_);
+  IMGSEARCH_ASSIGN_OR_RETURN(catalog_generation_, storage_->PollChanges());
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      catalog_version_, store::ReadMetaInt(storage_->reader.get(), store::kCatalogVersionKey, 0));
+  return ReconcileLocked();
+}
+
+Status DatabaseImpl::ReconcileLocked() {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<CatalogEntry> entries,
+                             ReadCatalog(storage_->reader.get()));
+  std::map<int64_t, const CatalogEntry*> by_id;
+  for (const CatalogEntry& e : entries) by_id[e.id] = &e;
+  std::map<int64_t, std::shared_ptr<CollectionImpl>> known;
+  for (auto& [name, collection] : collections_) {
+    if (by_id.count(collection->id())) {
+      known[collection->id()] = collection;
+    } else {
+      collection->MarkDropped();  // dropped by another process
+    }
+  }
+  std::map<std::string, std::shared_ptr<CollectionImpl>> updated;
+  for (const CatalogEntry& e : entries) {
+    std::shared_ptr<CollectionImpl> collection;
+    if (auto it = known.find(e.id); it != known.end()) {
+      collection = it->second;
+      if (collection->schema().name != e.schema.name) collection->SetName(e.schema.name);
+      IMGSEARCH_RETURN_IF_ERROR(collection->AdoptIndexSpec(e.index));
+    } else {
+      IMGSEARCH_ASSIGN_OR_RETURN(collection, OpenCollection(e));
+    }
+    updated[e.schema.name] = std::move(collection);
+  }
+  collections_ = std::move(updated);
+  return Status::Ok();
+}
+
+void DatabaseImpl::RefreshCatalog() const {
+  std::lock_guard<std::mutex> lock(catalog_mutex_);
+  auto generation = storage_->PollChanges();
+  if (generation.ok() && *generation == catalog_generation_) return;
+  auto version = generation.ok()
+                     ? store::ReadMetaInt(storage_->reader.get(), store::kCatalogVersionKey, 0)
+                     : Result<int64_t>(generation.status());
+  Status refreshed = version.status();
+  if (version.ok() && *version != catalog_version_) {
+    // The map is a cache of the catalog table: filling it in changes nothing a caller sees.
+    refreshed = const_cast<DatabaseImpl*>(this)->ReconcileLocked();
+  }
+  if (!refreshed.ok()) {
+    IMGSEARCH_LOG_WARN("cannot take in other processes' collection changes: {}",
+                       refreshed.ToString());
+    return;
+  }
+  auto* self = const_cast<DatabaseImpl*>(this);
+  self->catalog_generation_ = *generation;
+  self->catalog_version_ = *version;
+}
+
+std::shared_ptr<CollectionImpl> DatabaseImpl::FindLocked(const std::string& name) const {
+  auto it = collections_.find(name);
+  return it == collections_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<CollectionImpl> DatabaseImpl::Find(const std::string& name) const {
+  RefreshCatalog();
+  std::lock_guard<std::mutex> lock(catalog_mutex_);
+  return FindLocked(name);
+}
+
+// Inside a write transaction: the catalog table itself, not this process's view of it.
+Status DatabaseImpl::NameIsFree(const std::string& name) const {
+  IMGSEARCH_ASSIGN_OR_RETURN(Statement select,
+                             storage_->writer->Prepare("SELECT 1 FROM collections WHERE name = ?"));
+  select.Bind(1, name);
+  IMGSEARCH_ASSIGN_OR_RETURN(bool taken, select.Step());
+  if (taken) return Status::InvalidArgument("collection \"" + name + "\" exists already");
   return Status::Ok();
 }
 
@@ -101,12 +215,10 @@ Status DatabaseImpl::CreateCollection(const CollectionSchema& schema, const Inde
       index::ValidateIndexDescription({index.index_type, metric, index.params}, schema.binary(),
                                       schema.dimension)
           .status());
-  std::lock_guard<std::mutex> write_lock(storage_->write_mutex);
-  if (Find(schema.name) != nullptr)
-    return Status::InvalidArgument("collection \"" + schema.name + "\" exists already");
-  store::SqliteDb* db = storage_->writer.get();
-  store::Transaction txn(db);
+  WriteTransaction txn(storage_.get());
   IMGSEARCH_RETURN_IF_ERROR(txn.Begin());
+  IMGSEARCH_RETURN_IF_ERROR(NameIsFree(schema.name));
+  store::SqliteDb* db = storage_->writer.get();
   IMGSEARCH_ASSIGN_OR_RETURN(
       Statement insert,
       db->Prepare("INSERT INTO collections (name, schema, index_spec) VALUES (?, ?, ?)"));
@@ -114,38 +226,38 @@ Status DatabaseImpl::CreateCollection(const CollectionSchema& schema, const Inde
                                 .Bind(2, store::SchemaToJson(schema).dump())
                                 .Bind(3, store::IndexSpecToJson(index).dump())
                                 .Run());
-  auto collection = std::make_shared<CollectionImpl>(storage_, db->LastInsertId(), schema, index, 1,
+  CatalogEntry entry{db->LastInsertId(), schema, index, 1};
+  auto collection = std::make_shared<CollectionImpl>(storage_, entry.id, schema, index, 1,
                                                      options_.snapshot_every_changes);
   IMGSEARCH_RETURN_IF_ERROR(collection->CreateTable());
+  IMGSEARCH_RETURN_IF_ERROR(store::BumpCatalogVersion(db));
+  std::lock_guard<std::mutex> lock(catalog_mutex_);
   IMGSEARCH_RETURN_IF_ERROR(txn.Commit());
   IMGSEARCH_RETURN_IF_ERROR(collection->Load());
-  std::lock_guard<std::mutex> lock(map_mutex_);
   collections_[schema.name] = std::move(collection);
   return Status::Ok();
 }
 
 Status DatabaseImpl::DropCollection(const std::string& name) {
-  std::lock_guard<std::mutex> write_lock(storage_->write_mutex);
   std::shared_ptr<CollectionImpl> collection = Find(name);
   if (collection == nullptr) return Status::NotFound("collection \"" + name + "\" does not exist");
-  store::SqliteDb* db = storage_->writer.get();
-  store::Transaction txn(db);
-  IMGSEARCH_RETURN_IF_ERROR(txn.Begin());
-  IMGSEARCH_ASSIGN_OR_RETURN(Statement remove, db->Prepare("DELETE FROM collections WHERE id = ?"));
-  IMGSEARCH_RETURN_IF_ERROR(remove.Bind(1, collection->id()).Run());
-  IMGSEARCH_RETURN_IF_ERROR(db->Exec("DROP TABLE IF EXISTS " + collection->table()));
-  IMGSEARCH_RETURN_IF_ERROR(db->Exec("DROP TABLE IF EXISTS " + collection->vector_table()));
-  IMGSEARCH_RETURN_IF_ERROR(txn.Commit());
-  collection->MarkDropped();
-  std::string snapshot = storage_->manifest->Get(collection->id());
-  Status manifest = storage_->manifest->Set(collection->id(), "");
-  if (!manifest.ok()) IMGSEARCH_LOG_WARN("dropping \"{}\": {}", name, manifest.ToString());
-  if (!snapshot.empty()) {
-    std::error_code ignored;
-    std::filesystem::remove(storage_->IndexDir() + "/" + snapshot, ignored);
+  {
+    WriteTransaction txn(storage_.get());
+    IMGSEARCH_RETURN_IF_ERROR(txn.Begin());
+    store::SqliteDb* db = storage_->writer.get();
+    IMGSEARCH_ASSIGN_OR_RETURN(Statement remove,
+                               db->Prepare("DELETE FROM collections WHERE id = ?"));
+    IMGSEARCH_RETURN_IF_ERROR(remove.Bind(1, collection->id()).Run());
+    IMGSEARCH_RETURN_IF_ERROR(db->Exec("DROP TABLE IF EXISTS " + collection->table()));
+    IMGSEARCH_RETURN_IF_ERROR(db->Exec("DROP TABLE IF EXISTS " + collection->vector_table()));
+    IMGSEARCH_RETURN_IF_ERROR(store::BumpCatalogVersion(db));
+    std::lock_guard<std::mutex> lock(catalog_mutex_);
+    IMGSEARCH_RETURN_IF_ERROR(txn.Commit());
+    collection->MarkDropped();
+    if (FindLocked(name) == collection) collections_.erase(name);
   }
-  std::lock_guard<std::mutex> lock(map_mutex_);
-  collections_.erase(name);
+  Status forgotten = collection->ForgetSnapshot();
+  if (!forgotten.ok()) IMGSEARCH_LOG_WARN("dropping \"{}\": {}", name, forgotten.ToString());
   return Status::Ok();
 }
 
@@ -154,29 +266,32 @@ Status DatabaseImpl::RenameCollection(const std::string& from, const std::string
   renamed.name = to;
   renamed.dimension = 1;
   IMGSEARCH_RETURN_IF_ERROR(ValidateSchema(renamed));  // checks the new name
-  std::lock_guard<std::mutex> write_lock(storage_->write_mutex);
   std::shared_ptr<CollectionImpl> collection = Find(from);
   if (collection == nullptr) return Status::NotFound("collection \"" + from + "\" does not exist");
-  if (Find(to) != nullptr)
-    return Status::InvalidArgument("collection \"" + to + "\" exists already");
+  WriteTransaction txn(storage_.get());
+  IMGSEARCH_RETURN_IF_ERROR(txn.Begin());
+  IMGSEARCH_RETURN_IF_ERROR(NameIsFree(to));
   CollectionSchema schema = collection->schema();
   schema.name = to;
+  store::SqliteDb* db = storage_->writer.get();
   IMGSEARCH_ASSIGN_OR_RETURN(
-      Statement update,
-      storage_->writer->Prepare("UPDATE collections SET name = ?, schema = ? WHERE id = ?"));
+      Statement update, db->Prepare("UPDATE collections SET name = ?, schema = ? WHERE id = ?"));
   IMGSEARCH_RETURN_IF_ERROR(update.Bind(1, to)
                                 .Bind(2, store::SchemaToJson(schema).dump())
                                 .Bind(3, collection->id())
                                 .Run());
+  IMGSEARCH_RETURN_IF_ERROR(store::BumpCatalogVersion(db));
+  std::lock_guard<std::mutex> lock(catalog_mutex_);
+  IMGSEARCH_RETURN_IF_ERROR(txn.Commit());
   collection->SetName(to);
-  std::lock_guard<std::mutex> lock(map_mutex_);
-  collections_.erase(from);
+  if (FindLocked(from) == collection) collections_.erase(from);
   collections_[to] = collection;
   return Status::Ok();
 }
 
 std::vector<std::string> DatabaseImpl::ListCollections() const {
-  std::lock_guard<std::mutex> lock(map_mutex_);
+  RefreshCatalog();
+  std::lock_guard<std::mutex> lock(catalog_mutex_);
   std::vector<std::string> names;
   for (const auto& [name, c] : collections_) names.push_back(name);
   return names;
@@ -192,19 +307,45 @@ Result<std::shared_ptr<Collection>> DatabaseImpl::GetCollection(const std::strin
   return std::shared_ptr<Collection>(collection);
 }
 
+Status DatabaseImpl::Transact(const std::function<Status(Transaction&)>& body) {
+  WriteTransaction txn(storage_.get(),
+                       [this](const std::string& name) -> Result<std::shared_ptr<CollectionImpl>> {
+                         std::shared_ptr<CollectionImpl> found = Find(name);
+                         if (found == nullptr)
+                           return Status::NotFound("collection \"" + name + "\" does not exist");
+                         return found;
+                       });
+  IMGSEARCH_RETURN_IF_ERROR(txn.Begin());
+  IMGSEARCH_RETURN_IF_ERROR(body(txn));
+  return txn.Commit();
+}
+
+// A new database goes only into a folder that is missing or empty, so that imgsearch
+// never mixes its files into a folder that holds someone else's.
+Status CheckFolderForNewDatabase(const std::string& dir) {
+  base::Env* env = base::Env::Default();
+  if (!env->FileExists(dir)) return Status::Ok();
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(dir));
+  for (const std::string& name : names) {
+    if (name == "index") continue;  // left by an earlier attempt that created nothing else
+    return Status::InvalidArgument(
+        dir + " holds other files (for example \"" + name +
+        "\") but no imgsearch library; refusing to create one there: name a new or empty folder");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Database>> Database::Open(const std::string& dir,
                                                  const DatabaseOptions& options) {
-  namespace fs = std::filesystem;
+  base::Env* env = base::Env::Default();
   std::string path = dir + "/imgsearch.db";
-  std::error_code error;
-  bool fresh = !fs::exists(path, error);
+  bool fresh = !env->FileExists(path);
   if (fresh && !options.create_if_missing)
     return Status::NotFound(dir + ": no imgsearch database here");
-  fs::create_directories(dir + "/index", error);
-  if (error)
-    return Status::IOError(dir + ": cannot create the database folder: " + error.message());
+  if (fresh) IMGSEARCH_RETURN_IF_ERROR(CheckFolderForNewDatabase(dir));
+  IMGSEARCH_RETURN_IF_ERROR(env->CreateDirs(dir + "/index"));
   auto storage = std::make_shared<Storage>();
   storage->dir = dir;
   IMGSEARCH_ASSIGN_OR_RETURN(storage->writer, store::SqliteDb::Open(path, true));

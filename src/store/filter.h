@@ -6,6 +6,10 @@
 //   meta["camera"]["iso"] >= 400            caption is not null   10 < width * 2 < 800
 //
 // Comparisons with a null or missing value are false. Thread-safe once built.
+//
+// Outside input drives the parser's recursion, so nesting (parentheses, not, unary minus)
+// and the depth of the tree are limited to kMaxFilterNesting levels: a deeper filter is
+// an InvalidArgument error naming the limit, never a stack overflow.
 #pragma once
 
 #include <memory>
@@ -19,6 +23,8 @@
 namespace imgsearch::store {
 
 struct FilterNode;
+
+inline constexpr int kMaxFilterNesting = 256;
 
 class Filter {
  public:

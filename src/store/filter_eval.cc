@@ -101,9 +101,15 @@ class Evaluator {
       case FilterNode::kNot:
         return FilterValue::Bool(!Truth(*n.children[0]));
       case FilterNode::kAnd:
-        return FilterValue::Bool(Truth(*n.children[0]) && Truth(*n.children[1]));
+        for (const auto& child : n.children) {
+          if (!Truth(*child)) return FilterValue::Bool(false);
+        }
+        return FilterValue::Bool(true);
       case FilterNode::kOr:
-        return FilterValue::Bool(Truth(*n.children[0]) || Truth(*n.children[1]));
+        for (const auto& child : n.children) {
+          if (Truth(*child)) return FilterValue::Bool(true);
+        }
+        return FilterValue::Bool(false);
       case FilterNode::kCompare:
         return FilterValue::Bool(
             CompareWith(n.op, Order(Eval(*n.children[0]), Eval(*n.children[1]))));

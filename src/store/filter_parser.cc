@@ -1,4 +1,5 @@
 // Lexer and recursive-descent parser of filter expressions, with type checking.
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstring>
@@ -188,6 +189,34 @@ class Parser {
     Take();
   }
 
+  // Counts one level of the parser's own recursion (parentheses, not, unary minus) for as
+  // long as it lives.
+  class NestingGuard {
+   public:
+    NestingGuard(Parser* parser, size_t position) : parser_(parser) {
+      if (++parser_->nesting_ > kMaxFilterNesting) TooDeep(position);
+    }
+    ~NestingGuard() { --parser_->nesting_; }
+    NestingGuard(const NestingGuard&) = delete;
+    NestingGuard& operator=(const NestingGuard&) = delete;
+
+   private:
+    Parser* parser_;
+  };
+
+  [[noreturn]] static void TooDeep(size_t position) {
+    FailAt("the filter is nested more than " + std::to_string(kMaxFilterNesting) +
+               " levels deep (parentheses, not, operators)",
+           position);
+  }
+
+  // Makes `child` the last child of `parent`, keeping the tree within the depth limit.
+  static void Adopt(FilterNode& parent, NodePtr child) {
+    parent.depth = std::max(parent.depth, child->depth + 1);
+    if (parent.depth > kMaxFilterNesting) TooDeep(child->position);
+    parent.children.push_back(std::move(child));
+  }
+
   static NodePtr Node(FilterNode::Kind kind, size_t position, StaticType type) {
     auto n = std::make_unique<FilterNode>();
     n->kind = kind;
@@ -202,20 +231,21 @@ class Parser {
     }
   }
 
+  // "a and b and c" becomes one node with three children: chains do not deepen the tree.
   NodePtr Logical(FilterNode::Kind kind, NodePtr (Parser::*next)(), const char* word,
                   const char* symbol) {
-    NodePtr left = (this->*next)();
+    NodePtr first = (this->*next)();
+    if (!IsKeyword(word) && !IsOp(symbol)) return first;
+    NodePtr n = Node(kind, Peek().position, StaticType::kBool);
+    RequireBoolean(*first, std::string("the left side of ") + word);
+    Adopt(*n, std::move(first));
     while (IsKeyword(word) || IsOp(symbol)) {
-      size_t at = Take().position;
-      NodePtr right = (this->*next)();
-      RequireBoolean(*left, std::string("the left side of ") + word);
-      RequireBoolean(*right, std::string("the right side of ") + word);
-      NodePtr n = Node(kind, at, StaticType::kBool);
-      n->children.push_back(std::move(left));
-      n->children.push_back(std::move(right));
-      left = std::move(n);
+      Take();
+      NodePtr operand = (this->*next)();
+      RequireBoolean(*operand, std::string("the right side of ") + word);
+      Adopt(*n, std::move(operand));
     }
-    return left;
+    return n;
   }
   NodePtr Or() { return Logical(FilterNode::kOr, &Parser::And, "or", "||"); }
   NodePtr And() { return Logical(FilterNode::kAnd, &Parser::Not, "and", "&&"); }
@@ -223,10 +253,11 @@ class Parser {
   NodePtr Not() {
     if (IsKeyword("not") || IsOp("!")) {
       size_t at = Take().position;
+      NestingGuard guard(this, at);
       NodePtr operand = Not();
       RequireBoolean(*operand, "the operand of not");
       NodePtr n = Node(FilterNode::kNot, at, StaticType::kBool);
-      n->children.push_back(std::move(operand));
+      Adopt(*n, std::move(operand));
       return n;
     }
     return Predicate();
@@ -243,7 +274,7 @@ class Parser {
       Token op = Take();
       NodePtr right = Additive();
       NodePtr compare = Compare(op, std::move(left), right.get());
-      compare->children.push_back(std::move(right));
+      Adopt(*compare, std::move(right));
       if (!IsCompareOp(Peek())) return compare;
       // A chained range, "10 < x < 20": (10 < x) and (x < 20).
       Token op2 = Take();
@@ -251,10 +282,10 @@ class Parser {
       const FilterNode* middle = compare->children[1].get();
       NodePtr middle_copy = Copy(*middle);
       NodePtr second = Compare(op2, std::move(middle_copy), upper.get());
-      second->children.push_back(std::move(upper));
+      Adopt(*second, std::move(upper));
       NodePtr both = Node(FilterNode::kAnd, op.position, StaticType::kBool);
-      both->children.push_back(std::move(compare));
-      both->children.push_back(std::move(second));
+      Adopt(*both, std::move(compare));
+      Adopt(*both, std::move(second));
       return both;
     }
     bool negated = false;
@@ -279,7 +310,7 @@ class Parser {
     c->field = n.field;
     c->path = n.path, c->is_primary_key = n.is_primary_key, c->list = n.list,
     c->pattern = n.pattern;
-    c->type = n.type, c->position = n.position;
+    c->type = n.type, c->position = n.position, c->depth = n.depth;
     for (const auto& child : n.children) c->children.push_back(Copy(*child));
     return c;
   }
@@ -297,7 +328,7 @@ class Parser {
     }
     NodePtr n = Node(FilterNode::kCompare, op.position, StaticType::kBool);
     n->op = op.text;
-    n->children.push_back(std::move(left));
+    Adopt(*n, std::move(left));
     return n;
   }
 
@@ -319,7 +350,7 @@ class Parser {
       Take();
     }
     Expect("]");
-    n->children.push_back(std::move(left));
+    Adopt(*n, std::move(left));
     return n;
   }
 
@@ -332,7 +363,7 @@ class Parser {
     NodePtr n = Node(FilterNode::kLike, at, StaticType::kBool);
     n->negated = negated;
     n->pattern = Take().text;
-    n->children.push_back(std::move(left));
+    Adopt(*n, std::move(left));
     return n;
   }
 
@@ -348,7 +379,7 @@ class Parser {
     if (left->kind != FilterNode::kField) FailAt("\"is null\" applies to fields", at);
     NodePtr n = Node(FilterNode::kIsNull, at, StaticType::kBool);
     n->negated = negated;
-    n->children.push_back(std::move(left));
+    Adopt(*n, std::move(left));
     return n;
   }
 
@@ -370,8 +401,8 @@ class Parser {
       }
       NodePtr n = Node(FilterNode::kArith, op.position, StaticType::kNumber);
       n->op = op.text;
-      n->children.push_back(std::move(left));
-      n->children.push_back(std::move(right));
+      Adopt(*n, std::move(left));
+      Adopt(*n, std::move(right));
       left = std::move(n);
     }
   }
@@ -382,6 +413,7 @@ class Parser {
   NodePtr Unary() {
     if (IsOp("-")) {
       size_t at = Take().position;
+      NestingGuard guard(this, at);
       NodePtr operand = Unary();
       if (operand->kind == FilterNode::kLiteral && operand->literal.numeric()) {  // fold "-5"
         if (operand->literal.kind == FilterValue::kInt) operand->literal.i = -operand->literal.i;
@@ -393,7 +425,7 @@ class Parser {
         FailAt(std::string("cannot negate ") + TypeName(operand->type), at);
       }
       NodePtr n = Node(FilterNode::kNegate, at, StaticType::kNumber);
-      n->children.push_back(std::move(operand));
+      Adopt(*n, std::move(operand));
       return n;
     }
     return Primary();
@@ -425,7 +457,7 @@ class Parser {
   NodePtr Primary() {
     const Token& t = Peek();
     if (IsOp("(")) {
-      Take();
+      NestingGuard guard(this, Take().position);
       NodePtr inner = Or();
       Expect(")");
       return inner;
@@ -480,6 +512,7 @@ class Parser {
 
   std::vector<Token> tokens_;
   size_t index_ = 0;
+  int nesting_ = 0;
   const CollectionSchema& schema_;
 };
 

@@ -110,6 +110,43 @@ TEST(FilterTest, ErrorsPointAtThePosition) {
   }
 }
 
+// Outside input drives the parser: nesting is limited, so a deep filter is an error naming
+// the limit rather than a stack overflow, while long flat chains still work.
+TEST(FilterTest, DeepNestingIsRefusedAndLongChainsAreNot) {
+  auto deep = [](int levels, const std::string& open, const std::string& close) {
+    std::string text;
+    for (int i = 0; i < levels; ++i) text += open;
+    text += "width > 1";
+    for (int i = 0; i < levels; ++i) text += close;
+    return text;
+  };
+  for (const std::string& text :
+       {deep(30000, "(", ")"), deep(30000, "not ", ""), deep(30000, "!(", ")"),
+        std::string(30000, '-') + "width > 1", deep(300, "(width + ", ")")}) {
+    auto filter = Filter::Parse(text, TestSchema());
+    ASSERT_FALSE(filter.ok()) << text.substr(0, 40);
+    EXPECT_NE(filter.status().message().find("nested more than 256 levels"), std::string::npos)
+        << filter.status().message();
+  }
+  EXPECT_TRUE(Eval(deep(250, "(", ")")));
+  EXPECT_FALSE(Eval(deep(251, "not ", "")));  // an odd number of nots
+  // 300 terms of arithmetic nest one level per operator: refused above.
+  std::string sum = "width";
+  for (int i = 0; i < 300; ++i) sum += " + 1";
+  EXPECT_FALSE(Filter::Parse(sum + " > 0", TestSchema()).ok());
+
+  // A chain of 100,000 conditions is one level: accepted, and evaluated right.
+  std::string all_true, one_true;
+  for (int i = 0; i < 100000; ++i) {
+    all_true += (i ? " and " : "") + std::string("width > ") + std::to_string(i % 600);
+    one_true += (i ? " or " : "") + std::string("width == ") + std::to_string(i);
+  }
+  EXPECT_TRUE(Eval(all_true));
+  EXPECT_FALSE(Eval(all_true + " and width < 0"));
+  EXPECT_TRUE(Eval(one_true));
+  EXPECT_FALSE(Eval(one_true, 7, {{"width", -1}}));
+}
+
 // Filter text never reaches SQL: quotes and SQL fragments are plain string values.
 TEST(FilterTest, InjectionIsJustAString) {
   json row = kRow;

@@ -30,6 +30,8 @@ struct FilterValue {
 // Static types for checking: kAny is a JSON value whose type is known only per row.
 enum class StaticType { kBool, kNumber, kString, kAny, kNull };
 
+// kAnd and kOr hold any number of children (a chain "a and b and c" is one node), so long
+// chains stay shallow; every other kind has at most two.
 struct FilterNode {
   enum Kind { kLiteral, kField, kNot, kNegate, kAnd, kOr, kCompare, kArith, kIn, kLike, kIsNull };
   Kind kind = kLiteral;
@@ -44,6 +46,7 @@ struct FilterNode {
   std::string pattern;            // kLike
   StaticType type = StaticType::kAny;
   size_t position = 0;
+  int depth = 1;  // levels of this subtree; bounded so that evaluation cannot overflow the stack
 };
 
 }  // namespace imgsearch::store

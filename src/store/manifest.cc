@@ -1,6 +1,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/env.h"
+#include "base/json.h"
 #include "store/storage.h"
 
 namespace imgsearch::store {
@@ -12,8 +13,9 @@ Status Manifest::Load() {
   base::Env* env = base::Env::Default();
   if (!env->FileExists(path_)) return Status::Ok();
   IMGSEARCH_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path_, 64 << 20));
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("magic", "") != kManifestMagic) {
+  auto parsed = base::ParseJson(text);
+  const nlohmann::json j = parsed.ok() ? std::move(parsed).value() : nlohmann::json();
+  if (!j.is_object() || j.value("magic", "") != kManifestMagic) {
     return Status::Corruption(path_ + ": not an imgsearch MANIFEST");
   }
   if (j.value("version", 0) != kManifestVersion) {

@@ -19,6 +19,15 @@ std::string SnapshotFileName(int64_t collection_id, int64_t sequence) {
   return std::to_string(collection_id) + "." + std::to_string(sequence) + ".idx";
 }
 
+int64_t SnapshotSequenceOf(const std::string& file_name) {
+  size_t first_dot = file_name.find('.');
+  size_t last_dot = file_name.rfind('.');
+  if (first_dot == std::string::npos || last_dot <= first_dot + 1) return -1;
+  std::string digits = file_name.substr(first_dot + 1, last_dot - first_dot - 1);
+  if (digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoll(digits);
+}
+
 std::string EncodeSnapshot(const SnapshotContents& c) {
   std::string out(kMagic, sizeof(kMagic));
   index::Writer w(&out);

@@ -28,5 +28,7 @@ std::string EncodeSnapshot(const SnapshotContents& contents);
 Result<SnapshotContents> DecodeSnapshot(const std::string& bytes);
 
 std::string SnapshotFileName(int64_t collection_id, int64_t sequence);
+// The sequence number in a name SnapshotFileName made; -1 for any other name.
+int64_t SnapshotSequenceOf(const std::string& file_name);
 
 }  // namespace imgsearch::store

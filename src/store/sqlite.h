@@ -64,10 +64,10 @@ class SqliteDb {
 };
 
 // Rolls back on scope exit unless Commit() succeeded.
-class Transaction {
+class SqlTransaction {
  public:
-  explicit Transaction(SqliteDb* db) : db_(db) {}
-  ~Transaction() {
+  explicit SqlTransaction(SqliteDb* db) : db_(db) {}
+  ~SqlTransaction() {
     if (open_) db_->Rollback();
   }
   Status Begin() {

@@ -1,12 +1,18 @@
 // Storage: what the collections of one database share: the SQLite connections, the lock
 // that admits one writer at a time, and the MANIFEST naming the current index snapshots.
+//
+// Several processes may open one database. SQLite admits one writer at a time across
+// all of them; within a process, write_mutex does. Each process keeps its own in-memory
+// state and catches up with the others' changes (PollChanges tells when there are any).
 #pragma once
 
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
+#include "base/env.h"
 #include "store/sqlite.h"
 
 namespace imgsearch::store {
@@ -36,6 +42,33 @@ struct Storage {
   std::mutex write_mutex;
   std::unique_ptr<Manifest> manifest;
   std::string IndexDir() const { return dir + "/index"; }
+
+  // A number that grows whenever a poll finds changes committed since the previous poll,
+  // by this process or any other. Cheap: it reads SQLite's data_version, no table.
+  Result<uint64_t> PollChanges();
+  // Held while an index snapshot is written and the MANIFEST updated, so that one
+  // process at a time does it. Without `wait`, fails at once when another holds it.
+  Result<std::unique_ptr<base::FileLock>> LockSnapshots(bool wait);
+
+ private:
+  std::mutex poll_mutex_;
+  std::optional<Statement> data_version_;
+  int64_t last_data_version_ = -1;
+  uint64_t generation_ = 0;
 };
+
+// Integers in the meta table (key TEXT, value TEXT): counters and markers shared by every
+// process. ReadMetaInt gives `missing` for an absent key.
+Result<int64_t> ReadMetaInt(SqliteDb* db, const std::string& key, int64_t missing);
+Status WriteMetaInt(SqliteDb* db, const std::string& key, int64_t value);
+// Tells other processes that collections were created, dropped, renamed or re-indexed.
+Status BumpCatalogVersion(SqliteDb* db);
+
+// meta keys
+inline constexpr const char* kCatalogVersionKey = "catalog_version";  // bumped by every DDL
+// Tombstones of collection ID up to this sequence number were purged by a compaction.
+inline std::string PurgedThroughKey(int64_t collection_id) {
+  return "purged_through:" + std::to_string(collection_id);
+}
 
 }  // namespace imgsearch::store
