@@ -94,6 +94,23 @@ wait_for_package_managers() {
   log "the other package manager has finished"
 }
 
+# apt-get update does not wait for the lists lock (DPkg::Lock::Timeout covers dpkg's only):
+# while another process holds it, try again every 5 s, for at most APT_LOCK_WAIT seconds.
+update_package_lists() {
+  local waited=0 logfile="$LOGS/apt-update.log"
+  while ! "$@" update >"$logfile" 2>&1; do
+    if ! grep -q "Could not get lock" "$logfile" || [ "$waited" -ge "$APT_LOCK_WAIT" ]; then
+      run_logged apt-update \
+        "that this machine reaches its Debian mirror (/etc/apt/sources.list.d/, any proxy in /etc/apt/apt.conf.d/) and that its clock is right; if another package manager holds the lock, APT_LOCK_WAIT=SECONDS waits longer (now $APT_LOCK_WAIT)" \
+        "$@" update
+      return 0
+    fi
+    [ "$waited" -eq 0 ] && log "$(grep -m1 "Could not get lock" "$logfile" | sed 's/^E: //') - waiting up to $APT_LOCK_WAIT s"
+    sleep 5
+    waited=$((waited + 5))
+  done
+}
+
 install_apt_packages() {
   local missing
   missing="$(missing_apt_packages)"
@@ -104,14 +121,12 @@ install_apt_packages() {
   local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -q -o "DPkg::Lock::Timeout=$APT_LOCK_WAIT")
   [ -n "$SUDO" ] && apt=("$SUDO" "${apt[@]}")
   log "updating the Debian package lists (apt-get update)"
-  run_logged apt-update \
-    "that this machine reaches its Debian mirror (/etc/apt/sources.list.d/, any proxy in /etc/apt/apt.conf.d/) and that its clock is right" \
-    "${apt[@]}" update
-  log "installing $count Debian packages and what they need: $(echo "$missing" | tr '\n' ' ')"
+  update_package_lists "${apt[@]}"
+  log "installing Debian packages ($count) and what they need: $(echo "$missing" | tr '\n' ' ')"
   log "(a few minutes on a fresh machine; progress in $LOGS/apt-install.log)"
   # shellcheck disable=SC2086
   run_logged apt-install \
-    "the apt-get messages above; free disk space (df -h /); after an interrupted install, 'apt-get -f install'" \
+    "the apt-get messages above; free disk space (df -h /); after an interrupted install, 'apt-get -f install'; if another package manager holds the lock, APT_LOCK_WAIT=SECONDS waits longer (now $APT_LOCK_WAIT)" \
     "${apt[@]}" install -y --no-install-recommends $missing
   log "Debian packages installed"
 }
