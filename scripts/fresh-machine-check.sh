@@ -51,7 +51,8 @@ Options:
   --repo PATH         the repository to clone (default: this checkout)
   --rev REV           the branch or commit to check out (default: the repository's HEAD)
   --command CMD       run CMD in the clone instead of the README's two commands (repeatable)
-  --keep              keep the roots afterwards (WORK/node18, WORK/node20)
+  --keep              keep the roots afterwards (WORK/node18, WORK/node20; a failed one is
+                      always kept)
 EOF
 }
 
@@ -273,7 +274,11 @@ check_node_version() {
     run_commands "$root" "$version"
   fi
   unmount_root "$root"
-  if [ "$KEEP" = 0 ]; then remove_root "$root"; fi
+  if [ "$KEEP" = 0 ] && [ "$FAILED" = 0 ]; then
+    remove_root "$root"
+  else
+    say "kept $root (chroot $root bash to look around; the next run replaces it)"
+  fi
 }
 
 if [ "$REBUILD_BASE" = 1 ] || [ ! -e "$BASE" ]; then
