@@ -6,6 +6,12 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 bash "$ROOT/scripts/setup.sh"
+if [ -x "$BUILD_DIR/imgsearch" ]; then
+  echo "[build] bringing $BUILD_DIR up to date" >&2
+else
+  echo "[build] building imgsearch into $BUILD_DIR: the first build takes about 10 minutes" \
+    "on 2 cores ($(nproc) here); ninja shows its progress as [done/total]" >&2
+fi
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DIMGSEARCH_WERROR=ON ${CMAKE_EXTRA_ARGS:-} >/dev/null
 cmake --build "$BUILD_DIR" --parallel "$(nproc)"

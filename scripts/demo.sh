@@ -5,9 +5,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
-bash "$ROOT/scripts/build.sh" >/dev/null
+# Setup and build report their steps and progress on stderr; the demo's own output is stdout.
+bash "$ROOT/scripts/build.sh" >&2
 SAMPLES="$BUILD_DIR/samples"
-/usr/bin/python3 "$ROOT/tools/make_samples.py" "$SAMPLES" >/dev/null
+echo "[demo] sample images in $SAMPLES: $(/usr/bin/python3 "$ROOT/tools/make_samples.py" "$SAMPLES")" >&2
 IMGSEARCH="$BUILD_DIR/imgsearch"
 
 DB="$BUILD_DIR/demo-db"

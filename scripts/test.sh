@@ -8,4 +8,5 @@ bash "$ROOT/scripts/setup.sh" --tests
 bash "$ROOT/scripts/build.sh"
 bash "$ROOT/scripts/check_format.sh"
 cd "$BUILD_DIR"
+echo "[test] running the test suite with ctest (a few minutes on 2 cores)" >&2
 ctest --output-on-failure --parallel "$(nproc)" --timeout 600

@@ -5,8 +5,10 @@
 
 Four classes of six pictures each (sunsets, checkers, circles, stripes), drawn with PIL,
 mostly JPEG with some PNG and greyscale, so that a fresh machine can run the whole flow
-without downloading anything. Needs Debian's python3-pil.
+without downloading anything. Files whose bytes would not change are left alone, so a
+second run keeps them (and their mtimes) as they are. Needs Debian's python3-pil.
 """
+import io
 import os
 import random
 import sys
@@ -63,9 +65,27 @@ def stripes(rng):
     return img
 
 
+def save_if_changed(img, path, **params):
+    """Writes the file only when its bytes differ, so that a second run leaves the files
+    (and their mtimes) alone and `imgsearch index` finds them unchanged."""
+    encoded = io.BytesIO()
+    img.save(encoded, format="PNG" if path.endswith(".png") else "JPEG", **params)
+    data = encoded.getvalue()
+    try:
+        with open(path, "rb") as f:
+            if f.read() == data:
+                return False
+    except FileNotFoundError:
+        pass
+    with open(path, "wb") as f:
+        f.write(data)
+    return True
+
+
 def main():
     out = sys.argv[1]
     rng = random.Random(2024)
+    written = unchanged = 0
     for name, draw in (("sunsets", sunset), ("checkers", checkers), ("circles", circles),
                        ("stripes", stripes)):
         folder = os.path.join(out, name)
@@ -73,12 +93,15 @@ def main():
         for i in range(6):
             img = draw(rng).filter(ImageFilter.GaussianBlur(rng.uniform(0, 1.2)))
             if i == 4:
-                img.save(os.path.join(folder, "%s_%d.png" % (name, i)))
+                changed = save_if_changed(img, os.path.join(folder, "%s_%d.png" % (name, i)))
             elif i == 5:
-                img.convert("L").save(os.path.join(folder, "%s_%d_grey.jpg" % (name, i)), quality=88)
+                changed = save_if_changed(img.convert("L"),
+                                          os.path.join(folder, "%s_%d_grey.jpg" % (name, i)), quality=88)
             else:
-                img.save(os.path.join(folder, "%s_%d.jpg" % (name, i)), quality=88)
-    print(out)
+                changed = save_if_changed(img, os.path.join(folder, "%s_%d.jpg" % (name, i)), quality=88)
+            written += changed
+            unchanged += not changed
+    print("%d written, %d unchanged" % (written, unchanged))
 
 
 if __name__ == "__main__":

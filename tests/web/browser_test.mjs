@@ -1,8 +1,8 @@
 // The web page end to end in headless Chromium (Debian's chromium, driven by
 // playwright-core): index the class fixtures, serve them, pick an image, see one column
 // per model plus the fused one and the agreement table, check by screenshot that results
-// are drawn, click a result to search by it, change k, and get a clear error for a file
-// that is not an image.
+// are drawn, click a result to search by it, change k and the models with answers arriving
+// out of order, and get a clear error for a file that is not an image.
 //
 //   node tests/web/browser_test.mjs IMGSEARCH_BINARY FIXTURE_DIR WORK_DIR
 import { spawn, spawnSync } from "node:child_process";
@@ -49,6 +49,9 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  // Every wait below is for a state of the page; this only bounds a hung run (CTest's own
+  // limit is 180 s), generously so that a loaded machine is not a failure.
+  page.setDefaultTimeout(60000);
   const problems = [];
   page.on("pageerror", (e) => problems.push(e.message));
   // (Chromium logs every 4xx answer as a console error; the page handles those itself.)
@@ -106,14 +109,37 @@ try {
   const firstId = await page.getAttribute(".column[data-model=phash] .hit", "data-id");
   check(firstId === clickedId, "searching by result " + clickedId + " finds it first");
 
-  // Fewer results, one model only.
+  // Fewer results, one model only, and only the latest answer is drawn. Changing k and
+  // then unticking a model fires several searches (k's change, and again when k loses
+  // focus, then the box's); those that still ask for phash are held back until the last
+  // one has been answered, so a page that drew whichever answer came last would end on
+  // stale columns.
+  const held = [];
+  let releaseHeld, noteHeld;
+  const latestAnswered = new Promise((resolve) => { releaseHeld = resolve; });
+  const firstHeld = new Promise((resolve) => { noteHeld = resolve; });
+  await page.route("**/api/search", async (route) => {
+    if ((route.request().postData() || "").includes("phash")) {
+      held.push(route);
+      noteHeld();
+      await latestAnswered;
+      await route.continue().catch(() => {});  // the page may have aborted it meanwhile
+      return;
+    }
+    await route.fulfill({ response: await route.fetch() });
+    releaseHeld();
+  });
   await page.fill("#k", "3");
   await page.dispatchEvent("#k", "change");
-  await page.waitForFunction(() => document.querySelector(".column[data-model=phash]").querySelectorAll(".hit").length === 3);
+  await firstHeld;  // that search is on its way (held) when the box is unticked
   await page.uncheck("#models input[value=phash]");
-  await page.waitForFunction(() => !document.querySelector(".column[data-model=phash]"));
-  const onlyColumns = await page.$$eval(".column", (cs) => cs.map((c) => c.dataset.model));
-  check(JSON.stringify(onlyColumns) === JSON.stringify(["color_layout"]), "one model, no fusion: " + onlyColumns);
+  await latestAnswered;
+  await page.waitForFunction(() => document.querySelector("#columns").getAttribute("aria-busy") === "false");
+  await page.unroute("**/api/search");
+  const onlyColumns = await page.$$eval(".column", (cs) => cs.map((c) => [c.dataset.model, c.querySelectorAll(".hit").length]));
+  check(held.length >= 1, held.length + " earlier search(es) held back until the latest was answered");
+  check(JSON.stringify(onlyColumns) === JSON.stringify([["color_layout", 3]]),
+        "only the latest answer is drawn, one model with k = 3 results, no fusion: " + onlyColumns);
 
   // A file that is not an image: a clear error on the page, nothing else changes.
   await page.setInputFiles("#file", { name: "notes.png", mimeType: "image/png", buffer: Buffer.from("plain text") });
