@@ -8,30 +8,16 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "image/encode.h"
 #include "test_util.h"
+#include "tiny_images.h"
 
 namespace imgsearch {
 namespace {
 
 using testing::MakeTempDir;
+using testing::MakeTinyImages;
 using testing::RunImgsearch;
 using testing::WriteFileBytes;
-
-// `count` distinct 8x8 JPEG files with long-ish paths, as a folder of photos would have.
-std::vector<std::string> MakeTinyImages(size_t count) {
-  std::string dir = MakeTempDir() + "/a-folder-of-holiday-photos-with-a-long-name";
-  std::filesystem::create_directories(dir);
-  std::vector<std::string> paths;
-  for (size_t i = 0; i < count; ++i) {
-    Image image{8, 8, std::vector<uint8_t>(8 * 8 * 3)};
-    for (size_t p = 0; p < image.rgb.size(); ++p)
-      image.rgb[p] = static_cast<uint8_t>((i * 37 + p * (i % 7 + 1)) & 0xff);
-    paths.push_back(dir + "/photo-number-" + std::to_string(i) + ".jpg");
-    WriteFileBytes(paths.back(), testing::ValueOrDie(image::EncodeJpeg(image)));
-  }
-  return paths;
-}
 
 size_t CountLines(const std::string& text) {
   return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));

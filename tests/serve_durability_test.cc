@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "imgsearch/database.h"
+#include "serve_process.h"
 #include "test_util.h"
 
 namespace imgsearch {
@@ -21,62 +22,7 @@ namespace {
 
 using json = nlohmann::json;
 using testing::MakeTempDir;
-
-// `imgsearch serve --db DB --port 0` in a child process; the port is read from its
-// first line of output.
-class ServeProcess {
- public:
-  explicit ServeProcess(const std::string& db) {
-    int out[2];
-    EXPECT_EQ(pipe(out), 0);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], STDOUT_FILENO);
-      close(out[0]);
-      execl(IMGSEARCH_BINARY_FOR_KILL, IMGSEARCH_BINARY_FOR_KILL, "serve", "--db", db.c_str(),
-            "--port", "0", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(out[1]);
-    out_ = out[0];
-    char buffer[256];
-    while (output_.find('\n') == std::string::npos) {
-      ssize_t n = read(out_, buffer, sizeof(buffer));
-      if (n <= 0) break;
-      output_.append(buffer, static_cast<size_t>(n));
-    }
-    size_t colon = output_.rfind(':');
-    port_ = colon == std::string::npos ? 0 : std::atoi(output_.c_str() + colon + 1);
-  }
-  ~ServeProcess() {
-    if (pid_ > 0) Signal(SIGKILL), Wait();
-    close(out_);
-  }
-  int port() const { return port_; }
-  const std::string& first_line() const { return output_; }
-  // Everything it printed after the first line, up to its exit.
-  std::string RestOfOutput() {
-    std::string rest;
-    char buffer[256];
-    for (ssize_t n; (n = read(out_, buffer, sizeof(buffer))) > 0;)
-      rest.append(buffer, static_cast<size_t>(n));
-    return rest;
-  }
-  void Signal(int signal) { kill(pid_, signal); }
-  // The exit status as waitpid reports it.
-  int Wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  int port_ = 0;
-  std::string output_;
-};
+using testing::ServeProcess;
 
 json Call(httplib::Client& c, const std::string& route, const json& body) {
   auto r = c.Post(("/v2/vectordb/" + route).c_str(), body.dump(), "application/json");

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "base/env.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "server/server.h"
@@ -49,8 +50,15 @@ int RunServe(ServeOptions options) {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  bool existed = base::Env::Default()->FileExists(options.db + "/imgsearch.db");
   auto server = server::Server::Create(options.db, options.server);
   if (!server.ok()) return PrintError(server.status()), kExitFailure;
+  if (!existed) {
+    std::fprintf(stderr,
+                 "created an empty imgsearch library in %s (index images into it with "
+                 "`imgsearch index DIR --db %s` or upload them)\n",
+                 options.db.c_str(), options.db.c_str());
+  }
   auto port = (*server)->Bind();
   if (!port.ok()) return PrintError(port.status()), kExitFailure;
   std::printf("imgsearch serving %s on http://%s:%d\n", options.db.c_str(),

@@ -234,9 +234,9 @@ Result<std::unique_ptr<Server>> Server::Create(const std::string& db_dir,
   auto state = std::make_unique<State>();
   state->options = options;
   state->db_dir = db_dir;
-  DatabaseOptions db_options;
-  db_options.create_if_missing = false;
-  IMGSEARCH_ASSIGN_OR_RETURN(state->db, Database::Open(db_dir, db_options));
+  // A folder without a library gets an empty one, as a Milvus server starts empty;
+  // Database::Open refuses a folder that holds other files.
+  IMGSEARCH_ASSIGN_OR_RETURN(state->db, Database::Open(db_dir));
   IMGSEARCH_ASSIGN_OR_RETURN(state->models,
                              pipeline::OpenModelSet(*state->db, db_dir, {}, EmbedderOptions()));
   state->milvus = std::make_unique<MilvusApi>(*state->db);
