@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   auto bound = pipeline::OpenModelSet(*db, dir, {{"resnet50", resnet}, {"vgg16", vgg}}, options);
   if (!bound.ok()) return std::fprintf(stderr, "%s\n", bound.status().ToString().c_str()), 1;
   pipeline::IngestOptions ingest;
-  ingest.roots = files;
+  ingest.paths = files;
   double t = Seconds();
   auto report = pipeline::Ingest(*db, *bound, ingest);
   double ours = Seconds() - t;

@@ -28,6 +28,13 @@ enum class ImageFormat { kUnknown, kJpeg, kPng, kWebp, kBmp, kTiff, kGif };
 
 const char* ImageFormatName(ImageFormat format);
 
+// How a format is served over HTTP and named on disk: "image/jpeg" and ".jpg".
+struct ImageFormatFile {
+  const char* content_type;
+  const char* extension;
+};
+ImageFormatFile ImageFormatFileOf(ImageFormat format);
+
 // Recognises a format from the first bytes of a file.
 ImageFormat DetectImageFormat(std::string_view bytes);
 

@@ -7,7 +7,6 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/session.h"
-#include "pipeline/ingest.h"
 #include "pipeline/search.h"
 
 namespace imgsearch::cli {
@@ -68,20 +67,20 @@ int RunStats(const AdminOptions& o) {
 }
 
 // Ids named by id:N, or by the path they were indexed from.
-Result<std::vector<int64_t>> ResolveTargets(const Collection& c,
+Result<std::vector<int64_t>> ResolveTargets(const Library& library,
                                             const std::vector<std::string>& targets) {
   std::vector<int64_t> ids;
   for (const std::string& t : targets) {
-    IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Query q, pipeline::ParseQuery(t));
+    IMGSEARCH_ASSIGN_OR_RETURN(ImageQuery q, ImageQuery::Parse(t));
     if (q.id >= 0) {
       ids.push_back(q.id);
       continue;
     }
-    QueryRequest by_path;
     nlohmann::json quoted = std::filesystem::absolute(t).lexically_normal().string();
-    by_path.filter = "path == " + quoted.dump();  // a JSON string is a valid filter string literal
-    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, c.Query(by_path));
-    for (const Row& r : rows) ids.push_back(r.id);
+    // A JSON string is a valid filter string literal.
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<int64_t> found,
+                               library.FindImages("path == " + quoted.dump()));
+    ids.insert(ids.end(), found.begin(), found.end());
   }
   return ids;
 }
@@ -91,33 +90,30 @@ int RunDelete(const AdminOptions& o) {
     PrintError("delete needs images (paths or id:N) or --filter");
     return kExitUsage;
   }
-  auto session = OpenSession(o.db, o.models, /*create=*/false, /*only_names=*/true, 0);
-  if (!session.ok()) return PrintError(session.status()), kExitFailure;
+  auto library = OpenLibrary(o.db, o.models, /*create=*/false, /*only_names=*/true, 0);
+  if (!library.ok()) return PrintError(library.status()), kExitFailure;
   std::vector<int64_t> ids;
-  const Collection& first = *session->models[0].collection;
   if (!o.targets.empty()) {
-    auto resolved = ResolveTargets(first, o.targets);
+    auto resolved = ResolveTargets(**library, o.targets);
     if (!resolved.ok()) return PrintError(resolved.status()), kExitFailure;
     ids = *resolved;
   }
   if (!o.filter.empty()) {
-    QueryRequest q;
-    q.filter = o.filter;
-    auto rows = first.Query(q);
-    if (!rows.ok()) return PrintError(rows.status()), kExitFailure;
-    for (const Row& r : *rows) ids.push_back(r.id);
+    auto found = (*library)->FindImages(o.filter);
+    if (!found.ok()) return PrintError(found.status()), kExitFailure;
+    ids.insert(ids.end(), found->begin(), found->end());
   }
   // The same ids in every model's collection, removed in one transaction.
-  auto removed = pipeline::RemoveImages(*session->db, session->models, ids);
+  auto removed = (*library)->RemoveImages(ids);
   if (!removed.ok()) return PrintError(removed.status()), kExitFailure;
   int64_t deleted = *removed;
-  auto mirrored = MirrorToRedis(o.redis_url, session->models);
+  auto mirrored = MirrorToRedis(o.redis_url, **library);
   if (!mirrored.ok()) return PrintError(mirrored.status()), kExitFailure;
   if (o.json) {
     std::cout << nlohmann::json{{"deleted", deleted}}.dump() << "\n";
   } else {
     std::printf("deleted %lld images from %zu models\n", static_cast<long long>(deleted),
-                session->models.size());
+                (*library)->ModelNames().size());
   }
   return kExitOk;
 }
@@ -141,9 +137,11 @@ int RunExport(const AdminOptions& o) {
     PrintError("export needs exactly one --model (a collection)");
     return kExitUsage;
   }
-  auto session = OpenSession(o.db, o.models, /*create=*/false, /*only_names=*/true, 0);
-  if (!session.ok()) return PrintError(session.status()), kExitFailure;
-  const Collection& c = *session->models[0].collection;
+  auto library = OpenLibrary(o.db, o.models, /*create=*/false, /*only_names=*/true, 0);
+  if (!library.ok()) return PrintError(library.status()), kExitFailure;
+  auto collection = ModelCollection(**library, 0);
+  if (!collection.ok()) return PrintError(collection.status()), kExitFailure;
+  const Collection& c = **collection;
   QueryRequest all;
   all.filter = o.filter;
   all.limit = std::numeric_limits<int64_t>::max();

@@ -15,7 +15,7 @@ struct CompareOptions {
   std::string query;
   std::string db;
   std::vector<std::string> models;
-  pipeline::SearchOptions search;
+  SearchOptions search;
   std::string html;
   bool json = false;
 };
@@ -42,25 +42,20 @@ int RunCompare(const CompareOptions& options) {
     PrintError("compare needs at least two models");
     return kExitUsage;
   }
-  Session session;
-  pipeline::Query query;
-  pipeline::SearchResults results;
+  std::unique_ptr<Library> library;
+  ImageQuery query;
+  SearchResults results;
   int code = SearchFromCommandLine(options.query, options.db, options.models, options.search,
-                                   &session, &query, &results);
+                                   &library, &query, &results);
   if (code != kExitOk) return code;
-  if (session.models.size() < 2) {
+  if (library->ModelNames().size() < 2) {
     PrintError("compare needs at least two models; the database uses " +
-               std::to_string(session.models.size()));
+               std::to_string(library->ModelNames().size()));
     return kExitFailure;
   }
-  nlohmann::json comparison = pipeline::CompareModels(results);
+  nlohmann::json comparison = library->Compare(results);
   if (!options.html.empty()) {
-    std::string query_path = query.path;
-    if (query_path.empty() && !results.models.empty()) {  // id:N: the indexed file
-      auto rows = session.models[0].collection->Get({query.id}, {"path"});
-      if (rows.ok() && !rows->empty()) query_path = (*rows)[0].fields["path"];
-    }
-    auto page = pipeline::CompareHtml(options.query, query_path, results, comparison);
+    auto page = library->CompareHtml(options.query, query, results, comparison);
     Status written =
         page.ok() ? base::Env::Default()->WriteFileAtomic(options.html, *page) : page.status();
     if (!written.ok()) {

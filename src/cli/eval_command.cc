@@ -13,19 +13,19 @@ namespace imgsearch::cli {
 namespace {
 
 struct EvalCommandOptions {
-  pipeline::EvalOptions eval;
+  EvalOptions eval;
   std::string db;
   std::vector<std::string> models;
   bool json = false;
 };
 
 int RunEval(const EvalCommandOptions& options) {
-  auto session = OpenSession(options.db, options.models, /*create=*/false, /*only_names=*/true, 0);
-  if (!session.ok()) {
-    PrintError(session.status());
+  auto library = OpenLibrary(options.db, options.models, /*create=*/false, /*only_names=*/true, 0);
+  if (!library.ok()) {
+    PrintError(library.status());
     return kExitFailure;
   }
-  auto report = pipeline::Evaluate(session->models, options.eval);
+  auto report = (*library)->Evaluate(options.eval);
   if (!report.ok()) {
     PrintError(report.status());
     return kExitFailure;

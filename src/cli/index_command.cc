@@ -9,12 +9,11 @@
 #include "cli/output.h"
 #include "cli/path_list.h"
 #include "cli/session.h"
-#include "pipeline/ingest.h"
 
 namespace imgsearch::cli {
 namespace {
 
-struct IndexOptions {
+struct IndexCommandOptions {
   std::vector<std::string> roots;
   std::string files_from;
   std::string db;
@@ -33,10 +32,10 @@ std::string Clock(double seconds) {
 }
 
 // A progress bar on a terminal; otherwise a plain line at every tenth of the work.
-std::function<void(const pipeline::IngestProgress&)> ProgressPrinter() {
+std::function<void(const IndexProgress&)> ProgressPrinter() {
   bool terminal = isatty(STDERR_FILENO) != 0;
   auto last_tenth = std::make_shared<size_t>(0);
-  return [terminal, last_tenth](const pipeline::IngestProgress& p) {
+  return [terminal, last_tenth](const IndexProgress& p) {
     double rate = p.seconds > 0 ? p.done / p.seconds : 0;
     double eta = rate > 0 ? (p.total - p.done) / rate : 0;
     if (terminal) {
@@ -56,10 +55,7 @@ std::function<void(const pipeline::IngestProgress&)> ProgressPrinter() {
   };
 }
 
-void PrintReport(const pipeline::IngestReport& r, const std::vector<pipeline::BoundModel>& models,
-                 bool json) {
-  std::vector<std::string> names;
-  for (const auto& m : models) names.push_back(m.source.name);
+void PrintReport(const IndexReport& r, const std::vector<std::string>& names, bool json) {
   if (json) {
     nlohmann::json failures = nlohmann::json::array();
     for (const auto& f : r.failures) failures.push_back({{"path", f.path}, {"reason", f.reason}});
@@ -90,29 +86,29 @@ void PrintReport(const pipeline::IngestReport& r, const std::vector<pipeline::Bo
   }
 }
 
-int RunIndex(const IndexOptions& options) {
+int RunIndex(const IndexCommandOptions& options) {
   auto roots = CollectPaths(options.roots, options.files_from);
   if (!roots.ok()) {
     PrintError(roots.status());
     return options.files_from.empty() ? kExitUsage : kExitFailure;
   }
-  auto session = OpenSession(options.db, options.models, /*create=*/true, /*only_names=*/false,
+  auto library = OpenLibrary(options.db, options.models, /*create=*/true, /*only_names=*/false,
                              options.threads);
-  if (!session.ok()) {
-    PrintError(session.status());
+  if (!library.ok()) {
+    PrintError(library.status());
     return kExitFailure;
   }
-  pipeline::IngestOptions ingest;
-  ingest.roots = std::move(roots).value();
+  IndexOptions ingest;
+  ingest.paths = std::move(roots).value();
   ingest.prune = options.prune;
   if (!options.json) ingest.on_progress = ProgressPrinter();
-  auto report = pipeline::Ingest(*session->db, session->models, ingest);
+  auto report = (*library)->Index(ingest);
   if (!report.ok()) {
     PrintError(report.status());
     return kExitFailure;
   }
-  PrintReport(*report, session->models, options.json);
-  auto mirrored = MirrorToRedis(options.redis_url, session->models);
+  PrintReport(*report, (*library)->ModelNames(), options.json);
+  auto mirrored = MirrorToRedis(options.redis_url, **library);
   if (!mirrored.ok()) {
     PrintError(
         mirrored.status().WithContext("the database is up to date, but the Redis mirror is not"));
@@ -126,7 +122,7 @@ int RunIndex(const IndexOptions& options) {
 }  // namespace
 
 void AddIndexCommand(CLI::App& app, int* exit_code) {
-  auto options = std::make_shared<IndexOptions>();
+  auto options = std::make_shared<IndexCommandOptions>();
   CLI::App* cmd = app.add_subcommand("index", "Add or update the images of folders in a database");
   cmd->add_option("folders", options->roots, "Folders (scanned recursively) or image files");
   AddFilesFromOption(cmd, &options->files_from);

@@ -3,11 +3,12 @@
 
 #include "base/log.h"
 #include "cli/commands.h"
+#include "imgsearch/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"imgsearch: image similarity search with several models at once"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "imgsearch 0.1.0");
+  app.set_version_flag("--version", "imgsearch " IMGSEARCH_VERSION);
   std::string log_level = "warn";
   app.add_option("--log-level", log_level, "debug, info, warn, error or off")
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));

@@ -8,7 +8,6 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/session.h"
-#include "pipeline/search.h"
 
 namespace imgsearch::cli {
 namespace {
@@ -17,7 +16,7 @@ struct SearchCommandOptions {
   std::string query;
   std::string db;
   std::vector<std::string> models;
-  pipeline::SearchOptions search;
+  SearchOptions search;
   bool json = false;
 };
 
@@ -31,9 +30,9 @@ void PrintTable(const char* title, const char* value_name,
   }
 }
 
-void PrintResults(const std::string& query, const pipeline::SearchResults& all, bool json) {
+void PrintResults(const std::string& query, const SearchResults& all, bool json) {
   if (json) {
-    std::cout << pipeline::SearchResultsJson(query, all).dump() << "\n";
+    std::cout << all.ToJson(query).dump() << "\n";
     return;
   }
   for (const auto& r : all.models) {
@@ -49,11 +48,11 @@ void PrintResults(const std::string& query, const pipeline::SearchResults& all, 
 }
 
 int RunSearch(const SearchCommandOptions& options) {
-  Session session;
-  pipeline::Query query;
-  pipeline::SearchResults results;
+  std::unique_ptr<Library> library;
+  ImageQuery query;
+  SearchResults results;
   int code = SearchFromCommandLine(options.query, options.db, options.models, options.search,
-                                   &session, &query, &results);
+                                   &library, &query, &results);
   if (code == kExitOk) PrintResults(options.query, results, options.json);
   return code;
 }

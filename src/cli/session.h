@@ -1,39 +1,34 @@
-// What the database commands share: the database folder opened, and its models bound to
-// their collections.
+// What the library commands share: opening the library named by --db, and searching it
+// for a query given on the command line.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "imgsearch/database.h"
-#include "pipeline/model_set.h"
-#include "pipeline/search.h"
+#include "imgsearch/library.h"
 
 namespace imgsearch::cli {
 
-struct Session {
-  std::unique_ptr<Database> db;
-  std::vector<pipeline::BoundModel> models;
-};
+// `model_arguments` are --model values (NAME=SOURCE or SOURCE); empty = the models the
+// library uses (or the built-in ones for a new library). With `only_names`, they pick the
+// library's models by name instead.
+Result<std::unique_ptr<Library>> OpenLibrary(const std::string& db_dir,
+                                             const std::vector<std::string>& model_arguments,
+                                             bool create, bool only_names, int threads);
 
-// `model_arguments` are --model values (NAME=SOURCE or SOURCE); empty = the models
-// recorded in the database (or the built-in ones for a new database). With `only_names`,
-// the recorded models are narrowed to those names instead.
-Result<Session> OpenSession(const std::string& db_dir,
-                            const std::vector<std::string>& model_arguments, bool create,
-                            bool only_names, int threads);
-
-// Parses QUERY (a file or id:N), opens the database and searches the chosen models, as
+// Parses QUERY (a file or id:N), opens the library and searches the chosen models, as
 // search and compare both do. On failure prints the reason and returns the exit code.
 int SearchFromCommandLine(const std::string& query_text, const std::string& db_dir,
-                          const std::vector<std::string>& models,
-                          const pipeline::SearchOptions& options, Session* session,
-                          pipeline::Query* query, pipeline::SearchResults* results);
+                          const std::vector<std::string>& models, const SearchOptions& options,
+                          std::unique_ptr<Library>* library, ImageQuery* query,
+                          SearchResults* results);
 
-// With a URL, makes the Redis mirror of every model's collection match the database.
+// The collection of one of the library's models.
+Result<std::shared_ptr<Collection>> ModelCollection(Library& library, size_t model);
+
+// With a URL, makes the Redis mirror of every model's collection match the library.
 // Returns the rows mirrored (0 without a URL).
-Result<size_t> MirrorToRedis(const std::string& redis_url,
-                             const std::vector<pipeline::BoundModel>& models);
+Result<size_t> MirrorToRedis(const std::string& redis_url, Library& library);
 
 }  // namespace imgsearch::cli

@@ -34,6 +34,26 @@ const char* ImageFormatName(ImageFormat format) {
   return "unknown";
 }
 
+ImageFormatFile ImageFormatFileOf(ImageFormat format) {
+  switch (format) {
+    case ImageFormat::kJpeg:
+      return {"image/jpeg", ".jpg"};
+    case ImageFormat::kPng:
+      return {"image/png", ".png"};
+    case ImageFormat::kWebp:
+      return {"image/webp", ".webp"};
+    case ImageFormat::kBmp:
+      return {"image/bmp", ".bmp"};
+    case ImageFormat::kTiff:
+      return {"image/tiff", ".tif"};
+    case ImageFormat::kGif:
+      return {"image/gif", ".gif"};
+    case ImageFormat::kUnknown:
+      break;
+  }
+  return {"application/octet-stream", ".bin"};
+}
+
 ImageFormat DetectImageFormat(std::string_view bytes) {
   if (StartsWith(bytes, "\xFF\xD8\xFF", 3)) return ImageFormat::kJpeg;
   if (StartsWith(bytes, "\x89PNG\r\n\x1A\n", 8)) return ImageFormat::kPng;

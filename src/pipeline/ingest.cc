@@ -309,7 +309,7 @@ Result<IngestReport> Ingest(Database& db, std::vector<BoundModel>& models,
                             const IngestOptions& options) {
   auto start = std::chrono::steady_clock::now();
   IngestReport report;
-  std::vector<FileInfo> files = Scan(options.roots, &report.failures);
+  std::vector<FileInfo> files = Scan(options.paths, &report.failures);
   report.scanned = files.size();
   IMGSEARCH_ASSIGN_OR_RETURN(Known known, LoadKnown(models));
   std::vector<Job> jobs;

@@ -9,42 +9,16 @@
 #include <string>
 #include <vector>
 
+#include "imgsearch/library.h"
 #include "pipeline/model_set.h"
 
 namespace imgsearch::pipeline {
 
-struct IngestProgress {
-  size_t done = 0;   // files handled so far (embedded, failed)
-  size_t total = 0;  // files that need work
-  double seconds = 0;
-};
-
-struct IngestOptions {
-  std::vector<std::string> roots;  // folders (scanned recursively) or single files
-  bool prune = false;              // remove rows whose file no longer exists
-  size_t chunk = 32;               // files decoded per round, written in one transaction
-  int decode_threads = 1;
-  std::function<void(const IngestProgress&)> on_progress;
-  // Asked between chunks; true stops the run with everything so far committed.
-  std::function<bool()> cancelled;
-};
-
-struct IngestFailure {
-  std::string path;
-  std::string reason;
-};
-
-struct IngestReport {
-  size_t scanned = 0;
-  size_t added = 0;
-  size_t updated = 0;
-  size_t unchanged = 0;
-  size_t pruned = 0;
-  size_t duplicates = 0;  // files whose content equals an earlier file's
-  std::vector<IngestFailure> failures;
-  double seconds = 0;
-  bool cancelled = false;
-};
+// The public names of what indexing takes and gives (imgsearch/library.h).
+using IngestProgress = IndexProgress;
+using IngestOptions = IndexOptions;
+using IngestFailure = IndexFailure;
+using IngestReport = IndexReport;
 
 // The database counter that hands out image ids, the same in every model's collection.
 inline constexpr const char* kImageIdCounter = "image_id";

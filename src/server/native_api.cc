@@ -18,31 +18,6 @@ using json = nlohmann::json;
 
 constexpr size_t kThumbnailCacheEntries = 4096;
 
-// How each stored format is served (Content-Type) and named on disk (uploads).
-struct FormatFile {
-  const char* content_type;
-  const char* extension;
-};
-
-FormatFile FileOf(ImageFormat format) {
-  switch (format) {
-    case ImageFormat::kJpeg:
-      return {"image/jpeg", ".jpg"};
-    case ImageFormat::kPng:
-      return {"image/png", ".png"};
-    case ImageFormat::kWebp:
-      return {"image/webp", ".webp"};
-    case ImageFormat::kBmp:
-      return {"image/bmp", ".bmp"};
-    case ImageFormat::kTiff:
-      return {"image/tiff", ".tif"};
-    case ImageFormat::kGif:
-      return {"image/gif", ".gif"};
-    default:
-      return {"application/octet-stream", ".bin"};
-  }
-}
-
 Result<int64_t> IdFromPath(const std::string& text) {
   if (text.empty() || text.size() > 18 ||
       text.find_first_not_of("0123456789") != std::string::npos) {
@@ -120,16 +95,12 @@ Result<SearchCall> ParseJsonSearch(const httplib::Request& req) {
 
 }  // namespace
 
-Result<std::string> Server::State::PathOf(int64_t id) const {
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, models[0].collection->Get({id}, {"path"}));
-  if (rows.empty()) return Status::NotFound("no image with id " + std::to_string(id));
-  return rows[0].fields.at("path").get<std::string>();
-}
-
 void Server::State::Health(httplib::Response& res) const {
-  json names = json::array();
-  for (const auto& m : models) names.push_back(m.source.name);
-  SendJson(res, {{"status", "ok"}, {"models", names}, {"images", models[0].collection->Count()}});
+  std::vector<std::string> names = library->ModelNames();
+  auto first = library->database().GetCollection(names.at(0));
+  SendJson(res, {{"status", "ok"},
+                 {"models", names},
+                 {"images", first.ok() ? (*first)->Count() : int64_t{0}}});
 }
 
 void Server::State::Search(const httplib::Request& req, httplib::Response& res) {
@@ -139,10 +110,10 @@ void Server::State::Search(const httplib::Request& req, httplib::Response& res) 
   // The answer: the results per model and fused, and how far the models agree.
   auto answer =
       WithinTimeLimit<Result<json>>(req, [this, call = std::move(*call)]() -> Result<json> {
-        IMGSEARCH_ASSIGN_OR_RETURN(pipeline::SearchResults results,
-                                   pipeline::SearchModels(models, call.query, call.options));
-        json out = pipeline::SearchResultsJson(call.label, results);
-        out["comparison"] = pipeline::CompareModels(results);
+        IMGSEARCH_ASSIGN_OR_RETURN(SearchResults results,
+                                   library->Search(call.query, call.options));
+        json out = results.ToJson(call.label);
+        out["comparison"] = library->Compare(results);
         return out;
       });
   if (!answer) return SendError(res, 503, TimeLimitMessage(req));
@@ -153,12 +124,12 @@ void Server::State::Search(const httplib::Request& req, httplib::Response& res) 
 void Server::State::Image(const httplib::Request& req, httplib::Response& res) const {
   auto id = IdFromPath(req.matches[1]);
   if (!id.ok()) return SendStatus(res, id.status());
-  auto path = PathOf(*id);
+  auto path = library->PathOf(*id);
   if (!path.ok()) return SendStatus(res, path.status());
   auto bytes = base::Env::Default()->ReadFile(*path, 256u << 20);
   if (!bytes.ok())
     return SendError(res, 410, "image " + std::to_string(*id) + " is indexed but its file is gone");
-  res.set_content(*bytes, FileOf(DetectImageFormat(*bytes)).content_type);
+  res.set_content(*bytes, ImageFormatFileOf(DetectImageFormat(*bytes)).content_type);
 }
 
 void Server::State::Thumbnail(const httplib::Request& req, httplib::Response& res) {
@@ -169,7 +140,7 @@ void Server::State::Thumbnail(const httplib::Request& req, httplib::Response& re
     if (auto it = thumbnails.find(*id); it != thumbnails.end())
       return res.set_content(it->second, "image/jpeg");
   }
-  auto path = PathOf(*id);
+  auto path = library->PathOf(*id);
   if (!path.ok()) return SendStatus(res, path.status());
   auto image = LoadImage(*path);
   if (!image.ok())
@@ -188,44 +159,19 @@ void Server::State::Upload(const httplib::Request& req, httplib::Response& res) 
   if (!req.is_multipart_form_data() || !req.has_file("image")) {
     return SendError(res, 400, "upload an image as multipart field \"image\"");
   }
-  const std::string& bytes = req.get_file_value("image").content;
-  DecodeOptions limits;
-  limits.max_pixels = options.max_image_pixels;
-  auto image = DecodeImage(bytes, "upload", limits);
-  if (!image.ok()) return SendStatus(res, image.status());
-  std::string dir = db_dir + "/uploads";
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  std::string path = std::filesystem::absolute(dir + "/" + pipeline::ContentHash(bytes) +
-                                               FileOf(DetectImageFormat(bytes)).extension)
-                         .lexically_normal()
-                         .string();
-  std::lock_guard<std::mutex> lock(ingest_mutex);
-  if (!base::Env::Default()->FileExists(path)) {
-    Status written = base::Env::Default()->WriteFileAtomic(path, bytes);
-    if (!written.ok()) return SendStatus(res, written);
-  }
-  pipeline::IngestOptions ingest;
-  ingest.roots = {path};
-  auto report = pipeline::Ingest(*db, models, ingest);
-  if (!report.ok()) return SendStatus(res, report.status());
-  if (!report->failures.empty()) return SendError(res, 400, report->failures[0].reason);
-  QueryRequest by_path;
-  by_path.filter = "path == " + json(path).dump();
-  auto rows = models[0].collection->Query(by_path);
-  if (!rows.ok() || rows->empty())
-    return SendError(res, 500, "the upload was stored but not found again");
-  res.status = report->added > 0 ? 201 : 200;
-  SendJson(res, {{"id", (*rows)[0].id},
-                 {"created", report->added > 0},
-                 {"width", image->width},
-                 {"height", image->height}});
+  auto added = library->AddImage(req.get_file_value("image").content);
+  if (!added.ok()) return SendStatus(res, added.status());
+  res.status = added->created ? 201 : 200;
+  SendJson(res, {{"id", added->id},
+                 {"created", added->created},
+                 {"width", added->width},
+                 {"height", added->height}});
 }
 
 void Server::State::Delete(const httplib::Request& req, httplib::Response& res) {
   auto id = IdFromPath(req.matches[1]);
   if (!id.ok()) return SendStatus(res, id.status());
-  auto deleted = pipeline::RemoveImages(*db, models, {*id});
+  auto deleted = library->RemoveImages({*id});
   if (!deleted.ok()) return SendStatus(res, deleted.status());
   if (*deleted == 0) return SendError(res, 404, "no image with id " + std::to_string(*id));
   std::lock_guard<std::mutex> lock(thumbnails_mutex);

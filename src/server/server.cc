@@ -147,7 +147,7 @@ void Server::State::Routes() {
   const Dialect native = Dialect::kNative;
   http.Get("/api/health", guard("health", false, native, [this](R, W res) { Health(res); }));
   http.Get("/api/collections", guard("collections", false, native, [this](R, W res) {
-             SendJson(res, pipeline::DescribeCollections(*db));
+             SendJson(res, pipeline::DescribeCollections(library->database()));
            }));
   http.Post("/api/search",
             guard("search", false, native, [this](R req, W res) { Search(req, res); }));
@@ -160,7 +160,7 @@ void Server::State::Routes() {
   http.Delete(R"(/api/images/(\d+))",
               guard("delete", true, native, [this](R req, W res) { Delete(req, res); }));
   http.Get("/metrics", guard("metrics", false, native, [this](R, W res) {
-             res.set_content(metrics.Prometheus(*db), "text/plain; version=0.0.4");
+             res.set_content(metrics.Prometheus(library->database()), "text/plain; version=0.0.4");
            }));
   // One pattern for the whole dialect, then a map: httplib tries its patterns (std::regex)
   // one by one, which costs more than the search itself when there are twenty of them.
@@ -233,13 +233,12 @@ Result<std::unique_ptr<Server>> Server::Create(const std::string& db_dir,
   }
   auto state = std::make_unique<State>();
   state->options = options;
-  state->db_dir = db_dir;
   // A folder without a library gets an empty one, as a Milvus server starts empty;
-  // Database::Open refuses a folder that holds other files.
-  IMGSEARCH_ASSIGN_OR_RETURN(state->db, Database::Open(db_dir));
-  IMGSEARCH_ASSIGN_OR_RETURN(state->models,
-                             pipeline::OpenModelSet(*state->db, db_dir, {}, EmbedderOptions()));
-  state->milvus = std::make_unique<MilvusApi>(*state->db);
+  // Library::Open refuses a folder that holds other files.
+  LibraryOptions library_options;
+  library_options.max_upload_pixels = options.max_image_pixels;
+  IMGSEARCH_ASSIGN_OR_RETURN(state->library, Library::Open(db_dir, library_options));
+  state->milvus = std::make_unique<MilvusApi>(state->library->database());
   state->limiter = std::make_unique<TimeLimiter>(std::max(2, options.threads));
   state->Routes();
   return std::unique_ptr<Server>(new Server(std::move(state)));
@@ -264,8 +263,9 @@ void Server::Run() {
   state_->listening_ended = true;
   // Every acknowledged write is committed already; writing the index snapshots now makes
   // the next start quick.
-  for (const std::string& name : state_->db->ListCollections()) {
-    auto collection = state_->db->GetCollection(name);
+  Database& db = state_->library->database();
+  for (const std::string& name : db.ListCollections()) {
+    auto collection = db.GetCollection(name);
     if (!collection.ok()) continue;
     Status flushed = (*collection)->Flush();
     if (!flushed.ok()) IMGSEARCH_LOG_WARN("flushing {}: {}", name, flushed.message());

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/model_set.h"
+#include "imgsearch/library.h"
 #include "server/milvus_api.h"
 #include "server/request_metrics.h"
 #include "server/server.h"
@@ -22,9 +22,7 @@ namespace imgsearch::server {
 
 struct Server::State {
   ServerOptions options;
-  std::string db_dir;
-  std::unique_ptr<Database> db;
-  std::vector<pipeline::BoundModel> models;
+  std::unique_ptr<Library> library;
   std::unique_ptr<MilvusApi> milvus;
   RequestMetrics metrics;
   // After db and models: its destructor finishes abandoned reads, which use them.
@@ -39,7 +37,6 @@ struct Server::State {
 
   std::mutex thumbnails_mutex;
   std::map<int64_t, std::string> thumbnails;
-  std::mutex ingest_mutex;  // one upload ingested at a time: ids are allocated per ingest
 
   // --- native API (native_api.cc) ---
   void Health(httplib::Response& res) const;
@@ -48,7 +45,6 @@ struct Server::State {
   void Thumbnail(const httplib::Request& req, httplib::Response& res);
   void Upload(const httplib::Request& req, httplib::Response& res);
   void Delete(const httplib::Request& req, httplib::Response& res);
-  Result<std::string> PathOf(int64_t id) const;
 
   // --- routing (server.cc) ---
   void Routes();

@@ -29,7 +29,7 @@ class ServerFixture {
       auto models =
           testing::ValueOrDie(pipeline::OpenModelSet(*db, db_dir_, {}, EmbedderOptions()));
       pipeline::IngestOptions ingest;
-      ingest.roots = {images_};
+      ingest.paths = {images_};
       EXPECT_TRUE(pipeline::Ingest(*db, models, ingest).ok());
     }
     options.port = 0;

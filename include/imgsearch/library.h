@@ -1,0 +1,191 @@
+// Library: a folder of images indexed under several models at once, and the questions
+// asked of it: index folders, add and remove images, search by an image under every model
+// side by side or fused into one ranking, compare the models, evaluate them on labelled
+// folders. The imgsearch command line and server are front ends over this class.
+//
+// A library lives in a folder (a Database plus the list of its models). Thread-safe:
+// searches run in parallel with each other and with writes. Many processes may open one
+// library at once: image ids are handed out inside each write's transaction, and every
+// search first takes in what other processes committed. Acknowledged writes survive a
+// crash or kill -9 of any of them.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "imgsearch/database.h"
+#include "imgsearch/status.h"
+
+namespace imgsearch {
+
+struct LibraryOptions {
+  // The models, each "NAME=SOURCE" or "SOURCE" (SOURCE: a built-in model's name or an ONNX
+  // file; NAME defaults to the built-in name or the file's stem). Empty: the models the
+  // library already uses, or every built-in model for a new library. Models named here
+  // are added to the library and recorded for later opens.
+  std::vector<std::string> models;
+  // With `models` given: use only these of the library's models, by NAME, instead of
+  // adding models (for searching or evaluating some of them).
+  bool only_these_models = false;
+  bool create_if_missing = true;
+  int inference_threads = 0;       // per model; 0: ONNX Runtime's default
+  uint64_t max_upload_pixels = 0;  // AddImage refuses larger pictures (0: the decoder's limit)
+};
+
+// --- indexing
+
+struct IndexProgress {
+  size_t done = 0;   // files handled so far (embedded or failed)
+  size_t total = 0;  // files that need work
+  double seconds = 0;
+};
+
+struct IndexOptions {
+  std::vector<std::string> paths;  // folders (scanned recursively) or single image files
+  bool prune = false;              // remove images whose file no longer exists
+  size_t chunk = 32;               // files decoded per round, written in one transaction
+  int decode_threads = 1;
+  std::function<void(const IndexProgress&)> on_progress;
+  // Asked between chunks; true stops the run with everything so far committed.
+  std::function<bool()> cancelled;
+};
+
+struct IndexFailure {
+  std::string path;
+  std::string reason;
+};
+
+// Incremental: unchanged files (same path, size and mtime) are skipped, changed ones are
+// embedded again under their id. Resumable: every chunk commits, a rerun continues.
+struct IndexReport {
+  size_t scanned = 0;
+  size_t added = 0;
+  size_t updated = 0;
+  size_t unchanged = 0;
+  size_t pruned = 0;
+  size_t duplicates = 0;  // files whose content equals an earlier file's
+  std::vector<IndexFailure> failures;
+  double seconds = 0;
+  bool cancelled = false;
+};
+
+struct AddedImage {
+  int64_t id = 0;
+  bool created = false;  // false: the same picture was there already
+  int width = 0;
+  int height = 0;
+  std::string path;  // where the library keeps it
+};
+
+// --- searching
+
+struct ImageQuery {
+  std::string path;   // an image file, or
+  int64_t id = -1;    // an image already in the library, or
+  std::string bytes;  // an image in memory (an upload); `path` then only names it
+
+  // "id:42" is an id; anything else a path.
+  static Result<ImageQuery> Parse(const std::string& text);
+};
+
+struct SearchOptions {
+  int k = 10;
+  std::string filter;             // Milvus expression over path, size, mtime, hash, width, height
+  bool exclude_self = false;      // leave out the query image itself (same id or same content)
+  std::string fuse;               // "", "rrf" or "weighted": also one ranking across models
+  std::vector<double> weights;    // for "weighted", one per model (default 1 each)
+  std::vector<std::string> only;  // search only these models (by name); empty = all
+  uint64_t max_pixels = 0;        // a query image larger than this is refused (0: default)
+};
+
+struct ModelResults {
+  std::string model;
+  std::vector<Hit> hits;  // fields: path, hash, width, height
+  double seconds = 0;     // time spent in this model's collection search
+};
+
+struct FusedHit {
+  int64_t id = 0;
+  double score = 0;  // larger is better
+  std::string path;
+};
+
+struct SearchResults {
+  std::vector<ModelResults> models;
+  std::vector<FusedHit> fused;  // empty unless options.fuse is set
+
+  // {"query", "results": {model: [{rank, id, distance, path}]}, "fused": [{rank, id,
+  // score, path}]}: the shape the command line and the server print.
+  nlohmann::json ToJson(const std::string& query_label) const;
+};
+
+// --- evaluating
+
+// DIR/<class>/<images>, already indexed: every image is a query (its own copy left out),
+// the other images of its class are the relevant ones.
+struct EvalOptions {
+  std::string dir;
+  int k = 10;
+  size_t max_queries = 0;  // 0: every labelled image; else an even sample of this many
+  bool fuse = true;        // also evaluate the RRF ranking
+};
+
+struct EvalScores {
+  double map = 0;            // mean average precision at K
+  double precision = 0;      // mean precision at K
+  double recall = 0;         // mean recall at K
+  double latency_ms = 0;     // mean search time per query
+  double index_recall = -1;  // recall at K of the index against exact search (-1: n/a)
+};
+
+struct EvalReport {
+  size_t queries = 0;
+  size_t classes = 0;
+  std::map<std::string, EvalScores> models;  // and "fused"
+};
+
+class Library {
+ public:
+  // Opens the library in the folder `location`; a missing or empty folder gets a new,
+  // empty one (unless options.create_if_missing is false). A folder holding other files
+  // is refused.
+  static Result<std::unique_ptr<Library>> Open(const std::string& location,
+                                               const LibraryOptions& options = {});
+  virtual ~Library() = default;
+
+  virtual const std::string& location() const = 0;
+  // The models in use, in order; each has a collection of the same name.
+  virtual std::vector<std::string> ModelNames() const = 0;
+  // The collections underneath (one per model), for Milvus-style access.
+  virtual Database& database() = 0;
+
+  // Brings the library up to date with folders and files.
+  virtual Result<IndexReport> Index(const IndexOptions& options) = 0;
+  // Adds one image given as bytes (an upload): kept in LOCATION/uploads under its content
+  // hash, so the same picture twice is one image.
+  virtual Result<AddedImage> AddImage(std::string_view bytes) = 0;
+  // Removes images from every model at once. Returns how many of the ids were present.
+  virtual Result<int64_t> RemoveImages(const std::vector<int64_t>& ids) = 0;
+  // The ids of the images whose fields match a Milvus filter expression.
+  virtual Result<std::vector<int64_t>> FindImages(const std::string& filter) const = 0;
+  // The path of an image, NotFound when there is no such id.
+  virtual Result<std::string> PathOf(int64_t id) const = 0;
+
+  // The nearest images to the query under each model, and optionally fused.
+  virtual Result<SearchResults> Search(const ImageQuery& query, const SearchOptions& options) = 0;
+  // How far the models agree on one answer: {"models": {name: {"distance": {min, max,
+  // mean, median}}}, "pairs": [{a, b, overlap, jaccard, spearman, kendall}]}.
+  virtual nlohmann::json Compare(const SearchResults& results) const = 0;
+  // A self-contained page with the query and one column of thumbnails per model.
+  virtual Result<std::string> CompareHtml(const std::string& query_label, const ImageQuery& query,
+                                          const SearchResults& results,
+                                          const nlohmann::json& comparison) const = 0;
+  virtual Result<EvalReport> Evaluate(const EvalOptions& options) = 0;
+};
+
+}  // namespace imgsearch

@@ -1,0 +1,171 @@
+// Library: the public face of the pipeline (ingest, search, compare, eval) over one
+// database and its models.
+#include "imgsearch/library.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <mutex>
+
+#include "base/env.h"
+#include "pipeline/compare_report.h"
+#include "pipeline/eval.h"
+#include "pipeline/ingest.h"
+#include "pipeline/model_set.h"
+#include "pipeline/search.h"
+
+namespace imgsearch {
+namespace {
+
+class LibraryImpl final : public Library {
+ public:
+  LibraryImpl(std::string location, LibraryOptions options, std::unique_ptr<Database> db,
+              std::vector<pipeline::BoundModel> models)
+      : location_(std::move(location)),
+        options_(std::move(options)),
+        db_(std::move(db)),
+        models_(std::move(models)) {}
+
+  const std::string& location() const override { return location_; }
+  Database& database() override { return *db_; }
+
+  std::vector<std::string> ModelNames() const override {
+    std::vector<std::string> names;
+    for (const auto& m : models_) names.push_back(m.source.name);
+    return names;
+  }
+
+  Result<IndexReport> Index(const IndexOptions& options) override {
+    return pipeline::Ingest(*db_, models_, options);
+  }
+
+  Result<AddedImage> AddImage(std::string_view bytes) override;
+
+  Result<int64_t> RemoveImages(const std::vector<int64_t>& ids) override {
+    return pipeline::RemoveImages(*db_, models_, ids);
+  }
+
+  Result<std::vector<int64_t>> FindImages(const std::string& filter) const override {
+    QueryRequest query;
+    query.filter = filter;
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, models_[0].collection->Query(query));
+    std::vector<int64_t> ids;
+    for (const Row& row : rows) ids.push_back(row.id);
+    return ids;
+  }
+
+  Result<std::string> PathOf(int64_t id) const override {
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, models_[0].collection->Get({id}, {"path"}));
+    if (rows.empty()) return Status::NotFound("no image with id " + std::to_string(id));
+    return rows[0].fields.at("path").get<std::string>();
+  }
+
+  Result<SearchResults> Search(const ImageQuery& query, const SearchOptions& options) override {
+    return pipeline::SearchModels(models_, query, options);
+  }
+
+  nlohmann::json Compare(const SearchResults& results) const override {
+    return pipeline::CompareModels(results);
+  }
+
+  Result<std::string> CompareHtml(const std::string& query_label, const ImageQuery& query,
+                                  const SearchResults& results,
+                                  const nlohmann::json& comparison) const override {
+    std::string query_path = query.path;
+    if (query_path.empty() && query.id >= 0) {  // id:N: the indexed file
+      auto path = PathOf(query.id);
+      if (path.ok()) query_path = *path;
+    }
+    return pipeline::CompareHtml(query_label, query_path, results, comparison);
+  }
+
+  Result<EvalReport> Evaluate(const EvalOptions& options) override {
+    return pipeline::Evaluate(models_, options);
+  }
+
+ private:
+  std::string location_;
+  LibraryOptions options_;
+  std::unique_ptr<Database> db_;
+  std::vector<pipeline::BoundModel> models_;
+  std::mutex upload_mutex_;  // uploads are files named by content: one written at a time
+};
+
+Result<AddedImage> LibraryImpl::AddImage(std::string_view bytes) {
+  DecodeOptions limits;
+  if (options_.max_upload_pixels > 0) limits.max_pixels = options_.max_upload_pixels;
+  IMGSEARCH_ASSIGN_OR_RETURN(Image image, DecodeImage(bytes, "upload", limits));
+  base::Env* env = base::Env::Default();
+  std::string dir = location_ + "/uploads";
+  IMGSEARCH_RETURN_IF_ERROR(env->CreateDirs(dir));
+  AddedImage added;
+  added.width = image.width;
+  added.height = image.height;
+  added.path = std::filesystem::absolute(dir + "/" + pipeline::ContentHash(bytes) +
+                                         ImageFormatFileOf(DetectImageFormat(bytes)).extension)
+                   .lexically_normal()
+                   .string();
+  std::lock_guard<std::mutex> lock(upload_mutex_);
+  if (!env->FileExists(added.path))
+    IMGSEARCH_RETURN_IF_ERROR(env->WriteFileAtomic(added.path, std::string(bytes)));
+  IndexOptions index;
+  index.paths = {added.path};
+  IMGSEARCH_ASSIGN_OR_RETURN(IndexReport report, Index(index));
+  if (!report.failures.empty()) return Status::InvalidArgument(report.failures[0].reason);
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<int64_t> ids,
+                             FindImages("path == " + nlohmann::json(added.path).dump()));
+  if (ids.empty()) return Status::Internal("the upload was stored but not found again");
+  added.id = ids[0];
+  added.created = report.added > 0;
+  return added;
+}
+
+// Narrows the library's models to those named, in the order named.
+Result<std::vector<pipeline::BoundModel>> OnlyThese(std::vector<pipeline::BoundModel> models,
+                                                    const std::vector<std::string>& names,
+                                                    const std::string& location) {
+  std::vector<pipeline::BoundModel> chosen;
+  for (const std::string& name : names) {
+    auto it = std::find_if(models.begin(), models.end(),
+                           [&](const pipeline::BoundModel& m) { return m.source.name == name; });
+    if (it == models.end())
+      return Status::NotFound("model \"" + name + "\" is not used by " + location);
+    chosen.push_back(std::move(*it));
+    models.erase(it);
+  }
+  return chosen;
+}
+
+}  // namespace
+
+Result<ImageQuery> ImageQuery::Parse(const std::string& text) {
+  return pipeline::ParseQuery(text);
+}
+
+nlohmann::json SearchResults::ToJson(const std::string& query_label) const {
+  return pipeline::SearchResultsJson(query_label, *this);
+}
+
+Result<std::unique_ptr<Library>> Library::Open(const std::string& location,
+                                               const LibraryOptions& options) {
+  DatabaseOptions db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  IMGSEARCH_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(location, db_options));
+  std::vector<pipeline::ModelSource> requested;
+  if (!options.only_these_models) {
+    for (const std::string& argument : options.models) {
+      IMGSEARCH_ASSIGN_OR_RETURN(pipeline::ModelSource m, pipeline::ParseModelArgument(argument));
+      requested.push_back(m);
+    }
+  }
+  EmbedderOptions embedder_options;
+  embedder_options.intra_op_threads = options.inference_threads;
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<pipeline::BoundModel> models,
+                             pipeline::OpenModelSet(*db, location, requested, embedder_options));
+  if (options.only_these_models && !options.models.empty()) {
+    IMGSEARCH_ASSIGN_OR_RETURN(models, OnlyThese(std::move(models), options.models, location));
+  }
+  return std::unique_ptr<Library>(
+      new LibraryImpl(location, options, std::move(db), std::move(models)));
+}
+
+}  // namespace imgsearch
