@@ -18,7 +18,9 @@ namespace {
 namespace fs = std::filesystem;
 using testing::FixturePath;
 using testing::MakeTempDir;
+using testing::ReadFileBytes;
 using testing::RunImgsearch;
+using testing::WriteFileBytes;
 
 // A private copy of the class folders, so tests can change files.
 std::string CopyClasses() {
@@ -68,6 +70,40 @@ TEST(PipelineCliTest, IndexIsIncrementalAndReportsBadFiles) {
   EXPECT_EQ(changed["updated"], 1);
   EXPECT_EQ(changed["pruned"], 1);
   EXPECT_EQ(changed["unchanged"], 8);
+}
+
+// The models belong to the library: a model file that changes under the same name is
+// refused until every image is embedded again with it, never mixed in silently.
+TEST(PipelineCliTest, AChangedModelFileIsRefusedUntilReembedded) {
+  std::string images = CopyClasses(), db = MakeTempDir() + "/db", models = MakeTempDir();
+  std::string model = models + "/tiny.onnx";
+  WriteFileBytes(model, ReadFileBytes(FixturePath("mean_nchw.onnx")));
+  WriteFileBytes(models + "/tiny.json", R"({"preprocess": {"width": 8, "height": 8,
+      "resize": "stretch", "interpolation": "nearest", "scale": 1.0, "layout": "nchw"},
+      "normalize": "l2"})");
+  auto first = IndexJson({images, "--db", db, "--model", "tiny=" + model});
+  ASSERT_GT(first["added"].get<int>(), 0);
+  EXPECT_FALSE(fs::exists(db + "/models.json"));  // the list lives in the database
+  SearchJson({"id:1", "--db", db});
+  IndexJson({images, "--db", db});  // unchanged: nothing to say
+
+  // Another file under the same name (same output size, other bytes).
+  WriteFileBytes(model, ReadFileBytes(FixturePath("fixed_batch1.onnx")));
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"search", "id:1", "--db", db},
+        std::vector<std::string>{"index", images, "--db", db}}) {
+    auto refused = RunImgsearch(command);
+    EXPECT_EQ(refused.exit_code, 1) << command[0];
+    EXPECT_NE(refused.err.find("changed since the library's images were embedded"),
+              std::string::npos)
+        << refused.err;
+    EXPECT_NE(refused.err.find("--reembed"), std::string::npos) << refused.err;
+  }
+  auto again = IndexJson({images, "--db", db, "--reembed"});
+  EXPECT_EQ(again["updated"], first["added"]);  // every image, under its own id
+  EXPECT_EQ(again["added"], 0);
+  SearchJson({"id:1", "--db", db});
+  EXPECT_EQ(IndexJson({images, "--db", db})["unchanged"], first["added"]);
 }
 
 TEST(PipelineCliTest, SearchFindsTheImageAndItsClass) {

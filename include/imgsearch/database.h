@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ class Transaction {
   // Returns the first.
   virtual Result<int64_t> TakeIds(const std::string& counter, int64_t count,
                                   int64_t at_least = 1) = 0;
+  // Small named values kept with the collections (a library's list of models). Read and
+  // written inside the transaction, a read-modify-write is atomic across processes.
+  virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
+  virtual Status PutSetting(const std::string& key, const std::string& value) = 0;
 };
 
 struct DatabaseOptions {
@@ -66,6 +71,8 @@ class Database {
   // fails (its Status is returned) or the process dies, none are. Other writers, in any
   // process, wait while it runs, so keep it short.
   virtual Status Transact(const std::function<Status(Transaction&)>& body) = 0;
+  // A setting as last committed by any process (see Transaction::PutSetting).
+  virtual Result<std::optional<std::string>> GetSetting(const std::string& key) const = 0;
 };
 
 }  // namespace imgsearch

@@ -33,6 +33,10 @@ struct LibraryOptions {
   // adding models (for searching or evaluating some of them).
   bool only_these_models = false;
   bool create_if_missing = true;
+  // A model's ONNX file that changed since the library's images were embedded with it is
+  // an error (vectors of two versions must not mix). With `reembed`, the next Index
+  // embeds every image of the library again with the new file.
+  bool reembed = false;
   int inference_threads = 0;       // per model; 0: ONNX Runtime's default
   uint64_t max_upload_pixels = 0;  // AddImage refuses larger pictures (0: the decoder's limit)
 };

@@ -19,6 +19,7 @@ struct IndexCommandOptions {
   std::string db;
   std::vector<std::string> models;
   bool prune = false;
+  bool reembed = false;
   bool json = false;
   int threads = 0;
   std::string redis_url;
@@ -93,7 +94,7 @@ int RunIndex(const IndexCommandOptions& options) {
     return options.files_from.empty() ? kExitUsage : kExitFailure;
   }
   auto library = OpenLibrary(options.db, options.models, /*create=*/true, /*only_names=*/false,
-                             options.threads);
+                             options.threads, options.reembed);
   if (!library.ok()) {
     PrintError(library.status());
     return kExitFailure;
@@ -132,6 +133,8 @@ void AddIndexCommand(CLI::App& app, int* exit_code) {
                   "database already uses, or the built-in ones)")
       ->allow_extra_args(false);
   cmd->add_flag("--prune", options->prune, "Remove rows whose file no longer exists");
+  cmd->add_flag("--reembed", options->reembed,
+                "Embed every image again with the models whose ONNX file changed");
   cmd->add_option("--threads", options->threads, "Inference threads (0: one per core)")
       ->check(CLI::Range(0, 1024));
   cmd->add_option("--redis-url", options->redis_url,

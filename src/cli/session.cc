@@ -8,8 +8,10 @@ namespace imgsearch::cli {
 
 Result<std::unique_ptr<Library>> OpenLibrary(const std::string& db_dir,
                                              const std::vector<std::string>& model_arguments,
-                                             bool create, bool only_names, int threads) {
+                                             bool create, bool only_names, int threads,
+                                             bool reembed) {
   LibraryOptions options;
+  options.reembed = reembed;
   options.models = model_arguments;
   options.only_these_models = only_names;
   options.create_if_missing = create;

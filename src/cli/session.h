@@ -15,7 +15,8 @@ namespace imgsearch::cli {
 // library's models by name instead.
 Result<std::unique_ptr<Library>> OpenLibrary(const std::string& db_dir,
                                              const std::vector<std::string>& model_arguments,
-                                             bool create, bool only_names, int threads);
+                                             bool create, bool only_names, int threads,
+                                             bool reembed = false);
 
 // Parses QUERY (a file or id:N), opens the library and searches the chosen models, as
 // search and compare both do. On failure prints the reason and returns the exit code.

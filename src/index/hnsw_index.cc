@@ -237,7 +237,7 @@ Status HnswIndex::Serialize(std::string* out) const {
 
 Status HnswIndex::Deserialize(std::string_view in) {
   Reader r(in);
-  uint64_t dim, m, count, levels_plus_one, entry;
+  uint64_t dim = 0, m = 0, count = 0, levels_plus_one = 0, entry = 0;
   IMGSEARCH_RETURN_IF_ERROR(r.U64(&dim));
   IMGSEARCH_RETURN_IF_ERROR(r.U64(&m));
   if (dim != dim_ || m != static_cast<uint64_t>(m_)) {

@@ -257,6 +257,36 @@ Status WriteChunk(Database& db, std::vector<Job>& jobs, const std::vector<Decode
   return Status::Ok();
 }
 
+// A model being re-embedded needs every image of the library, wherever it lies: its
+// files join the scan, and images whose file is gone are removed (their vectors could
+// only stay from the old version of the model).
+Status AddImagesToReembed(Database& db, std::vector<BoundModel>& models, Known& known,
+                          std::vector<FileInfo>* files, IngestReport* report) {
+  std::set<std::string> scanned;
+  for (const FileInfo& f : *files) scanned.insert(f.path);
+  std::set<int64_t> gone;
+  for (size_t m = 0; m < models.size(); ++m) {
+    if (!models[m].reembed) continue;
+    for (const auto& [path, row] : known.by_model[m]) {
+      if (scanned.count(path)) continue;
+      if (auto info = Stat(path)) {
+        files->push_back(*info);
+        scanned.insert(path);
+      } else {
+        gone.insert(row.id);
+      }
+    }
+  }
+  std::sort(files->begin(), files->end(),
+            [](const FileInfo& a, const FileInfo& b) { return a.path < b.path; });
+  if (gone.empty()) return Status::Ok();
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      int64_t removed, RemoveImages(db, models, std::vector<int64_t>(gone.begin(), gone.end())));
+  report->pruned += static_cast<size_t>(removed);
+  IMGSEARCH_ASSIGN_OR_RETURN(known, LoadKnown(models));
+  return Status::Ok();
+}
+
 Status Prune(Database& db, std::vector<BoundModel>& models, IngestReport* report) {
   std::set<int64_t> gone;
   for (auto& m : models) {
@@ -269,7 +299,7 @@ Status Prune(Database& db, std::vector<BoundModel>& models, IngestReport* report
   if (gone.empty()) return Status::Ok();
   IMGSEARCH_ASSIGN_OR_RETURN(
       int64_t removed, RemoveImages(db, models, std::vector<int64_t>(gone.begin(), gone.end())));
-  report->pruned = static_cast<size_t>(removed);
+  report->pruned += static_cast<size_t>(removed);
   return Status::Ok();
 }
 
@@ -312,12 +342,13 @@ Result<IngestReport> Ingest(Database& db, std::vector<BoundModel>& models,
   std::vector<FileInfo> files = Scan(options.paths, &report.failures);
   report.scanned = files.size();
   IMGSEARCH_ASSIGN_OR_RETURN(Known known, LoadKnown(models));
+  IMGSEARCH_RETURN_IF_ERROR(AddImagesToReembed(db, models, known, &files, &report));
   std::vector<Job> jobs;
   for (const FileInfo& f : files) {
     Job job{f, 0, false, {}};
     for (size_t m = 0; m < models.size(); ++m) {
       auto it = known.by_model[m].find(f.path);
-      if (it == known.by_model[m].end() || it->second.size != f.size ||
+      if (models[m].reembed || it == known.by_model[m].end() || it->second.size != f.size ||
           it->second.mtime_ns != f.mtime_ns)
         job.models.push_back(m);
     }

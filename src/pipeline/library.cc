@@ -35,7 +35,10 @@ class LibraryImpl final : public Library {
   }
 
   Result<IndexReport> Index(const IndexOptions& options) override {
-    return pipeline::Ingest(*db_, models_, options);
+    IMGSEARCH_ASSIGN_OR_RETURN(IndexReport report, pipeline::Ingest(*db_, models_, options));
+    // Every image now has vectors of the models' current files.
+    if (!report.cancelled) IMGSEARCH_RETURN_IF_ERROR(pipeline::FinishReembedding(*db_, models_));
+    return report;
   }
 
   Result<AddedImage> AddImage(std::string_view bytes) override;
@@ -159,8 +162,9 @@ Result<std::unique_ptr<Library>> Library::Open(const std::string& location,
   }
   EmbedderOptions embedder_options;
   embedder_options.intra_op_threads = options.inference_threads;
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<pipeline::BoundModel> models,
-                             pipeline::OpenModelSet(*db, location, requested, embedder_options));
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      std::vector<pipeline::BoundModel> models,
+      pipeline::OpenModelSet(*db, location, requested, embedder_options, options.reembed));
   if (options.only_these_models && !options.models.empty()) {
     IMGSEARCH_ASSIGN_OR_RETURN(models, OnlyThese(std::move(models), options.models, location));
   }

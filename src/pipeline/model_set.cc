@@ -1,44 +1,152 @@
 #include "pipeline/model_set.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "base/env.h"
+#include "base/json.h"
+#include "model/builtin_models.h"
+#include "pipeline/ingest.h"
 
 namespace imgsearch::pipeline {
 namespace {
 
 constexpr const char* kRegistryMagic = "imgsearch-models";
 constexpr int kRegistryVersion = 1;
+// The database setting that holds the library's models (imgsearch/database.h settings).
+constexpr const char* kRegistrySetting = "library.models";
 
-std::string RegistryPath(const std::string& db_dir) {
-  return db_dir + "/models.json";
-}
+// What the library knows of one model: where it comes from, which file (by checksum) its
+// vectors were made with, and whether a re-embedding with a new file is under way.
+struct RecordedModel {
+  ModelSource source;
+  std::string checksum;  // ContentHash of the ONNX bytes; empty: not known yet
+  int64_t file_size = -1, file_mtime_ns = -1;  // of the file the checksum was taken of
+  nlohmann::json spec;
+  bool reembed_pending = false;
+};
 
-Result<std::vector<ModelSource>> LoadRegistry(const std::string& db_dir) {
-  std::string path = RegistryPath(db_dir);
-  if (!base::Env::Default()->FileExists(path)) return std::vector<ModelSource>();
-  IMGSEARCH_ASSIGN_OR_RETURN(std::string text, base::Env::Default()->ReadFile(path, 1 << 20));
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("magic", "") != kRegistryMagic ||
-      j.value("version", 0) != kRegistryVersion || !j["models"].is_array()) {
-    return Status::Corruption(path + ": not an imgsearch model list");
+Result<std::vector<RecordedModel>> ParseRegistry(const std::string& text, const std::string& what) {
+  auto parsed = base::ParseJson(text);
+  const nlohmann::json j = parsed.ok() ? std::move(parsed).value() : nlohmann::json();
+  if (!j.is_object() || j.value("magic", "") != kRegistryMagic ||
+      j.value("version", 0) != kRegistryVersion || !j.contains("models") ||
+      !j["models"].is_array()) {
+    return Status::Corruption(what + ": not an imgsearch model list");
   }
-  std::vector<ModelSource> models;
+  std::vector<RecordedModel> models;
   for (const auto& m : j["models"]) {
-    if (!m.is_object() || !m["name"].is_string() || !m["source"].is_string()) {
-      return Status::Corruption(path + ": malformed model entry");
+    if (!m.is_object() || !m.contains("name") || !m["name"].is_string() || !m.contains("source") ||
+        !m["source"].is_string()) {
+      return Status::Corruption(what + ": malformed model entry");
     }
-    models.push_back({m["name"].get<std::string>(), m["source"].get<std::string>()});
+    RecordedModel r;
+    r.source = {m["name"].get<std::string>(), m["source"].get<std::string>()};
+    r.checksum = m.value("checksum", "");
+    r.file_size = m.value("file_size", int64_t{-1});
+    r.file_mtime_ns = m.value("file_mtime_ns", int64_t{-1});
+    r.spec = m.value("spec", nlohmann::json());
+    r.reembed_pending = m.value("reembed_pending", false);
+    models.push_back(std::move(r));
   }
   return models;
 }
 
-Status SaveRegistry(const std::string& db_dir, const std::vector<ModelSource>& models) {
+std::string RegistryText(const std::vector<RecordedModel>& models) {
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& m : models) list.push_back({{"name", m.name}, {"source", m.source}});
-  nlohmann::json j = {{"magic", kRegistryMagic}, {"version", kRegistryVersion}, {"models", list}};
-  return base::Env::Default()->WriteFileAtomic(RegistryPath(db_dir), j.dump(1) + "\n");
+  for (const auto& m : models) {
+    list.push_back({{"name", m.source.name},
+                    {"source", m.source.source},
+                    {"checksum", m.checksum},
+                    {"file_size", m.file_size},
+                    {"file_mtime_ns", m.file_mtime_ns},
+                    {"spec", m.spec},
+                    {"reembed_pending", m.reembed_pending}});
+  }
+  return nlohmann::json{{"magic", kRegistryMagic}, {"version", kRegistryVersion}, {"models", list}}
+      .dump();
+}
+
+// The models as the database records them; a library made before they lived there has
+// them in DIR/models.json, which is read once and then removed.
+Result<std::vector<RecordedModel>> LoadRegistry(const Database& db, const std::string& db_dir) {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::optional<std::string> text, db.GetSetting(kRegistrySetting));
+  if (text) return ParseRegistry(*text, db_dir + " (its list of models)");
+  std::string legacy = db_dir + "/models.json";
+  if (!base::Env::Default()->FileExists(legacy)) return std::vector<RecordedModel>();
+  IMGSEARCH_ASSIGN_OR_RETURN(std::string old, base::Env::Default()->ReadFile(legacy, 1 << 20));
+  return ParseRegistry(old, legacy);
+}
+
+// Where a model's bytes come from and what they hash to. The file is hashed again only
+// when its size or time changed since the recorded checksum was taken.
+struct Fingerprint {
+  std::string checksum;
+  int64_t file_size = -1, file_mtime_ns = -1;
+};
+
+Result<Fingerprint> FingerprintOf(const ModelSource& source, const RecordedModel* recorded) {
+  Fingerprint f;
+  if (const model::BuiltinModel* builtin = model::FindBuiltinModel(source.source)) {
+    f.checksum = ContentHash(builtin->onnx_bytes);
+    return f;
+  }
+  struct stat st {};
+  if (::stat(source.source.c_str(), &st) != 0)
+    return Status::NotFound("model \"" + source.name + "\": " + source.source + " is gone");
+  f.file_size = static_cast<int64_t>(st.st_size);
+  f.file_mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  if (recorded != nullptr && !recorded->checksum.empty() && recorded->file_size == f.file_size &&
+      recorded->file_mtime_ns == f.file_mtime_ns) {
+    f.checksum = recorded->checksum;
+    return f;
+  }
+  IMGSEARCH_ASSIGN_OR_RETURN(std::string bytes,
+                             base::Env::Default()->ReadFile(source.source, uint64_t{1} << 36));
+  f.checksum = ContentHash(bytes);
+  return f;
+}
+
+// A model whose file changed must not add vectors beside those of the old file.
+Status CheckModelVersion(const RecordedModel& model, const std::string& checksum, bool reembed,
+                         bool* pending) {
+  bool changed = !model.checksum.empty() && model.checksum != checksum;
+  *pending = model.reembed_pending || changed;
+  if (!*pending || reembed) return Status::Ok();
+  std::string why = changed ? "its file " + model.source.source +
+                                  " changed since the library's images were embedded with it"
+                            : "a re-embedding with its new file did not finish";
+  return Status::InvalidArgument(
+      "model \"" + model.source.name + "\": " + why +
+      "; vectors of two versions must not mix: run `imgsearch index FOLDER... --db LIBRARY "
+      "--reembed` to embed every image again");
+}
+
+// Records `now` over the recorded list, inside one transaction: a model another process
+// recorded meanwhile is kept (a model indexed once stays known to later commands).
+Status RecordModels(Database& db, const std::vector<RecordedModel>& now) {
+  return db.Transact([&](Transaction& txn) -> Status {
+    IMGSEARCH_ASSIGN_OR_RETURN(std::optional<std::string> text, txn.GetSetting(kRegistrySetting));
+    std::vector<RecordedModel> recorded;
+    if (text) {
+      IMGSEARCH_ASSIGN_OR_RETURN(recorded, ParseRegistry(*text, "the library's list of models"));
+    }
+    for (const RecordedModel& m : now) {
+      auto it = std::find_if(recorded.begin(), recorded.end(), [&](const RecordedModel& r) {
+        return r.source.name == m.source.name;
+      });
+      if (it == recorded.end()) {
+        recorded.push_back(m);
+      } else {
+        *it = m;
+      }
+    }
+    return txn.PutSetting(kRegistrySetting, RegistryText(recorded));
+  });
 }
 
 IndexSpec DefaultIndex(const Embedder& embedder) {
@@ -101,19 +209,37 @@ CollectionSchema ImageCollectionSchema(const std::string& name, const Embedder& 
 
 Result<std::vector<BoundModel>> OpenModelSet(Database& db, const std::string& db_dir,
                                              const std::vector<ModelSource>& requested,
-                                             const EmbedderOptions& options) {
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<ModelSource> recorded, LoadRegistry(db_dir));
-  std::vector<ModelSource> sources = requested.empty() ? recorded : requested;
+                                             const EmbedderOptions& options, bool reembed) {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<RecordedModel> recorded, LoadRegistry(db, db_dir));
+  std::vector<ModelSource> sources = requested;
+  if (sources.empty()) {
+    for (const auto& r : recorded) sources.push_back(r.source);
+  }
   if (sources.empty()) {
     for (const auto& b : ListBuiltinModels()) sources.push_back({b.name, b.name});
   }
   std::vector<BoundModel> models;
+  std::vector<RecordedModel> now;
   for (const ModelSource& source : sources) {
     auto embedder = Embedder::Open(source.source, options);
     if (!embedder.ok()) return embedder.status().WithContext("model \"" + source.name + "\"");
+    auto known = std::find_if(recorded.begin(), recorded.end(),
+                              [&](const RecordedModel& r) { return r.source.name == source.name; });
+    const RecordedModel* before = known == recorded.end() ? nullptr : &*known;
+    IMGSEARCH_ASSIGN_OR_RETURN(Fingerprint fingerprint, FingerprintOf(source, before));
+    RecordedModel record = before ? *before : RecordedModel{};
+    record.source = source;
+    bool pending = false;
+    IMGSEARCH_RETURN_IF_ERROR(CheckModelVersion(record, fingerprint.checksum, reembed, &pending));
+    record.checksum = fingerprint.checksum;
+    record.file_size = fingerprint.file_size;
+    record.file_mtime_ns = fingerprint.file_mtime_ns;
+    record.spec = nlohmann::json::parse(ModelSpecToJson((*embedder)->spec()), nullptr, false);
+    record.reembed_pending = pending;
     if (!db.HasCollection(source.name)) {
-      IMGSEARCH_RETURN_IF_ERROR(db.CreateCollection(ImageCollectionSchema(source.name, **embedder),
-                                                    DefaultIndex(**embedder)));
+      Status created = db.CreateCollection(ImageCollectionSchema(source.name, **embedder),
+                                           DefaultIndex(**embedder));
+      if (!created.ok() && !db.HasCollection(source.name)) return created;  // not a race lost
     }
     IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection,
                                db.GetCollection(source.name));
@@ -125,18 +251,33 @@ Result<std::vector<BoundModel>> OpenModelSet(Database& db, const std::string& db
           "-d vectors but its collection holds " + std::to_string(schema.dimension) +
           "-d ones: use another name for a different model");
     }
-    models.push_back({source, std::move(embedder).value(), std::move(collection)});
+    models.push_back({source, std::move(embedder).value(), std::move(collection), pending});
+    now.push_back(std::move(record));
   }
-  // Record the union: a model indexed once stays known to later commands.
-  for (const ModelSource& s : sources) {
-    bool known = false;
-    for (ModelSource& r : recorded) {
-      if (r.name == s.name) r.source = s.source, known = true;
-    }
-    if (!known) recorded.push_back(s);
+  IMGSEARCH_RETURN_IF_ERROR(RecordModels(db, now));
+  std::string legacy = db_dir + "/models.json";
+  if (base::Env::Default()->FileExists(legacy)) {
+    IMGSEARCH_RETURN_IF_ERROR(base::Env::Default()->RemoveFile(legacy));  // now in the database
   }
-  IMGSEARCH_RETURN_IF_ERROR(SaveRegistry(db_dir, recorded));
   return models;
+}
+
+Status FinishReembedding(Database& db, std::vector<BoundModel>& models) {
+  bool any = false;
+  for (auto& m : models) any = any || std::exchange(m.reembed, false);
+  if (!any) return Status::Ok();
+  return db.Transact([&](Transaction& txn) -> Status {
+    IMGSEARCH_ASSIGN_OR_RETURN(std::optional<std::string> text, txn.GetSetting(kRegistrySetting));
+    if (!text) return Status::Ok();
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<RecordedModel> recorded,
+                               ParseRegistry(*text, "the library's list of models"));
+    for (auto& r : recorded) {
+      for (const auto& m : models) {
+        if (m.source.name == r.source.name) r.reembed_pending = false;
+      }
+    }
+    return txn.PutSetting(kRegistrySetting, RegistryText(recorded));
+  });
 }
 
 }  // namespace imgsearch::pipeline

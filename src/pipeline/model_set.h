@@ -1,5 +1,7 @@
-// ModelSet: the models a database is indexed with, each paired with its collection.
-// The list is recorded in DIR/models.json, so commands after `index` need no --model.
+// ModelSet: the models a library is indexed with, each paired with its collection. The
+// list is recorded in the database with a checksum of each model's ONNX bytes, so that
+// commands after `index` need no --model, and a model file that changed under the same
+// name is noticed instead of mixing vectors of two versions.
 #pragma once
 
 #include <memory>
@@ -25,13 +27,20 @@ struct BoundModel {
   ModelSource source;
   std::unique_ptr<Embedder> embedder;
   std::shared_ptr<Collection> collection;
+  // Its file changed (or an earlier re-embedding stopped): every image needs it again.
+  bool reembed = false;
 };
 
 // Opens the models: `requested` if given (recorded for later), else those recorded in the
-// database, else every built-in model. Creates each model's collection when missing.
+// database, else every built-in model. Creates each model's collection when missing. A
+// model whose file changed since it was recorded is an error unless `reembed`; with it,
+// the model is marked for re-embedding until FinishReembedding.
 Result<std::vector<BoundModel>> OpenModelSet(Database& db, const std::string& db_dir,
                                              const std::vector<ModelSource>& requested,
-                                             const EmbedderOptions& options);
+                                             const EmbedderOptions& options, bool reembed = false);
+
+// After an index run that embedded every image again: the marks are cleared.
+Status FinishReembedding(Database& db, std::vector<BoundModel>& models);
 
 // Decode options under which one decode of an image serves every model.
 DecodeOptions DecodeOptionsForAll(const std::vector<BoundModel>& models);

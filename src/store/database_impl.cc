@@ -43,6 +43,9 @@ class DatabaseImpl final : public Database {
   bool HasCollection(const std::string& name) const override;
   Result<std::shared_ptr<Collection>> GetCollection(const std::string& name) const override;
   Status Transact(const std::function<Status(Transaction&)>& body) override;
+  Result<std::optional<std::string>> GetSetting(const std::string& key) const override {
+    return store::ReadSetting(storage_->reader.get(), key);
+  }
 
  private:
   // Collections by name, after taking in other processes' catalog changes.

@@ -37,6 +37,20 @@ Status WriteMetaInt(SqliteDb* db, const std::string& key, int64_t value) {
   return upsert.Bind(1, key).Bind(2, std::to_string(value)).Run();
 }
 
+Result<std::optional<std::string>> ReadSetting(SqliteDb* db, const std::string& key) {
+  IMGSEARCH_ASSIGN_OR_RETURN(Statement select, db->Prepare("SELECT value FROM meta WHERE key = ?"));
+  select.Bind(1, "setting:" + key);
+  IMGSEARCH_ASSIGN_OR_RETURN(bool found, select.Step());
+  if (!found) return std::optional<std::string>();
+  return std::optional<std::string>(select.Text(0));
+}
+
+Status WriteSetting(SqliteDb* db, const std::string& key, const std::string& value) {
+  IMGSEARCH_ASSIGN_OR_RETURN(Statement upsert,
+                             db->Prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"));
+  return upsert.Bind(1, "setting:" + key).Bind(2, value).Run();
+}
+
 Status BumpCatalogVersion(SqliteDb* db) {
   IMGSEARCH_ASSIGN_OR_RETURN(int64_t version, ReadMetaInt(db, kCatalogVersionKey, 0));
   return WriteMetaInt(db, kCatalogVersionKey, version + 1);

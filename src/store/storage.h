@@ -61,6 +61,10 @@ struct Storage {
 // process. ReadMetaInt gives `missing` for an absent key.
 Result<int64_t> ReadMetaInt(SqliteDb* db, const std::string& key, int64_t missing);
 Status WriteMetaInt(SqliteDb* db, const std::string& key, int64_t value);
+// Settings (Database::GetSetting) are meta rows under this prefix.
+Result<std::optional<std::string>> ReadSetting(SqliteDb* db, const std::string& key);
+Status WriteSetting(SqliteDb* db, const std::string& key, const std::string& value);
+
 // Tells other processes that collections were created, dropped, renamed or re-indexed.
 Status BumpCatalogVersion(SqliteDb* db);
 

@@ -42,6 +42,12 @@ class WriteTransaction final : public Transaction {
                                       std::vector<Row> rows) override;
   Result<int64_t> Delete(const std::string& collection, const std::vector<int64_t>& ids) override;
   Result<int64_t> TakeIds(const std::string& counter, int64_t count, int64_t at_least) override;
+  Result<std::optional<std::string>> GetSetting(const std::string& key) override {
+    return ReadSetting(storage_->writer.get(), key);
+  }
+  Status PutSetting(const std::string& key, const std::string& value) override {
+    return WriteSetting(storage_->writer.get(), key, value);
+  }
 
  private:
   struct Touched {
