@@ -1,5 +1,6 @@
 // `imgsearch index` and `imgsearch search` end to end, on generated images in classes.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -10,6 +11,7 @@
 
 #include <thread>
 
+#include "serve_process.h"
 #include "test_util.h"
 
 namespace imgsearch {
@@ -347,6 +349,31 @@ TEST(PipelineCliTest, RedisMirrorFollowsInsertsAndDeletes) {
   EXPECT_NE(testing::RunImgsearch({"index", images, "--db", db, "--redis-url", "http://x"})
                 .err.find("redis://"),
             std::string::npos);
+}
+
+// The server keeps the mirror in step too: in full when it starts (the CLI indexed
+// without a mirror), then upload by upload and delete by delete.
+TEST(PipelineCliTest, ServerUploadsAndDeletesKeepTheRedisMirrorInStep) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.started()) << "redis-server is missing: scripts/setup.sh installs it";
+  std::string images = CopyClasses(), db = MakeTempDir() + "/db";
+  ASSERT_EQ(testing::RunImgsearch({"index", images, "--db", db}).exit_code, 0);
+  testing::ServeProcess serve(db, {"--redis-url", redis.url()});
+  ASSERT_GT(serve.port(), 0) << serve.ErrorOutput();
+  EXPECT_EQ(redis.Cli("DBSIZE"), "20");  // 10 images x 2 models, mirrored at start
+  httplib::Client c("127.0.0.1", serve.port());
+  httplib::MultipartFormDataItems upload = {
+      {"image", ReadFileBytes(FixturePath("rgb.png")), "rgb.png", "image/png"}};
+  auto added = c.Post("/api/images", upload);
+  ASSERT_TRUE(added);
+  ASSERT_EQ(added->status, 201) << added->body;
+  std::string id = std::to_string(nlohmann::json::parse(added->body)["id"].get<int64_t>());
+  EXPECT_NE(redis.Cli("HGET imgsearch:phash:" + id + " path").find("/uploads/"), std::string::npos);
+  EXPECT_EQ(redis.Cli("EXISTS imgsearch:color_layout:" + id), "1");
+  ASSERT_EQ(c.Delete(("/api/images/" + id).c_str())->status, 200);
+  EXPECT_EQ(redis.Cli("EXISTS imgsearch:phash:" + id), "0");
+  EXPECT_EQ(redis.Cli("EXISTS imgsearch:color_layout:" + id), "0");
+  EXPECT_EQ(redis.Cli("DBSIZE"), "20");
 }
 
 // Starts imgsearch with `args`, kills it with SIGKILL after `ms` milliseconds.

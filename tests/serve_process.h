@@ -64,7 +64,7 @@ class ChildProcess {
 // first line of output.
 class ServeProcess {
  public:
-  explicit ServeProcess(const std::string& db) {
+  explicit ServeProcess(const std::string& db, std::vector<std::string> extra_args = {}) {
     int out[2];
     EXPECT_EQ(pipe(out), 0);
     err_path_ = MakeTempDir() + "/err";
@@ -73,8 +73,13 @@ class ServeProcess {
       dup2(out[1], STDOUT_FILENO);
       close(out[0]);
       if (std::freopen(err_path_.c_str(), "w", stderr) == nullptr) _exit(127);
-      execl(IMGSEARCH_BINARY_FOR_KILL, IMGSEARCH_BINARY_FOR_KILL, "serve", "--db", db.c_str(),
-            "--port", "0", static_cast<char*>(nullptr));
+      std::vector<std::string> args = {
+          IMGSEARCH_BINARY_FOR_KILL, "serve", "--db", db, "--port", "0"};
+      args.insert(args.end(), extra_args.begin(), extra_args.end());
+      std::vector<char*> argv;
+      for (auto& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
       _exit(127);
     }
     close(out[1]);

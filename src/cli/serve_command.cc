@@ -97,6 +97,8 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--time-limit", options->server.request_time_limit_seconds,
                   "Seconds a search or query may take before it is answered with 503")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--redis-url", options->server.redis_url,
+                  "Mirror id -> path and fields into Redis (redis://HOST:PORT/DB), kept in step");
   cmd->add_flag("--milvus-http-status", options->server.milvus_http_status,
                 "Milvus routes also report errors in the HTTP status (Milvus itself uses 200)");
   cmd->add_option("--threads", options->server.threads, "Connections served at once")

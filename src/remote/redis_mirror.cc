@@ -98,6 +98,18 @@ Status RedisMirror::Flush(size_t pending) {
   return first;
 }
 
+Status RedisMirror::Put(const std::string& collection, const Row& row) {
+  std::vector<std::string> args = {"HSET", KeyPrefix(collection) + std::to_string(row.id)};
+  for (const auto& [field, value] : row.fields.items())
+    args.push_back(field), args.push_back(AsText(value));
+  if (args.size() == 2) return Status::Ok();  // no fields to mirror
+  return Command(args);
+}
+
+Status RedisMirror::Remove(const std::string& collection, int64_t id) {
+  return Command({"DEL", KeyPrefix(collection) + std::to_string(id)});
+}
+
 Result<size_t> RedisMirror::Sync(const Collection& collection) {
   const std::string prefix = KeyPrefix(collection.schema().name);
   QueryRequest all;

@@ -22,6 +22,9 @@ class RedisMirror {
 
   // Makes the mirror of `collection` equal to its rows. Returns how many keys it wrote.
   Result<size_t> Sync(const Collection& collection);
+  // One image written or removed, for a writer that keeps the mirror in step as it goes.
+  Status Put(const std::string& collection, const Row& row);
+  Status Remove(const std::string& collection, int64_t id);
 
   static std::string KeyPrefix(const std::string& collection) {
     return "imgsearch:" + collection + ":";

@@ -4,6 +4,7 @@
 
 #include "base/env.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "image/encode.h"
 #include "pipeline/compare_report.h"
 #include "pipeline/ingest.h"
@@ -95,6 +96,32 @@ Result<SearchCall> ParseJsonSearch(const httplib::Request& req) {
 
 }  // namespace
 
+// The database is the truth and the write is already acknowledged there: a mirror that
+// cannot follow is reported in the log and repaired by a full sync at the next update.
+void Server::State::MirrorImage(int64_t id, bool removed) {
+  if (mirror == nullptr) return;
+  std::lock_guard<std::mutex> lock(mirror_mutex);
+  Database& db = library->database();
+  Status status;
+  for (const std::string& name : library->ModelNames()) {
+    auto collection = db.GetCollection(name);
+    status = collection.status();
+    if (status.ok() && mirror_stale) status = mirror->Sync(**collection).status();
+    if (status.ok() && removed) status = mirror->Remove(name, id);
+    if (status.ok() && !removed) {
+      std::vector<std::string> fields;  // the mirror holds fields, not vectors
+      for (const FieldSchema& f : (*collection)->schema().scalar_fields) fields.push_back(f.name);
+      auto rows = (*collection)->Get({id}, fields);
+      status = rows.status();
+      if (status.ok() && !rows->empty()) status = mirror->Put(name, (*rows)[0]);
+    }
+    if (!status.ok()) break;
+  }
+  mirror_stale = !status.ok();
+  if (mirror_stale)
+    IMGSEARCH_LOG_WARN("the Redis mirror missed image {}: {}", id, status.ToString());
+}
+
 void Server::State::Health(httplib::Response& res) const {
   std::vector<std::string> names = library->ModelNames();
   auto first = library->database().GetCollection(names.at(0));
@@ -161,6 +188,7 @@ void Server::State::Upload(const httplib::Request& req, httplib::Response& res) 
   }
   auto added = library->AddImage(req.get_file_value("image").content);
   if (!added.ok()) return SendStatus(res, added.status());
+  MirrorImage(added->id, /*removed=*/false);
   res.status = added->created ? 201 : 200;
   SendJson(res, {{"id", added->id},
                  {"created", added->created},
@@ -173,6 +201,7 @@ void Server::State::Delete(const httplib::Request& req, httplib::Response& res) 
   if (!id.ok()) return SendStatus(res, id.status());
   auto deleted = library->RemoveImages({*id});
   if (!deleted.ok()) return SendStatus(res, deleted.status());
+  MirrorImage(*id, /*removed=*/true);
   if (*deleted == 0) return SendError(res, 404, "no image with id " + std::to_string(*id));
   std::lock_guard<std::mutex> lock(thumbnails_mutex);
   thumbnails.erase(*id);

@@ -239,6 +239,13 @@ Result<std::unique_ptr<Server>> Server::Create(const std::string& db_dir,
   library_options.max_upload_pixels = options.max_image_pixels;
   IMGSEARCH_ASSIGN_OR_RETURN(state->library, Library::Open(db_dir, library_options));
   state->milvus = std::make_unique<MilvusApi>(state->library->database());
+  if (!options.redis_url.empty()) {
+    IMGSEARCH_ASSIGN_OR_RETURN(state->mirror, remote::RedisMirror::Connect(options.redis_url));
+    for (const std::string& name : state->library->ModelNames()) {  // in step from the start
+      IMGSEARCH_ASSIGN_OR_RETURN(auto collection, state->library->database().GetCollection(name));
+      IMGSEARCH_RETURN_IF_ERROR(state->mirror->Sync(*collection).status());
+    }
+  }
   state->limiter = std::make_unique<TimeLimiter>(std::max(2, options.threads));
   state->Routes();
   return std::unique_ptr<Server>(new Server(std::move(state)));

@@ -37,6 +37,9 @@ struct ServerOptions {
   // does; set this to also carry them in the HTTP status (4xx/5xx).
   bool milvus_http_status = false;
   int threads = 32;  // connections served at once (keep-alive connections hold one each)
+  // With a URL (redis://HOST:PORT/DB), id -> path and fields are mirrored into Redis as
+  // `imgsearch index --redis-url` does: in full at start, then upload by upload.
+  std::string redis_url;
 };
 
 class Server {

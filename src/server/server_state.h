@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "imgsearch/library.h"
+#include "remote/redis_mirror.h"
 #include "server/milvus_api.h"
 #include "server/request_metrics.h"
 #include "server/server.h"
@@ -34,6 +35,13 @@ struct Server::State {
   std::atomic<bool> stop_requested{false};
   std::atomic<bool> run_entered{false};
   std::atomic<bool> listening_ended{false};
+
+  // The Redis mirror, if any. A failed update is logged and marks it stale; the next
+  // update then syncs it in full.
+  std::mutex mirror_mutex;
+  std::unique_ptr<remote::RedisMirror> mirror;
+  bool mirror_stale = false;
+  void MirrorImage(int64_t id, bool removed);
 
   std::mutex thumbnails_mutex;
   std::map<int64_t, std::string> thumbnails;
