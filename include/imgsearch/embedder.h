@@ -36,7 +36,7 @@ struct Embeddings {
 
 struct EmbedderOptions {
   int batch_size = 8;          // images per ONNX Runtime call (when the model allows batching)
-  int intra_op_threads = 0;    // threads inside ONNX Runtime; 0 = one per core
+  int intra_op_threads = 0;    // threads inside ONNX Runtime; 0 = one per usable core
   bool allow_spinning = true;  // ONNX Runtime threads spin between ops (faster, busier)
   // JSON object of model spec keys applied last, over metadata and sidecar, e.g.
   // {"preset": "keras-caffe"}. Empty for none.

@@ -1,5 +1,8 @@
 #include "imgsearch/embedder.h"
 
+#include "base/cpu.h"
+#include "model/onnx_session.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -217,6 +220,13 @@ struct BadModelCase {
   std::string sidecar;
   std::string expect;
 };
+
+// "--threads 0" means every core the process may use, not ONNX Runtime's own default
+// (which ran one thread on a 2-CPU machine).
+TEST(EmbedderTest, DefaultThreadsAreEveryUsableCore) {
+  EXPECT_EQ(model::IntraOpThreads({0, true}), base::UsableCores());
+  EXPECT_EQ(model::IntraOpThreads({3, true}), 3);
+}
 
 TEST(EmbedderTest, UnusableModelsGiveClearErrors) {
   const std::vector<BadModelCase> cases = {

@@ -3,9 +3,15 @@
 #include <exception>
 #include <stdexcept>
 
+#include "base/cpu.h"
 #include "base/large_stack.h"
 
 namespace imgsearch::model {
+
+int IntraOpThreads(const SessionConfig& config) {
+  return config.intra_op_threads > 0 ? config.intra_op_threads : base::UsableCores();
+}
+
 namespace {
 
 // Why the process Env is made on a thread of its own: the telemetry component built into
@@ -44,7 +50,8 @@ Ort::Env& ProcessEnv() {
 
 Ort::SessionOptions MakeOptions(const SessionConfig& config) {
   Ort::SessionOptions options;
-  if (config.intra_op_threads > 0) options.SetIntraOpNumThreads(config.intra_op_threads);
+  // Not ONNX Runtime's own default, which counted one core on a 2-CPU machine here.
+  options.SetIntraOpNumThreads(IntraOpThreads(config));
   options.SetInterOpNumThreads(1);
   options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
   options.AddConfigEntry("session.intra_op.allow_spinning", config.allow_spinning ? "1" : "0");

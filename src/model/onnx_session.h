@@ -21,9 +21,12 @@ struct TensorInfo {
 };
 
 struct SessionConfig {
-  int intra_op_threads = 0;  // 0: ONNX Runtime's default (one per core)
+  int intra_op_threads = 0;  // 0: one per core this process may use (base::UsableCores)
   bool allow_spinning = true;
 };
+
+// The intra-op thread count a session gets for `config`.
+int IntraOpThreads(const SessionConfig& config);
 
 // A float tensor produced by Run(); owns its memory.
 struct FloatTensor {
