@@ -1,6 +1,10 @@
 #include "store/sqlite.h"
 
 namespace imgsearch::store {
+namespace {
+// How long a writer waits for another process's write transaction before giving up.
+constexpr int kBusyTimeoutMs = 10000;
+}  // namespace
 
 Statement& Statement::Bind(int index, int64_t value) {
   sqlite3_bind_int64(stmt_, index, value);
@@ -67,7 +71,7 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, bool c
     return Status::IOError(
         path + ": cannot open database: " + (handle ? sqlite3_errmsg(handle) : "out of memory"));
   }
-  sqlite3_busy_timeout(handle, 10000);
+  sqlite3_busy_timeout(handle, kBusyTimeoutMs);
   sqlite3_extended_result_codes(handle, 1);
   IMGSEARCH_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL").WithContext(path));
   IMGSEARCH_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL"));
@@ -84,6 +88,12 @@ SqliteDb::~SqliteDb() {
 Status SqliteDb::Error(const std::string& what) const {
   int code = sqlite3_extended_errcode(db_) & 0xff;
   std::string message = what + ": SQLite: " + sqlite3_errmsg(db_);
+  if (code == SQLITE_BUSY) {
+    return Status::IOError(
+        "the database is busy: another process has held its write lock for "
+        "over " +
+        std::to_string(kBusyTimeoutMs / 1000) + " s (" + message + ")");
+  }
   if (code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_CANTOPEN)
     return Status::IOError(message);
   if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) return Status::Corruption(message);
