@@ -57,6 +57,7 @@ class Reader {
   static Status Truncated() { return Status::Corruption("index data is truncated"); }
   Status Raw(void* out, size_t size) {
     if (size > in_.size() - pos_) return Truncated();
+    if (size == 0) return Status::Ok();  // `out` may be an empty vector's null data()
     std::memcpy(out, in_.data() + pos_, size);
     pos_ += size;
     return Status::Ok();
