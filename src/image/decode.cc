@@ -14,44 +14,40 @@ bool StartsWith(std::string_view bytes, const char* magic, size_t size) {
 
 }  // namespace
 
-const char* ImageFormatName(ImageFormat format) {
-  switch (format) {
-    case ImageFormat::kJpeg:
-      return "JPEG";
-    case ImageFormat::kPng:
-      return "PNG";
-    case ImageFormat::kWebp:
-      return "WebP";
-    case ImageFormat::kBmp:
-      return "BMP";
-    case ImageFormat::kTiff:
-      return "TIFF";
-    case ImageFormat::kGif:
-      return "GIF";
-    case ImageFormat::kUnknown:
-      break;
+namespace {
+
+// What each format is called, how it is served and how an upload of it is named.
+struct FormatFacts {
+  ImageFormat format;
+  const char* name;
+  ImageFormatFile file;
+};
+constexpr FormatFacts kFormats[] = {
+    {ImageFormat::kJpeg, "JPEG", {"image/jpeg", ".jpg"}},
+    {ImageFormat::kPng, "PNG", {"image/png", ".png"}},
+    {ImageFormat::kWebp, "WebP", {"image/webp", ".webp"}},
+    {ImageFormat::kBmp, "BMP", {"image/bmp", ".bmp"}},
+    {ImageFormat::kTiff, "TIFF", {"image/tiff", ".tif"}},
+    {ImageFormat::kGif, "GIF", {"image/gif", ".gif"}},
+};
+constexpr FormatFacts kUnknownFormat = {
+    ImageFormat::kUnknown, "unknown", {"application/octet-stream", ".bin"}};
+
+const FormatFacts& FactsOf(ImageFormat format) {
+  for (const FormatFacts& f : kFormats) {
+    if (f.format == format) return f;
   }
-  return "unknown";
+  return kUnknownFormat;
+}
+
+}  // namespace
+
+const char* ImageFormatName(ImageFormat format) {
+  return FactsOf(format).name;
 }
 
 ImageFormatFile ImageFormatFileOf(ImageFormat format) {
-  switch (format) {
-    case ImageFormat::kJpeg:
-      return {"image/jpeg", ".jpg"};
-    case ImageFormat::kPng:
-      return {"image/png", ".png"};
-    case ImageFormat::kWebp:
-      return {"image/webp", ".webp"};
-    case ImageFormat::kBmp:
-      return {"image/bmp", ".bmp"};
-    case ImageFormat::kTiff:
-      return {"image/tiff", ".tif"};
-    case ImageFormat::kGif:
-      return {"image/gif", ".gif"};
-    case ImageFormat::kUnknown:
-      break;
-  }
-  return {"application/octet-stream", ".bin"};
+  return FactsOf(format).file;
 }
 
 ImageFormat DetectImageFormat(std::string_view bytes) {

@@ -1,5 +1,7 @@
 #include "store/storage.h"
 
+#include <cstdlib>
+
 namespace imgsearch::store {
 
 Result<uint64_t> Storage::PollChanges() {
@@ -23,32 +25,44 @@ Result<std::unique_ptr<base::FileLock>> Storage::LockSnapshots(bool wait) {
   return base::Env::Default()->LockFile(IndexDir() + "/LOCK", wait);
 }
 
-Result<int64_t> ReadMetaInt(SqliteDb* db, const std::string& key, int64_t missing) {
-  IMGSEARCH_ASSIGN_OR_RETURN(Statement select,
-                             db->Prepare("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?"));
-  select.Bind(1, key);
-  IMGSEARCH_ASSIGN_OR_RETURN(bool found, select.Step());
-  return found ? select.Int(0) : missing;
-}
+namespace {
 
-Status WriteMetaInt(SqliteDb* db, const std::string& key, int64_t value) {
-  IMGSEARCH_ASSIGN_OR_RETURN(Statement upsert,
-                             db->Prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"));
-  return upsert.Bind(1, key).Bind(2, std::to_string(value)).Run();
-}
-
-Result<std::optional<std::string>> ReadSetting(SqliteDb* db, const std::string& key) {
+Result<std::optional<std::string>> ReadMeta(SqliteDb* db, const std::string& key) {
   IMGSEARCH_ASSIGN_OR_RETURN(Statement select, db->Prepare("SELECT value FROM meta WHERE key = ?"));
-  select.Bind(1, "setting:" + key);
+  select.Bind(1, key);
   IMGSEARCH_ASSIGN_OR_RETURN(bool found, select.Step());
   if (!found) return std::optional<std::string>();
   return std::optional<std::string>(select.Text(0));
 }
 
-Status WriteSetting(SqliteDb* db, const std::string& key, const std::string& value) {
+Status WriteMeta(SqliteDb* db, const std::string& key, const std::string& value) {
   IMGSEARCH_ASSIGN_OR_RETURN(Statement upsert,
                              db->Prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"));
-  return upsert.Bind(1, "setting:" + key).Bind(2, value).Run();
+  return upsert.Bind(1, key).Bind(2, value).Run();
+}
+
+}  // namespace
+
+Result<int64_t> ReadMetaInt(SqliteDb* db, const std::string& key, int64_t missing) {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::optional<std::string> text, ReadMeta(db, key));
+  if (!text) return missing;
+  char* end = nullptr;
+  long long value = std::strtoll(text->c_str(), &end, 10);
+  if (text->empty() || *end != '\0')
+    return Status::Corruption("meta \"" + key + "\" is not a number: " + *text);
+  return static_cast<int64_t>(value);
+}
+
+Status WriteMetaInt(SqliteDb* db, const std::string& key, int64_t value) {
+  return WriteMeta(db, key, std::to_string(value));
+}
+
+Result<std::optional<std::string>> ReadSetting(SqliteDb* db, const std::string& key) {
+  return ReadMeta(db, "setting:" + key);
+}
+
+Status WriteSetting(SqliteDb* db, const std::string& key, const std::string& value) {
+  return WriteMeta(db, "setting:" + key, value);
 }
 
 Status BumpCatalogVersion(SqliteDb* db) {
