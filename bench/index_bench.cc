@@ -12,6 +12,7 @@
 
 #include "bench_util.h"
 #include "imgsearch/database.h"
+#include "pipeline/images.h"
 #include "pipeline/ingest.h"
 
 namespace imgsearch::bench {
@@ -75,7 +76,9 @@ int main(int argc, char** argv) {
   pipeline::IngestOptions ingest;
   ingest.paths = files;
   double t = Seconds();
-  auto report = pipeline::Ingest(*db, *bound, ingest);
+  auto catalog = pipeline::OpenImages(*db);
+  if (!catalog.ok()) return std::fprintf(stderr, "%s\n", catalog.status().ToString().c_str()), 1;
+  auto report = pipeline::Ingest(*db, **catalog, *bound, ingest);
   double ours = Seconds() - t;
   if (!report.ok()) return std::fprintf(stderr, "%s\n", report.status().ToString().c_str()), 1;
 

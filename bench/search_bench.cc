@@ -11,6 +11,7 @@
 
 #include "bench_util.h"
 #include "imgsearch/database.h"
+#include "pipeline/images.h"
 #include "pipeline/search.h"
 
 namespace imgsearch::bench {
@@ -20,13 +21,16 @@ int Run(const std::string& db_dir, const std::string& what, double seconds) {
   auto db = Database::Open(db_dir);
   if (!db.ok()) return std::fprintf(stderr, "%s\n", db.status().message().c_str()), 1;
   std::vector<pipeline::BoundModel> models;
-  std::shared_ptr<Collection> collection;
+  std::shared_ptr<Collection> collection, images;
   std::vector<int64_t> ids;
   if (what == "images") {
     auto opened = pipeline::OpenModelSet(**db, db_dir, {}, EmbedderOptions());
     if (!opened.ok()) return std::fprintf(stderr, "%s\n", opened.status().message().c_str()), 1;
     models = std::move(*opened);
-    auto rows = pipeline::AllRows(*models[0].collection, {});
+    auto found = pipeline::OpenImages(**db);
+    if (!found.ok()) return std::fprintf(stderr, "%s\n", found.status().message().c_str()), 1;
+    images = *found;
+    auto rows = pipeline::AllRows(*images, {});
     if (!rows.ok() || rows->empty()) return std::fprintf(stderr, "no images indexed\n"), 1;
     for (const Row& r : *rows) ids.push_back(r.id);
   } else {
@@ -46,7 +50,7 @@ int Run(const std::string& db_dir, const std::string& what, double seconds) {
         query.id = ids[rng() % ids.size()];
         pipeline::SearchOptions options;
         options.fuse = "rrf";
-        ok = pipeline::SearchModels(models, query, options).ok();
+        ok = pipeline::SearchModels(models, *images, query, options).ok();
       } else {
         SearchRequest request;
         request.vectors.emplace_back(collection->schema().dimension);

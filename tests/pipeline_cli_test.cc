@@ -222,10 +222,12 @@ TEST(PipelineCliTest, CollectionsStatsDeleteAndExport) {
   ASSERT_EQ(testing::RunImgsearch({"index", images, "--db", db}).exit_code, 0);
   auto list =
       nlohmann::json::parse(testing::RunImgsearch({"collections", "--db", db, "--json"}).out);
-  ASSERT_EQ(list.size(), 2u);
+  ASSERT_EQ(list.size(), 3u);  // the images and one collection per model
   EXPECT_EQ(list[0]["name"], "color_layout");
   EXPECT_EQ(list[0]["rows"], 10);
-  EXPECT_EQ(list[1]["metric"], "HAMMING");
+  EXPECT_EQ(list[1]["name"], "images");
+  EXPECT_EQ(list[1]["rows"], 10);
+  EXPECT_EQ(list[2]["metric"], "HAMMING");
   auto stats = nlohmann::json::parse(testing::RunImgsearch({"stats", "--db", db, "--json"}).out);
   EXPECT_EQ(stats["phash"]["rows"], 10);
 
@@ -239,6 +241,7 @@ TEST(PipelineCliTest, CollectionsStatsDeleteAndExport) {
   list = nlohmann::json::parse(testing::RunImgsearch({"collections", "--db", db, "--json"}).out);
   EXPECT_EQ(list[0]["rows"], 6);
   EXPECT_EQ(list[1]["rows"], 6);
+  EXPECT_EQ(list[2]["rows"], 6);
   EXPECT_EQ(testing::RunImgsearch({"delete", "--db", db}).exit_code, 2);
 
   // JSON Lines: one row a line with id, fields and vector.
@@ -310,11 +313,11 @@ TEST(PipelineCliTest, RedisMirrorFollowsInsertsAndDeletes) {
   std::string images = CopyClasses(), db = MakeTempDir() + "/db";
   auto indexed = testing::RunImgsearch({"index", images, "--db", db, "--redis-url", redis.url()});
   ASSERT_EQ(indexed.exit_code, 0) << indexed.err;
-  EXPECT_EQ(redis.Cli("DBSIZE"), "20");  // 10 images x 2 models
+  EXPECT_EQ(redis.Cli("DBSIZE"), "10");  // one hash per image
   auto search = testing::RunImgsearch(
       {"search", "--json", images + "/green/green_0.png", "--db", db, "-k", "1"});
   int64_t id = nlohmann::json::parse(search.out)["results"]["phash"][0]["id"];
-  std::string key = "imgsearch:phash:" + std::to_string(id);
+  std::string key = "imgsearch:images:" + std::to_string(id);
   EXPECT_NE(redis.Cli("HGET " + key + " path").find("green_0.png"), std::string::npos);
   EXPECT_EQ(redis.Cli("HGET " + key + " width"), "80");
 
@@ -325,22 +328,23 @@ TEST(PipelineCliTest, RedisMirrorFollowsInsertsAndDeletes) {
             0);
   EXPECT_EQ(redis.Cli("EXISTS " + key), "0");
   // Re-indexing the folder adds the deleted image back (its file is still there) and
-  // prunes a removed file: 10 - 1 images, x 2 models.
+  // prunes a removed file: 10 - 1 images.
   std::filesystem::remove(images + "/red/red_2.png");
   ASSERT_EQ(
       testing::RunImgsearch({"index", images, "--db", db, "--prune", "--redis-url", redis.url()})
           .exit_code,
       0);
-  EXPECT_EQ(redis.Cli("DBSIZE"), "18");
+  EXPECT_EQ(redis.Cli("DBSIZE"), "9");
 
   // A mirror that missed changes is repaired by the next run.
-  redis.Cli("DEL imgsearch:color_layout:1");
-  redis.Cli("HSET imgsearch:color_layout:999 path stale.jpg");
+  redis.Cli("DEL imgsearch:images:1");
+  redis.Cli("HSET imgsearch:images:999 path stale.jpg");
   ASSERT_EQ(
       testing::RunImgsearch({"index", images, "--db", db, "--redis-url", redis.url()}).exit_code,
       0);
-  EXPECT_EQ(redis.Cli("DBSIZE"), "18");
-  EXPECT_EQ(redis.Cli("EXISTS imgsearch:color_layout:999"), "0");
+  EXPECT_EQ(redis.Cli("DBSIZE"), "9");
+  EXPECT_EQ(redis.Cli("EXISTS imgsearch:images:999"), "0");
+  EXPECT_EQ(redis.Cli("EXISTS imgsearch:images:1"), "1");
 
   auto unreachable =
       testing::RunImgsearch({"index", images, "--db", db, "--redis-url", "redis://127.0.0.1:1"});
@@ -360,7 +364,7 @@ TEST(PipelineCliTest, ServerUploadsAndDeletesKeepTheRedisMirrorInStep) {
   ASSERT_EQ(testing::RunImgsearch({"index", images, "--db", db}).exit_code, 0);
   testing::ServeProcess serve(db, {"--redis-url", redis.url()});
   ASSERT_GT(serve.port(), 0) << serve.ErrorOutput();
-  EXPECT_EQ(redis.Cli("DBSIZE"), "20");  // 10 images x 2 models, mirrored at start
+  EXPECT_EQ(redis.Cli("DBSIZE"), "10");  // one hash per image, mirrored at start
   httplib::Client c("127.0.0.1", serve.port());
   httplib::MultipartFormDataItems upload = {
       {"image", ReadFileBytes(FixturePath("rgb.png")), "rgb.png", "image/png"}};
@@ -368,12 +372,12 @@ TEST(PipelineCliTest, ServerUploadsAndDeletesKeepTheRedisMirrorInStep) {
   ASSERT_TRUE(added);
   ASSERT_EQ(added->status, 201) << added->body;
   std::string id = std::to_string(nlohmann::json::parse(added->body)["id"].get<int64_t>());
-  EXPECT_NE(redis.Cli("HGET imgsearch:phash:" + id + " path").find("/uploads/"), std::string::npos);
-  EXPECT_EQ(redis.Cli("EXISTS imgsearch:color_layout:" + id), "1");
+  EXPECT_NE(redis.Cli("HGET imgsearch:images:" + id + " path").find("/uploads/"),
+            std::string::npos);
+  EXPECT_EQ(redis.Cli("DBSIZE"), "11");
   ASSERT_EQ(c.Delete(("/api/images/" + id).c_str())->status, 200);
-  EXPECT_EQ(redis.Cli("EXISTS imgsearch:phash:" + id), "0");
-  EXPECT_EQ(redis.Cli("EXISTS imgsearch:color_layout:" + id), "0");
-  EXPECT_EQ(redis.Cli("DBSIZE"), "20");
+  EXPECT_EQ(redis.Cli("EXISTS imgsearch:images:" + id), "0");
+  EXPECT_EQ(redis.Cli("DBSIZE"), "10");
 }
 
 // Starts imgsearch with `args`, kills it with SIGKILL after `ms` milliseconds.

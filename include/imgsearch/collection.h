@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -51,6 +52,9 @@ struct SearchRequest {
   int limit = 10;
   int offset = 0;
   std::string filter;                      // Milvus boolean expression; empty = all rows
+  // Only these rows are candidates (and-ed with the filter); unset: every row. A caller
+  // that filtered on another collection passes the ids that passed.
+  std::optional<std::vector<int64_t>> ids;
   std::vector<std::string> output_fields;  // scalar fields, the vector field, or "*"
   // ef, nprobe, and for range search radius / range_filter (as Milvus defines them).
   nlohmann::json params = nlohmann::json::object();

@@ -23,6 +23,9 @@
 
 namespace imgsearch {
 
+// The collection of a library's images (see Library::database).
+inline constexpr const char* kImagesCollectionName = "images";
+
 struct LibraryOptions {
   // The models, each "NAME=SOURCE" or "SOURCE" (SOURCE: a built-in model's name or an ONNX
   // file; NAME defaults to the built-in name or the file's stem). Empty: the models the
@@ -72,10 +75,22 @@ struct IndexReport {
   size_t updated = 0;
   size_t unchanged = 0;
   size_t pruned = 0;
-  size_t duplicates = 0;  // files whose content equals an earlier file's
+  size_t duplicates = 0;  // files added or updated holding the bytes of an earlier image
   std::vector<IndexFailure> failures;
   double seconds = 0;
   bool cancelled = false;
+};
+
+// One image of the library, as its images collection holds it.
+struct ImageInfo {
+  int64_t id = 0;
+  std::string path;  // absolute, normal form
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+  std::string hash;  // 16 hex digits of a 64-bit hash of the file's bytes
+  int width = 0;
+  int height = 0;
+  nlohmann::json fields = nlohmann::json::object();  // the user's (a JSON object)
 };
 
 struct AddedImage {
@@ -99,7 +114,9 @@ struct ImageQuery {
 
 struct SearchOptions {
   int k = 10;
-  std::string filter;             // Milvus expression over path, size, mtime, hash, width, height
+  // Milvus expression over the images' path, size, mtime, hash, width, height and the
+  // user's fields (fields["label"] == "cat").
+  std::string filter;
   bool exclude_self = false;      // leave out the query image itself (same id or same content)
   std::string fuse;               // "", "rrf" or "weighted": also one ranking across models
   std::vector<double> weights;    // for "weighted", one per model (default 1 each)
@@ -163,20 +180,31 @@ class Library {
   virtual ~Library() = default;
 
   virtual const std::string& location() const = 0;
-  // The models in use, in order; each has a collection of the same name.
+  // The models in use, in order; each has a collection of the same name, holding one
+  // vector per image under the image's id.
   virtual std::vector<std::string> ModelNames() const = 0;
-  // The collections underneath (one per model), for Milvus-style access.
+  // The collections underneath: "images" (one row per image: path, size, mtime, hash,
+  // width, height, fields) and one per model, for Milvus-style access.
   virtual Database& database() = 0;
 
   // Brings the library up to date with folders and files.
   virtual Result<IndexReport> Index(const IndexOptions& options) = 0;
   // Adds one image given as bytes (an upload): kept in LOCATION/uploads under its content
-  // hash, so the same picture twice is one image.
-  virtual Result<AddedImage> AddImage(std::string_view bytes) = 0;
+  // hash, so the same picture twice is one image. `fields` (a JSON object), when given,
+  // become the image's user fields.
+  virtual Result<AddedImage> AddImage(std::string_view bytes,
+                                      const nlohmann::json& fields = nullptr) = 0;
+  // Adds (or brings up to date) one image file where it lies, as Index does for a file.
+  virtual Result<AddedImage> AddImageFile(const std::string& path,
+                                          const nlohmann::json& fields = nullptr) = 0;
+  // Replaces an image's user fields (a JSON object).
+  virtual Status SetFields(int64_t id, const nlohmann::json& fields) = 0;
   // Removes images from every model at once. Returns how many of the ids were present.
   virtual Result<int64_t> RemoveImages(const std::vector<int64_t>& ids) = 0;
-  // The ids of the images whose fields match a Milvus filter expression.
+  // The ids of the images whose fields match a Milvus filter expression, ascending.
   virtual Result<std::vector<int64_t>> FindImages(const std::string& filter) const = 0;
+  // The images with these ids, in the order asked; ids not in the library are left out.
+  virtual Result<std::vector<ImageInfo>> GetImages(const std::vector<int64_t>& ids) const = 0;
   // The path of an image, NotFound when there is no such id.
   virtual Result<std::string> PathOf(int64_t id) const = 0;
 

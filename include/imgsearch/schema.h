@@ -21,6 +21,9 @@ struct FieldSchema {
   DataType type = DataType::kInt64;
   bool nullable = false;
   int max_length = 65535;  // VarChar only: longest value in bytes
+  // Int64 or VarChar only: kept in a hash index, so that a filter "field == value" or
+  // "field in [...]" (alone or and-ed with anything) finds its rows without a scan.
+  bool indexed = false;
 };
 
 struct CollectionSchema {

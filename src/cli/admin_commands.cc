@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -143,9 +145,14 @@ int RunExport(const AdminOptions& o) {
   if (!collection.ok()) return PrintError(collection.status()), kExitFailure;
   const Collection& c = **collection;
   QueryRequest all;
-  all.filter = o.filter;
   all.limit = std::numeric_limits<int64_t>::max();
   all.output_fields = {"*"};
+  if (!o.filter.empty()) {  // on the images' fields
+    auto found = (*library)->FindImages(o.filter);
+    if (!found.ok()) return PrintError(found.status()), kExitFailure;
+    if (found->empty()) found->push_back(-1);  // no image matches: no row either
+    all.ids = std::move(found).value();
+  }
   auto rows = c.Query(all);
   if (!rows.ok()) return PrintError(rows.status()), kExitFailure;
   std::ofstream out(o.output, std::ios::binary | std::ios::trunc);
@@ -165,9 +172,21 @@ int RunExport(const AdminOptions& o) {
       }
       ids << r.id << "\n";
     }
-  } else {
+  } else {  // each image's fields, its id and its vector
+    std::vector<int64_t> ids;
+    for (const Row& r : *rows) ids.push_back(r.id);
+    auto images = (*library)->GetImages(ids);
+    if (!images.ok()) return PrintError(images.status()), kExitFailure;
+    std::map<int64_t, const ImageInfo*> image_of;
+    for (const ImageInfo& image : *images) image_of[image.id] = &image;
     for (const Row& r : *rows) {
-      nlohmann::json line = r.fields;
+      nlohmann::json line = nlohmann::json::object();
+      if (auto it = image_of.find(r.id); it != image_of.end()) {
+        const ImageInfo& image = *it->second;
+        line = {{"path", image.path},   {"size", image.size},    {"mtime", image.mtime_ns},
+                {"hash", image.hash},   {"width", image.width},  {"height", image.height},
+                {"fields", image.fields}};
+      }
       line[s.primary_field] = r.id;
       if (s.binary()) {
         line[s.vector_field] = r.binary_vector;

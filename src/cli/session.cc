@@ -52,13 +52,9 @@ Result<size_t> MirrorToRedis(const std::string& redis_url, Library& library) {
   if (redis_url.empty()) return size_t{0};
   IMGSEARCH_ASSIGN_OR_RETURN(std::unique_ptr<remote::RedisMirror> mirror,
                              remote::RedisMirror::Connect(redis_url));
-  size_t rows = 0;
-  for (size_t m = 0; m < library.ModelNames().size(); ++m) {
-    IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection, ModelCollection(library, m));
-    IMGSEARCH_ASSIGN_OR_RETURN(size_t n, mirror->Sync(*collection));
-    rows += n;
-  }
-  return rows;
+  IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<Collection> images,
+                             library.database().GetCollection(kImagesCollectionName));
+  return mirror->Sync(*images);
 }
 
 }  // namespace imgsearch::cli

@@ -28,7 +28,7 @@ int SearchFromCommandLine(const std::string& query_text, const std::string& db_d
 // The collection of one of the library's models.
 Result<std::shared_ptr<Collection>> ModelCollection(Library& library, size_t model);
 
-// With a URL, makes the Redis mirror of every model's collection match the library.
+// With a URL, makes the Redis mirror of the library's images match the library.
 // Returns the rows mirrored (0 without a URL).
 Result<size_t> MirrorToRedis(const std::string& redis_url, Library& library);
 

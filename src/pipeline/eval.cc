@@ -75,8 +75,9 @@ void Accumulate(EvalScores* s, const std::vector<int64_t>& ranked,
 
 }  // namespace
 
-Result<EvalReport> Evaluate(std::vector<BoundModel>& models, const EvalOptions& options) {
-  IMGSEARCH_ASSIGN_OR_RETURN(auto labels, Labels(*models[0].collection, options.dir));
+Result<EvalReport> Evaluate(std::vector<BoundModel>& models, const Collection& images,
+                            const EvalOptions& options) {
+  IMGSEARCH_ASSIGN_OR_RETURN(auto labels, Labels(images, options.dir));
   if (labels.empty()) {
     return Status::InvalidArgument(options.dir +
                                    ": no indexed images in class folders (index DIR first)");
@@ -111,7 +112,7 @@ Result<EvalReport> Evaluate(std::vector<BoundModel>& models, const EvalOptions& 
     }
     Query query;
     query.id = id;
-    IMGSEARCH_ASSIGN_OR_RETURN(SearchResults results, SearchModels(models, query, search));
+    IMGSEARCH_ASSIGN_OR_RETURN(SearchResults results, SearchModels(models, images, query, search));
     for (size_t m = 0; m < models.size(); ++m) {
       std::vector<int64_t> ranked;
       for (const Hit& h : results.models[m].hits) ranked.push_back(h.id);

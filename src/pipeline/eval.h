@@ -14,6 +14,7 @@ using imgsearch::EvalOptions;
 using imgsearch::EvalReport;
 using imgsearch::EvalScores;
 
-Result<EvalReport> Evaluate(std::vector<BoundModel>& models, const EvalOptions& options);
+Result<EvalReport> Evaluate(std::vector<BoundModel>& models, const Collection& images,
+                            const EvalOptions& options);
 
 }  // namespace imgsearch::pipeline

@@ -12,6 +12,7 @@
 
 #include "base/env.h"
 #include "base/thread_pool.h"
+#include "pipeline/images.h"
 
 namespace imgsearch::pipeline {
 namespace {
@@ -20,12 +21,6 @@ namespace fs = std::filesystem;
 
 struct FileInfo {
   std::string path;  // absolute, normal form
-  int64_t size = 0;
-  int64_t mtime_ns = 0;
-};
-
-struct KnownRow {
-  int64_t id = 0;
   int64_t size = 0;
   int64_t mtime_ns = 0;
 };
@@ -46,6 +41,11 @@ struct Decoded {
   int height = 0;
   std::vector<std::vector<float>> tensors;  // by position in Job::models
 };
+
+void SortByPath(std::vector<FileInfo>* files) {
+  std::sort(files->begin(), files->end(),
+            [](const FileInfo& a, const FileInfo& b) { return a.path < b.path; });
+}
 
 std::optional<FileInfo> Stat(const fs::path& path) {
   struct stat st {};
@@ -76,54 +76,57 @@ std::vector<FileInfo> Scan(const std::vector<std::string>& roots,
     }
     if (error) failures->push_back({root, "scan stopped: " + error.message()});
   }
-  std::sort(files.begin(), files.end(),
-            [](const FileInfo& a, const FileInfo& b) { return a.path < b.path; });
+  SortByPath(&files);
   files.erase(std::unique(files.begin(), files.end(),
                           [](const FileInfo& a, const FileInfo& b) { return a.path == b.path; }),
               files.end());
   return files;
 }
 
-Result<std::map<std::string, KnownRow>> KnownRows(const Collection& collection) {
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, AllRows(collection, {"path", "size", "mtime"}));
-  std::map<std::string, KnownRow> known;
-  for (const Row& r : rows) {
-    known[r.fields.at("path").get<std::string>()] = {r.id, r.fields.at("size").get<int64_t>(),
-                                                     r.fields.at("mtime").get<int64_t>()};
-  }
-  return known;
+// Which of `ids` a model's collection holds.
+Result<std::set<int64_t>> Present(const Collection& collection, const std::vector<int64_t>& ids) {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, collection.Get(ids, {}));
+  std::set<int64_t> present;
+  for (const Row& row : rows) present.insert(row.id);
+  return present;
 }
 
-// What the models' collections hold, as far as this run knows: kept up to date with its
-// own writes, and read again (inside a write, so nothing can change meanwhile) when
-// another process has written since.
-struct Known {
-  std::vector<std::map<std::string, KnownRow>> by_model;
-  std::map<std::string, int64_t> id_of_path;
-  int64_t next_id = 1;             // one past the largest id seen
-  std::vector<int64_t> sequences;  // each collection's last change number it reflects
-};
-
-Result<Known> LoadKnown(const std::vector<BoundModel>& models) {
-  Known known;
-  for (const auto& m : models) {
-    // The number first: a write landing in between makes it look stale, never current.
-    known.sequences.push_back(m.collection->Stats().last_sequence);
-    IMGSEARCH_ASSIGN_OR_RETURN(auto rows, KnownRows(*m.collection));
-    for (const auto& [path, row] : rows) {
-      known.id_of_path[path] = row.id;
-      known.next_id = std::max(known.next_id, row.id + 1);
+// What each file needs: every model when the file is new or changed (or the model is
+// being re-embedded), else the models that lack its image. Looks up only these files,
+// through the path index: the cost follows the files, not the size of the library.
+Result<std::vector<Job>> PlanJobs(const Collection& images, const std::vector<BoundModel>& models,
+                                  const std::vector<FileInfo>& files, IngestReport* report) {
+  std::vector<Job> jobs;
+  constexpr size_t kBatch = 1024;
+  for (size_t first = 0; first < files.size(); first += kBatch) {
+    std::vector<FileInfo> batch(files.begin() + static_cast<long>(first),
+                                files.begin() + static_cast<long>(std::min(files.size(), first + kBatch)));
+    std::vector<std::string> paths;
+    for (const FileInfo& f : batch) paths.push_back(f.path);
+    IMGSEARCH_ASSIGN_OR_RETURN(auto known, ImagesByPath(images, paths));
+    std::vector<int64_t> ids;
+    for (const auto& [path, image] : known) ids.push_back(image.id);
+    std::vector<std::set<int64_t>> present;
+    for (const auto& m : models) {
+      IMGSEARCH_ASSIGN_OR_RETURN(std::set<int64_t> p, Present(*m.collection, ids));
+      present.push_back(std::move(p));
     }
-    known.by_model.push_back(std::move(rows));
+    for (const FileInfo& f : batch) {
+      auto it = known.find(f.path);
+      bool changed = it == known.end() || it->second.size != f.size ||
+                     it->second.mtime_ns != f.mtime_ns;
+      Job job{f, 0, false, {}};
+      for (size_t m = 0; m < models.size(); ++m) {
+        if (changed || models[m].reembed || !present[m].count(it->second.id)) job.models.push_back(m);
+      }
+      if (job.models.empty()) {
+        ++report->unchanged;
+      } else {
+        jobs.push_back(std::move(job));
+      }
+    }
   }
-  return known;
-}
-
-bool StillCurrent(const Known& known, const std::vector<BoundModel>& models) {
-  for (size_t m = 0; m < models.size(); ++m) {
-    if (models[m].collection->Stats().last_sequence != known.sequences[m]) return false;
-  }
-  return true;
+  return jobs;
 }
 
 Decoded DecodeJob(const Job& job, const std::vector<BoundModel>& models,
@@ -150,9 +153,9 @@ Decoded DecodeJob(const Job& job, const std::vector<BoundModel>& models,
   return out;
 }
 
-Row MakeRow(const Job& job, const Decoded& d, const Embeddings& vectors, size_t i) {
+Row VectorRow(int64_t id, const Embeddings& vectors, size_t i) {
   Row row;
-  row.id = job.id;
+  row.id = id;
   if (vectors.type == VectorType::kBinary) {
     auto bits = vectors.BinaryVector(i);
     row.binary_vector.assign(bits.begin(), bits.end());
@@ -160,8 +163,6 @@ Row MakeRow(const Job& job, const Decoded& d, const Embeddings& vectors, size_t 
     auto v = vectors.FloatVector(i);
     row.vector.assign(v.begin(), v.end());
   }
-  row.fields = {{"path", job.file.path}, {"size", job.file.size}, {"mtime", job.file.mtime_ns},
-                {"hash", d.hash},        {"width", d.width},      {"height", d.height}};
   return row;
 }
 
@@ -195,112 +196,118 @@ Result<std::vector<ModelBatch>> EmbedChunk(const std::vector<Job>& jobs,
 }
 
 // Gives each job its image id: the one its path has, or a new one from the database's
-// counter. Inside the write, so two processes never give one path two ids, nor two
-// images one id.
-Status AssignIds(Transaction& txn, Known& known, std::vector<Job>& jobs,
-                 const std::vector<Decoded>& decoded) {
-  std::vector<Job*> fresh;
+// counter, and returns the images' rows. Inside the write, where reads see every commit
+// of every process: two processes never give one path two ids, nor two images one id.
+Result<std::vector<Row>> AssignIds(Transaction& txn, const Collection& images,
+                                   std::vector<Job>& jobs, const std::vector<Decoded>& decoded) {
+  std::vector<std::string> paths;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (decoded[j].status.ok()) paths.push_back(jobs[j].file.path);
+  }
+  IMGSEARCH_ASSIGN_OR_RETURN(auto known, ImagesByPath(images, paths));
+  std::vector<ImageInfo> records;
+  std::vector<size_t> fresh;
   for (size_t j = 0; j < jobs.size(); ++j) {
     if (!decoded[j].status.ok()) continue;
-    auto it = known.id_of_path.find(jobs[j].file.path);
-    jobs[j].is_new = it == known.id_of_path.end();
-    if (jobs[j].is_new) {
-      fresh.push_back(&jobs[j]);
-    } else {
-      jobs[j].id = it->second;
-    }
+    auto it = known.find(jobs[j].file.path);
+    jobs[j].is_new = it == known.end();
+    ImageInfo record = jobs[j].is_new ? ImageInfo{} : it->second;  // keeps the user's fields
+    record.path = jobs[j].file.path;
+    record.size = jobs[j].file.size;
+    record.mtime_ns = jobs[j].file.mtime_ns;
+    record.hash = decoded[j].hash;
+    record.width = decoded[j].width;
+    record.height = decoded[j].height;
+    if (jobs[j].is_new) fresh.push_back(records.size());
+    jobs[j].id = record.id;
+    records.push_back(std::move(record));
   }
-  if (fresh.empty()) return Status::Ok();
-  IMGSEARCH_ASSIGN_OR_RETURN(
-      int64_t first,
-      txn.TakeIds(kImageIdCounter, static_cast<int64_t>(fresh.size()), known.next_id));
-  for (size_t i = 0; i < fresh.size(); ++i) fresh[i]->id = first + static_cast<int64_t>(i);
-  known.next_id = first + static_cast<int64_t>(fresh.size());
-  return Status::Ok();
+  if (!fresh.empty()) {
+    IMGSEARCH_ASSIGN_OR_RETURN(int64_t first,
+                               txn.TakeIds(kImageIdCounter, static_cast<int64_t>(fresh.size())));
+    for (size_t i = 0; i < fresh.size(); ++i) records[fresh[i]].id = first + static_cast<int64_t>(i);
+  }
+  std::vector<Row> rows;
+  size_t next = 0;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (!decoded[j].status.ok()) continue;
+    jobs[j].id = records[next].id;
+    rows.push_back(ImageRow(records[next++]));
+  }
+  return rows;
 }
 
-// Writes a chunk to every model in one transaction: after a crash, an image is in every
-// model's collection or in none.
-Status WriteChunk(Database& db, std::vector<Job>& jobs, const std::vector<Decoded>& decoded,
-                  std::vector<BoundModel>& models, Known& known, IngestReport* report) {
+// Writes a chunk to the images and every model in one transaction: after a crash, an
+// image is in every model's collection or in none.
+Status WriteChunk(Database& db, const Collection& images, std::vector<Job>& jobs,
+                  const std::vector<Decoded>& decoded, std::vector<BoundModel>& models,
+                  IngestReport* report) {
   for (size_t j = 0; j < jobs.size(); ++j) {
     if (!decoded[j].status.ok())
       report->failures.push_back({jobs[j].file.path, decoded[j].status.message()});
   }
   IMGSEARCH_ASSIGN_OR_RETURN(std::vector<ModelBatch> batches, EmbedChunk(jobs, decoded, models));
   IMGSEARCH_RETURN_IF_ERROR(db.Transact([&](Transaction& txn) -> Status {
-    if (!StillCurrent(known, models)) {
-      IMGSEARCH_ASSIGN_OR_RETURN(known, LoadKnown(models));  // another process wrote
-    }
-    IMGSEARCH_RETURN_IF_ERROR(AssignIds(txn, known, jobs, decoded));
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> image_rows, AssignIds(txn, images, jobs, decoded));
+    if (image_rows.empty()) return Status::Ok();
+    IMGSEARCH_RETURN_IF_ERROR(txn.Upsert(kImagesCollection, std::move(image_rows)).status());
     for (size_t m = 0; m < models.size(); ++m) {
-      if (batches[m].jobs.empty()) continue;
       std::vector<Row> rows;
-      for (size_t i = 0; i < batches[m].jobs.size(); ++i) {
-        size_t j = batches[m].jobs[i];
-        rows.push_back(MakeRow(jobs[j], decoded[j], batches[m].vectors, i));
-        known.by_model[m][jobs[j].file.path] = {jobs[j].id, jobs[j].file.size,
-                                                jobs[j].file.mtime_ns};
-      }
-      const std::string& name = models[m].collection->schema().name;
-      IMGSEARCH_ASSIGN_OR_RETURN(std::vector<int64_t> written, txn.Upsert(name, std::move(rows)));
-      known.sequences[m] += static_cast<int64_t>(written.size());  // one change per row
-    }
-    for (size_t j = 0; j < jobs.size(); ++j) {
-      if (decoded[j].status.ok()) known.id_of_path[jobs[j].file.path] = jobs[j].id;
+      for (size_t i = 0; i < batches[m].jobs.size(); ++i)
+        rows.push_back(VectorRow(jobs[batches[m].jobs[i]].id, batches[m].vectors, i));
+      if (rows.empty()) continue;
+      IMGSEARCH_RETURN_IF_ERROR(
+          txn.Upsert(models[m].collection->schema().name, std::move(rows)).status());
     }
     return Status::Ok();
   }));
   for (size_t j = 0; j < jobs.size(); ++j) {
-    if (decoded[j].status.ok()) ++(jobs[j].is_new ? report->added : report->updated);
+    if (!decoded[j].status.ok()) continue;
+    ++(jobs[j].is_new ? report->added : report->updated);
+    IMGSEARCH_ASSIGN_OR_RETURN(bool copy, HasEarlierCopy(images, decoded[j].hash, jobs[j].id));
+    if (copy) ++report->duplicates;
   }
+  return Status::Ok();
+}
+
+// Images whose file is gone, among all of the library's.
+Result<std::vector<int64_t>> ImagesWithoutFile(const Collection& images) {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, AllRows(images, {"path"}));
+  std::vector<int64_t> gone;
+  for (const Row& row : rows) {
+    std::error_code error;
+    if (!fs::exists(row.fields.at("path").get<std::string>(), error)) gone.push_back(row.id);
+  }
+  return gone;
+}
+
+// Removes the images whose file is gone.
+Status Prune(Database& db, const Collection& images, const std::vector<BoundModel>& models,
+             IngestReport* report) {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<int64_t> gone, ImagesWithoutFile(images));
+  if (gone.empty()) return Status::Ok();
+  IMGSEARCH_ASSIGN_OR_RETURN(int64_t removed, RemoveImages(db, models, gone));
+  report->pruned += static_cast<size_t>(removed);
   return Status::Ok();
 }
 
 // A model being re-embedded needs every image of the library, wherever it lies: its
 // files join the scan, and images whose file is gone are removed (their vectors could
 // only stay from the old version of the model).
-Status AddImagesToReembed(Database& db, std::vector<BoundModel>& models, Known& known,
+Status AddImagesToReembed(Database& db, const Collection& images, std::vector<BoundModel>& models,
                           std::vector<FileInfo>* files, IngestReport* report) {
+  if (std::none_of(models.begin(), models.end(), [](const BoundModel& m) { return m.reembed; }))
+    return Status::Ok();
   std::set<std::string> scanned;
   for (const FileInfo& f : *files) scanned.insert(f.path);
-  std::set<int64_t> gone;
-  for (size_t m = 0; m < models.size(); ++m) {
-    if (!models[m].reembed) continue;
-    for (const auto& [path, row] : known.by_model[m]) {
-      if (scanned.count(path)) continue;
-      if (auto info = Stat(path)) {
-        files->push_back(*info);
-        scanned.insert(path);
-      } else {
-        gone.insert(row.id);
-      }
-    }
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, AllRows(images, {"path"}));
+  for (const Row& row : rows) {
+    std::string path = row.fields.at("path").get<std::string>();
+    if (scanned.count(path)) continue;
+    if (auto info = Stat(path)) files->push_back(*info);
   }
-  std::sort(files->begin(), files->end(),
-            [](const FileInfo& a, const FileInfo& b) { return a.path < b.path; });
-  if (gone.empty()) return Status::Ok();
-  IMGSEARCH_ASSIGN_OR_RETURN(
-      int64_t removed, RemoveImages(db, models, std::vector<int64_t>(gone.begin(), gone.end())));
-  report->pruned += static_cast<size_t>(removed);
-  IMGSEARCH_ASSIGN_OR_RETURN(known, LoadKnown(models));
-  return Status::Ok();
-}
-
-Status Prune(Database& db, std::vector<BoundModel>& models, IngestReport* report) {
-  std::set<int64_t> gone;
-  for (auto& m : models) {
-    IMGSEARCH_ASSIGN_OR_RETURN(auto known, KnownRows(*m.collection));
-    for (const auto& [path, row] : known) {
-      std::error_code error;
-      if (!fs::exists(path, error)) gone.insert(row.id);
-    }
-  }
-  if (gone.empty()) return Status::Ok();
-  IMGSEARCH_ASSIGN_OR_RETURN(
-      int64_t removed, RemoveImages(db, models, std::vector<int64_t>(gone.begin(), gone.end())));
-  report->pruned += static_cast<size_t>(removed);
-  return Status::Ok();
+  SortByPath(files);
+  return Prune(db, images, models, report);
 }
 
 }  // namespace
@@ -314,50 +321,27 @@ bool LooksLikeImageFile(const std::string& path) {
   return false;
 }
 
-std::string ContentHash(std::string_view bytes) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
-  char text[17];
-  std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(h));
-  return text;
-}
-
 Result<int64_t> RemoveImages(Database& db, const std::vector<BoundModel>& models,
                              const std::vector<int64_t>& ids) {
   int64_t removed = 0;
   IMGSEARCH_RETURN_IF_ERROR(db.Transact([&](Transaction& txn) -> Status {
+    IMGSEARCH_ASSIGN_OR_RETURN(removed, txn.Delete(kImagesCollection, ids));
     for (const auto& m : models) {
-      IMGSEARCH_ASSIGN_OR_RETURN(int64_t n, txn.Delete(m.collection->schema().name, ids));
-      removed = std::max(removed, n);
+      IMGSEARCH_RETURN_IF_ERROR(txn.Delete(m.collection->schema().name, ids).status());
     }
     return Status::Ok();
   }));
   return removed;
 }
 
-Result<IngestReport> Ingest(Database& db, std::vector<BoundModel>& models,
+Result<IngestReport> Ingest(Database& db, const Collection& images, std::vector<BoundModel>& models,
                             const IngestOptions& options) {
   auto start = std::chrono::steady_clock::now();
   IngestReport report;
   std::vector<FileInfo> files = Scan(options.paths, &report.failures);
   report.scanned = files.size();
-  IMGSEARCH_ASSIGN_OR_RETURN(Known known, LoadKnown(models));
-  IMGSEARCH_RETURN_IF_ERROR(AddImagesToReembed(db, models, known, &files, &report));
-  std::vector<Job> jobs;
-  for (const FileInfo& f : files) {
-    Job job{f, 0, false, {}};
-    for (size_t m = 0; m < models.size(); ++m) {
-      auto it = known.by_model[m].find(f.path);
-      if (models[m].reembed || it == known.by_model[m].end() || it->second.size != f.size ||
-          it->second.mtime_ns != f.mtime_ns)
-        job.models.push_back(m);
-    }
-    if (job.models.empty()) {
-      ++report.unchanged;
-      continue;
-    }
-    jobs.push_back(std::move(job));
-  }
+  IMGSEARCH_RETURN_IF_ERROR(AddImagesToReembed(db, images, models, &files, &report));
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Job> jobs, PlanJobs(images, models, files, &report));
   DecodeOptions decode = DecodeOptionsForAll(models);
   base::ThreadPool pool(std::max(1, options.decode_threads));
   auto decode_chunk = [&](size_t first) {
@@ -384,19 +368,15 @@ Result<IngestReport> Ingest(Database& db, std::vector<BoundModel>& models,
     if (next < jobs.size()) pending = decode_chunk(next);  // decode ahead while inference runs
     std::vector<Job> chunk(jobs.begin() + static_cast<long>(first),
                            jobs.begin() + static_cast<long>(first + decoded.size()));
-    IMGSEARCH_RETURN_IF_ERROR(WriteChunk(db, chunk, decoded, models, known, &report));
+    IMGSEARCH_RETURN_IF_ERROR(WriteChunk(db, images, chunk, decoded, models, &report));
     if (options.on_progress) {
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       options.on_progress({first + decoded.size(), jobs.size(), seconds});
     }
   }
-  if (options.prune && !report.cancelled) IMGSEARCH_RETURN_IF_ERROR(Prune(db, models, &report));
-  // Duplicates by content, across everything indexed.
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> hashes, AllRows(*models[0].collection, {"hash"}));
-  std::set<std::string> seen;
-  for (const Row& r : hashes)
-    report.duplicates += !seen.insert(r.fields.at("hash").get<std::string>()).second;
+  if (options.prune && !report.cancelled)
+    IMGSEARCH_RETURN_IF_ERROR(Prune(db, images, models, &report));
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

@@ -9,6 +9,7 @@
 #include "base/env.h"
 #include "pipeline/compare_report.h"
 #include "pipeline/eval.h"
+#include "pipeline/images.h"
 #include "pipeline/ingest.h"
 #include "pipeline/model_set.h"
 #include "pipeline/search.h"
@@ -19,10 +20,11 @@ namespace {
 class LibraryImpl final : public Library {
  public:
   LibraryImpl(std::string location, LibraryOptions options, std::unique_ptr<Database> db,
-              std::vector<pipeline::BoundModel> models)
+              std::shared_ptr<Collection> images, std::vector<pipeline::BoundModel> models)
       : location_(std::move(location)),
         options_(std::move(options)),
         db_(std::move(db)),
+        images_(std::move(images)),
         models_(std::move(models)) {}
 
   const std::string& location() const override { return location_; }
@@ -35,13 +37,16 @@ class LibraryImpl final : public Library {
   }
 
   Result<IndexReport> Index(const IndexOptions& options) override {
-    IMGSEARCH_ASSIGN_OR_RETURN(IndexReport report, pipeline::Ingest(*db_, models_, options));
+    IMGSEARCH_ASSIGN_OR_RETURN(IndexReport report,
+                               pipeline::Ingest(*db_, *images_, models_, options));
     // Every image now has vectors of the models' current files.
     if (!report.cancelled) IMGSEARCH_RETURN_IF_ERROR(pipeline::FinishReembedding(*db_, models_));
     return report;
   }
 
-  Result<AddedImage> AddImage(std::string_view bytes) override;
+  Result<AddedImage> AddImage(std::string_view bytes, const nlohmann::json& fields) override;
+  Result<AddedImage> AddImageFile(const std::string& path, const nlohmann::json& fields) override;
+  Status SetFields(int64_t id, const nlohmann::json& fields) override;
 
   Result<int64_t> RemoveImages(const std::vector<int64_t>& ids) override {
     return pipeline::RemoveImages(*db_, models_, ids);
@@ -50,20 +55,28 @@ class LibraryImpl final : public Library {
   Result<std::vector<int64_t>> FindImages(const std::string& filter) const override {
     QueryRequest query;
     query.filter = filter;
-    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, models_[0].collection->Query(query));
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images_->Query(query));
     std::vector<int64_t> ids;
     for (const Row& row : rows) ids.push_back(row.id);
     return ids;
   }
 
+  Result<std::vector<ImageInfo>> GetImages(const std::vector<int64_t>& ids) const override {
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows,
+                               images_->Get(ids, pipeline::ImageFieldNames()));
+    std::vector<ImageInfo> images;
+    for (const Row& row : rows) images.push_back(pipeline::ImageFromRow(row));
+    return images;
+  }
+
   Result<std::string> PathOf(int64_t id) const override {
-    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, models_[0].collection->Get({id}, {"path"}));
-    if (rows.empty()) return Status::NotFound("no image with id " + std::to_string(id));
-    return rows[0].fields.at("path").get<std::string>();
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<ImageInfo> images, GetImages({id}));
+    if (images.empty()) return Status::NotFound("no image with id " + std::to_string(id));
+    return images[0].path;
   }
 
   Result<SearchResults> Search(const ImageQuery& query, const SearchOptions& options) override {
-    return pipeline::SearchModels(models_, query, options);
+    return pipeline::SearchModels(models_, *images_, query, options);
   }
 
   nlohmann::json Compare(const SearchResults& results) const override {
@@ -82,44 +95,59 @@ class LibraryImpl final : public Library {
   }
 
   Result<EvalReport> Evaluate(const EvalOptions& options) override {
-    return pipeline::Evaluate(models_, options);
+    return pipeline::Evaluate(models_, *images_, options);
   }
 
  private:
   std::string location_;
   LibraryOptions options_;
   std::unique_ptr<Database> db_;
+  std::shared_ptr<Collection> images_;
   std::vector<pipeline::BoundModel> models_;
   std::mutex upload_mutex_;  // uploads are files named by content: one written at a time
 };
 
-Result<AddedImage> LibraryImpl::AddImage(std::string_view bytes) {
+Result<AddedImage> LibraryImpl::AddImage(std::string_view bytes, const nlohmann::json& fields) {
   DecodeOptions limits;
   if (options_.max_upload_pixels > 0) limits.max_pixels = options_.max_upload_pixels;
-  IMGSEARCH_ASSIGN_OR_RETURN(Image image, DecodeImage(bytes, "upload", limits));
+  IMGSEARCH_RETURN_IF_ERROR(DecodeImage(bytes, "upload", limits).status());
   base::Env* env = base::Env::Default();
   std::string dir = location_ + "/uploads";
   IMGSEARCH_RETURN_IF_ERROR(env->CreateDirs(dir));
-  AddedImage added;
-  added.width = image.width;
-  added.height = image.height;
-  added.path = std::filesystem::absolute(dir + "/" + pipeline::ContentHash(bytes) +
-                                         ImageFormatFileOf(DetectImageFormat(bytes)).extension)
-                   .lexically_normal()
-                   .string();
+  std::string path = dir + "/" + pipeline::ContentHash(bytes) +
+                     ImageFormatFileOf(DetectImageFormat(bytes)).extension;
   std::lock_guard<std::mutex> lock(upload_mutex_);
-  if (!env->FileExists(added.path))
-    IMGSEARCH_RETURN_IF_ERROR(env->WriteFileAtomic(added.path, std::string(bytes)));
+  if (!env->FileExists(path))
+    IMGSEARCH_RETURN_IF_ERROR(env->WriteFileAtomic(path, std::string(bytes)));
+  return AddImageFile(path, fields);
+}
+
+Result<AddedImage> LibraryImpl::AddImageFile(const std::string& path, const nlohmann::json& fields) {
+  if (!fields.is_null() && !fields.is_object())
+    return Status::InvalidArgument("an image's fields must be a JSON object");
   IndexOptions index;
-  index.paths = {added.path};
+  index.paths = {path};
   IMGSEARCH_ASSIGN_OR_RETURN(IndexReport report, Index(index));
   if (!report.failures.empty()) return Status::InvalidArgument(report.failures[0].reason);
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<int64_t> ids,
-                             FindImages("path == " + nlohmann::json(added.path).dump()));
-  if (ids.empty()) return Status::Internal("the upload was stored but not found again");
-  added.id = ids[0];
-  added.created = report.added > 0;
-  return added;
+  std::string normal = std::filesystem::absolute(path).lexically_normal().string();
+  IMGSEARCH_ASSIGN_OR_RETURN(auto found, pipeline::ImagesByPath(*images_, {normal}));
+  if (found.empty()) return Status::Internal(path + ": indexed but not found again");
+  const ImageInfo& image = found.begin()->second;
+  if (!fields.is_null() && fields != image.fields)
+    IMGSEARCH_RETURN_IF_ERROR(SetFields(image.id, fields));
+  return AddedImage{image.id, report.added > 0, image.width, image.height, image.path};
+}
+
+Status LibraryImpl::SetFields(int64_t id, const nlohmann::json& fields) {
+  if (!fields.is_object()) return Status::InvalidArgument("an image's fields must be a JSON object");
+  return db_->Transact([&](Transaction& txn) -> Status {
+    // Read inside the write, so that a concurrent re-index of the file is not undone.
+    IMGSEARCH_ASSIGN_OR_RETURN(auto found, pipeline::ImagesById(*images_, {id}));
+    if (found.empty()) return Status::NotFound("no image with id " + std::to_string(id));
+    ImageInfo image = found.begin()->second;
+    image.fields = fields;
+    return txn.Upsert(pipeline::kImagesCollection, {pipeline::ImageRow(image)}).status();
+  });
 }
 
 // Narrows the library's models to those named, in the order named.
@@ -168,8 +196,9 @@ Result<std::unique_ptr<Library>> Library::Open(const std::string& location,
   if (options.only_these_models && !options.models.empty()) {
     IMGSEARCH_ASSIGN_OR_RETURN(models, OnlyThese(std::move(models), options.models, location));
   }
+  IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<Collection> images, pipeline::OpenImages(*db));
   return std::unique_ptr<Library>(
-      new LibraryImpl(location, options, std::move(db), std::move(models)));
+      new LibraryImpl(location, options, std::move(db), std::move(images), std::move(models)));
 }
 
 }  // namespace imgsearch

@@ -10,7 +10,7 @@
 #include "base/env.h"
 #include "base/json.h"
 #include "model/builtin_models.h"
-#include "pipeline/ingest.h"
+#include "pipeline/images.h"
 
 namespace imgsearch::pipeline {
 namespace {
@@ -149,6 +149,15 @@ Status RecordModels(Database& db, const std::vector<RecordedModel>& now) {
   });
 }
 
+// Libraries written before the images collection kept each image's fields in every
+// model's collection.
+Status LegacyLibrary(const std::string& db_dir) {
+  return Status::Unsupported(
+      db_dir +
+      " was made by an earlier imgsearch that kept image fields in every model's collection; "
+      "index the folders again into a new library (the old one is left as it is)");
+}
+
 IndexSpec DefaultIndex(const Embedder& embedder) {
   if (embedder.vector_type() == VectorType::kBinary)
     return {"BIN_FLAT", "HAMMING", nlohmann::json::object()};
@@ -171,6 +180,11 @@ Result<ModelSource> ParseModelArgument(const std::string& argument) {
   if (m.name.empty() || m.source.empty()) {
     return Status::InvalidArgument("--model \"" + argument + "\": expected NAME=SOURCE or SOURCE");
   }
+  if (m.name == kImagesCollection) {
+    return Status::InvalidArgument("--model \"" + argument + "\": the name \"" + m.name +
+                                   "\" is the library's list of images; name the model NAME=" +
+                                   m.source);
+  }
   // Files are recorded by absolute path, so later commands work from any folder.
   if (base::Env::Default()->FileExists(m.source))
     m.source = std::filesystem::absolute(m.source).lexically_normal().string();
@@ -190,7 +204,7 @@ Result<std::vector<Row>> AllRows(const Collection& collection, std::vector<std::
   return collection.Query(all);
 }
 
-CollectionSchema ImageCollectionSchema(const std::string& name, const Embedder& embedder) {
+CollectionSchema ModelCollectionSchema(const std::string& name, const Embedder& embedder) {
   CollectionSchema s;
   s.name = name;
   s.description = "image vectors of model " + name;
@@ -198,13 +212,7 @@ CollectionSchema ImageCollectionSchema(const std::string& name, const Embedder& 
   s.vector_type = embedder.vector_type() == VectorType::kBinary ? DataType::kBinaryVector
                                                                 : DataType::kFloatVector;
   s.dimension = embedder.dimension();
-  s.scalar_fields = {{"path", DataType::kVarChar, false, 4096},
-                     {"size", DataType::kInt64},
-                     {"mtime", DataType::kInt64},
-                     {"hash", DataType::kVarChar, false, 32},
-                     {"width", DataType::kInt64},
-                     {"height", DataType::kInt64}};
-  return s;
+  return s;  // the image's fields are in the images collection, by the same id
 }
 
 Result<std::vector<BoundModel>> OpenModelSet(Database& db, const std::string& db_dir,
@@ -237,13 +245,14 @@ Result<std::vector<BoundModel>> OpenModelSet(Database& db, const std::string& db
     record.spec = nlohmann::json::parse(ModelSpecToJson((*embedder)->spec()), nullptr, false);
     record.reembed_pending = pending;
     if (!db.HasCollection(source.name)) {
-      Status created = db.CreateCollection(ImageCollectionSchema(source.name, **embedder),
+      Status created = db.CreateCollection(ModelCollectionSchema(source.name, **embedder),
                                            DefaultIndex(**embedder));
       if (!created.ok() && !db.HasCollection(source.name)) return created;  // not a race lost
     }
     IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<Collection> collection,
                                db.GetCollection(source.name));
     const CollectionSchema& schema = collection->schema();
+    if (schema.FindScalar("path") != nullptr) return LegacyLibrary(db_dir);
     bool binary = (*embedder)->vector_type() == VectorType::kBinary;
     if (schema.dimension != (*embedder)->dimension() || schema.binary() != binary) {
       return Status::InvalidArgument(

@@ -48,7 +48,7 @@ DecodeOptions DecodeOptionsForAll(const std::vector<BoundModel>& models);
 // Every live row of a collection, with the given output fields, in ascending id order.
 Result<std::vector<Row>> AllRows(const Collection& collection, std::vector<std::string> fields);
 
-// The fields every image row carries.
-CollectionSchema ImageCollectionSchema(const std::string& name, const Embedder& embedder);
+// A model's collection: the image id and the model's vector.
+CollectionSchema ModelCollectionSchema(const std::string& name, const Embedder& embedder);
 
 }  // namespace imgsearch::pipeline

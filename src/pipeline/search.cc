@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <map>
 
 #include "base/env.h"
 #include "pipeline/agreement.h"
+#include "pipeline/images.h"
 #include "pipeline/ingest.h"
 
 namespace imgsearch::pipeline {
@@ -35,6 +37,20 @@ Result<QueryVector> VectorOfImage(const BoundModel& model, const Image& image) {
   return QueryVector{e.floats, {}};
 }
 
+// Gives each hit its image's path, hash, width and height. A hit whose image was removed
+// between the two reads is left out.
+Status AttachImageFields(const Collection& images, std::vector<Hit>* hits) {
+  std::vector<int64_t> ids;
+  for (const Hit& hit : *hits) ids.push_back(hit.id);
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows,
+                             images.Get(ids, {"path", "hash", "width", "height"}));
+  std::map<int64_t, nlohmann::json> fields;
+  for (Row& row : rows) fields[row.id] = std::move(row.fields);
+  std::erase_if(*hits, [&](const Hit& hit) { return !fields.count(hit.id); });
+  for (Hit& hit : *hits) hit.row.fields = std::move(fields[hit.id]);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Query> ParseQuery(const std::string& text) {
@@ -53,8 +69,8 @@ Result<Query> ParseQuery(const std::string& text) {
   return q;
 }
 
-Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Query& query,
-                                   const SearchOptions& options) {
+Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collection& images,
+                                   const Query& query, const SearchOptions& options) {
   if (options.k < 1 || options.k > 4096)
     return Status::InvalidArgument("k must be between 1 and 4096");
   if (!options.fuse.empty() && options.fuse != "rrf" && options.fuse != "weighted") {
@@ -79,6 +95,16 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Query&
     query_hash = ContentHash(bytes);
     IMGSEARCH_ASSIGN_OR_RETURN(image, DecodeImage(bytes, query.path, decode));
   }
+  // The filter is on the images' fields; the models search among the ids that pass.
+  std::optional<std::vector<int64_t>> allowed;
+  if (!options.filter.empty()) {
+    QueryRequest matching;
+    matching.filter = options.filter;
+    matching.limit = std::numeric_limits<int64_t>::max();
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images.Query(matching));
+    allowed.emplace();
+    for (const Row& row : rows) allowed->push_back(row.id);
+  }
   SearchResults results;
   std::vector<std::vector<Ranked>> lists;
   std::map<int64_t, std::string> paths;
@@ -101,12 +127,12 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Query&
       request.binary_vectors = {std::move(v.bits)};
     }
     request.limit = depth + (options.exclude_self ? 1 : 0);
-    request.filter = options.filter;
-    request.output_fields = {"path", "hash", "width", "height"};
+    request.ids = allowed;
     auto started = std::chrono::steady_clock::now();
     IMGSEARCH_ASSIGN_OR_RETURN(auto found, model.collection->Search(request));
     ModelResults out{model.source.name, {}, 0};
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    IMGSEARCH_RETURN_IF_ERROR(AttachImageFields(images, &found[0]));
     std::vector<Ranked> ranked;
     for (Hit& hit : found[0]) {
       bool self =

@@ -26,7 +26,9 @@ nlohmann::json SearchResultsJson(const std::string& query_label, const SearchRes
 // Every collection of a database: name, rows, dimension, vector type, index, metric.
 nlohmann::json DescribeCollections(const Database& db);
 
-Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Query& query,
-                                   const SearchOptions& options);
+// Each model's nearest images; the filter is evaluated on `images` (images.h), whose
+// fields the hits carry: path, hash, width, height.
+Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collection& images,
+                                   const Query& query, const SearchOptions& options);
 
 }  // namespace imgsearch::pipeline

@@ -101,21 +101,16 @@ Result<SearchCall> ParseJsonSearch(const httplib::Request& req) {
 void Server::State::MirrorImage(int64_t id, bool removed) {
   if (mirror == nullptr) return;
   std::lock_guard<std::mutex> lock(mirror_mutex);
-  Database& db = library->database();
-  Status status;
-  for (const std::string& name : library->ModelNames()) {
-    auto collection = db.GetCollection(name);
-    status = collection.status();
-    if (status.ok() && mirror_stale) status = mirror->Sync(**collection).status();
-    if (status.ok() && removed) status = mirror->Remove(name, id);
-    if (status.ok() && !removed) {
-      std::vector<std::string> fields;  // the mirror holds fields, not vectors
-      for (const FieldSchema& f : (*collection)->schema().scalar_fields) fields.push_back(f.name);
-      auto rows = (*collection)->Get({id}, fields);
-      status = rows.status();
-      if (status.ok() && !rows->empty()) status = mirror->Put(name, (*rows)[0]);
-    }
-    if (!status.ok()) break;
+  auto images = library->database().GetCollection(kImagesCollectionName);
+  Status status = images.status();
+  if (status.ok() && mirror_stale) status = mirror->Sync(**images).status();
+  if (status.ok() && removed) status = mirror->Remove(kImagesCollectionName, id);
+  if (status.ok() && !removed) {
+    std::vector<std::string> fields;  // the mirror holds fields, not vectors
+    for (const FieldSchema& f : (*images)->schema().scalar_fields) fields.push_back(f.name);
+    auto rows = (*images)->Get({id}, fields);
+    status = rows.status();
+    if (status.ok() && !rows->empty()) status = mirror->Put(kImagesCollectionName, (*rows)[0]);
   }
   mirror_stale = !status.ok();
   if (mirror_stale)
@@ -123,11 +118,10 @@ void Server::State::MirrorImage(int64_t id, bool removed) {
 }
 
 void Server::State::Health(httplib::Response& res) const {
-  std::vector<std::string> names = library->ModelNames();
-  auto first = library->database().GetCollection(names.at(0));
+  auto images = library->database().GetCollection(kImagesCollectionName);
   SendJson(res, {{"status", "ok"},
-                 {"models", names},
-                 {"images", first.ok() ? (*first)->Count() : int64_t{0}}});
+                 {"models", library->ModelNames()},
+                 {"images", images.ok() ? (*images)->Count() : int64_t{0}}});
 }
 
 void Server::State::Search(const httplib::Request& req, httplib::Response& res) {
@@ -186,7 +180,14 @@ void Server::State::Upload(const httplib::Request& req, httplib::Response& res) 
   if (!req.is_multipart_form_data() || !req.has_file("image")) {
     return SendError(res, 400, "upload an image as multipart field \"image\"");
   }
-  auto added = library->AddImage(req.get_file_value("image").content);
+  nlohmann::json fields;  // optional part "fields": the image's user fields, a JSON object
+  if (req.has_file("fields")) {
+    auto parsed = base::ParseJson(req.get_file_value("fields").content);
+    if (!parsed.ok()) return SendStatus(res, parsed.status().WithContext("fields"));
+    if (!parsed->is_object()) return SendError(res, 400, "fields must be a JSON object");
+    fields = std::move(parsed).value();
+  }
+  auto added = library->AddImage(req.get_file_value("image").content, fields);
   if (!added.ok()) return SendStatus(res, added.status());
   MirrorImage(added->id, /*removed=*/false);
   res.status = added->created ? 201 : 200;

@@ -241,10 +241,9 @@ Result<std::unique_ptr<Server>> Server::Create(const std::string& db_dir,
   state->milvus = std::make_unique<MilvusApi>(state->library->database());
   if (!options.redis_url.empty()) {
     IMGSEARCH_ASSIGN_OR_RETURN(state->mirror, remote::RedisMirror::Connect(options.redis_url));
-    for (const std::string& name : state->library->ModelNames()) {  // in step from the start
-      IMGSEARCH_ASSIGN_OR_RETURN(auto collection, state->library->database().GetCollection(name));
-      IMGSEARCH_RETURN_IF_ERROR(state->mirror->Sync(*collection).status());
-    }
+    IMGSEARCH_ASSIGN_OR_RETURN(auto images,  // in step from the start
+                               state->library->database().GetCollection(kImagesCollectionName));
+    IMGSEARCH_RETURN_IF_ERROR(state->mirror->Sync(*images).status());
   }
   state->limiter = std::make_unique<TimeLimiter>(std::max(2, options.threads));
   state->Routes();

@@ -73,9 +73,9 @@ TEST(ServerHttpTest, MilvusRoundTripWithTokensOnTheWire) {
   EXPECT_EQ(Body(deleted)["code"], 0);
   auto stats = Milvus(reader, "collections/get_stats", {{"collectionName", "v"}});
   EXPECT_EQ(Body(stats)["data"]["rowCount"], 2);
-  // The image collections are collections too.
+  // The library's collections (images and one per model) are collections too.
   auto list = Body(Milvus(reader, "collections/list", json::object()))["data"];
-  EXPECT_EQ(list.size(), 3u);
+  EXPECT_EQ(list.size(), 4u);
 
   // Errors come back as Milvus sends them: HTTP 200, the code in the body.
   auto missing = Milvus(reader, "collections/describe", {{"collectionName", "nope"}});

@@ -25,7 +25,7 @@ TEST(ServerTest, HealthCollectionsAndSearch) {
   EXPECT_EQ(health->status, 200);
   EXPECT_EQ(Body(health)["images"], 10);
   auto collections = c.Get("/api/collections");
-  EXPECT_EQ(Body(collections).size(), 2u);
+  EXPECT_EQ(Body(collections).size(), 3u);  // the images and one per model
 
   auto by_id = c.Post("/api/search", R"({"id": 1, "k": 3, "fuse": "rrf"})", "application/json");
   ASSERT_EQ(by_id->status, 200) << by_id->body;

@@ -7,8 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "imgsearch/database.h"
-#include "pipeline/ingest.h"
+#include "imgsearch/library.h"
 #include "server/server.h"
 #include "test_util.h"
 
@@ -25,12 +24,10 @@ class ServerFixture {
     std::filesystem::copy(testing::FixturePath("classes"), images_,
                           std::filesystem::copy_options::recursive);
     {
-      auto db = testing::ValueOrDie(Database::Open(db_dir_));
-      auto models =
-          testing::ValueOrDie(pipeline::OpenModelSet(*db, db_dir_, {}, EmbedderOptions()));
-      pipeline::IngestOptions ingest;
-      ingest.paths = {images_};
-      EXPECT_TRUE(pipeline::Ingest(*db, models, ingest).ok());
+      auto library = testing::ValueOrDie(Library::Open(db_dir_));
+      IndexOptions index;
+      index.paths = {images_};
+      EXPECT_TRUE(library->Index(index).ok());
     }
     options.port = 0;
     server_ = testing::ValueOrDie(Server::Create(db_dir_, options));

@@ -23,6 +23,7 @@
 #include "imgsearch/collection.h"
 #include "index/flat_index.h"
 #include "index/index.h"
+#include "store/field_lookup.h"
 #include "store/filter.h"
 #include "store/schema_json.h"
 #include "store/snapshot.h"
@@ -126,6 +127,9 @@ class CollectionImpl final : public Collection {
   };
   Result<OutputSpec> ParseOutputFields(const std::vector<std::string>& names) const;
   Result<Row> BuildRow(int64_t slot, const OutputSpec& output) const;
+  // The live slots whose rows match, ascending; through the field lookup when the filter
+  // pins an indexed field, else by evaluating every row. Caller holds state_mutex_.
+  std::vector<int64_t> MatchingSlots(const Filter& filter) const;
   Result<std::string> ReadVector(int64_t pk) const;
   Result<std::vector<Hit>> SearchOne(const void* query, size_t k, const index::SearchParams& params,
                                      const std::vector<uint8_t>* allowed,
@@ -182,6 +186,7 @@ class CollectionImpl final : public Collection {
   std::vector<uint8_t> slot_alive_;
   std::vector<nlohmann::json> slot_fields_;
   std::unordered_map<int64_t, int64_t> slot_of_id_;
+  FieldLookup lookup_;  // over slot_fields_ of live slots
   int64_t alive_count_ = 0;
   int64_t last_sequence_ = 0;
   int64_t snapshot_sequence_ = 0;

@@ -27,7 +27,9 @@ CollectionImpl::CollectionImpl(std::shared_ptr<Storage> storage, int64_t id,
       schema_(std::move(schema)),
       snapshot_every_(snapshot_every),
       index_spec_(std::move(index)),
-      next_auto_id_(next_auto_id) {}
+      next_auto_id_(next_auto_id) {
+  lookup_.Reset(schema_);
+}
 
 CollectionImpl::~CollectionImpl() {
   StopBackground();
@@ -76,6 +78,7 @@ void CollectionImpl::ResetState() {
   slot_alive_.clear();
   slot_fields_.clear();
   slot_of_id_.clear();
+  lookup_.Clear();
   alive_count_ = 0;
   (void)InstallIndex(index_spec_);  // validated when the spec was accepted
 }
@@ -149,6 +152,7 @@ Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
     if (it == slot_of_id_.end())
       return Status::Corruption(path + ": row " + std::to_string(select.Int(0)) + " is missing");
     slot_fields_[it->second] = ParseFields(select.Text(1));
+    lookup_.Add(it->second, slot_fields_[it->second]);
   }
   IMGSEARCH_RETURN_IF_ERROR(Replay(storage_->reader.get(), snapshot_sequence_));
   // Every live slot must now be backed by a live row.

@@ -129,6 +129,20 @@ Result<std::vector<Row>> CollectionImpl::Get(const std::vector<int64_t>& ids,
   return rows;
 }
 
+std::vector<int64_t> CollectionImpl::MatchingSlots(const Filter& filter) const {
+  std::vector<int64_t> slots;
+  auto consider = [&](int64_t slot) {
+    if (slot_alive_[slot] && filter.Matches(slot_ids_[slot], slot_fields_[slot]))
+      slots.push_back(slot);
+  };
+  if (auto candidates = lookup_.Candidates(filter)) {
+    for (int64_t slot : *candidates) consider(slot);
+  } else {
+    for (size_t slot = 0; slot < slot_ids_.size(); ++slot) consider(static_cast<int64_t>(slot));
+  }
+  return slots;
+}
+
 Result<std::vector<Row>> CollectionImpl::Query(const QueryRequest& request) const {
   IMGSEARCH_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(request.filter, schema_));
   IMGSEARCH_ASSIGN_OR_RETURN(OutputSpec output, ParseOutputFields(request.output_fields));
@@ -149,7 +163,7 @@ Result<std::vector<Row>> CollectionImpl::Query(const QueryRequest& request) cons
       if (auto it = slot_of_id_.find(id); it != slot_of_id_.end()) consider(it->second);
     }
   } else {
-    for (size_t slot = 0; slot < slot_ids_.size(); ++slot) consider(static_cast<int64_t>(slot));
+    for (int64_t slot : MatchingSlots(filter)) matches.emplace_back(slot_ids_[slot], slot);
   }
   std::sort(matches.begin(), matches.end());
   std::vector<Row> rows;
@@ -260,13 +274,23 @@ Result<std::vector<std::vector<Hit>>> CollectionImpl::Search(const SearchRequest
   } else if (request.params.contains("range_filter")) {
     return Status::InvalidArgument("range_filter needs radius");
   }
+  // Rows outside the filter or the ids asked for are not candidates.
+  const bool restricted = !filter.empty() || request.ids.has_value();
   std::vector<uint8_t> allowed;
   size_t allowed_count = 0;
-  if (!filter.empty()) {
+  if (restricted) {
     allowed.assign(slot_ids_.size(), 0);
-    for (size_t slot = 0; slot < slot_ids_.size(); ++slot) {
-      if (slot_alive_[slot] && filter.Matches(slot_ids_[slot], slot_fields_[slot]))
-        allowed[slot] = 1, ++allowed_count;
+    auto allow = [&](int64_t slot) {
+      if (!allowed[slot]) allowed[slot] = 1, ++allowed_count;
+    };
+    if (request.ids) {
+      for (int64_t id : *request.ids) {
+        auto it = slot_of_id_.find(id);
+        if (it != slot_of_id_.end() && filter.Matches(id, slot_fields_[it->second]))
+          allow(it->second);
+      }
+    } else {
+      for (int64_t slot : MatchingSlots(filter)) allow(slot);
     }
   }
   size_t k = static_cast<size_t>(request.limit + request.offset);
@@ -280,7 +304,7 @@ Result<std::vector<std::vector<Hit>>> CollectionImpl::Search(const SearchRequest
     std::string query = IndexedForm(metric_, bytes);
     IMGSEARCH_ASSIGN_OR_RETURN(
         std::vector<Hit> hits,
-        SearchOne(query.data(), k, params, filter.empty() ? nullptr : &allowed, allowed_count));
+        SearchOne(query.data(), k, params, restricted ? &allowed : nullptr, allowed_count));
     hits.erase(hits.begin(),
                hits.begin() + std::min(hits.size(), static_cast<size_t>(request.offset)));
     for (Hit& hit : hits) {

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <set>
 #include <thread>
@@ -171,6 +172,95 @@ TEST(CollectionTest, QueryWithFilterLimitOffsetAndOutputFields) {
 }
 
 // Search against a brute-force scan computed here, for each float metric.
+// An indexed field answers "==" and "in" filters from its hash index; the answers must be
+// those of a scan, through upserts that change the value, deletes, a reopen from the
+// snapshot, and writes by another handle (as another process would).
+TEST(CollectionTest, IndexedFieldLookupsAgreeWithAScan) {
+  std::string dir = MakeTempDir();
+  auto db = ValueOrDie(Database::Open(dir));
+  CollectionSchema plain = PhotoSchema("plain", 4, /*auto_id=*/false);
+  CollectionSchema indexed = PhotoSchema("indexed", 4, /*auto_id=*/false);
+  indexed.scalar_fields[0].indexed = true;  // path
+  indexed.scalar_fields[1].indexed = true;  // width
+  MakeCollection(*db, plain);
+  MakeCollection(*db, indexed);
+  auto write_both = [](Database& d, const std::function<Status(Collection&)>& write) {
+    for (const char* name : {"plain", "indexed"}) ASSERT_TRUE(write(*ValueOrDie(d.GetCollection(name))).ok());
+  };
+  write_both(*db, [](Collection& c) { return c.Insert(MakeRows(60, 4, 7, 1)).status(); });
+  auto moved = MakeRows(10, 4, 8, 5);  // ids 5..14 move to other paths, some shared
+  for (size_t i = 0; i < moved.size(); ++i) moved[i].fields["path"] = "img/" + std::to_string(i % 3) + ".jpg";
+  write_both(*db, [&](Collection& c) { return c.Upsert(moved).status(); });
+  write_both(*db, [](Collection& c) { return c.Delete({1, 2, 30}).status(); });
+
+  const std::vector<std::string> filters = {
+      R"(path == "img/1.jpg")",
+      R"("img/2.jpg" == path)",
+      R"(path in ["img/0.jpg", "img/40.jpg", "img/30.jpg", "none"])",
+      R"(path == "img/1.jpg" and width > 100)",
+      R"(width == 150 and path like "img/%")",
+      R"(width in [101, 102, 103] or path == "img/50.jpg")",
+      R"(path != "img/1.jpg")",
+      R"(path == "nowhere")"};
+  auto agree = [&](Database& d, const std::string& when) {
+    for (const std::string& filter : filters) {
+      QueryRequest q;
+      q.filter = filter;
+      q.output_fields = {"path", "width"};
+      auto a = ValueOrDie(ValueOrDie(d.GetCollection("plain"))->Query(q));
+      auto b = ValueOrDie(ValueOrDie(d.GetCollection("indexed"))->Query(q));
+      ASSERT_EQ(a.size(), b.size()) << when << ": " << filter;
+      for (size_t i = 0; i < a.size(); ++i) {
+        EXPECT_EQ(a[i].id, b[i].id) << when << ": " << filter;
+        EXPECT_EQ(a[i].fields, b[i].fields) << when << ": " << filter;
+      }
+    }
+    // A shared path finds every row holding it: ids 5, 8, 11, 14 moved to img/0.jpg.
+    QueryRequest q;
+    q.filter = R"(path == "img/0.jpg")";
+    std::set<int64_t> ids;
+    for (const Row& r : ValueOrDie(ValueOrDie(d.GetCollection("indexed"))->Query(q))) ids.insert(r.id);
+    EXPECT_EQ(ids, (std::set<int64_t>{5, 8, 11, 14})) << when;
+  };
+  agree(*db, "after writes");
+  ASSERT_TRUE(ValueOrDie(db->GetCollection("indexed"))->Flush().ok());
+  db.reset();
+  db = ValueOrDie(Database::Open(dir));
+  agree(*db, "after reopening from the snapshot");
+  auto other = ValueOrDie(Database::Open(dir));  // another writer on the same folder
+  auto more = MakeRows(3, 4, 9, 100);
+  for (Row& r : more) r.fields["path"] = "img/0.jpg";
+  write_both(*other, [&](Collection& c) { return c.Insert(more).status(); });
+  write_both(*other, [](Collection& c) { return c.Delete({5}).status(); });
+  QueryRequest q;
+  q.filter = R"(path == "img/0.jpg")";
+  std::set<int64_t> ids;
+  for (const Row& r : ValueOrDie(ValueOrDie(db->GetCollection("indexed"))->Query(q))) ids.insert(r.id);
+  EXPECT_EQ(ids, (std::set<int64_t>{8, 11, 14, 100, 101, 102})) << "another handle's writes";
+
+  // Searches restricted to ids (and a filter) see only those rows.
+  SearchRequest search;
+  search.vectors = {MakeRows(1, 4, 7, 1)[0].vector};
+  search.limit = 10;
+  search.ids = std::vector<int64_t>{3, 4, 8, 11, 999};
+  search.filter = R"(path == "img/0.jpg")";
+  auto hits = ValueOrDie(ValueOrDie(db->GetCollection("indexed"))->Search(search))[0];
+  std::set<int64_t> found;
+  for (const Hit& h : hits) found.insert(h.id);
+  EXPECT_EQ(found, (std::set<int64_t>{8, 11}));
+  search.ids = std::vector<int64_t>{};
+  EXPECT_TRUE(ValueOrDie(ValueOrDie(db->GetCollection("indexed"))->Search(search))[0].empty());
+}
+
+TEST(CollectionTest, OnlyIntegerAndStringFieldsCanBeIndexed) {
+  auto db = ValueOrDie(Database::Open(MakeTempDir()));
+  CollectionSchema s = PhotoSchema("s", 4);
+  s.scalar_fields[2].indexed = true;  // meta, JSON
+  Status created = db->CreateCollection(s, {});
+  EXPECT_NE(created.message().find("only Int64 and VarChar fields can be indexed"), std::string::npos)
+      << created.ToString();
+}
+
 TEST(CollectionTest, SearchMatchesBruteForceForEveryMetric) {
   const int dim = 16, n = 300;
   for (const char* metric : {"L2", "IP", "COSINE"}) {

@@ -47,10 +47,7 @@ Result<int64_t> CollectionImpl::DeleteWhere(const std::string& filter_text) {
   std::vector<int64_t> ids;
   {
     std::shared_lock<std::shared_mutex> read_lock(state_mutex_);
-    for (size_t slot = 0; slot < slot_ids_.size(); ++slot) {
-      if (slot_alive_[slot] && filter.Matches(slot_ids_[slot], slot_fields_[slot]))
-        ids.push_back(slot_ids_[slot]);
-    }
+    for (int64_t slot : MatchingSlots(filter)) ids.push_back(slot_ids_[slot]);
   }
   IMGSEARCH_ASSIGN_OR_RETURN(int64_t deleted, txn.Delete(this, ids));
   IMGSEARCH_RETURN_IF_ERROR(txn.Commit());
@@ -191,6 +188,7 @@ void CollectionImpl::Apply(int64_t pk, std::string_view vector, nlohmann::json f
   int64_t slot = static_cast<int64_t>(slot_ids_.size());
   slot_ids_.push_back(pk);
   slot_alive_.push_back(1);
+  lookup_.Add(slot, fields);
   slot_fields_.push_back(std::move(fields));
   slot_of_id_[pk] = slot;
   ++alive_count_;
@@ -204,6 +202,7 @@ void CollectionImpl::KillSlot(int64_t slot) {
   slot_alive_[slot] = 0;
   --alive_count_;
   slot_of_id_.erase(slot_ids_[slot]);
+  lookup_.Remove(slot, slot_fields_[slot]);
   slot_fields_[slot] = nullptr;
   index_->Remove(slot);
   tail_->Remove(slot);

@@ -13,6 +13,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -34,6 +36,10 @@ class Filter {
 
   bool empty() const { return root_ == nullptr; }
   bool Matches(int64_t id, const nlohmann::json& fields) const;
+  // When every matching row has `field` equal to one of a few literal values (the whole
+  // filter is "field == v" or "field in [...]", or an "and" with such a part), those
+  // values (strings or integers); otherwise nothing. Lets an index stand in for a scan.
+  std::optional<std::vector<nlohmann::json>> RequiredValues(const std::string& field) const;
 
  private:
   std::shared_ptr<const FilterNode> root_;

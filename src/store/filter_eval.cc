@@ -168,6 +168,52 @@ bool Filter::Matches(int64_t id, const nlohmann::json& fields) const {
   return Evaluator(id, fields).Truth(*root_);
 }
 
+namespace {
+
+std::optional<json> LiteralJson(const FilterValue& v) {
+  if (v.kind == FilterValue::kString) return json(v.s);
+  if (v.kind == FilterValue::kInt) return json(v.i);
+  return std::nullopt;  // doubles, booleans: no index holds them
+}
+
+bool IsPlainField(const FilterNode& n, const std::string& field) {
+  return n.kind == FilterNode::kField && !n.is_primary_key && n.field == field && n.path.empty();
+}
+
+std::optional<std::vector<json>> ValuesOf(const FilterNode& n, const std::string& field) {
+  if (n.kind == FilterNode::kCompare && n.op == "==" && n.children.size() == 2) {
+    const FilterNode* a = n.children[0].get();
+    const FilterNode* b = n.children[1].get();
+    if (IsPlainField(*b, field)) std::swap(a, b);
+    if (!IsPlainField(*a, field) || b->kind != FilterNode::kLiteral) return std::nullopt;
+    auto value = LiteralJson(b->literal);
+    if (!value) return std::nullopt;
+    return std::vector<json>{*value};
+  }
+  if (n.kind == FilterNode::kIn && !n.negated && IsPlainField(*n.children[0], field)) {
+    std::vector<json> values;
+    for (const FilterValue& item : n.list) {
+      auto value = LiteralJson(item);
+      if (!value) return std::nullopt;
+      values.push_back(std::move(*value));
+    }
+    return values;
+  }
+  if (n.kind == FilterNode::kAnd) {
+    for (const auto& child : n.children) {
+      if (auto values = ValuesOf(*child, field)) return values;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::vector<json>> Filter::RequiredValues(const std::string& field) const {
+  if (root_ == nullptr) return std::nullopt;
+  return ValuesOf(*root_, field);
+}
+
 bool LikeMatch(std::string_view text, std::string_view pattern) {
   // Iterative wildcard matching with backtracking to the last %.
   size_t t = 0, p = 0, star = std::string_view::npos, resume = 0;

@@ -92,6 +92,10 @@ Status ValidateSchema(const CollectionSchema& s) {
       return Status::InvalidArgument("max_length of \"" + f.name +
                                      "\" must be between 1 and 65535");
     }
+    if (f.indexed && f.type != DataType::kInt64 && f.type != DataType::kVarChar) {
+      return Status::InvalidArgument("only Int64 and VarChar fields can be indexed, not \"" +
+                                     f.name + "\"");
+    }
   }
   return Status::Ok();
 }

@@ -7,10 +7,12 @@ using json = nlohmann::json;
 json SchemaToJson(const CollectionSchema& s) {
   json fields = json::array();
   for (const FieldSchema& f : s.scalar_fields) {
-    fields.push_back({{"name", f.name},
-                      {"type", DataTypeName(f.type)},
-                      {"nullable", f.nullable},
-                      {"max_length", f.max_length}});
+    json field = {{"name", f.name},
+                  {"type", DataTypeName(f.type)},
+                  {"nullable", f.nullable},
+                  {"max_length", f.max_length}};
+    if (f.indexed) field["indexed"] = true;  // absent in schemas written before it existed
+    fields.push_back(std::move(field));
   }
   return {{"name", s.name},
           {"description", s.description},
@@ -39,6 +41,7 @@ Result<CollectionSchema> SchemaFromJson(const json& j) {
       IMGSEARCH_ASSIGN_OR_RETURN(field.type, ParseDataType(f.at("type").get<std::string>()));
       field.nullable = f.at("nullable").get<bool>();
       field.max_length = f.at("max_length").get<int>();
+      field.indexed = f.value("indexed", false);
       s.scalar_fields.push_back(field);
     }
     IMGSEARCH_RETURN_IF_ERROR(ValidateSchema(s));

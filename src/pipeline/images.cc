@@ -1,0 +1,147 @@
+#include "pipeline/images.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace imgsearch::pipeline {
+namespace {
+
+using json = nlohmann::json;
+
+// Paths per lookup query: long enough to amortise the query, short enough for its filter.
+constexpr size_t kLookupBatch = 512;
+
+std::vector<uint8_t> HashBits(const std::string& hash) {
+  std::vector<uint8_t> bits(8, 0);
+  for (size_t i = 0; i < 8 && 2 * i + 1 < hash.size(); ++i) {
+    bits[i] = static_cast<uint8_t>(std::strtoul(hash.substr(2 * i, 2).c_str(), nullptr, 16));
+  }
+  return bits;
+}
+
+// A string as a filter literal. Not JSON: the filter language knows only \\, \", \n and
+// \t, and takes every other character as it is.
+std::string Quoted(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+CollectionSchema ImagesSchema() {
+  CollectionSchema s;
+  s.name = kImagesCollection;
+  s.description = "the library's images; every model's vectors are stored by these ids";
+  s.auto_id = false;  // ids come from the image_id counter, inside each write
+  s.vector_field = "content";
+  s.vector_type = DataType::kBinaryVector;
+  s.dimension = 64;
+  s.scalar_fields = {{"path", DataType::kVarChar, false, 4096, /*indexed=*/true},
+                     {"size", DataType::kInt64},
+                     {"mtime", DataType::kInt64},
+                     {"hash", DataType::kVarChar, false, 32, /*indexed=*/true},
+                     {"width", DataType::kInt64},
+                     {"height", DataType::kInt64},
+                     {"fields", DataType::kJson}};
+  return s;
+}
+
+Result<std::shared_ptr<Collection>> OpenImages(Database& db) {
+  if (!db.HasCollection(kImagesCollection)) {
+    Status created = db.CreateCollection(ImagesSchema(), {"BIN_FLAT", "HAMMING"});
+    if (!created.ok() && !db.HasCollection(kImagesCollection)) return created;  // not a race lost
+  }
+  IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<Collection> images,
+                             db.GetCollection(kImagesCollection));
+  if (images->schema().FindScalar("path") == nullptr ||
+      images->schema().FindScalar("fields") == nullptr) {
+    return Status::Unsupported(
+        "the collection \"images\" is not an imgsearch library's list of images");
+  }
+  return images;
+}
+
+Row ImageRow(const ImageInfo& image) {
+  Row row;
+  row.id = image.id;
+  row.binary_vector = HashBits(image.hash);
+  row.fields = {{"path", image.path},     {"size", image.size},   {"mtime", image.mtime_ns},
+                {"hash", image.hash},     {"width", image.width}, {"height", image.height},
+                {"fields", image.fields.is_object() ? image.fields : json::object()}};
+  return row;
+}
+
+const std::vector<std::string>& ImageFieldNames() {
+  static const std::vector<std::string> names = {"path",  "size",   "mtime", "hash",
+                                                 "width", "height", "fields"};
+  return names;
+}
+
+ImageInfo ImageFromRow(const Row& row) {
+  const json& f = row.fields;
+  ImageInfo image;
+  image.id = row.id;
+  image.path = f.value("path", "");
+  image.size = f.value("size", int64_t{0});
+  image.mtime_ns = f.value("mtime", int64_t{0});
+  image.hash = f.value("hash", "");
+  image.width = f.value("width", 0);
+  image.height = f.value("height", 0);
+  if (auto it = f.find("fields"); it != f.end() && it->is_object()) image.fields = *it;
+  return image;
+}
+
+Result<std::map<std::string, ImageInfo>> ImagesByPath(const Collection& images,
+                                                        const std::vector<std::string>& paths) {
+  std::map<std::string, ImageInfo> found;
+  for (size_t first = 0; first < paths.size(); first += kLookupBatch) {
+    QueryRequest query;
+    query.filter = "path in [";
+    for (size_t i = first; i < std::min(paths.size(), first + kLookupBatch); ++i)
+      query.filter += (i > first ? ", " : "") + Quoted(paths[i]);
+    query.filter += "]";
+    query.output_fields = ImageFieldNames();
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images.Query(query));
+    for (const Row& row : rows) {
+      ImageInfo image = ImageFromRow(row);
+      found[image.path] = std::move(image);
+    }
+  }
+  return found;
+}
+
+Result<std::map<int64_t, ImageInfo>> ImagesById(const Collection& images,
+                                                  const std::vector<int64_t>& ids) {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images.Get(ids, ImageFieldNames()));
+  std::map<int64_t, ImageInfo> found;
+  for (const Row& row : rows) found[row.id] = ImageFromRow(row);
+  return found;
+}
+
+Result<bool> HasEarlierCopy(const Collection& images, const std::string& hash, int64_t id) {
+  QueryRequest query;
+  query.filter = "hash == " + Quoted(hash) + " and id < " + std::to_string(id);
+  query.limit = 1;
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images.Query(query));
+  return !rows.empty();
+}
+
+std::string ContentHash(std::string_view bytes) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  char text[17];
+  std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(h));
+  return text;
+}
+
+}  // namespace imgsearch::pipeline

@@ -1,0 +1,45 @@
+// The library's images collection: one row per image (its file's path, size and mtime,
+// content hash, width, height and the user's fields) under the id that every model's
+// collection stores the image's vector by. Path and content hash are indexed, so finding
+// an image by either costs the same in a library of a thousand or a million images.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "imgsearch/library.h"
+
+namespace imgsearch::pipeline {
+
+inline constexpr const char* kImagesCollection = kImagesCollectionName;
+// The database counter that hands out image ids.
+inline constexpr const char* kImageIdCounter = "image_id";
+
+// Every collection has a vector field; the images collection's is the content hash as 64
+// bits (BIN_FLAT, HAMMING), so identical files are also neighbours at distance 0.
+CollectionSchema ImagesSchema();
+// The images collection, created when missing.
+Result<std::shared_ptr<Collection>> OpenImages(Database& db);
+
+Row ImageRow(const ImageInfo& image);
+ImageInfo ImageFromRow(const Row& row);
+// The output fields that ImageFromRow reads.
+const std::vector<std::string>& ImageFieldNames();
+
+// The images stored under these paths, by path (absent ones left out); through the path
+// index, in batches.
+Result<std::map<std::string, ImageInfo>> ImagesByPath(const Collection& images,
+                                                        const std::vector<std::string>& paths);
+// The images with these ids, by id.
+Result<std::map<int64_t, ImageInfo>> ImagesById(const Collection& images,
+                                                  const std::vector<int64_t>& ids);
+// Whether an image with an id below `id` holds the same bytes, through the hash index.
+Result<bool> HasEarlierCopy(const Collection& images, const std::string& hash, int64_t id);
+
+// 64-bit FNV-1a of a file's bytes as 16 hex digits: equal files, equal hashes.
+std::string ContentHash(std::string_view bytes);
+
+}  // namespace imgsearch::pipeline

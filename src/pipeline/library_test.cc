@@ -1,0 +1,138 @@
+// The image library through its public API: one images collection holding each image's
+// fields (the user's too), every model's vectors keyed by the image's id.
+#include "imgsearch/library.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "test_util.h"
+#include "tiny_images.h"
+
+namespace imgsearch {
+namespace {
+
+using json = nlohmann::json;
+using testing::MakeTempDir;
+using testing::MakeTinyImages;
+using testing::ValueOrDie;
+
+std::set<int64_t> IdsOf(const Collection& collection) {
+  QueryRequest all;
+  all.limit = 1 << 30;
+  std::set<int64_t> ids;
+  for (const Row& row : ValueOrDie(collection.Query(all))) ids.insert(row.id);
+  return ids;
+}
+
+// Every model's collection holds exactly the images' ids.
+void ExpectModelsMatchImages(Library& library) {
+  Database& db = library.database();
+  std::set<int64_t> images = IdsOf(*ValueOrDie(db.GetCollection(kImagesCollectionName)));
+  for (const std::string& model : library.ModelNames()) {
+    const auto collection = ValueOrDie(db.GetCollection(model));
+    EXPECT_TRUE(collection->schema().scalar_fields.empty()) << model << " copies image fields";
+    EXPECT_EQ(IdsOf(*collection), images) << model;
+  }
+}
+
+TEST(LibraryTest, UserFieldsAreStoredFilteredAndKeptWhenAFileChanges) {
+  std::vector<std::string> photos = MakeTinyImages(6, 3);
+  auto library = ValueOrDie(Library::Open(MakeTempDir() + "/lib"));
+  AddedImage cat = ValueOrDie(library->AddImageFile(photos[0], {{"label", "cat"}, {"n", 1}}));
+  EXPECT_TRUE(cat.created);
+  IndexOptions index;
+  index.paths = {std::filesystem::path(photos[0]).parent_path().string()};
+  IndexReport report = ValueOrDie(library->Index(index));
+  EXPECT_EQ(report.added, 5u);
+  EXPECT_EQ(report.unchanged, 1u);
+  ExpectModelsMatchImages(*library);
+
+  EXPECT_EQ(ValueOrDie(library->FindImages(R"(fields["label"] == "cat")")),
+            std::vector<int64_t>{cat.id});
+  ImageQuery query;
+  query.path = photos[1];
+  SearchOptions options;
+  options.k = 5;
+  options.filter = R"(fields["label"] == "cat")";
+  SearchResults results = ValueOrDie(library->Search(query, options));
+  for (const ModelResults& model : results.models) {
+    ASSERT_EQ(model.hits.size(), 1u) << model.model;
+    EXPECT_EQ(model.hits[0].id, cat.id);
+    EXPECT_EQ(model.hits[0].row.fields["path"], cat.path);
+  }
+
+  // The file changes: new vectors and size under the same id, the user's fields stay.
+  std::filesystem::copy_file(photos[1], photos[0],
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(photos[2], index.paths[0] + "/copy.jpg");
+  report = ValueOrDie(library->Index(index));
+  EXPECT_EQ(report.updated, 1u);
+  EXPECT_EQ(report.added, 1u);
+  EXPECT_EQ(report.duplicates, 1u);  // the copy; photos[0] now has photos[1]'s bytes but came first
+  std::vector<ImageInfo> got = ValueOrDie(library->GetImages({cat.id, 999}));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].fields, (json{{"label", "cat"}, {"n", 1}}));
+  EXPECT_EQ(got[0].size, static_cast<int64_t>(std::filesystem::file_size(photos[1])));
+
+  ASSERT_TRUE(library->SetFields(cat.id, {{"label", "dog"}}).ok());
+  EXPECT_TRUE(ValueOrDie(library->FindImages(R"(fields["label"] == "cat")")).empty());
+  EXPECT_EQ(library->SetFields(cat.id, json::array()).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(library->SetFields(12345, json::object()).code(), StatusCode::kNotFound);
+  EXPECT_EQ(library->AddImageFile(photos[2], "label").status().code(),
+            StatusCode::kInvalidArgument);
+
+  // Removal takes the image out of every collection at once.
+  EXPECT_EQ(ValueOrDie(library->RemoveImages({cat.id, 999})), 1);
+  ExpectModelsMatchImages(*library);
+  EXPECT_EQ(library->PathOf(cat.id).status().code(), StatusCode::kNotFound);
+}
+
+TEST(LibraryTest, UploadsAreOneImagePerContentAndCarryFields) {
+  std::vector<std::string> photos = MakeTinyImages(2, 4);
+  auto library = ValueOrDie(Library::Open(MakeTempDir() + "/lib"));
+  std::string bytes = testing::ReadFileBytes(photos[0]);
+  AddedImage first = ValueOrDie(library->AddImage(bytes, {{"source", "upload"}}));
+  AddedImage again = ValueOrDie(library->AddImage(bytes));
+  EXPECT_TRUE(first.created);
+  EXPECT_FALSE(again.created);
+  EXPECT_EQ(first.id, again.id);
+  EXPECT_EQ(ValueOrDie(library->GetImages({first.id}))[0].fields, (json{{"source", "upload"}}));
+  EXPECT_FALSE(library->AddImage("not an image").ok());
+  ExpectModelsMatchImages(*library);
+}
+
+// A library written before the images collection existed is refused, untouched.
+TEST(LibraryTest, ALibraryOfTheOldLayoutIsRefusedAndLeftAlone) {
+  std::string dir = MakeTempDir() + "/old";
+  {
+    auto db = ValueOrDie(Database::Open(dir));
+    CollectionSchema old;
+    old.name = "phash";
+    old.auto_id = false;
+    old.vector_type = DataType::kBinaryVector;
+    old.dimension = 64;
+    old.scalar_fields = {{"path", DataType::kVarChar}};
+    ASSERT_TRUE(db->CreateCollection(old, {"BIN_FLAT", "HAMMING"}).ok());
+  }
+  LibraryOptions options;
+  options.models = {"phash"};
+  auto opened = Library::Open(dir, options);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_NE(opened.status().message().find("earlier imgsearch"), std::string::npos)
+      << opened.status().ToString();
+  auto db = ValueOrDie(Database::Open(dir));
+  EXPECT_EQ(db->ListCollections(), std::vector<std::string>{"phash"});
+}
+
+TEST(LibraryTest, AModelCannotTakeTheImagesCollectionsName) {
+  LibraryOptions options;
+  options.models = {"images=phash"};
+  auto opened = Library::Open(MakeTempDir() + "/lib", options);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_NE(opened.status().message().find("list of images"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace imgsearch
