@@ -156,7 +156,8 @@ int Run(const std::string& images_dir, const std::vector<int64_t>& sizes, size_t
     double t = Seconds();
     {
       auto library = Library::Open(dir);
-      if (!library.ok()) return std::fprintf(stderr, "%s\n", library.status().ToString().c_str()), 1;
+      if (!library.ok())
+        return std::fprintf(stderr, "%s\n", library.status().ToString().c_str()), 1;
       Status filled = Fill(**library, n);
       if (!filled.ok()) return std::fprintf(stderr, "%s\n", filled.ToString().c_str()), 1;
     }
@@ -164,7 +165,7 @@ int Run(const std::string& images_dir, const std::vector<int64_t>& sizes, size_t
     LibraryOptions one_thread;
     one_thread.inference_threads = 1;
     auto library = std::move(Library::Open(dir, one_thread)).value();  // as a server holds it
-    (void)library->AddImage(ReadAll(photos[0]));         // warm-up
+    (void)library->AddImage(ReadAll(photos[0]));                       // warm-up
     std::vector<double> upload, reference;
     for (size_t i = 0; i < uploads; ++i, ++next_photo) {
       std::string bytes = ReadAll(photos[next_photo]);

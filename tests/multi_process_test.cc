@@ -57,7 +57,8 @@ std::map<std::string, int64_t> CheckModelsAgree(const std::string& db_dir) {
   all.output_fields = {"path"};
   std::map<std::string, int64_t> by_path;
   std::set<int64_t> image_ids;
-  for (const Row& row : ValueOrDie(ValueOrDie(db->GetCollection(kImagesCollectionName))->Query(all))) {
+  for (const Row& row :
+       ValueOrDie(ValueOrDie(db->GetCollection(kImagesCollectionName))->Query(all))) {
     EXPECT_TRUE(by_path.emplace(row.fields["path"].get<std::string>(), row.id).second)
         << "path " << row.fields["path"] << " twice";
     image_ids.insert(row.id);

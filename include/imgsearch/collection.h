@@ -9,8 +9,8 @@
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,7 +51,7 @@ struct SearchRequest {
   std::vector<std::vector<uint8_t>> binary_vectors;  // binary collections
   int limit = 10;
   int offset = 0;
-  std::string filter;                      // Milvus boolean expression; empty = all rows
+  std::string filter;  // Milvus boolean expression; empty = all rows
   // Only these rows are candidates (and-ed with the filter); unset: every row. A caller
   // that filtered on another collection passes the ids that passed.
   std::optional<std::vector<int64_t>> ids;

@@ -183,8 +183,8 @@ int RunExport(const AdminOptions& o) {
       nlohmann::json line = nlohmann::json::object();
       if (auto it = image_of.find(r.id); it != image_of.end()) {
         const ImageInfo& image = *it->second;
-        line = {{"path", image.path},   {"size", image.size},    {"mtime", image.mtime_ns},
-                {"hash", image.hash},   {"width", image.width},  {"height", image.height},
+        line = {{"path", image.path},    {"size", image.size},   {"mtime", image.mtime_ns},
+                {"hash", image.hash},    {"width", image.width}, {"height", image.height},
                 {"fields", image.fields}};
       }
       line[s.primary_field] = r.id;

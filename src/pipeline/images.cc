@@ -75,8 +75,12 @@ Row ImageRow(const ImageInfo& image) {
   Row row;
   row.id = image.id;
   row.binary_vector = HashBits(image.hash);
-  row.fields = {{"path", image.path},     {"size", image.size},   {"mtime", image.mtime_ns},
-                {"hash", image.hash},     {"width", image.width}, {"height", image.height},
+  row.fields = {{"path", image.path},
+                {"size", image.size},
+                {"mtime", image.mtime_ns},
+                {"hash", image.hash},
+                {"width", image.width},
+                {"height", image.height},
                 {"fields", image.fields.is_object() ? image.fields : json::object()}};
   return row;
 }
@@ -102,7 +106,7 @@ ImageInfo ImageFromRow(const Row& row) {
 }
 
 Result<std::map<std::string, ImageInfo>> ImagesByPath(const Collection& images,
-                                                        const std::vector<std::string>& paths) {
+                                                      const std::vector<std::string>& paths) {
   std::map<std::string, ImageInfo> found;
   for (size_t first = 0; first < paths.size(); first += kLookupBatch) {
     QueryRequest query;
@@ -121,7 +125,7 @@ Result<std::map<std::string, ImageInfo>> ImagesByPath(const Collection& images,
 }
 
 Result<std::map<int64_t, ImageInfo>> ImagesById(const Collection& images,
-                                                  const std::vector<int64_t>& ids) {
+                                                const std::vector<int64_t>& ids) {
   IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images.Get(ids, ImageFieldNames()));
   std::map<int64_t, ImageInfo> found;
   for (const Row& row : rows) found[row.id] = ImageFromRow(row);

@@ -32,10 +32,10 @@ const std::vector<std::string>& ImageFieldNames();
 // The images stored under these paths, by path (absent ones left out); through the path
 // index, in batches.
 Result<std::map<std::string, ImageInfo>> ImagesByPath(const Collection& images,
-                                                        const std::vector<std::string>& paths);
+                                                      const std::vector<std::string>& paths);
 // The images with these ids, by id.
 Result<std::map<int64_t, ImageInfo>> ImagesById(const Collection& images,
-                                                  const std::vector<int64_t>& ids);
+                                                const std::vector<int64_t>& ids);
 // Whether an image with an id below `id` holds the same bytes, through the hash index.
 Result<bool> HasEarlierCopy(const Collection& images, const std::string& hash, int64_t id);
 

@@ -99,8 +99,9 @@ Result<std::vector<Job>> PlanJobs(const Collection& images, const std::vector<Bo
   std::vector<Job> jobs;
   constexpr size_t kBatch = 1024;
   for (size_t first = 0; first < files.size(); first += kBatch) {
-    std::vector<FileInfo> batch(files.begin() + static_cast<long>(first),
-                                files.begin() + static_cast<long>(std::min(files.size(), first + kBatch)));
+    std::vector<FileInfo> batch(
+        files.begin() + static_cast<long>(first),
+        files.begin() + static_cast<long>(std::min(files.size(), first + kBatch)));
     std::vector<std::string> paths;
     for (const FileInfo& f : batch) paths.push_back(f.path);
     IMGSEARCH_ASSIGN_OR_RETURN(auto known, ImagesByPath(images, paths));
@@ -113,11 +114,12 @@ Result<std::vector<Job>> PlanJobs(const Collection& images, const std::vector<Bo
     }
     for (const FileInfo& f : batch) {
       auto it = known.find(f.path);
-      bool changed = it == known.end() || it->second.size != f.size ||
-                     it->second.mtime_ns != f.mtime_ns;
+      bool changed =
+          it == known.end() || it->second.size != f.size || it->second.mtime_ns != f.mtime_ns;
       Job job{f, 0, false, {}};
       for (size_t m = 0; m < models.size(); ++m) {
-        if (changed || models[m].reembed || !present[m].count(it->second.id)) job.models.push_back(m);
+        if (changed || models[m].reembed || !present[m].count(it->second.id))
+          job.models.push_back(m);
       }
       if (job.models.empty()) {
         ++report->unchanged;
@@ -225,7 +227,8 @@ Result<std::vector<Row>> AssignIds(Transaction& txn, const Collection& images,
   if (!fresh.empty()) {
     IMGSEARCH_ASSIGN_OR_RETURN(int64_t first,
                                txn.TakeIds(kImageIdCounter, static_cast<int64_t>(fresh.size())));
-    for (size_t i = 0; i < fresh.size(); ++i) records[fresh[i]].id = first + static_cast<int64_t>(i);
+    for (size_t i = 0; i < fresh.size(); ++i)
+      records[fresh[i]].id = first + static_cast<int64_t>(i);
   }
   std::vector<Row> rows;
   size_t next = 0;

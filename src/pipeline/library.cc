@@ -122,7 +122,8 @@ Result<AddedImage> LibraryImpl::AddImage(std::string_view bytes, const nlohmann:
   return AddImageFile(path, fields);
 }
 
-Result<AddedImage> LibraryImpl::AddImageFile(const std::string& path, const nlohmann::json& fields) {
+Result<AddedImage> LibraryImpl::AddImageFile(const std::string& path,
+                                             const nlohmann::json& fields) {
   if (!fields.is_null() && !fields.is_object())
     return Status::InvalidArgument("an image's fields must be a JSON object");
   IndexOptions index;
@@ -139,7 +140,8 @@ Result<AddedImage> LibraryImpl::AddImageFile(const std::string& path, const nloh
 }
 
 Status LibraryImpl::SetFields(int64_t id, const nlohmann::json& fields) {
-  if (!fields.is_object()) return Status::InvalidArgument("an image's fields must be a JSON object");
+  if (!fields.is_object())
+    return Status::InvalidArgument("an image's fields must be a JSON object");
   return db_->Transact([&](Transaction& txn) -> Status {
     // Read inside the write, so that a concurrent re-index of the file is not undone.
     IMGSEARCH_ASSIGN_OR_RETURN(auto found, pipeline::ImagesById(*images_, {id}));

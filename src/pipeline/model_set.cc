@@ -181,9 +181,9 @@ Result<ModelSource> ParseModelArgument(const std::string& argument) {
     return Status::InvalidArgument("--model \"" + argument + "\": expected NAME=SOURCE or SOURCE");
   }
   if (m.name == kImagesCollection) {
-    return Status::InvalidArgument("--model \"" + argument + "\": the name \"" + m.name +
-                                   "\" is the library's list of images; name the model NAME=" +
-                                   m.source);
+    return Status::InvalidArgument(
+        "--model \"" + argument + "\": the name \"" + m.name +
+        "\" is the library's list of images; name the model NAME=" + m.source);
   }
   // Files are recorded by absolute path, so later commands work from any folder.
   if (base::Env::Default()->FileExists(m.source))

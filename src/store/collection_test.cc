@@ -185,11 +185,13 @@ TEST(CollectionTest, IndexedFieldLookupsAgreeWithAScan) {
   MakeCollection(*db, plain);
   MakeCollection(*db, indexed);
   auto write_both = [](Database& d, const std::function<Status(Collection&)>& write) {
-    for (const char* name : {"plain", "indexed"}) ASSERT_TRUE(write(*ValueOrDie(d.GetCollection(name))).ok());
+    for (const char* name : {"plain", "indexed"})
+      ASSERT_TRUE(write(*ValueOrDie(d.GetCollection(name))).ok());
   };
   write_both(*db, [](Collection& c) { return c.Insert(MakeRows(60, 4, 7, 1)).status(); });
   auto moved = MakeRows(10, 4, 8, 5);  // ids 5..14 move to other paths, some shared
-  for (size_t i = 0; i < moved.size(); ++i) moved[i].fields["path"] = "img/" + std::to_string(i % 3) + ".jpg";
+  for (size_t i = 0; i < moved.size(); ++i)
+    moved[i].fields["path"] = "img/" + std::to_string(i % 3) + ".jpg";
   write_both(*db, [&](Collection& c) { return c.Upsert(moved).status(); });
   write_both(*db, [](Collection& c) { return c.Delete({1, 2, 30}).status(); });
 
@@ -219,7 +221,8 @@ TEST(CollectionTest, IndexedFieldLookupsAgreeWithAScan) {
     QueryRequest q;
     q.filter = R"(path == "img/0.jpg")";
     std::set<int64_t> ids;
-    for (const Row& r : ValueOrDie(ValueOrDie(d.GetCollection("indexed"))->Query(q))) ids.insert(r.id);
+    for (const Row& r : ValueOrDie(ValueOrDie(d.GetCollection("indexed"))->Query(q)))
+      ids.insert(r.id);
     EXPECT_EQ(ids, (std::set<int64_t>{5, 8, 11, 14})) << when;
   };
   agree(*db, "after writes");
@@ -235,7 +238,8 @@ TEST(CollectionTest, IndexedFieldLookupsAgreeWithAScan) {
   QueryRequest q;
   q.filter = R"(path == "img/0.jpg")";
   std::set<int64_t> ids;
-  for (const Row& r : ValueOrDie(ValueOrDie(db->GetCollection("indexed"))->Query(q))) ids.insert(r.id);
+  for (const Row& r : ValueOrDie(ValueOrDie(db->GetCollection("indexed"))->Query(q)))
+    ids.insert(r.id);
   EXPECT_EQ(ids, (std::set<int64_t>{8, 11, 14, 100, 101, 102})) << "another handle's writes";
 
   // Searches restricted to ids (and a filter) see only those rows.
@@ -257,7 +261,8 @@ TEST(CollectionTest, OnlyIntegerAndStringFieldsCanBeIndexed) {
   CollectionSchema s = PhotoSchema("s", 4);
   s.scalar_fields[2].indexed = true;  // meta, JSON
   Status created = db->CreateCollection(s, {});
-  EXPECT_NE(created.message().find("only Int64 and VarChar fields can be indexed"), std::string::npos)
+  EXPECT_NE(created.message().find("only Int64 and VarChar fields can be indexed"),
+            std::string::npos)
       << created.ToString();
 }
 

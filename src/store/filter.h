@@ -13,11 +13,11 @@
 #pragma once
 
 #include <memory>
-#include <optional>
-#include <vector>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "imgsearch/schema.h"
 #include "imgsearch/status.h"
