@@ -12,6 +12,7 @@
 #include <cstring>
 #include <random>
 
+#include "base/cpu.h"
 #include "bench_util.h"
 #include "imgsearch/embedder.h"
 
@@ -22,7 +23,7 @@ struct Options {
   std::string models = "build/bench-models";
   std::string images = "../shared/data/caltech101-dev";
   int batch = 8;
-  int threads = 2;
+  int threads = 0;  // 0: what users get by default, one per core this process may use
   int rounds = 5;
   size_t image_limit = 300;
 };
@@ -125,7 +126,9 @@ void BenchModel(const Options& o, Ort::Env& env, const std::string& name) {
     std::printf("%s: %s, skipped\n", name.c_str(), embedder.status().ToString().c_str());
     return;
   }
-  Ort::Session plain = PlainSession(env, path, o.threads);
+  // The reference gets the count the Embedder's default resolves to.
+  const int threads = o.threads > 0 ? o.threads : base::UsableCores();
+  Ort::Session plain = PlainSession(env, path, threads);
   std::vector<float> input(size_t(o.batch) * 3 * 224 * 224);
   std::mt19937 rng(1);
   std::normal_distribution<float> dist;
@@ -147,9 +150,10 @@ void BenchModel(const Options& o, Ort::Env& env, const std::string& name) {
   }
   double p = Median(plain_rate), e = Median(embed_rate);
   std::printf(
-      "%-9s %5d-d  batch %d, %d threads: plain ONNX Runtime %6.2f images/s, Embedder %6.2f "
+      "%-9s %5d-d  batch %d, %d threads%s: plain ONNX Runtime %6.2f images/s, Embedder %6.2f "
       "images/s = %.3fx   (max |difference| after L2: %.2g)\n",
-      name.c_str(), (*embedder)->dimension(), o.batch, o.threads, p, e, e / p, deviation);
+      name.c_str(), (*embedder)->dimension(), o.batch, threads,
+      o.threads > 0 ? "" : " (the default)", p, e, e / p, deviation);
 }
 
 }  // namespace
