@@ -1,9 +1,11 @@
 // Every index against exact search, serialisation round trips, and damaged payloads.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "index/flat_index.h"
 #include "index/index_factory.h"
@@ -177,6 +179,55 @@ TEST(IndexTest, FiltersRemovalsAndRangesAreHonoured) {
       EXPECT_LT(r.distance, range.max_distance) << type;
     }
   }
+}
+
+std::vector<float> Distances(const std::vector<Neighbor>& found) {
+  std::vector<float> out;
+  for (const Neighbor& n : found) out.push_back(n.distance);
+  return out;
+}
+
+// Regression: BIN_IVF_FLAT searches wrote nprobe into the FAISS index they share, so one
+// search could run with another's nprobe (and ThreadSanitizer saw a data race).
+TEST(IndexTest, BinaryIvfSearchesKeepTheirOwnNprobeWhenConcurrent) {
+  const size_t n = 4000, bytes = 32, nq = 20, nlist = 64;
+  auto data = ClusteredBits(n, bytes, 11), queries = ClusteredBits(nq, bytes, 12);
+  auto labels = Labels(n);
+  IndexDescription d{"BIN_IVF_FLAT", Metric::kHamming, json{{"nlist", nlist}}};
+  auto index = ValueOrDie(MakeIndex(d, true, bytes * 8));
+  auto flat =
+      ValueOrDie(MakeIndex({"BIN_FLAT", Metric::kHamming, json::object()}, true, bytes * 8));
+  ASSERT_TRUE(index->Add(n, labels.data(), data.data()).ok());
+  ASSERT_TRUE(flat->Add(n, labels.data(), data.data()).ok());
+  SearchParams narrow, wide;
+  narrow.nprobe = 1;
+  wide.nprobe = static_cast<int>(nlist);
+  std::vector<std::vector<float>> want_narrow(nq), want_wide(nq);
+  bool nprobe_matters = false;
+  for (size_t q = 0; q < nq; ++q) {
+    const uint8_t* query = &queries[q * bytes];
+    want_narrow[q] = Distances(index->Search(query, 10, narrow, {}));
+    want_wide[q] = Distances(index->Search(query, 10, wide, {}));
+    EXPECT_EQ(want_wide[q], Distances(flat->Search(query, 10, {}, {})));  // every list: exact
+    nprobe_matters |= want_narrow[q] != want_wide[q];
+  }
+  ASSERT_TRUE(nprobe_matters);
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const SearchParams& params = t % 2 == 0 ? narrow : wide;
+      const auto& want = t % 2 == 0 ? want_narrow : want_wide;
+      for (int round = 0; round < 100; ++round) {
+        for (size_t q = 0; q < nq; ++q) {
+          if (Distances(index->Search(&queries[q * bytes], 10, params, {})) != want[q])
+            ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 // Save, load, and get the same answers; damaged bytes are errors, never crashes.

@@ -140,36 +140,19 @@ std::vector<Neighbor> IvfIndex::Search(const void* query, size_t k, const Search
 std::vector<Neighbor> IvfIndex::SearchTrained(const void* query, size_t k,
                                               const SearchParams& params,
                                               const LabelFilter& filter) const {
-  int nprobe = params.nprobe > 0 ? params.nprobe : std::min(params_.nlist, 16);
+  size_t nprobe =
+      static_cast<size_t>(params.nprobe > 0 ? params.nprobe : std::min(params_.nlist, 16));
   AllowedSelector selector;
   selector.filter = &filter;
   selector.removed = &removed_;
-  faiss::SearchParametersIVF search_params;
-  search_params.nprobe = static_cast<size_t>(nprobe);
-  search_params.sel = &selector;
   // Ranges and the binary index (which ignores selectors) are applied afterwards, so ask
   // for more and trim.
   bool post_filter = binary_index_ != nullptr || params.min_distance > -1e30f;
   size_t fetch = post_filter ? std::max<size_t>(k * 4, 64) : k;
-  std::vector<int64_t> labels(fetch, -1);
   std::vector<Neighbor> out;
   try {
-    if (binary_index_) {
-      std::vector<int32_t> distances(fetch);
-      auto* ivf = static_cast<faiss::IndexBinaryIVF*>(binary_index_.get());
-      ivf->nprobe = static_cast<size_t>(nprobe);  // the binary IVF reads nprobe from itself
-      ivf->search(1, static_cast<const uint8_t*>(query), fetch, distances.data(), labels.data());
-      for (size_t i = 0; i < fetch; ++i) {
-        if (labels[i] >= 0) out.push_back({labels[i], static_cast<float>(distances[i])});
-      }
-    } else {
-      std::vector<float> distances(fetch);
-      float_index_->search(1, static_cast<const float*>(query), fetch, distances.data(),
-                           labels.data(), &search_params);
-      for (size_t i = 0; i < fetch; ++i) {
-        if (labels[i] >= 0) out.push_back({labels[i], InternalDistance(metric_, distances[i])});
-      }
-    }
+    out = binary_index_ ? SearchBinary(static_cast<const uint8_t*>(query), fetch, nprobe)
+                        : SearchFloat(static_cast<const float*>(query), fetch, nprobe, &selector);
   } catch (const faiss::FaissException&) {
     return {};
   }
@@ -179,6 +162,47 @@ std::vector<Neighbor> IvfIndex::SearchTrained(const void* query, size_t k,
       kept.push_back(n);
   }
   return kept;
+}
+
+std::vector<Neighbor> IvfIndex::SearchFloat(const float* query, size_t fetch, size_t nprobe,
+                                            faiss::IDSelector* selector) const {
+  faiss::SearchParametersIVF search_params;
+  search_params.nprobe = nprobe;
+  search_params.sel = selector;
+  std::vector<int64_t> labels(fetch, -1);
+  std::vector<float> distances(fetch);
+  float_index_->search(1, query, fetch, distances.data(), labels.data(), &search_params);
+  std::vector<Neighbor> out;
+  for (size_t i = 0; i < fetch; ++i) {
+    if (labels[i] >= 0) out.push_back({labels[i], InternalDistance(metric_, distances[i])});
+  }
+  return out;
+}
+
+// FAISS 1.7.3's IndexBinaryIVF::search refuses per-call parameters and reads nprobe from
+// the index itself, which concurrent searches share (writing it there was a data race).
+// Its two halves do take them: the coarse quantizer finds the nprobe nearest lists, and
+// search_preassigned scans those lists with this call's parameters.
+std::vector<Neighbor> IvfIndex::SearchBinary(const uint8_t* query, size_t fetch,
+                                             size_t nprobe) const {
+  const auto* ivf = static_cast<const faiss::IndexBinaryIVF*>(binary_index_.get());
+  nprobe = std::min(nprobe, ivf->nlist);
+  std::vector<int64_t> lists(nprobe, -1);
+  std::vector<int32_t> list_distances(nprobe);
+  ivf->quantizer->search(1, query, static_cast<int64_t>(nprobe), list_distances.data(),
+                         lists.data());
+  faiss::SearchParametersIVF search_params;
+  search_params.nprobe = nprobe;
+  std::vector<int64_t> labels(fetch, -1);
+  std::vector<int32_t> distances(fetch);
+  ivf->search_preassigned(1, query, static_cast<int64_t>(fetch), lists.data(),
+                          list_distances.data(), distances.data(), labels.data(),
+                          /*store_pairs=*/false, &search_params);
+  std::vector<Neighbor> out;
+  for (size_t i = 0; i < fetch; ++i) {
+    if (labels[i] >= 0) out.push_back({labels[i], static_cast<float>(distances[i])});
+  }
+  return out;
 }
 
 Status IvfIndex::Serialize(std::string* out) const {

@@ -13,6 +13,7 @@
 namespace faiss {
 struct Index;
 struct IndexBinary;
+struct IDSelector;
 }  // namespace faiss
 
 namespace imgsearch::index {
@@ -53,6 +54,10 @@ class IvfIndex final : public Index {
   }
   std::vector<Neighbor> SearchTrained(const void* query, size_t k, const SearchParams& params,
                                       const LabelFilter& filter) const;
+  // FAISS's nearest `fetch` in `nprobe` lists; these throw as FAISS does.
+  std::vector<Neighbor> SearchFloat(const float* query, size_t fetch, size_t nprobe,
+                                    faiss::IDSelector* selector) const;
+  std::vector<Neighbor> SearchBinary(const uint8_t* query, size_t fetch, size_t nprobe) const;
 
   IvfKind kind_;
   Metric metric_;
