@@ -105,7 +105,7 @@ void BenchFlatScan(int dim) {
   std::vector<double> rates;
   for (int r = 0; r < 7; ++r) {
     double t = Seconds();
-    auto hits = flat.Search(q.data(), 10, {}, {});
+    auto hits = flat.Scan(q.data(), 10, {}, {});
     rates.push_back(bytes / (Seconds() - t) / 1e9);
   }
   double bandwidth = ReadBandwidthGBs(bytes);
@@ -161,7 +161,7 @@ void BenchHnsw(const Options& o, int dim) {
   (void)flat.Add(n, labels.data(), data.data());
   std::vector<std::set<int64_t>> truth(o.queries);
   for (size_t q = 0; q < o.queries; ++q) {
-    for (const auto& h : flat.Search(&queries[q * dim], 10, {}, {})) truth[q].insert(h.label);
+    for (const auto& h : flat.Scan(&queries[q * dim], 10, {}, {})) truth[q].insert(h.label);
   }
   double t = Seconds();
   index::HnswIndex ours(index::Metric::kL2, dim, o.m, o.ef_construction);
@@ -176,7 +176,8 @@ void BenchHnsw(const Options& o, int dim) {
     index::SearchParams p;
     p.ef = ef;
     std::vector<int64_t> out;
-    for (const auto& h : ours.Search(q, 10, p, {})) out.push_back(h.label);
+    auto found = ours.Search(q, 10, p, {});
+    for (const auto& h : found.value()) out.push_back(h.label);
     return out;
   });
   Curve b = Sweep(queries, dim, o.queries, truth, [&](const float* q, int ef) {

@@ -81,6 +81,8 @@ class Embedder {
  private:
   struct State;
   explicit Embedder(std::unique_ptr<State> state);
+  // EmbedPreprocessed, before its failures name the model.
+  Result<Embeddings> EmbedBatches(const float* tensor, size_t count) const;
   std::unique_ptr<State> state_;
 };
 

@@ -54,8 +54,14 @@ void FlatIndex::Remove(int64_t label) {
   position_of_.erase(it);
 }
 
-std::vector<Neighbor> FlatIndex::Search(const void* query, size_t k, const SearchParams& params,
-                                        const LabelFilter& filter) const {
+Result<std::vector<Neighbor>> FlatIndex::Search(const void* query, size_t k,
+                                                const SearchParams& params,
+                                                const LabelFilter& filter) const {
+  return Scan(query, k, params, filter);
+}
+
+std::vector<Neighbor> FlatIndex::Scan(const void* query, size_t k, const SearchParams& params,
+                                      const LabelFilter& filter) const {
   TopK top(k);
   const size_t n = labels_.size();
   const DistanceFunction distance = DistanceFor(metric_);

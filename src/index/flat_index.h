@@ -19,8 +19,12 @@ class FlatIndex final : public Index {
   Status Add(size_t n, const int64_t* labels, const void* vectors) override;
   void Remove(int64_t label) override;
   size_t size() const override { return labels_.size(); }
-  std::vector<Neighbor> Search(const void* query, size_t k, const SearchParams& params,
-                               const LabelFilter& filter) const override;
+  // Scan, which cannot fail.
+  Result<std::vector<Neighbor>> Search(const void* query, size_t k, const SearchParams& params,
+                                       const LabelFilter& filter) const override;
+  // The exact search, for callers that hold a FlatIndex.
+  std::vector<Neighbor> Scan(const void* query, size_t k, const SearchParams& params,
+                             const LabelFilter& filter) const;
   Status Serialize(std::string* out) const override;
   Status Deserialize(std::string_view in) override;
   size_t MemoryUsage() const override;

@@ -201,9 +201,10 @@ void HnswIndex::Remove(int64_t label) {
   node_of_.erase(it);
 }
 
-std::vector<Neighbor> HnswIndex::Search(const void* query, size_t k, const SearchParams& params,
-                                        const LabelFilter& filter) const {
-  if (max_level_ < 0 || k == 0) return {};
+Result<std::vector<Neighbor>> HnswIndex::Search(const void* query, size_t k,
+                                                const SearchParams& params,
+                                                const LabelFilter& filter) const {
+  if (max_level_ < 0 || k == 0) return std::vector<Neighbor>();
   const auto* q = static_cast<const float*>(query);
   Node entry = GreedyDescend(q, entry_, max_level_, 0);
   size_t ef = std::max<size_t>(params.ef > 0 ? params.ef : 64, k);

@@ -20,8 +20,8 @@ class HnswIndex final : public Index {
   Status Add(size_t n, const int64_t* labels, const void* vectors) override;
   void Remove(int64_t label) override;
   size_t size() const override { return labels_.size() - deleted_count_; }
-  std::vector<Neighbor> Search(const void* query, size_t k, const SearchParams& params,
-                               const LabelFilter& filter) const override;
+  Result<std::vector<Neighbor>> Search(const void* query, size_t k, const SearchParams& params,
+                                       const LabelFilter& filter) const override;
   Status Serialize(std::string* out) const override;
   Status Deserialize(std::string_view in) override;
   size_t MemoryUsage() const override;

@@ -59,9 +59,11 @@ class Index {
   virtual void Remove(int64_t label) = 0;
   virtual size_t size() const = 0;
 
-  // Up to k nearest allowed labels in range, nearest first.
-  virtual std::vector<Neighbor> Search(const void* query, size_t k, const SearchParams& params,
-                                       const LabelFilter& filter) const = 0;
+  // Up to k nearest allowed labels in range, nearest first (maybe none). An error means
+  // the search itself failed (inside FAISS, say), never that nothing was found.
+  virtual Result<std::vector<Neighbor>> Search(const void* query, size_t k,
+                                               const SearchParams& params,
+                                               const LabelFilter& filter) const = 0;
 
   // The index as bytes (without a file header: the store adds magic and checksum).
   virtual Status Serialize(std::string* out) const = 0;

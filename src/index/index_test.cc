@@ -1,10 +1,13 @@
 // Every index against exact search, serialisation round trips, and damaged payloads.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <random>
 #include <set>
+#include <thread>
 
+#include "index/faiss_call.h"
 #include "index/flat_index.h"
 #include "index/index_factory.h"
 #include "test_util.h"
@@ -68,8 +71,8 @@ double RecallAgainstFlat(const Index& index, const Index& flat, const void* quer
   size_t hits = 0;
   for (size_t q = 0; q < nq; ++q) {
     const auto* query = static_cast<const uint8_t*>(queries) + q * stride;
-    auto truth = flat.Search(query, k, {}, {});
-    auto got = index.Search(query, fetch > 0 ? fetch : k, {}, {});
+    auto truth = ValueOrDie(flat.Search(query, k, {}, {}));
+    auto got = ValueOrDie(index.Search(query, fetch > 0 ? fetch : k, {}, {}));
     std::set<int64_t> want;
     for (const auto& n : truth) want.insert(n.label);
     for (const auto& n : got) hits += want.count(n.label);
@@ -140,7 +143,7 @@ TEST(IndexTest, FlatIsExact) {
   for (size_t i = 0; i < n; ++i)
     all.push_back({int64_t(i), scalar::L2Squared(query.data(), &data[i * dim], dim)});
   std::sort(all.begin(), all.end());
-  auto got = flat.Search(query.data(), 20, {}, {});
+  auto got = ValueOrDie(flat.Search(query.data(), 20, {}, {}));
   ASSERT_EQ(got.size(), 20u);
   for (size_t i = 0; i < 20; ++i) {
     EXPECT_EQ(got[i].label, all[i].label);
@@ -158,25 +161,75 @@ TEST(IndexTest, FiltersRemovalsAndRangesAreHonoured) {
   for (const char* type : {"FLAT", "HNSW", "IVF_FLAT", "IVF_SQ8"}) {
     auto index = ValueOrDie(MakeIndex({type, Metric::kL2, json::object()}, false, dim));
     ASSERT_TRUE(index->Add(n, labels.data(), data.data()).ok());
-    auto nearest = index->Search(query.data(), 1, {}, {});
+    auto nearest = ValueOrDie(index->Search(query.data(), 1, {}, {}));
     ASSERT_EQ(nearest.size(), 1u);
     index->Remove(nearest[0].label);
     EXPECT_EQ(index->size(), n - 1) << type;
-    for (const auto& r : index->Search(query.data(), 10, {}, {}))
+    for (const auto& r : ValueOrDie(index->Search(query.data(), 10, {}, {})))
       EXPECT_NE(r.label, nearest[0].label) << type;
     LabelFilter filter{&even};
-    auto filtered = index->Search(query.data(), 10, {}, filter);
+    auto filtered = ValueOrDie(index->Search(query.data(), 10, {}, filter));
     EXPECT_EQ(filtered.size(), 10u) << type;
     for (const auto& r : filtered) EXPECT_EQ(r.label % 2, 0) << type;
     SearchParams range;
-    auto unbounded = index->Search(query.data(), 10, {}, {});
+    auto unbounded = ValueOrDie(index->Search(query.data(), 10, {}, {}));
     range.min_distance = unbounded[3].distance;  // skip the three nearest
     range.max_distance = unbounded[8].distance;
-    for (const auto& r : index->Search(query.data(), 10, range, {})) {
+    for (const auto& r : ValueOrDie(index->Search(query.data(), 10, range, {}))) {
       EXPECT_GE(r.distance, range.min_distance) << type;
       EXPECT_LT(r.distance, range.max_distance) << type;
     }
   }
+}
+
+std::vector<float> Distances(const std::vector<Neighbor>& found) {
+  std::vector<float> out;
+  for (const Neighbor& n : found) out.push_back(n.distance);
+  return out;
+}
+
+// Regression: BIN_IVF_FLAT searches wrote nprobe into the FAISS index they share, so one
+// search could run with another's nprobe (and ThreadSanitizer saw a data race).
+TEST(IndexTest, BinaryIvfSearchesKeepTheirOwnNprobeWhenConcurrent) {
+  const size_t n = 4000, bytes = 32, nq = 20, nlist = 64;
+  auto data = ClusteredBits(n, bytes, 11), queries = ClusteredBits(nq, bytes, 12);
+  auto labels = Labels(n);
+  IndexDescription d{"BIN_IVF_FLAT", Metric::kHamming, json{{"nlist", nlist}}};
+  auto index = ValueOrDie(MakeIndex(d, true, bytes * 8));
+  auto flat =
+      ValueOrDie(MakeIndex({"BIN_FLAT", Metric::kHamming, json::object()}, true, bytes * 8));
+  ASSERT_TRUE(index->Add(n, labels.data(), data.data()).ok());
+  ASSERT_TRUE(flat->Add(n, labels.data(), data.data()).ok());
+  SearchParams narrow, wide;
+  narrow.nprobe = 1;
+  wide.nprobe = static_cast<int>(nlist);
+  std::vector<std::vector<float>> want_narrow(nq), want_wide(nq);
+  bool nprobe_matters = false;
+  for (size_t q = 0; q < nq; ++q) {
+    const uint8_t* query = &queries[q * bytes];
+    want_narrow[q] = Distances(ValueOrDie(index->Search(query, 10, narrow, {})));
+    want_wide[q] = Distances(ValueOrDie(index->Search(query, 10, wide, {})));
+    // Every list scanned: the exact answer.
+    EXPECT_EQ(want_wide[q], Distances(ValueOrDie(flat->Search(query, 10, {}, {}))));
+    nprobe_matters |= want_narrow[q] != want_wide[q];
+  }
+  ASSERT_TRUE(nprobe_matters);
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const SearchParams& params = t % 2 == 0 ? narrow : wide;
+      const auto& want = t % 2 == 0 ? want_narrow : want_wide;
+      for (int round = 0; round < 100; ++round) {
+        for (size_t q = 0; q < nq; ++q) {
+          if (Distances(ValueOrDie(index->Search(&queries[q * bytes], 10, params, {}))) != want[q])
+            ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 // Save, load, and get the same answers; damaged bytes are errors, never crashes.
@@ -194,7 +247,8 @@ TEST(IndexTest, SerialisationRoundTripsAndRejectsDamage) {
     auto loaded = ValueOrDie(MakeIndex({type, Metric::kL2, params}, false, dim));
     ASSERT_TRUE(loaded->Deserialize(bytes).ok()) << type;
     EXPECT_EQ(loaded->size(), index->size()) << type;
-    auto a = index->Search(query.data(), 10, {}, {}), b = loaded->Search(query.data(), 10, {}, {});
+    auto a = ValueOrDie(index->Search(query.data(), 10, {}, {})),
+         b = ValueOrDie(loaded->Search(query.data(), 10, {}, {}));
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].label, b[i].label) << type;
     for (size_t cut : {size_t(0), size_t(7), bytes.size() / 2, bytes.size() - 1}) {
@@ -203,6 +257,51 @@ TEST(IndexTest, SerialisationRoundTripsAndRejectsDamage) {
           << type << " " << cut;
     }
   }
+}
+
+// A FAISS snapshot is only as trustworthy as its bytes: one of another kind or metric is
+// refused at load, not searched (an unsupported metric ended the process inside FAISS).
+TEST(IndexTest, IvfRefusesASnapshotOfAnotherKindOrMetric) {
+  const size_t n = 3000, dim = 16;
+  auto data = ClusteredVectors(n, dim, 7, false);
+  auto labels = Labels(n);
+  json params{{"nlist", 16}};
+  auto l2 = ValueOrDie(MakeIndex({"IVF_FLAT", Metric::kL2, params}, false, dim));
+  ASSERT_TRUE(l2->Add(n, labels.data(), data.data()).ok());
+  std::string bytes;
+  ASSERT_TRUE(l2->Serialize(&bytes).ok());
+  auto same = ValueOrDie(MakeIndex({"IVF_FLAT", Metric::kL2, params}, false, dim));
+  EXPECT_TRUE(same->Deserialize(bytes).ok());
+  auto inner_product = ValueOrDie(MakeIndex({"IVF_FLAT", Metric::kIP, params}, false, dim));
+  Status metric = inner_product->Deserialize(bytes);
+  EXPECT_EQ(metric.code(), StatusCode::kCorruption);
+  EXPECT_NE(metric.message().find("another metric"), std::string::npos) << metric.message();
+  auto sq8 = ValueOrDie(MakeIndex({"IVF_SQ8", Metric::kL2, params}, false, dim));
+  Status kind = sq8->Deserialize(bytes);
+  EXPECT_EQ(kind.code(), StatusCode::kCorruption);
+  EXPECT_NE(kind.message().find("IVF_SQ8 snapshot"), std::string::npos) << kind.message();
+}
+
+// What FAISS throws becomes a Status naming the index and the call: a failed search is
+// an error, not an empty answer.
+TEST(IndexTest, FaissExceptionsBecomeStatusesWithContext) {
+  Status thrown = CallFaiss("IVF_PQ", "search", [] { throw faiss::FaissException("bad k"); });
+  EXPECT_EQ(thrown.code(), StatusCode::kInternal);
+  EXPECT_NE(thrown.message().find("IVF_PQ search failed in FAISS: bad k"), std::string::npos)
+      << thrown.message();
+  Status memory = CallFaiss("BIN_IVF_FLAT", "training", [] { throw std::bad_alloc(); });
+  EXPECT_EQ(memory.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(memory.message().find("BIN_IVF_FLAT training"), std::string::npos);
+  EXPECT_TRUE(CallFaiss("IVF_FLAT", "add", [] {}).ok());
+}
+
+TEST(IndexTest, TrainedIvfAnswersKZeroWithNothing) {
+  const size_t n = 3000, dim = 16;
+  auto data = ClusteredVectors(n, dim, 7, false);
+  auto labels = Labels(n);
+  auto index = ValueOrDie(MakeIndex({"IVF_FLAT", Metric::kL2, json{{"nlist", 16}}}, false, dim));
+  ASSERT_TRUE(index->Add(n, labels.data(), data.data()).ok());
+  EXPECT_TRUE(ValueOrDie(index->Search(data.data(), 0, {}, {})).empty());
 }
 
 TEST(IndexTest, HnswRejectsLinksThatPointNowhere) {
@@ -224,7 +323,7 @@ TEST(IndexTest, HnswRejectsLinksThatPointNowhere) {
       ++rejected;
       continue;
     }
-    (void)loaded->Search(data.data(), 5, {}, {});  // accepted damage must still be safe
+    (void)loaded->Search(data.data(), 5, {}, {});  // accepted damage: an answer or an error
   }
   EXPECT_GT(rejected, 0);
 }

@@ -6,13 +6,13 @@
 #include <faiss/IndexIVFFlat.h>
 #include <faiss/IndexIVFPQ.h>
 #include <faiss/IndexScalarQuantizer.h>
-#include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
 
 #include <algorithm>
 
+#include "index/faiss_call.h"
 #include "index/serializer.h"
 
 namespace imgsearch::index {
@@ -70,15 +70,13 @@ Status IvfIndex::Add(size_t n, const int64_t* labels, const void* vectors) {
     IMGSEARCH_RETURN_IF_ERROR(pending_.Add(n, labels, vectors));
     return pending_.size() >= train_threshold() ? Train() : Status::Ok();
   }
-  try {
+  IMGSEARCH_RETURN_IF_ERROR(CallFaiss(type(), "add", [&] {
     if (binary_index_) {
       binary_index_->add_with_ids(n, static_cast<const uint8_t*>(vectors), labels);
     } else {
       float_index_->add_with_ids(n, static_cast<const float*>(vectors), labels);
     }
-  } catch (const faiss::FaissException& e) {
-    return Status::Internal(std::string("FAISS add failed: ") + e.what());
-  }
+  }));
   trained_count_ += n;
   return Status::Ok();
 }
@@ -89,38 +87,44 @@ Status IvfIndex::Train() {
   std::vector<uint8_t> data(n * stride);
   for (size_t i = 0; i < n; ++i) std::copy_n(pending_.vector_at(i), stride, &data[i * stride]);
   std::vector<int64_t> labels = pending_.labels();
-  try {
+  IMGSEARCH_RETURN_IF_ERROR(CallFaiss(type(), "training", [&] {
     if (kind_ == IvfKind::kBinaryFlat) {
-      auto* quantizer = new faiss::IndexBinaryFlat(dim_);
-      auto ivf = std::make_unique<faiss::IndexBinaryIVF>(quantizer, dim_, params_.nlist);
-      ivf->own_fields = true;
-      ivf->train(n, data.data());
-      binary_index_ = std::move(ivf);
+      TrainBinary(n, data.data());
     } else {
-      faiss::Index* quantizer = metric_ == Metric::kL2
-                                    ? static_cast<faiss::Index*>(new faiss::IndexFlatL2(dim_))
-                                    : new faiss::IndexFlatIP(dim_);
-      std::unique_ptr<faiss::IndexIVF> ivf;
-      faiss::MetricType fm = FaissMetric(metric_);
-      if (kind_ == IvfKind::kFlat) {
-        ivf = std::make_unique<faiss::IndexIVFFlat>(quantizer, dim_, params_.nlist, fm);
-      } else if (kind_ == IvfKind::kSq8) {
-        ivf = std::make_unique<faiss::IndexIVFScalarQuantizer>(quantizer, dim_, params_.nlist,
-                                                               faiss::ScalarQuantizer::QT_8bit, fm);
-      } else {
-        ivf = std::make_unique<faiss::IndexIVFPQ>(quantizer, dim_, params_.nlist, params_.m,
-                                                  params_.nbits, fm);
-      }
-      ivf->own_fields = true;
-      ivf->train(n, reinterpret_cast<const float*>(data.data()));
-      float_index_ = std::move(ivf);
+      TrainFloat(n, reinterpret_cast<const float*>(data.data()));
     }
-  } catch (const faiss::FaissException& e) {
-    return Status::Internal(std::string("FAISS training failed: ") + e.what());
-  }
+  }));
   trained_ = true;
   pending_.Clear();
   return Add(n, labels.data(), data.data());
+}
+
+void IvfIndex::TrainBinary(size_t n, const uint8_t* data) {
+  auto* quantizer = new faiss::IndexBinaryFlat(dim_);
+  auto ivf = std::make_unique<faiss::IndexBinaryIVF>(quantizer, dim_, params_.nlist);
+  ivf->own_fields = true;
+  ivf->train(n, data);
+  binary_index_ = std::move(ivf);
+}
+
+void IvfIndex::TrainFloat(size_t n, const float* data) {
+  faiss::Index* quantizer = metric_ == Metric::kL2
+                                ? static_cast<faiss::Index*>(new faiss::IndexFlatL2(dim_))
+                                : new faiss::IndexFlatIP(dim_);
+  std::unique_ptr<faiss::IndexIVF> ivf;
+  faiss::MetricType fm = FaissMetric(metric_);
+  if (kind_ == IvfKind::kFlat) {
+    ivf = std::make_unique<faiss::IndexIVFFlat>(quantizer, dim_, params_.nlist, fm);
+  } else if (kind_ == IvfKind::kSq8) {
+    ivf = std::make_unique<faiss::IndexIVFScalarQuantizer>(quantizer, dim_, params_.nlist,
+                                                           faiss::ScalarQuantizer::QT_8bit, fm);
+  } else {
+    ivf = std::make_unique<faiss::IndexIVFPQ>(quantizer, dim_, params_.nlist, params_.m,
+                                              params_.nbits, fm);
+  }
+  ivf->own_fields = true;
+  ivf->train(n, data);
+  float_index_ = std::move(ivf);
 }
 
 void IvfIndex::Remove(int64_t label) {
@@ -131,54 +135,78 @@ void IvfIndex::Remove(int64_t label) {
   ++removed_count_;
 }
 
-std::vector<Neighbor> IvfIndex::Search(const void* query, size_t k, const SearchParams& params,
-                                       const LabelFilter& filter) const {
+Result<std::vector<Neighbor>> IvfIndex::Search(const void* query, size_t k,
+                                               const SearchParams& params,
+                                               const LabelFilter& filter) const {
   if (!trained_) return pending_.Search(query, k, params, filter);
+  if (k == 0) return std::vector<Neighbor>();  // FAISS refuses k = 0
   return SearchTrained(query, k, params, filter);
 }
 
-std::vector<Neighbor> IvfIndex::SearchTrained(const void* query, size_t k,
-                                              const SearchParams& params,
-                                              const LabelFilter& filter) const {
-  int nprobe = params.nprobe > 0 ? params.nprobe : std::min(params_.nlist, 16);
+Result<std::vector<Neighbor>> IvfIndex::SearchTrained(const void* query, size_t k,
+                                                      const SearchParams& params,
+                                                      const LabelFilter& filter) const {
+  size_t nprobe =
+      static_cast<size_t>(params.nprobe > 0 ? params.nprobe : std::min(params_.nlist, 16));
   AllowedSelector selector;
   selector.filter = &filter;
   selector.removed = &removed_;
-  faiss::SearchParametersIVF search_params;
-  search_params.nprobe = static_cast<size_t>(nprobe);
-  search_params.sel = &selector;
   // Ranges and the binary index (which ignores selectors) are applied afterwards, so ask
   // for more and trim.
   bool post_filter = binary_index_ != nullptr || params.min_distance > -1e30f;
   size_t fetch = post_filter ? std::max<size_t>(k * 4, 64) : k;
-  std::vector<int64_t> labels(fetch, -1);
   std::vector<Neighbor> out;
-  try {
-    if (binary_index_) {
-      std::vector<int32_t> distances(fetch);
-      auto* ivf = static_cast<faiss::IndexBinaryIVF*>(binary_index_.get());
-      ivf->nprobe = static_cast<size_t>(nprobe);  // the binary IVF reads nprobe from itself
-      ivf->search(1, static_cast<const uint8_t*>(query), fetch, distances.data(), labels.data());
-      for (size_t i = 0; i < fetch; ++i) {
-        if (labels[i] >= 0) out.push_back({labels[i], static_cast<float>(distances[i])});
-      }
-    } else {
-      std::vector<float> distances(fetch);
-      float_index_->search(1, static_cast<const float*>(query), fetch, distances.data(),
-                           labels.data(), &search_params);
-      for (size_t i = 0; i < fetch; ++i) {
-        if (labels[i] >= 0) out.push_back({labels[i], InternalDistance(metric_, distances[i])});
-      }
-    }
-  } catch (const faiss::FaissException&) {
-    return {};
-  }
+  IMGSEARCH_RETURN_IF_ERROR(CallFaiss(type(), "search", [&] {
+    out = binary_index_ ? SearchBinary(static_cast<const uint8_t*>(query), fetch, nprobe)
+                        : SearchFloat(static_cast<const float*>(query), fetch, nprobe, &selector);
+  }));
   std::vector<Neighbor> kept;
   for (const Neighbor& n : out) {
     if (kept.size() < k && selector.is_member(n.label) && params.InRange(n.distance))
       kept.push_back(n);
   }
   return kept;
+}
+
+std::vector<Neighbor> IvfIndex::SearchFloat(const float* query, size_t fetch, size_t nprobe,
+                                            faiss::IDSelector* selector) const {
+  faiss::SearchParametersIVF search_params;
+  search_params.nprobe = nprobe;
+  search_params.sel = selector;
+  std::vector<int64_t> labels(fetch, -1);
+  std::vector<float> distances(fetch);
+  float_index_->search(1, query, fetch, distances.data(), labels.data(), &search_params);
+  std::vector<Neighbor> out;
+  for (size_t i = 0; i < fetch; ++i) {
+    if (labels[i] >= 0) out.push_back({labels[i], InternalDistance(metric_, distances[i])});
+  }
+  return out;
+}
+
+// FAISS 1.7.3's IndexBinaryIVF::search refuses per-call parameters and reads nprobe from
+// the index itself, which concurrent searches share (writing it there was a data race).
+// Its two halves do take them: the coarse quantizer finds the nprobe nearest lists, and
+// search_preassigned scans those lists with this call's parameters.
+std::vector<Neighbor> IvfIndex::SearchBinary(const uint8_t* query, size_t fetch,
+                                             size_t nprobe) const {
+  const auto* ivf = static_cast<const faiss::IndexBinaryIVF*>(binary_index_.get());
+  nprobe = std::min(nprobe, ivf->nlist);
+  std::vector<int64_t> lists(nprobe, -1);
+  std::vector<int32_t> list_distances(nprobe);
+  ivf->quantizer->search(1, query, static_cast<int64_t>(nprobe), list_distances.data(),
+                         lists.data());
+  faiss::SearchParametersIVF search_params;
+  search_params.nprobe = nprobe;
+  std::vector<int64_t> labels(fetch, -1);
+  std::vector<int32_t> distances(fetch);
+  ivf->search_preassigned(1, query, static_cast<int64_t>(fetch), lists.data(),
+                          list_distances.data(), distances.data(), labels.data(),
+                          /*store_pairs=*/false, &search_params);
+  std::vector<Neighbor> out;
+  for (size_t i = 0; i < fetch; ++i) {
+    if (labels[i] >= 0) out.push_back({labels[i], static_cast<float>(distances[i])});
+  }
+  return out;
 }
 
 Status IvfIndex::Serialize(std::string* out) const {
@@ -193,15 +221,13 @@ Status IvfIndex::Serialize(std::string* out) const {
   w.U64(removed_.size());
   w.Array(removed_.data(), removed_.size());
   faiss::VectorIOWriter writer;
-  try {
+  IMGSEARCH_RETURN_IF_ERROR(CallFaiss(type(), "serialisation", [&] {
     if (binary_index_) {
       faiss::write_index_binary(binary_index_.get(), &writer);
     } else {
       faiss::write_index(float_index_.get(), &writer);
     }
-  } catch (const faiss::FaissException& e) {
-    return Status::Internal(std::string("FAISS could not serialise the index: ") + e.what());
-  }
+  }));
   w.U64(writer.data.size());
   w.Bytes(writer.data.data(), writer.data.size());
   return Status::Ok();
@@ -228,19 +254,38 @@ Status IvfIndex::Deserialize(std::string_view in) {
   IMGSEARCH_RETURN_IF_ERROR(r.ExpectEnd());
   trained_count_ = count;
   removed_count_ = static_cast<size_t>(std::count(removed_.begin(), removed_.end(), 1));
-  try {
+  Status read = CallFaiss(type(), "loading", [&] {
     if (kind_ == IvfKind::kBinaryFlat) {
       binary_index_.reset(faiss::read_index_binary(&reader));
-      if (binary_index_->d != static_cast<int>(dim_))
-        return Status::Corruption("IVF dimension differs");
     } else {
       float_index_.reset(faiss::read_index(&reader));
-      if (float_index_->d != static_cast<int>(dim_))
-        return Status::Corruption("IVF dimension differs");
     }
-  } catch (const faiss::FaissException& e) {
-    return Status::Corruption(std::string("FAISS could not read the index: ") + e.what());
+  });
+  if (!read.ok()) return Status::Corruption(read.message());
+  return CheckLoaded();
+}
+
+// FAISS reads whatever index its bytes describe; a search would trust the kind and the
+// metric (one FAISS cannot scan ends the process from inside an OpenMP region).
+Status IvfIndex::CheckLoaded() const {
+  const std::string what = std::string(type()) + " snapshot: ";
+  if (kind_ == IvfKind::kBinaryFlat) {
+    if (dynamic_cast<const faiss::IndexBinaryIVF*>(binary_index_.get()) == nullptr)
+      return Status::Corruption(what + "FAISS holds another kind of binary index");
+    if (binary_index_->d != static_cast<int>(dim_))
+      return Status::Corruption(what + "dimension differs");
+    return Status::Ok();
   }
+  const faiss::Index* loaded = float_index_.get();
+  bool right_kind = kind_ == IvfKind::kFlat
+                        ? dynamic_cast<const faiss::IndexIVFFlat*>(loaded) != nullptr
+                    : kind_ == IvfKind::kSq8
+                        ? dynamic_cast<const faiss::IndexIVFScalarQuantizer*>(loaded) != nullptr
+                        : dynamic_cast<const faiss::IndexIVFPQ*>(loaded) != nullptr;
+  if (!right_kind) return Status::Corruption(what + "FAISS holds another kind of index");
+  if (loaded->d != static_cast<int>(dim_)) return Status::Corruption(what + "dimension differs");
+  if (loaded->metric_type != FaissMetric(metric_))
+    return Status::Corruption(what + "FAISS holds another metric");
   return Status::Ok();
 }
 

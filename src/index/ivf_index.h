@@ -13,6 +13,7 @@
 namespace faiss {
 struct Index;
 struct IndexBinary;
+struct IDSelector;
 }  // namespace faiss
 
 namespace imgsearch::index {
@@ -36,8 +37,8 @@ class IvfIndex final : public Index {
   Status Add(size_t n, const int64_t* labels, const void* vectors) override;
   void Remove(int64_t label) override;
   size_t size() const override { return pending_.size() + trained_count_ - removed_count_; }
-  std::vector<Neighbor> Search(const void* query, size_t k, const SearchParams& params,
-                               const LabelFilter& filter) const override;
+  Result<std::vector<Neighbor>> Search(const void* query, size_t k, const SearchParams& params,
+                                       const LabelFilter& filter) const override;
   Status Serialize(std::string* out) const override;
   Status Deserialize(std::string_view in) override;
   size_t MemoryUsage() const override;
@@ -48,11 +49,21 @@ class IvfIndex final : public Index {
 
  private:
   Status Train();
+  // These throw as FAISS does.
+  void TrainBinary(size_t n, const uint8_t* data);
+  void TrainFloat(size_t n, const float* data);
+  // What Deserialize read is the index this one describes.
+  Status CheckLoaded() const;
   bool Removed(int64_t label) const {
     return static_cast<size_t>(label) < removed_.size() && removed_[label];
   }
-  std::vector<Neighbor> SearchTrained(const void* query, size_t k, const SearchParams& params,
-                                      const LabelFilter& filter) const;
+  Result<std::vector<Neighbor>> SearchTrained(const void* query, size_t k,
+                                              const SearchParams& params,
+                                              const LabelFilter& filter) const;
+  // FAISS's nearest `fetch` in `nprobe` lists; these throw as FAISS does.
+  std::vector<Neighbor> SearchFloat(const float* query, size_t fetch, size_t nprobe,
+                                    faiss::IDSelector* selector) const;
+  std::vector<Neighbor> SearchBinary(const uint8_t* query, size_t fetch, size_t nprobe) const;
 
   IvfKind kind_;
   Metric metric_;

@@ -11,9 +11,11 @@
 namespace imgsearch {
 
 using model::OnnxSession;
+using model::ShapeText;
 using model::TensorInfo;
 
 struct Embedder::State {
+  std::string name;  // the built-in name or the file, for messages
   std::unique_ptr<OnnxSession> session;
   ModelSpec spec;
   EmbedderOptions options;
@@ -27,12 +29,6 @@ namespace {
 constexpr uint64_t kMaxSidecarBytes = 1 << 20;
 constexpr const char* kMetadataKeys[] = {"name",   "preset",  "preprocess",    "input",
                                          "output", "pooling", "output_layout", "normalize"};
-
-std::string ShapeText(const std::vector<int64_t>& shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
 
 std::string NamesOf(const std::vector<TensorInfo>& tensors) {
   std::string names;
@@ -166,13 +162,14 @@ Result<std::unique_ptr<Embedder>> Embedder::Open(const std::string& model,
                                                  const EmbedderOptions& options) {
   if (options.batch_size < 1) return Status::InvalidArgument("batch size must be at least 1");
   auto state = std::make_unique<State>();
+  state->name = model;
   state->options = options;
   model::SessionConfig config{options.intra_op_threads, options.allow_spinning};
   const model::BuiltinModel* builtin = model::FindBuiltinModel(model);
   if (builtin == nullptr && !base::Env::Default()->FileExists(model)) {
     return Status::NotFound("model \"" + model + "\" is neither a built-in model nor a file");
   }
-  auto session = builtin != nullptr ? OnnxSession::FromBytes(builtin->onnx_bytes, config)
+  auto session = builtin != nullptr ? OnnxSession::FromBytes(model, builtin->onnx_bytes, config)
                                     : OnnxSession::FromFile(model, config);
   if (!session.ok()) return session.status();
   state->session = std::move(session).value();
@@ -190,7 +187,7 @@ Result<std::unique_ptr<Embedder>> Embedder::Open(const std::string& model,
   std::vector<float> blank(embedder->spec().preprocess.TensorSize(), 0.0f);
   embedder->state_->dimension = -1;
   auto probe = embedder->EmbedPreprocessed(blank.data(), 1);
-  if (!probe.ok()) return probe.status().WithContext(model);
+  if (!probe.ok()) return probe.status();  // which names the model
   return embedder;
 }
 
@@ -220,6 +217,12 @@ Result<Embeddings> Embedder::Embed(std::span<const Image> images) const {
 }
 
 Result<Embeddings> Embedder::EmbedPreprocessed(const float* tensor, size_t count) const {
+  Result<Embeddings> out = EmbedBatches(tensor, count);
+  if (!out.ok()) return out.status().WithContext("model \"" + state_->name + "\"");
+  return out;
+}
+
+Result<Embeddings> Embedder::EmbedBatches(const float* tensor, size_t count) const {
   const State& s = *state_;
   const PreprocessSpec& p = s.spec.preprocess;
   const size_t tensor_size = p.TensorSize();

@@ -269,11 +269,18 @@ TEST(EmbedderTest, UnusableModelsGiveClearErrors) {
 TEST(EmbedderTest, NamingTheInputMakesAMultiInputModelUsable) {
   // Both inputs must be fed for Add to run: naming one is accepted at the spec level but
   // the run must then fail with a clear message rather than crash.
-  auto embedder = Embedder::Open(ModelWithSidecar("two_inputs", R"({"preprocess": {"width": 8,
-      "height": 8}, "input": "a", "pooling": "max"})"));
+  std::string model = ModelWithSidecar("two_inputs", R"({"preprocess": {"width": 8,
+      "height": 8}, "input": "a", "pooling": "max"})");
+  auto embedder = Embedder::Open(model);
   ASSERT_FALSE(embedder.ok());
-  EXPECT_NE(embedder.status().message().find("ONNX Runtime failed to run"), std::string::npos)
-      << embedder.status().message();
+  // Which model, which call, and what ONNX Runtime said.
+  const std::string& message = embedder.status().message();
+  EXPECT_EQ(message.find("model \"" + model +
+                         "\": ONNX Runtime failed to run the model (input "
+                         "\"a\" [1, 3, 8, 8], output"),
+            0u)
+      << message;
+  EXPECT_NE(message.find("): "), std::string::npos) << message;
 }
 
 }  // namespace

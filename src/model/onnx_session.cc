@@ -5,6 +5,7 @@
 
 #include "base/cpu.h"
 #include "base/large_stack.h"
+#include "model/postprocess.h"
 
 namespace imgsearch::model {
 
@@ -91,9 +92,10 @@ Result<std::unique_ptr<OnnxSession>> OnnxSession::FromFile(const std::string& pa
   });
 }
 
-Result<std::unique_ptr<OnnxSession>> OnnxSession::FromBytes(std::string_view bytes,
+Result<std::unique_ptr<OnnxSession>> OnnxSession::FromBytes(const std::string& name,
+                                                            std::string_view bytes,
                                                             const SessionConfig& config) {
-  return CreateGuarded("model bytes", [&]() -> Result<std::unique_ptr<OnnxSession>> {
+  return CreateGuarded(name, [&]() -> Result<std::unique_ptr<OnnxSession>> {
     std::unique_ptr<OnnxSession> session(new OnnxSession(
         Ort::Session(ProcessEnv(), bytes.data(), bytes.size(), MakeOptions(config))));
     IMGSEARCH_RETURN_IF_ERROR(session->ReadSignature());
@@ -123,28 +125,36 @@ Result<FloatTensor> OnnxSession::Run(const std::string& input, const float* data
                                      const std::vector<int64_t>& shape,
                                      const std::string& output) const {
   try {
-    size_t count = 1;
-    for (int64_t d : shape) count *= static_cast<size_t>(d);
-    auto memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
-    // ONNX Runtime does not write to inputs; the API just lacks a const overload.
-    Ort::Value tensor = Ort::Value::CreateTensor<float>(memory, const_cast<float*>(data), count,
-                                                        shape.data(), shape.size());
-    const char* input_names[] = {input.c_str()};
-    const char* output_names[] = {output.c_str()};
-    auto results = const_cast<Ort::Session&>(session_).Run(Ort::RunOptions{nullptr}, input_names,
-                                                           &tensor, 1, output_names, 1);
-    FloatTensor out;
-    auto info = results[0].GetTensorTypeAndShapeInfo();
-    if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
-      return Status::Unsupported("output \"" + output + "\" is " +
-                                 ElementTypeName(info.GetElementType()) + ", expected float");
-    }
-    out.shape = info.GetShape();
-    out.value = std::move(results[0]);
-    return out;
-  } catch (const Ort::Exception& e) {
-    return Status::Internal(std::string("ONNX Runtime failed to run the model: ") + e.what());
+    return RunOrThrow(input, data, shape, output);
+  } catch (const std::exception& e) {  // Ort::Exception, or std::bad_alloc inside the run
+    return Status::Internal("ONNX Runtime failed to run the model (input \"" + input + "\" " +
+                            ShapeText(shape) + ", output \"" + output + "\"): " + e.what());
   }
+}
+
+Result<FloatTensor> OnnxSession::RunOrThrow(const std::string& input, const float* data,
+                                            const std::vector<int64_t>& shape,
+                                            const std::string& output) const {
+  size_t count = 1;
+  for (int64_t d : shape) count *= static_cast<size_t>(d);
+  auto memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+  // ONNX Runtime does not write to inputs; the API just lacks a const overload.
+  Ort::Value tensor = Ort::Value::CreateTensor<float>(memory, const_cast<float*>(data), count,
+                                                      shape.data(), shape.size());
+  const char* input_names[] = {input.c_str()};
+  const char* output_names[] = {output.c_str()};
+  auto results = const_cast<Ort::Session&>(session_).Run(Ort::RunOptions{nullptr}, input_names,
+                                                         &tensor, 1, output_names, 1);
+  auto info = results[0].GetTensorTypeAndShapeInfo();
+  if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
+    return Status::Unsupported("output \"" + output + "\" is " +
+                               ElementTypeName(info.GetElementType()) + ", expected float");
+  }
+  FloatTensor out;
+  out.shape = info.GetShape();
+  out.values = results[0].GetTensorData<float>();
+  out.value = std::move(results[0]);
+  return out;
 }
 
 const char* ElementTypeName(ONNXTensorElementDataType type) {

@@ -32,7 +32,8 @@ int IntraOpThreads(const SessionConfig& config);
 struct FloatTensor {
   std::vector<int64_t> shape;
   Ort::Value value{nullptr};
-  const float* data() const { return value.GetTensorData<float>(); }
+  const float* values = nullptr;  // value's data, taken inside Run (the getter may throw)
+  const float* data() const { return values; }
 };
 
 class OnnxSession {
@@ -40,8 +41,9 @@ class OnnxSession {
   // From a file on disk (large models are not copied through memory first).
   static Result<std::unique_ptr<OnnxSession>> FromFile(const std::string& path,
                                                        const SessionConfig& config);
-  // From model bytes held in memory (the built-in models).
-  static Result<std::unique_ptr<OnnxSession>> FromBytes(std::string_view bytes,
+  // From model bytes held in memory (the built-in models); `name` is for messages.
+  static Result<std::unique_ptr<OnnxSession>> FromBytes(const std::string& name,
+                                                        std::string_view bytes,
                                                         const SessionConfig& config);
 
   const std::vector<TensorInfo>& inputs() const { return inputs_; }
@@ -49,13 +51,17 @@ class OnnxSession {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
   // Feeds `data` (laid out as `shape`) to the named input and returns the named output,
-  // which must be a float tensor.
+  // which must be a float tensor. A failure names the input, its shape and the output.
   Result<FloatTensor> Run(const std::string& input, const float* data,
                           const std::vector<int64_t>& shape, const std::string& output) const;
 
  private:
   explicit OnnxSession(Ort::Session session) : session_(std::move(session)) {}
   Status ReadSignature();
+  // Run's work; throws as ONNX Runtime does.
+  Result<FloatTensor> RunOrThrow(const std::string& input, const float* data,
+                                 const std::vector<int64_t>& shape,
+                                 const std::string& output) const;
 
   Ort::Session session_;
   std::vector<TensorInfo> inputs_;

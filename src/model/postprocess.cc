@@ -4,15 +4,12 @@
 #include <limits>
 
 namespace imgsearch::model {
-namespace {
 
 std::string ShapeText(const std::vector<int64_t>& shape) {
   std::string text = "[";
   for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
   return text + "]";
 }
-
-}  // namespace
 
 Result<OutputGeometry> DescribeOutput(const std::vector<int64_t>& shape, const ModelSpec& spec) {
   OutputGeometry g;

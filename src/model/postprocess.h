@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "imgsearch/model_spec.h"
@@ -23,6 +24,9 @@ struct OutputGeometry {
 // Interprets an output shape under the spec: rank 2 is N x D; rank 4 needs a pooling
 // mode and the spec's output layout. Anything else is an error naming the shape.
 Result<OutputGeometry> DescribeOutput(const std::vector<int64_t>& shape, const ModelSpec& spec);
+
+// "[1, 3, 224, 224]", for messages.
+std::string ShapeText(const std::vector<int64_t>& shape);
 
 // Writes geometry.batch x geometry.channels pooled values to `out`.
 void PoolOutput(const float* data, const OutputGeometry& geometry, Pooling pooling, float* out);

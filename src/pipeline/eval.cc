@@ -53,7 +53,7 @@ class ExactSearcher {
   }
   std::vector<int64_t> Nearest(int64_t query_id, size_t k) const {
     std::vector<int64_t> ids;
-    for (const auto& n : flat_->Search(vectors_.at(query_id).data(), k + 1, {}, {})) {
+    for (const auto& n : flat_->Scan(vectors_.at(query_id).data(), k + 1, {}, {})) {
       if (n.label != query_id && ids.size() < k) ids.push_back(n.label);
     }
     return ids;

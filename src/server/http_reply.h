@@ -1,5 +1,8 @@
 // Writing JSON answers with cpp-httplib: the native API's {"error": {"code", "message"}}
-// shape and the status each kind of failure gets.
+// shape, the status each kind of failure gets, and request ids. Every routed request gets
+// an id (header X-Request-Id); an internal error (HTTP 500) is logged to stderr with it
+// and its body carries it as "request_id", so that a user's report of an answer leads the
+// operator to the log line that explains it.
 #pragma once
 
 #include <httplib.h>
@@ -26,13 +29,25 @@ inline int HttpStatusFor(const Status& s) {
   }
 }
 
+inline constexpr const char* kRequestIdHeader = "X-Request-Id";
+
+// Unique within the process and, with high likelihood, across processes and restarts: a
+// random prefix per process and a counter ("3f9a0c1d-42").
+std::string NewRequestId();
+
+// Logs `message` as an internal error of the request answered by `res` and returns the
+// request's id (its X-Request-Id, which it sets when the request has none yet).
+std::string LogInternalError(httplib::Response& res, const std::string& message);
+
 inline void SendJson(httplib::Response& res, const nlohmann::json& body) {
   res.set_content(body.dump(), "application/json");
 }
 
 inline void SendError(httplib::Response& res, int status, const std::string& message) {
   res.status = status;
-  SendJson(res, {{"error", {{"code", status}, {"message", message}}}});
+  nlohmann::json error = {{"code", status}, {"message", message}};
+  if (status == 500) error["request_id"] = LogInternalError(res, message);
+  SendJson(res, {{"error", std::move(error)}});
 }
 
 inline void SendStatus(httplib::Response& res, const Status& s) {

@@ -73,6 +73,17 @@ bool AllowOrigin(const ServerOptions& options, const httplib::Request& req,
   return true;
 }
 
+// What an exception that escaped a handler says, for the log.
+std::string Describe(std::exception_ptr thrown) {
+  try {
+    std::rethrow_exception(thrown);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an exception of unknown type";
+  }
+}
+
 }  // namespace
 
 std::chrono::milliseconds Server::State::TimeLimit(const httplib::Request& req) const {
@@ -110,6 +121,9 @@ void Server::State::Milvus(const MilvusRoute& route, const httplib::Request& req
     reply = MilvusReply{kMilvusUnexpected, TimeLimitMessage(req)};
     status = 503;
   }
+  // 65535 ("unexpected") is the dialect's internal error (a time limit aside).
+  if (reply.code == kMilvusUnexpected && status == 200)
+    reply.extra["request_id"] = LogInternalError(res, reply.message);
   if (options.milvus_http_status && status == 200) status = ProjectedStatus(reply.code);
   res.status = status;
   SendJson(res, reply.ToJson());
@@ -123,6 +137,7 @@ void Server::State::Routes() {
   auto guard = [this](const std::string& route, bool writes, Dialect dialect, Work work) {
     return [this, route, writes, dialect, work](R req, W res) {
       auto started = std::chrono::steady_clock::now();
+      res.set_header(kRequestIdHeader, NewRequestId());
       AllowOrigin(options, req, res);
       int scope = Scope(options, req);
       if (scope < 0 || (writes && scope < 1)) {
@@ -221,8 +236,9 @@ void Server::State::Routes() {
       SendError(res, res.status, message);
     }
   });
-  http.set_exception_handler(
-      [](R, W res, std::exception_ptr) { SendError(res, 500, "internal error"); });
+  http.set_exception_handler([](R, W res, std::exception_ptr thrown) {
+    SendError(res, 500, "internal error: " + Describe(thrown));
+  });
 }
 
 Result<std::unique_ptr<Server>> Server::Create(const std::string& db_dir,

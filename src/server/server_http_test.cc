@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <random>
 #include <thread>
 
+#include "base/log.h"
 #include "server/milvus_api.h"
 #include "server/test_server.h"
 
@@ -99,6 +101,55 @@ TEST(ServerHttpTest, MilvusErrorsCanAlsoBeHttpStatuses) {
   auto bad = Milvus(c, "collections/create", {{"collectionName", "x"}});
   EXPECT_EQ(bad->status, 400);
   EXPECT_EQ(Milvus(c, "collections/list", json::object())->status, 200);
+}
+
+// The answer to `request`, and what the server wrote to stderr meanwhile.
+template <typename Request>
+std::pair<httplib::Result, std::string> WithStderr(Request request) {
+  ::testing::internal::CaptureStderr();
+  httplib::Result answer = request();
+  return {std::move(answer), ::testing::internal::GetCapturedStderr()};
+}
+
+// Replaces a folder of the library with a file, so that writing into it fails.
+void BreakFolder(const std::string& path) {
+  std::filesystem::remove_all(path);
+  testing::WriteFileBytes(path, "not a folder");
+}
+
+// An internal error is logged with an id that the answer carries in its body and its
+// X-Request-Id header, and each gets its own: a user's report leads to the log line.
+TEST(ServerHttpTest, InternalErrorsCarryTheRequestIdTheyAreLoggedWith) {
+  base::SetLogLevel("warn");  // the logger the CLI installs: stderr
+  ServerFixture f;
+  auto c = f.Client();
+  BreakFolder(f.db_dir() + "/uploads");
+  httplib::MultipartFormDataItems upload = {
+      {"image", testing::ReadFileBytes(f.images() + "/red/red_0.png"), "x.png", "image/png"}};
+  auto [failed, log] = WithStderr([&] { return c.Post("/api/images", upload); });
+  ASSERT_EQ(failed->status, 500) << failed->body;
+  std::string id = Body(failed)["error"]["request_id"];
+  EXPECT_EQ(failed->get_header_value("X-Request-Id"), id);
+  EXPECT_NE(log.find("request " + id + ": internal error: "), std::string::npos) << log;
+  EXPECT_NE(log.find("cannot create the folder"), std::string::npos) << log;
+  EXPECT_NE(Body(c.Post("/api/images", upload))["error"]["request_id"], id);
+
+  // The Milvus dialect's internal error, code 65535, the same way.
+  auto created = Milvus(c, "collections/create", {{"collectionName", "v"}, {"dimension", 3}});
+  ASSERT_EQ(Body(created)["code"], 0);
+  ASSERT_EQ(Body(Milvus(c, "collections/release", {{"collectionName", "v"}}))["code"], 0);
+  BreakFolder(f.db_dir() + "/index");  // where index snapshots and their lock live
+  auto [dropped, milvus_log] = WithStderr([&] {
+    return Milvus(c, "indexes/drop", {{"collectionName", "v"}, {"indexName", "vector"}});
+  });
+  ASSERT_EQ(Body(dropped)["code"], kMilvusUnexpected) << dropped->body;
+  std::string milvus_id = Body(dropped)["request_id"];
+  EXPECT_EQ(dropped->get_header_value("X-Request-Id"), milvus_id);
+  EXPECT_NE(milvus_log.find("request " + milvus_id + ": internal error: "), std::string::npos)
+      << milvus_log;
+  // Refusals are not internal errors: no id in the body.
+  auto missing = Milvus(c, "collections/describe", {{"collectionName", "nope"}});
+  EXPECT_FALSE(Body(missing).contains("request_id"));
 }
 
 TEST(ServerHttpTest, CorsIsOffUnlessOriginsAreListed) {

@@ -211,12 +211,12 @@ Result<std::vector<Hit>> CollectionImpl::SearchOne(const void* query, size_t k,
   } else {
     index::LabelFilter filter{allowed};
     bool lossy = index::IsLossy(index_spec_.index_type);
-    found = index_->Search(query, lossy ? 4 * k : k, params, filter);
+    IMGSEARCH_ASSIGN_OR_RETURN(found, index_->Search(query, lossy ? 4 * k : k, params, filter));
     if (lossy) {
       IMGSEARCH_ASSIGN_OR_RETURN(found, Rerank(query, k, params, found));
     }
     if (!index_is_flat_) {
-      for (const auto& n : tail_->Search(query, k, params, filter)) found.push_back(n);
+      for (const auto& n : tail_->Scan(query, k, params, filter)) found.push_back(n);
       std::sort(found.begin(), found.end());
       if (found.size() > k) found.resize(k);
     }

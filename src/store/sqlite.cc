@@ -1,5 +1,7 @@
 #include "store/sqlite.h"
 
+#include "base/log.h"
+
 namespace imgsearch::store {
 namespace {
 // How long a writer waits for another process's write transaction before giving up.
@@ -7,47 +9,61 @@ constexpr int kBusyTimeoutMs = 10000;
 }  // namespace
 
 Statement& Statement::Bind(int index, int64_t value) {
-  sqlite3_bind_int64(stmt_, index, value);
-  return *this;
+  return CheckBind(sqlite3_bind_int64(stmt_, index, value), index);
 }
 Statement& Statement::Bind(int index, std::string_view text) {
-  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-  return *this;
+  return CheckBind(
+      sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+      index);
 }
 Statement& Statement::BindBlob(int index, const void* data, size_t size) {
-  sqlite3_bind_blob64(stmt_, index, data, size, SQLITE_TRANSIENT);
-  return *this;
+  return CheckBind(sqlite3_bind_blob64(stmt_, index, data, size, SQLITE_TRANSIENT), index);
 }
 Statement& Statement::BindNull(int index) {
-  sqlite3_bind_null(stmt_, index);
+  return CheckBind(sqlite3_bind_null(stmt_, index), index);
+}
+
+Statement& Statement::CheckBind(int rc, int index) {
+  if (rc != SQLITE_OK && bind_status_.ok()) {
+    bind_status_ = SqliteStatus(rc, "binding parameter " + std::to_string(index) + " of \"" +
+                                        Sql() + "\": SQLite: " + sqlite3_errstr(rc));
+  }
   return *this;
 }
 
+std::string Statement::Sql() const {
+  const char* sql = stmt_ != nullptr ? sqlite3_sql(stmt_) : nullptr;
+  return sql == nullptr ? std::string("(no statement)") : std::string(sql).substr(0, 60);
+}
+
 Result<bool> Statement::Step() {
+  if (!bind_status_.ok()) return bind_status_;
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   sqlite3* db = sqlite3_db_handle(stmt_);
-  int code = sqlite3_extended_errcode(db);
-  std::string message = std::string("SQLite: ") + sqlite3_errmsg(db);
-  if (code == SQLITE_FULL || code == SQLITE_IOERR || (code & 0xff) == SQLITE_IOERR)
-    return Status::IOError(message);
-  if ((code & 0xff) == SQLITE_CORRUPT) return Status::Corruption(message);
-  return Status::Internal(message);
+  return SqliteStatus(sqlite3_extended_errcode(db),
+                      "\"" + Sql() + "\": SQLite: " + sqlite3_errmsg(db));
 }
 
 Status Statement::Run() {
   for (;;) {
-    IMGSEARCH_ASSIGN_OR_RETURN(bool row, Step());
-    if (!row) break;
+    Result<bool> row = Step();
+    if (!row.ok()) {
+      Reset();  // the statement stays usable after a failure
+      return row.status();
+    }
+    if (!*row) break;
   }
   Reset();
   return Status::Ok();
 }
 
+// sqlite3_reset returns the last Step's error again, which Step has returned already.
 void Statement::Reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
+  bind_status_ = Status::Ok();
 }
 
 std::string Statement::Text(int column) const {
@@ -71,8 +87,10 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, bool c
     return Status::IOError(
         path + ": cannot open database: " + (handle ? sqlite3_errmsg(handle) : "out of memory"));
   }
-  sqlite3_busy_timeout(handle, kBusyTimeoutMs);
-  sqlite3_extended_result_codes(handle, 1);
+  if (sqlite3_busy_timeout(handle, kBusyTimeoutMs) != SQLITE_OK ||
+      sqlite3_extended_result_codes(handle, 1) != SQLITE_OK) {
+    return db->Error(path + ": configuring the connection");
+  }
   IMGSEARCH_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL").WithContext(path));
   IMGSEARCH_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL"));
   IMGSEARCH_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
@@ -81,23 +99,43 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, bool c
   return db;
 }
 
+// sqlite3_close_v2 fails only on a bad handle; statements still open keep the connection
+// until they are finalized.
 SqliteDb::~SqliteDb() {
   sqlite3_close_v2(db_);
 }
 
-Status SqliteDb::Error(const std::string& what) const {
-  int code = sqlite3_extended_errcode(db_) & 0xff;
-  std::string message = what + ": SQLite: " + sqlite3_errmsg(db_);
-  if (code == SQLITE_BUSY) {
-    return Status::IOError(
-        "the database is busy: another process has held its write lock for "
-        "over " +
-        std::to_string(kBusyTimeoutMs / 1000) + " s (" + message + ")");
+Status SqliteStatus(int code, const std::string& message) {
+  switch (code & 0xff) {
+    case SQLITE_BUSY:
+      return Status::IOError(
+          "the database is busy: another process has held its write lock for over " +
+          std::to_string(kBusyTimeoutMs / 1000) + " s (" + message + ")");
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+      return Status::IOError(message);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return Status::Corruption(message);
+    case SQLITE_NOMEM:
+    case SQLITE_TOOBIG:
+      return Status::ResourceExhausted(message);
+    default:
+      return Status::Internal(message);
   }
-  if (code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_CANTOPEN)
-    return Status::IOError(message);
-  if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) return Status::Corruption(message);
-  return Status::Internal(message);
+}
+
+Status SqliteDb::Error(const std::string& what) const {
+  return SqliteStatus(sqlite3_extended_errcode(db_), what + ": SQLite: " + sqlite3_errmsg(db_));
+}
+
+// SQLite rolls a transaction back by itself after some errors (a full disk, an I/O
+// error), and then ROLLBACK fails harmlessly; only a transaction left open matters.
+void SqliteDb::Rollback() {
+  Status rolled_back = Exec("ROLLBACK");
+  if (!rolled_back.ok() && sqlite3_get_autocommit(db_) == 0)
+    IMGSEARCH_LOG_ERROR("a transaction could not be rolled back: {}", rolled_back.ToString());
 }
 
 Status SqliteDb::Exec(const std::string& sql) {

@@ -12,17 +12,26 @@
 
 namespace imgsearch::store {
 
+// The Status for an SQLite result code (primary or extended) and what was being done.
+Status SqliteStatus(int code, const std::string& message);
+
 class Statement {
  public:
   Statement() = default;
   explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
-  Statement(Statement&& o) noexcept : stmt_(std::exchange(o.stmt_, nullptr)) {}
+  Statement(Statement&& o) noexcept
+      : stmt_(std::exchange(o.stmt_, nullptr)), bind_status_(std::move(o.bind_status_)) {}
   Statement& operator=(Statement&& o) noexcept {
     std::swap(stmt_, o.stmt_);
+    std::swap(bind_status_, o.bind_status_);
     return *this;
   }
+  // Finalizing only repeats the last Step's error, which Step has returned already.
   ~Statement() { sqlite3_finalize(stmt_); }
 
+  // Binds chain (Bind(1, a).Bind(2, b).Run()), so a failed bind (a parameter the
+  // statement lacks, a value over SQLite's size limit) is kept and returned by the next
+  // Step or Run, which then do not run the statement; Reset forgets it.
   Statement& Bind(int index, int64_t value);
   Statement& Bind(int index, std::string_view text);
   Statement& BindBlob(int index, const void* data, size_t size);
@@ -30,7 +39,7 @@ class Statement {
 
   // Advances: true with a row to read, false when done.
   Result<bool> Step();
-  // Runs to completion.
+  // Runs to completion, then resets.
   Status Run();
   void Reset();
 
@@ -40,7 +49,12 @@ class Statement {
   std::string_view Blob(int column) const;
 
  private:
+  Statement& CheckBind(int rc, int index);
+  // The statement's text, for messages.
+  std::string Sql() const;
+
   sqlite3_stmt* stmt_ = nullptr;
+  Status bind_status_;  // the first failed bind since the last Reset
 };
 
 class SqliteDb {
@@ -53,7 +67,8 @@ class SqliteDb {
   Result<Statement> Prepare(const std::string& sql);
   Status Begin() { return Exec("BEGIN IMMEDIATE"); }
   Status Commit() { return Exec("COMMIT"); }
-  void Rollback() { (void)Exec("ROLLBACK"); }
+  // Logs a failure that leaves the transaction open (callers are on an error path already).
+  void Rollback();
 
   Status Error(const std::string& what) const;
   int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
