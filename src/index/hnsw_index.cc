@@ -270,7 +270,8 @@ Status HnswIndex::Deserialize(std::string_view in) {
   for (uint64_t n = 0; n < count; ++n) {
     for (int level = 0; level <= loaded.levels_[n]; ++level) {
       const Node* links = loaded.Links(static_cast<Node>(n), level);
-      if (static_cast<int>(links[0]) > loaded.Capacity(level))
+      // Unsigned: a count of 2^31 or more must not pass as a negative int.
+      if (links[0] > static_cast<Node>(loaded.Capacity(level)))
         return Status::Corruption("HNSW link count out of range");
       for (Node i = 1; i <= links[0]; ++i) {
         if (links[i] >= count) return Status::Corruption("HNSW link out of range");
