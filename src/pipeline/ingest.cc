@@ -221,7 +221,6 @@ Result<std::vector<Row>> AssignIds(Transaction& txn, const Collection& images,
     record.width = decoded[j].width;
     record.height = decoded[j].height;
     if (jobs[j].is_new) fresh.push_back(records.size());
-    jobs[j].id = record.id;
     records.push_back(std::move(record));
   }
   if (!fresh.empty()) {
