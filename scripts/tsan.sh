@@ -18,7 +18,7 @@ TESTS=(base_test index_test store_test server_test)
 # the filter parser's depth limits) are left to the normal build's CTest.
 declare -A SKIP=(
   [index_test]="AllIndexes/*"
-  [store_test]="CollectionTest.EveryIndexKeepsRecallAgainstFlat:FilterTest.*"
+  [store_test]="CollectionTest.EveryIndexKeepsRecallAgainstFlat:FilterTest.*:FaultInjectionTest.*"
 )
 started=$(date +%s)
 

@@ -20,6 +20,7 @@ enum class StatusCode {
   kIOError,            // the operating system refused a read or write
   kResourceExhausted,  // a size or pixel limit was exceeded
   kInternal,           // a bug or a failure inside a dependency
+  kNoSpace,            // the disk (or the file system's quota) is full: free space, retry
 };
 
 class Status {
@@ -36,6 +37,7 @@ class Status {
     return {StatusCode::kResourceExhausted, std::move(msg)};
   }
   static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
+  static Status NoSpace(std::string msg) { return {StatusCode::kNoSpace, std::move(msg)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -48,6 +48,14 @@ class Env {
   // `wait`, fails at once with kResourceExhausted while someone else holds it. The
   // operating system releases it when the holder dies, even by SIGKILL.
   virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path, bool wait) = 0;
+
+  // The SQLite VFS (by its registered name) through which databases under this Env are
+  // opened, so that SQLite's own I/O fails with the Env's; nullptr for SQLite's default.
+  virtual const char* SqliteVfsName() const { return nullptr; }
 };
+
+// The Status for a failed system call on `path`: "PATH: WHAT: strerror". A full disk
+// (ENOSPC, EDQUOT) is kNoSpace, a missing file kNotFound, anything else kIOError.
+Status ErrnoStatus(const std::string& what, const std::string& path, int err);
 
 }  // namespace imgsearch::base

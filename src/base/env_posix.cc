@@ -13,13 +13,15 @@
 #include "base/env.h"
 
 namespace imgsearch::base {
-namespace {
 
 Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
   std::string message = path + ": " + what + ": " + std::strerror(err);
   if (err == ENOENT) return Status::NotFound(message);
+  if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(message);
   return Status::IOError(message);
 }
+
+namespace {
 
 // Closes a file descriptor when it goes out of scope.
 class FdCloser {
@@ -145,7 +147,7 @@ class PosixEnv final : public Env {
   Status CreateDirs(const std::string& path) override {
     std::error_code error;
     std::filesystem::create_directories(path, error);
-    if (error) return Status::IOError(path + ": cannot create the folder: " + error.message());
+    if (error) return ErrnoStatus("cannot create the folder", path, error.value());
     return Status::Ok();
   }
 

@@ -21,6 +21,8 @@ const char* CodeName(StatusCode code) {
       return "limit exceeded";
     case StatusCode::kInternal:
       return "internal error";
+    case StatusCode::kNoSpace:
+      return "disk full";
   }
   return "unknown";
 }

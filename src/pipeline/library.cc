@@ -12,16 +12,20 @@
 #include "pipeline/images.h"
 #include "pipeline/ingest.h"
 #include "pipeline/model_set.h"
+#include "pipeline/open_library.h"
 #include "pipeline/search.h"
+#include "store/open_database.h"
 
 namespace imgsearch {
 namespace {
 
 class LibraryImpl final : public Library {
  public:
-  LibraryImpl(std::string location, LibraryOptions options, std::unique_ptr<Database> db,
-              std::shared_ptr<Collection> images, std::vector<pipeline::BoundModel> models)
-      : location_(std::move(location)),
+  LibraryImpl(base::Env* env, std::string location, LibraryOptions options,
+              std::unique_ptr<Database> db, std::shared_ptr<Collection> images,
+              std::vector<pipeline::BoundModel> models)
+      : env_(env),
+        location_(std::move(location)),
         options_(std::move(options)),
         db_(std::move(db)),
         images_(std::move(images)),
@@ -99,6 +103,7 @@ class LibraryImpl final : public Library {
   }
 
  private:
+  base::Env* const env_;  // the library's files: its database and uploads
   std::string location_;
   LibraryOptions options_;
   std::unique_ptr<Database> db_;
@@ -111,7 +116,7 @@ Result<AddedImage> LibraryImpl::AddImage(std::string_view bytes, const nlohmann:
   DecodeOptions limits;
   if (options_.max_upload_pixels > 0) limits.max_pixels = options_.max_upload_pixels;
   IMGSEARCH_RETURN_IF_ERROR(DecodeImage(bytes, "upload", limits).status());
-  base::Env* env = base::Env::Default();
+  base::Env* env = env_;
   std::string dir = location_ + "/uploads";
   IMGSEARCH_RETURN_IF_ERROR(env->CreateDirs(dir));
   std::string path = dir + "/" + pipeline::ContentHash(bytes) +
@@ -180,9 +185,16 @@ nlohmann::json SearchResults::ToJson(const std::string& query_label) const {
 
 Result<std::unique_ptr<Library>> Library::Open(const std::string& location,
                                                const LibraryOptions& options) {
+  return pipeline::OpenLibrary(location, options, base::Env::Default());
+}
+
+Result<std::unique_ptr<Library>> pipeline::OpenLibrary(const std::string& location,
+                                                       const LibraryOptions& options,
+                                                       base::Env* env) {
   DatabaseOptions db_options;
   db_options.create_if_missing = options.create_if_missing;
-  IMGSEARCH_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(location, db_options));
+  IMGSEARCH_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
+                             store::OpenDatabase(location, db_options, env));
   std::vector<pipeline::ModelSource> requested;
   if (!options.only_these_models) {
     for (const std::string& argument : options.models) {
@@ -200,7 +212,7 @@ Result<std::unique_ptr<Library>> Library::Open(const std::string& location,
   }
   IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<Collection> images, pipeline::OpenImages(*db));
   return std::unique_ptr<Library>(
-      new LibraryImpl(location, options, std::move(db), std::move(images), std::move(models)));
+      new LibraryImpl(env, location, options, std::move(db), std::move(images), std::move(models)));
 }
 
 }  // namespace imgsearch

@@ -4,9 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
+#include "pipeline/open_library.h"
+#include "store/testing/fault_env.h"
 #include "test_util.h"
 #include "tiny_images.h"
 
@@ -132,6 +136,54 @@ TEST(LibraryTest, AModelCannotTakeTheImagesCollectionsName) {
   auto opened = Library::Open(MakeTempDir() + "/lib", options);
   ASSERT_FALSE(opened.ok());
   EXPECT_NE(opened.status().message().find("list of images"), std::string::npos);
+}
+
+// An upload is the uploaded file, a row in images and a vector in every model. With each
+// of its I/O calls failing in turn (then a crash simulated): an upload acknowledged
+// before is intact, the failed one is there entirely or not at all, and uploading it
+// again once the disk is well works.
+TEST(LibraryTest, AnUploadFailingAtAnyIoCallLosesNothingAcknowledged) {
+  std::vector<std::string> photos = MakeTinyImages(2, 5);
+  const std::string kept = testing::ReadFileBytes(photos[0]);
+  const std::string failing = testing::ReadFileBytes(photos[1]);
+  for (bool disk_full : {false, true}) {
+    int64_t nth = 1;
+    for (;; ++nth) {
+      SCOPED_TRACE((disk_full ? "a full disk from I/O call " : "EIO at I/O call ") +
+                   std::to_string(nth));
+      std::string dir = MakeTempDir() + "/lib";
+      store::testing::FaultInjectionEnv env(base::Env::Default());
+      AddedImage acknowledged;
+      Result<AddedImage> added = Status::Internal("not run");
+      {
+        auto library = ValueOrDie(pipeline::OpenLibrary(dir, {}, &env));
+        acknowledged = ValueOrDie(library->AddImage(kept));
+        env.plan().FailAt(nth, disk_full ? ENOSPC : EIO, disk_full);
+        added = library->AddImage(failing, {{"n", nth}});
+      }
+      bool fired = env.plan().fired();
+      env.plan().Disarm();
+      ASSERT_TRUE(env.DropUnsyncedData().ok());
+      if (!added.ok() && disk_full) {
+        EXPECT_EQ(added.status().code(), StatusCode::kNoSpace) << added.status().ToString();
+      }
+      auto library = ValueOrDie(Library::Open(dir));
+      EXPECT_EQ(testing::ReadFileBytes(acknowledged.path), kept);
+      EXPECT_EQ(ValueOrDie(library->GetImages({acknowledged.id})).size(), 1u);
+      std::set<int64_t> images = IdsOf(*ValueOrDie(library->database().GetCollection("images")));
+      EXPECT_EQ(images.size(), added.ok() ? 2u : images.size());
+      if (added.ok()) {
+        EXPECT_EQ(testing::ReadFileBytes(added->path), failing);
+      }
+      ExpectModelsMatchImages(*library);  // all or nothing in every model
+      AddedImage again = ValueOrDie(library->AddImage(failing));
+      EXPECT_EQ(ValueOrDie(library->GetImages({again.id})).size(), 1u);
+      if (!fired || ::testing::Test::HasFailure()) break;
+    }
+    std::printf("upload, %s: %lld I/O calls failed in turn\n", disk_full ? "full disk" : "EIO",
+                static_cast<long long>(nth - 1));
+    EXPECT_GE(nth, 8) << "an upload made too few I/O calls to walk";
+  }
 }
 
 }  // namespace

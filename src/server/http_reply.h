@@ -24,6 +24,8 @@ inline int HttpStatusFor(const Status& s) {
       return 404;
     case StatusCode::kResourceExhausted:
       return 413;
+    case StatusCode::kNoSpace:
+      return 507;  // Insufficient Storage: the operator frees space, the client retries
     default:
       return 500;
   }

@@ -116,8 +116,7 @@ Status CollectionImpl::LoadSnapshot() {
 
 Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
   std::string path = storage_->IndexDir() + "/" + file;
-  IMGSEARCH_ASSIGN_OR_RETURN(std::string bytes,
-                             base::Env::Default()->ReadFile(path, uint64_t{1} << 40));
+  IMGSEARCH_ASSIGN_OR_RETURN(std::string bytes, storage_->env->ReadFile(path, uint64_t{1} << 40));
   Result<SnapshotContents> decoded = DecodeSnapshot(bytes);
   if (!decoded.ok()) return decoded.status().WithContext(path);
   SnapshotContents& c = *decoded;
@@ -261,7 +260,7 @@ Status CollectionImpl::PersistSnapshot(const SnapshotContents& c, bool wait) {
   std::string previous = storage_->manifest->Get(id_);
   if (previous.empty() || SnapshotSequenceOf(previous) < c.sequence) {
     std::string name = SnapshotFileName(id_, c.sequence);
-    base::Env* env = base::Env::Default();
+    base::Env* env = storage_->env;
     IMGSEARCH_RETURN_IF_ERROR(
         env->WriteFileAtomic(storage_->IndexDir() + "/" + name, EncodeSnapshot(c)));
     IMGSEARCH_RETURN_IF_ERROR(storage_->manifest->Set(id_, name));
@@ -283,7 +282,7 @@ Status CollectionImpl::ForgetSnapshot() {
   std::string previous = storage_->manifest->Get(id_);
   if (previous.empty()) return Status::Ok();
   IMGSEARCH_RETURN_IF_ERROR(storage_->manifest->Set(id_, ""));
-  return base::Env::Default()->RemoveFile(storage_->IndexDir() + "/" + previous);
+  return storage_->env->RemoveFile(storage_->IndexDir() + "/" + previous);
 }
 
 Status CollectionImpl::Flush() {

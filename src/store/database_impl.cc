@@ -6,6 +6,7 @@
 #include "imgsearch/database.h"
 #include "index/index_factory.h"
 #include "store/collection_impl.h"
+#include "store/open_database.h"
 #include "store/schema_json.h"
 #include "store/write_transaction.h"
 
@@ -325,8 +326,7 @@ Status DatabaseImpl::Transact(const std::function<Status(Transaction&)>& body) {
 
 // A new database goes only into a folder that is missing or empty, so that imgsearch
 // never mixes its files into a folder that holds someone else's.
-Status CheckFolderForNewDatabase(const std::string& dir) {
-  base::Env* env = base::Env::Default();
+Status CheckFolderForNewDatabase(base::Env* env, const std::string& dir) {
   if (!env->FileExists(dir)) return Status::Ok();
   IMGSEARCH_ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(dir));
   for (const std::string& name : names) {
@@ -340,30 +340,42 @@ Status CheckFolderForNewDatabase(const std::string& dir) {
 
 }  // namespace
 
-Result<std::unique_ptr<Database>> Database::Open(const std::string& dir,
-                                                 const DatabaseOptions& options) {
-  base::Env* env = base::Env::Default();
+namespace store {
+
+Result<std::unique_ptr<Database>> OpenDatabase(const std::string& dir,
+                                               const DatabaseOptions& options, base::Env* env) {
   std::string path = dir + "/imgsearch.db";
   bool fresh = !env->FileExists(path);
   if (fresh && !options.create_if_missing)
     return Status::NotFound(dir + ": no imgsearch database here");
-  if (fresh) IMGSEARCH_RETURN_IF_ERROR(CheckFolderForNewDatabase(dir));
+  if (fresh) IMGSEARCH_RETURN_IF_ERROR(CheckFolderForNewDatabase(env, dir));
   IMGSEARCH_RETURN_IF_ERROR(env->CreateDirs(dir + "/index"));
   auto storage = std::make_shared<Storage>();
+  storage->env = env;
   storage->dir = dir;
-  IMGSEARCH_ASSIGN_OR_RETURN(storage->writer, store::SqliteDb::Open(path, true));
+  IMGSEARCH_ASSIGN_OR_RETURN(storage->writer,
+                             store::SqliteDb::Open(path, true, env->SqliteVfsName()));
   auto db = std::make_unique<DatabaseImpl>(storage, options);
   Status init = db->Init(fresh);
   if (!init.ok()) return init.WithContext(path);
-  IMGSEARCH_ASSIGN_OR_RETURN(storage->reader, store::SqliteDb::Open(path, false));
-  storage->manifest = std::make_unique<store::Manifest>(storage->IndexDir() + "/MANIFEST");
+  IMGSEARCH_ASSIGN_OR_RETURN(storage->reader,
+                             store::SqliteDb::Open(path, false, env->SqliteVfsName()));
+  std::string manifest_path = storage->IndexDir() + "/MANIFEST";
+  storage->manifest = std::make_unique<store::Manifest>(env, manifest_path);
   Status manifest = storage->manifest->Load();
   if (!manifest.ok()) {
     IMGSEARCH_LOG_WARN("{}; every index will be rebuilt from the rows", manifest.ToString());
-    storage->manifest = std::make_unique<store::Manifest>(storage->IndexDir() + "/MANIFEST");
+    storage->manifest = std::make_unique<store::Manifest>(env, manifest_path);
   }
   IMGSEARCH_RETURN_IF_ERROR(db->LoadCollections().WithContext(dir));
   return std::unique_ptr<Database>(std::move(db));
+}
+
+}  // namespace store
+
+Result<std::unique_ptr<Database>> Database::Open(const std::string& dir,
+                                                 const DatabaseOptions& options) {
+  return store::OpenDatabase(dir, options, base::Env::Default());
 }
 
 }  // namespace imgsearch

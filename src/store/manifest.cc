@@ -10,9 +10,8 @@ constexpr const char* kManifestMagic = "imgsearch-manifest";
 constexpr int kManifestVersion = 1;
 
 Status Manifest::Load() {
-  base::Env* env = base::Env::Default();
-  if (!env->FileExists(path_)) return Status::Ok();
-  IMGSEARCH_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path_, 64 << 20));
+  if (!env_->FileExists(path_)) return Status::Ok();
+  IMGSEARCH_ASSIGN_OR_RETURN(std::string text, env_->ReadFile(path_, 64 << 20));
   auto parsed = base::ParseJson(text);
   const nlohmann::json j = parsed.ok() ? std::move(parsed).value() : nlohmann::json();
   if (!j.is_object() || j.value("magic", "") != kManifestMagic) {
@@ -56,7 +55,7 @@ Status Manifest::Write() const {
   for (const auto& [id, file] : snapshots_) snapshots[std::to_string(id)] = file;
   nlohmann::json j = {
       {"magic", kManifestMagic}, {"version", kManifestVersion}, {"snapshots", snapshots}};
-  return base::Env::Default()->WriteFileAtomic(path_, j.dump(1) + "\n");
+  return env_->WriteFileAtomic(path_, j.dump(1) + "\n");
 }
 
 }  // namespace imgsearch::store

@@ -41,9 +41,7 @@ Result<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  sqlite3* db = sqlite3_db_handle(stmt_);
-  return SqliteStatus(sqlite3_extended_errcode(db),
-                      "\"" + Sql() + "\": SQLite: " + sqlite3_errmsg(db));
+  return SqliteError(sqlite3_db_handle(stmt_), "\"" + Sql() + "\"");
 }
 
 Status Statement::Run() {
@@ -78,20 +76,21 @@ std::string_view Statement::Blob(int column) const {
   return {static_cast<const char*>(data), static_cast<size_t>(sqlite3_column_bytes(stmt_, column))};
 }
 
-Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, bool create) {
+Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, bool create,
+                                                 const char* vfs) {
   sqlite3* handle = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-  int rc = sqlite3_open_v2(path.c_str(), &handle, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &handle, flags, vfs);
   std::unique_ptr<SqliteDb> db(new SqliteDb(handle));
   if (rc != SQLITE_OK) {
-    return Status::IOError(
-        path + ": cannot open database: " + (handle ? sqlite3_errmsg(handle) : "out of memory"));
+    return SqliteStatus(rc, path + ": cannot open database: " +
+                                (handle ? sqlite3_errmsg(handle) : "out of memory"));
   }
   if (sqlite3_busy_timeout(handle, kBusyTimeoutMs) != SQLITE_OK ||
       sqlite3_extended_result_codes(handle, 1) != SQLITE_OK) {
-    return db->Error(path + ": configuring the connection");
+    return db->Error("configuring the connection");
   }
-  IMGSEARCH_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL").WithContext(path));
+  IMGSEARCH_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
   IMGSEARCH_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL"));
   IMGSEARCH_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
   // Reads through a memory map rather than one pread per page.
@@ -112,6 +111,7 @@ Status SqliteStatus(int code, const std::string& message) {
           "the database is busy: another process has held its write lock for over " +
           std::to_string(kBusyTimeoutMs / 1000) + " s (" + message + ")");
     case SQLITE_FULL:
+      return Status::NoSpace(message);
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
       return Status::IOError(message);
@@ -126,8 +126,15 @@ Status SqliteStatus(int code, const std::string& message) {
   }
 }
 
+Status SqliteError(sqlite3* db, const std::string& what) {
+  const char* file = sqlite3_db_filename(db, "main");
+  std::string where = file != nullptr && *file != '\0' ? std::string(file) + ": " : "";
+  return SqliteStatus(sqlite3_extended_errcode(db),
+                      where + what + ": SQLite: " + sqlite3_errmsg(db));
+}
+
 Status SqliteDb::Error(const std::string& what) const {
-  return SqliteStatus(sqlite3_extended_errcode(db_), what + ": SQLite: " + sqlite3_errmsg(db_));
+  return SqliteError(db_, what);
 }
 
 // SQLite rolls a transaction back by itself after some errors (a full disk, an I/O

@@ -14,6 +14,9 @@ namespace imgsearch::store {
 
 // The Status for an SQLite result code (primary or extended) and what was being done.
 Status SqliteStatus(int code, const std::string& message);
+// The Status for the last failure on `db`, prefixed with the database file's path (so
+// that "database or disk is full" names the disk) and what was being done.
+Status SqliteError(sqlite3* db, const std::string& what);
 
 class Statement {
  public:
@@ -60,7 +63,9 @@ class Statement {
 class SqliteDb {
  public:
   // Opens with WAL journaling and synchronous=FULL: a commit is durable when it returns.
-  static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path, bool create);
+  // `vfs` names the SQLite VFS to open it through (nullptr: SQLite's default).
+  static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path, bool create,
+                                                const char* vfs = nullptr);
   ~SqliteDb();
 
   Status Exec(const std::string& sql);

@@ -22,7 +22,7 @@ Result<uint64_t> Storage::PollChanges() {
 }
 
 Result<std::unique_ptr<base::FileLock>> Storage::LockSnapshots(bool wait) {
-  return base::Env::Default()->LockFile(IndexDir() + "/LOCK", wait);
+  return env->LockFile(IndexDir() + "/LOCK", wait);
 }
 
 namespace {

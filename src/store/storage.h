@@ -21,7 +21,7 @@ namespace imgsearch::store {
 // whole, atomically (temp, fsync, rename, fsync directory). Thread-safe.
 class Manifest {
  public:
-  explicit Manifest(std::string path) : path_(std::move(path)) {}
+  Manifest(base::Env* env, std::string path) : env_(env), path_(std::move(path)) {}
   // Reads the file; a missing file is an empty manifest, a damaged one an error.
   Status Load();
   std::string Get(int64_t collection_id) const;
@@ -30,12 +30,14 @@ class Manifest {
 
  private:
   Status Write() const;
+  base::Env* const env_;
   std::string path_;
   mutable std::mutex mutex_;
   std::map<int64_t, std::string> snapshots_;
 };
 
 struct Storage {
+  base::Env* env = base::Env::Default();  // every file operation goes through it
   std::string dir;
   std::unique_ptr<SqliteDb> writer;  // used only under write_mutex
   std::unique_ptr<SqliteDb> reader;  // WAL: sees committed data only, never waits for writers
