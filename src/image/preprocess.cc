@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "image/resize.h"
+#include "image/tensor.h"
 
 namespace imgsearch {
 namespace {
@@ -16,43 +17,25 @@ std::pair<int, int> ShorterSideSize(int width, int height, int shorter) {
   return {static_cast<int>(static_cast<double>(shorter) * width / height), shorter};
 }
 
-Image ResizeForSpec(const Image& image, const PreprocessSpec& spec) {
-  if (spec.resize == ResizeMode::kStretch) {
-    return image::Resize(image, spec.width, spec.height, spec.interpolation);
-  }
-  int shorter = spec.resize_shorter > 0 ? spec.resize_shorter : std::max(spec.width, spec.height);
-  auto [w, h] = ShorterSideSize(image.width, image.height, shorter);
-  Image resized =
-      image::Resize(image, std::max(w, spec.width), std::max(h, spec.height), spec.interpolation);
-  // torchvision's CenterCrop: offsets rounded half to even, as Python's round().
-  int left = static_cast<int>(std::nearbyint((resized.width - spec.width) / 2.0));
-  int top = static_cast<int>(std::nearbyint((resized.height - spec.height) / 2.0));
-  return image::Crop(resized, left, top, spec.width, spec.height);
-}
-
 }  // namespace
 
+image::ResizePlan image::PlanResize(int image_width, int image_height, const PreprocessSpec& spec) {
+  if (spec.resize == ResizeMode::kStretch)
+    return {spec.width, spec.height, 0, 0, spec.width, spec.height};
+  int shorter = spec.resize_shorter > 0 ? spec.resize_shorter : std::max(spec.width, spec.height);
+  auto [w, h] = ShorterSideSize(image_width, image_height, shorter);
+  int width = std::max(w, spec.width), height = std::max(h, spec.height);
+  // torchvision's CenterCrop: offsets rounded half to even, as Python's round().
+  int left = static_cast<int>(std::nearbyint((width - spec.width) / 2.0));
+  int top = static_cast<int>(std::nearbyint((height - spec.height) / 2.0));
+  return {width, height, left, top, spec.width, spec.height};
+}
+
 void Preprocess(const Image& image, const PreprocessSpec& spec, float* tensor) {
-  Image resized = ResizeForSpec(image, spec);
-  // Per output channel c: value = pixel[source channel] * gain[c] + bias[c].
-  float gain[3], bias[3];
-  int source_channel[3];
-  for (int c = 0; c < 3; ++c) {
-    gain[c] = spec.scale / spec.std[c];
-    bias[c] = -spec.mean[c] / spec.std[c];
-    source_channel[c] = spec.channel_order == ChannelOrder::kBgr ? 2 - c : c;
-  }
-  const size_t plane = static_cast<size_t>(spec.width) * spec.height;
-  const uint8_t* px = resized.rgb.data();
-  if (spec.layout == TensorLayout::kNhwc) {
-    for (size_t i = 0; i < plane; ++i, px += 3, tensor += 3) {
-      for (int c = 0; c < 3; ++c) tensor[c] = px[source_channel[c]] * gain[c] + bias[c];
-    }
-    return;
-  }
-  for (size_t i = 0; i < plane; ++i, px += 3) {
-    for (int c = 0; c < 3; ++c) tensor[c * plane + i] = px[source_channel[c]] * gain[c] + bias[c];
-  }
+  image::ResizePlan plan = image::PlanResize(image.width, image.height, spec);
+  Image resized = image::ResizeAndCrop(image, plan.width, plan.height, plan.left, plan.top,
+                                       plan.crop_width, plan.crop_height, spec.interpolation);
+  image::WriteTensor(resized, spec, tensor);
 }
 
 DecodeOptions DecodeOptionsFor(const PreprocessSpec& spec, DecodeOptions base) {

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <random>
+
+#include "image/decoders.h"
+#include "image/tensor.h"
 #include "test_util.h"
 
 namespace imgsearch {
@@ -102,6 +107,26 @@ TEST(PreprocessTest, ValidationRejectsImpossibleSpecs) {
   spec.std = {1, 0, 1};
   EXPECT_FALSE(ValidatePreprocessSpec(spec).ok());
   EXPECT_TRUE(ValidatePreprocessSpec(PreprocessSpec()).ok());
+}
+
+// The vector tensor writer against the plain loop: the same floats, bit for bit, for
+// every preset, on sizes whose last pixels the vector loop leaves to the plain one.
+TEST(PreprocessTest, VectorTensorWriterMatchesThePlainOne) {
+  std::mt19937 rng(3);
+  for (const std::string& name : PreprocessPresetNames()) {
+    for (int size : {1, 7, 9, 33, 224}) {
+      PreprocessSpec spec = *PreprocessPreset(name);
+      spec.width = size;
+      spec.height = size + 1;
+      Image image = image::MakeImage(spec.width, spec.height);
+      for (uint8_t& v : image.rgb) v = static_cast<uint8_t>(rng() & 0xff);
+      std::vector<float> plain(spec.TensorSize()), fast(spec.TensorSize());
+      image::WriteTensor(image, spec, plain.data(), false);
+      image::WriteTensor(image, spec, fast.data(), true);
+      EXPECT_EQ(std::memcmp(plain.data(), fast.data(), plain.size() * sizeof(float)), 0)
+          << name << " " << size;
+    }
+  }
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
 #include "image/decoders.h"
 #include "test_util.h"
@@ -93,6 +94,44 @@ TEST(ResizeTest, SameSizeIsACopyAndCropTakesTheBox) {
   for (int y = 0; y < 4; ++y)
     for (int x = 0; x < 5; ++x)
       for (int c = 0; c < 3; ++c) EXPECT_EQ(crop.Pixel(x, y)[c], source->Pixel(10 + x, 20 + y)[c]);
+}
+
+Image RandomImage(std::mt19937& rng, int width, int height) {
+  Image image = MakeImage(width, height);
+  for (uint8_t& v : image.rgb) v = static_cast<uint8_t>(rng() & 0xff);
+  return image;
+}
+
+// The vector passes and the crop-only computation against the plain passes over the whole
+// image, on random pixels (extremes included), sizes up and down, and windows anywhere.
+TEST(ResizeTest, TheVectorPassesAndCroppedResizeMatchThePlainWholeImageOnes) {
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int> size(1, 90);
+  int compared = 0;
+  for (int round = 0; round < 300; ++round) {
+    Image source = RandomImage(rng, size(rng), size(rng));
+    int width = size(rng), height = size(rng);
+    int crop_width = 1 + static_cast<int>(rng() % width);
+    int crop_height = 1 + static_cast<int>(rng() % height);
+    int left = static_cast<int>(rng() % (width - crop_width + 1));
+    int top = static_cast<int>(rng() % (height - crop_height + 1));
+    for (Interpolation filter :
+         {Interpolation::kBilinear, Interpolation::kBicubic, Interpolation::kArea}) {
+      Image whole = ResizeAndCrop(source, width, height, 0, 0, width, height, filter, false);
+      Image expected = Crop(whole, left, top, crop_width, crop_height);
+      Image fast =
+          ResizeAndCrop(source, width, height, left, top, crop_width, crop_height, filter, true);
+      ASSERT_EQ(fast.width, crop_width);
+      ASSERT_EQ(fast.height, crop_height);
+      ASSERT_EQ(fast.rgb, expected.rgb)
+          << source.width << "x" << source.height << " -> " << width << "x" << height << ", window "
+          << left << "," << top << " " << crop_width << "x" << crop_height << ", filter "
+          << static_cast<int>(filter);
+      ASSERT_EQ(Resize(source, width, height, filter).rgb, whole.rgb);
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 900);
 }
 
 }  // namespace

@@ -117,8 +117,8 @@ std::string WithoutFolder(std::string call, const std::string& dir) {
 }
 
 struct WalkReport {
-  int64_t points = 0;                // I/O calls failed, one per run
-  std::set<std::string> kinds;       // which calls they were ("fsync imgsearch.db-wal")
+  int64_t points = 0;           // I/O calls failed, one per run
+  std::set<std::string> kinds;  // which calls they were ("fsync imgsearch.db-wal")
 };
 
 // Runs the walk with its nth I/O call failing, for n = 1, 2, ... until the operation

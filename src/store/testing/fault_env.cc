@@ -64,7 +64,7 @@ Result<std::vector<std::string>> FaultInjectionEnv::ListDir(const std::string& p
 }
 
 Result<std::unique_ptr<base::FileLock>> FaultInjectionEnv::LockFile(const std::string& path,
-                                                                     bool wait) {
+                                                                    bool wait) {
   if (int error = plan_.Check("open " + path))
     return base::ErrnoStatus("cannot open the lock file", path, error);
   return target_->LockFile(path, wait);

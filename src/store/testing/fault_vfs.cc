@@ -94,10 +94,25 @@ int Unfetch(sqlite3_file*, sqlite3_int64, void*) {
 }
 
 const sqlite3_io_methods kFileMethods = {
-    3,        Close,         Read,     Write,   Truncate,          Sync,
-    FileSize, Lock,          Unlock,   CheckReservedLock, FileControl, SectorSize,
-    DeviceCharacteristics,   ShmMap,   ShmLock, ShmBarrier,        ShmUnmap,
-    Fetch,    Unfetch,
+    3,
+    Close,
+    Read,
+    Write,
+    Truncate,
+    Sync,
+    FileSize,
+    Lock,
+    Unlock,
+    CheckReservedLock,
+    FileControl,
+    SectorSize,
+    DeviceCharacteristics,
+    ShmMap,
+    ShmLock,
+    ShmBarrier,
+    ShmUnmap,
+    Fetch,
+    Unfetch,
 };
 
 FaultVfs* Self(sqlite3_vfs* vfs) {
