@@ -117,8 +117,11 @@ struct SearchOptions {
   // Milvus expression over the images' path, size, mtime, hash, width, height and the
   // user's fields (fields["label"] == "cat").
   std::string filter;
-  bool exclude_self = false;      // leave out the query image itself (same id or same content)
-  std::string fuse;               // "", "rrf" or "weighted": also one ranking across models
+  bool exclude_self = false;  // leave out the query image itself (same id or same content)
+  // Also one ranking across the models: "auto" (the weights Tune learned, else "rrf"),
+  // "tuned" (the learned weights; an error before Tune), "rrf" (reciprocal rank fusion,
+  // equal weights), "weighted" (distances scaled to [0, 1], weighted); "": none.
+  std::string fuse;
   std::vector<double> weights;    // for "weighted", one per model (default 1 each)
   std::vector<std::string> only;  // search only these models (by name); empty = all
   uint64_t max_pixels = 0;        // a query image larger than this is refused (0: default)
@@ -139,6 +142,7 @@ struct FusedHit {
 struct SearchResults {
   std::vector<ModelResults> models;
   std::vector<FusedHit> fused;  // empty unless options.fuse is set
+  std::string fusion;           // the method that made `fused` ("tuned", "rrf", "weighted")
 
   // {"query", "results": {model: [{rank, id, distance, path}]}, "fused": [{rank, id,
   // score, path}]}: the shape the command line and the server print.
@@ -152,8 +156,9 @@ struct SearchResults {
 struct EvalOptions {
   std::string dir;
   int k = 10;
-  size_t max_queries = 0;  // 0: every labelled image; else an even sample of this many
-  bool fuse = true;        // also evaluate the RRF ranking
+  size_t max_queries = 0;            // 0: every labelled image; else an even sample of this many
+  bool fuse = true;                  // also evaluate RRF, and the tuned fusion when there is one
+  std::vector<std::string> classes;  // only these class folders (empty: all)
 };
 
 struct EvalScores {
@@ -167,7 +172,36 @@ struct EvalScores {
 struct EvalReport {
   size_t queries = 0;
   size_t classes = 0;
-  std::map<std::string, EvalScores> models;  // and "fused"
+  std::map<std::string, EvalScores> models;  // and "fused" (RRF), "tuned" (after Tune)
+};
+
+// --- learning how to fuse
+
+// Learns the weights of reciprocal rank fusion (score = sum of weight / (60 + rank)) that
+// maximise mAP@K on a labelled folder (as for EvalOptions), and keeps them in the library
+// for fuse "auto". How well they carry over to classes not seen is estimated by
+// cross-validation over the classes: the weights are tuned on all folds but one and
+// scored on that one, against the model that was best on the same other folds.
+struct TuneOptions {
+  std::string dir;
+  int k = 10;
+  int folds = 5;                     // of the classes, for the estimate (2 or more)
+  size_t max_queries = 0;            // 0: every labelled image; else an even sample
+  std::vector<std::string> classes;  // only these class folders (empty: all)
+};
+
+struct TuneReport {
+  std::map<std::string, double> weights;  // per model, as stored (0: left out)
+  size_t queries = 0;
+  size_t classes = 0;
+  double map = 0;          // of the weights on the classes tuned on
+  std::string best_model;  // the best single model on them
+  double best_model_map = 0;
+  double rrf_map = 0;  // equal weights
+  // On classes held out of the tuning, over the folds:
+  double held_out_map = 0;             // the weights tuned without them
+  double held_out_best_model_map = 0;  // the model that was best without them
+  double held_out_rrf_map = 0;
 };
 
 class Library {
@@ -218,6 +252,8 @@ class Library {
                                           const SearchResults& results,
                                           const nlohmann::json& comparison) const = 0;
   virtual Result<EvalReport> Evaluate(const EvalOptions& options) = 0;
+  // Learns fusion weights on a labelled folder and stores them (see TuneOptions).
+  virtual Result<TuneReport> Tune(const TuneOptions& options) = 0;
 };
 
 }  // namespace imgsearch

@@ -86,8 +86,10 @@ void AddCompareCommand(CLI::App& app, int* exit_code) {
       ->allow_extra_args(false);
   cmd->add_option("--filter", options->search.filter, "Milvus filter expression");
   cmd->add_flag("--exclude-self", options->search.exclude_self, "Leave out the query image itself");
-  cmd->add_option("--fuse", options->search.fuse, "Add a fused column: rrf or weighted")
-      ->check(CLI::IsMember({"rrf", "weighted"}));
+  cmd->add_option("--fuse", options->search.fuse,
+                  "Also one ranking across models: auto (the weights `tune` learned, else rrf), "
+                  "tuned, rrf (equal weights) or weighted (by distance)")
+      ->check(CLI::IsMember({"auto", "tuned", "rrf", "weighted"}));
   cmd->add_option("--html", options->html,
                   "Write a self-contained page with thumbnails to this file");
   cmd->add_flag("--json", options->json, "Print JSON");

@@ -1,5 +1,6 @@
-// imgsearch eval: retrieval quality of each model (and of their fusion) on a folder of
-// class sub-folders, and the recall of each index against exact search.
+// imgsearch eval: retrieval quality of each model and of their fusion (RRF, and the tuned
+// weights once `imgsearch tune` has run) on a folder of class sub-folders, and the recall
+// of each index against exact search.
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -74,6 +75,10 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
       ->allow_extra_args(false);
   cmd->add_option("--max-queries", options->eval.max_queries,
                   "Evaluate an even sample of this many queries");
+  cmd->add_option("--classes", options->eval.classes,
+                  "Only these class folders (comma-separated or repeated)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
   cmd->add_flag("--json", options->json, "Print JSON");
   cmd->callback([options, exit_code] { *exit_code = RunEval(*options); });
 }

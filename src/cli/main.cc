@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   imgsearch::cli::AddSearchCommand(app, &exit_code);
   imgsearch::cli::AddCompareCommand(app, &exit_code);
   imgsearch::cli::AddEvalCommand(app, &exit_code);
+  imgsearch::cli::AddTuneCommand(app, &exit_code);
   imgsearch::cli::AddAdminCommands(app, &exit_code);
   imgsearch::cli::AddServeCommand(app, &exit_code);
   try {

@@ -72,8 +72,10 @@ void AddSearchCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--filter", options->search.filter,
                   "Milvus filter expression, e.g. 'width > 200'");
   cmd->add_flag("--exclude-self", options->search.exclude_self, "Leave out the query image itself");
-  cmd->add_option("--fuse", options->search.fuse, "Also one ranking across models: rrf or weighted")
-      ->check(CLI::IsMember({"rrf", "weighted"}));
+  cmd->add_option("--fuse", options->search.fuse,
+                  "Also one ranking across models: auto (the weights `tune` learned, else rrf), "
+                  "tuned, rrf (equal weights) or weighted (by distance)")
+      ->check(CLI::IsMember({"auto", "tuned", "rrf", "weighted"}));
   cmd->add_option("--weights", options->search.weights, "Weights of the models for --fuse weighted")
       ->delimiter(',');
   cmd->add_flag("--json", options->json, "Print JSON");

@@ -74,9 +74,17 @@ size_t Hits(const std::vector<int64_t>& ranked, const std::vector<int64_t>& rele
 }  // namespace
 
 std::vector<Fused> FuseRrf(const std::vector<std::vector<Ranked>>& lists, size_t k, double k0) {
+  return FuseWeightedRrf(lists, std::vector<double>(lists.size(), 1.0), k, k0);
+}
+
+std::vector<Fused> FuseWeightedRrf(const std::vector<std::vector<Ranked>>& lists,
+                                   const std::vector<double>& weights, size_t k, double k0) {
   std::map<int64_t, double> scores;
-  for (const auto& list : lists) {
-    for (size_t r = 0; r < list.size(); ++r) scores[list[r].id] += 1.0 / (k0 + double(r + 1));
+  for (size_t m = 0; m < lists.size() && m < weights.size(); ++m) {
+    if (weights[m] <= 0) continue;
+    const auto& list = lists[m];
+    for (size_t r = 0; r < list.size(); ++r)
+      scores[list[r].id] += weights[m] / (k0 + double(r + 1));
   }
   return TopByScore(scores, k);
 }

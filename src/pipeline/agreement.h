@@ -22,6 +22,12 @@ struct Fused {
 // Reciprocal rank fusion: score = sum over models of 1 / (k0 + rank), rank from 1.
 std::vector<Fused> FuseRrf(const std::vector<std::vector<Ranked>>& lists, size_t k, double k0 = 60);
 
+// Weighted reciprocal rank fusion: score = sum over models of weight / (k0 + rank). A list
+// whose weight is 0 (or missing) adds nothing, not even its ids. Learned weights
+// (pipeline/tune.h) are used this way.
+std::vector<Fused> FuseWeightedRrf(const std::vector<std::vector<Ranked>>& lists,
+                                   const std::vector<double>& weights, size_t k, double k0 = 60);
+
 // Weighted fusion: each list's distances mapped to [0, 1] similarity (nearest 1, farthest
 // 0), multiplied by the model's weight and summed; an id missing from a list adds 0.
 std::vector<Fused> FuseWeighted(const std::vector<std::vector<Ranked>>& lists,

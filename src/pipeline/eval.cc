@@ -13,9 +13,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// id -> class for every indexed image inside dir/<class>/.
-Result<std::map<int64_t, std::string>> Labels(const Collection& collection,
-                                              const std::string& dir) {
+}  // namespace
+
+Result<std::map<int64_t, std::string>> Labels(const Collection& collection, const std::string& dir,
+                                              const std::vector<std::string>& classes) {
+  std::set<std::string> wanted(classes.begin(), classes.end());
   std::string root = fs::absolute(dir).lexically_normal().string();
   if (!root.empty() && root.back() != '/') root += '/';
   IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, AllRows(collection, {"path"}));
@@ -26,10 +28,27 @@ Result<std::map<int64_t, std::string>> Labels(const Collection& collection,
     std::string rest = path.substr(root.size());
     size_t slash = rest.find('/');
     if (slash == std::string::npos) continue;  // not inside a class folder
-    labels[r.id] = rest.substr(0, slash);
+    std::string label = rest.substr(0, slash);
+    if (wanted.empty() || wanted.count(label)) labels[r.id] = label;
+  }
+  if (labels.empty()) {
+    return Status::InvalidArgument(dir + ": no indexed images in " +
+                                   (wanted.empty() ? "class folders" : "the classes named") +
+                                   " (index DIR first)");
   }
   return labels;
 }
+
+std::vector<int64_t> SampleQueries(const std::map<int64_t, std::string>& labels, size_t max) {
+  std::vector<int64_t> queries;
+  for (const auto& entry : labels) queries.push_back(entry.first);
+  if (max == 0 || queries.size() <= max) return queries;
+  std::vector<int64_t> sample;
+  for (size_t i = 0; i < max; ++i) sample.push_back(queries[i * queries.size() / max]);
+  return sample;
+}
+
+namespace {
 
 // Exact search over every vector of a collection, for the index's recall.
 class ExactSearcher {
@@ -76,22 +95,12 @@ void Accumulate(EvalScores* s, const std::vector<int64_t>& ranked,
 }  // namespace
 
 Result<EvalReport> Evaluate(std::vector<BoundModel>& models, const Collection& images,
-                            const EvalOptions& options) {
-  IMGSEARCH_ASSIGN_OR_RETURN(auto labels, Labels(images, options.dir));
-  if (labels.empty()) {
-    return Status::InvalidArgument(options.dir +
-                                   ": no indexed images in class folders (index DIR first)");
-  }
+                            const EvalOptions& options,
+                            const std::optional<std::vector<double>>& tuned) {
+  IMGSEARCH_ASSIGN_OR_RETURN(auto labels, Labels(images, options.dir, options.classes));
   std::map<std::string, std::vector<int64_t>> members;
   for (const auto& [id, label] : labels) members[label].push_back(id);
-  std::vector<int64_t> queries;
-  for (const auto& [id, label] : labels) queries.push_back(id);
-  if (options.max_queries > 0 && queries.size() > options.max_queries) {
-    std::vector<int64_t> sample;
-    for (size_t i = 0; i < options.max_queries; ++i)
-      sample.push_back(queries[i * queries.size() / options.max_queries]);
-    queries = std::move(sample);
-  }
+  std::vector<int64_t> queries = SampleQueries(labels, options.max_queries);
   std::vector<ExactSearcher> exact;
   for (const auto& m : models) {
     IMGSEARCH_ASSIGN_OR_RETURN(ExactSearcher e, ExactSearcher::Build(*m.collection));
@@ -128,6 +137,16 @@ Result<EvalReport> Evaluate(std::vector<BoundModel>& models, const Collection& i
       for (const auto& f : results.fused) ranked.push_back(f.id);
       Accumulate(&report.models["fused"], ranked, relevant, options.k);
     }
+    if (!search.fuse.empty() && tuned) {
+      SearchOptions with_weights = search;
+      with_weights.fuse = "tuned";
+      with_weights.weights = *tuned;
+      IMGSEARCH_ASSIGN_OR_RETURN(SearchResults fused,
+                                 SearchModels(models, images, query, with_weights));
+      std::vector<int64_t> ranked;
+      for (const auto& f : fused.fused) ranked.push_back(f.id);
+      Accumulate(&report.models["tuned"], ranked, relevant, options.k);
+    }
   }
   double n = static_cast<double>(queries.size());
   for (auto& [name, s] : report.models) {
@@ -136,10 +155,10 @@ Result<EvalReport> Evaluate(std::vector<BoundModel>& models, const Collection& i
   for (size_t m = 0; m < models.size(); ++m) {
     report.models[models[m].source.name].index_recall = index_hits[m] / (n * options.k);
   }
-  if (report.models.count("fused")) {
-    double latency = 0;
-    for (const auto& m : models) latency += report.models[m.source.name].latency_ms;
-    report.models["fused"].latency_ms = latency;
+  double latency = 0;
+  for (const auto& m : models) latency += report.models[m.source.name].latency_ms;
+  for (const char* fused : {"fused", "tuned"}) {
+    if (report.models.count(fused)) report.models[fused].latency_ms = latency;
   }
   return report;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "imgsearch/library.h"
@@ -14,7 +15,17 @@ using imgsearch::EvalOptions;
 using imgsearch::EvalReport;
 using imgsearch::EvalScores;
 
+// Evaluates each model and, with options.fuse, RRF and (given `tuned` weights, one per
+// model) the tuned fusion.
 Result<EvalReport> Evaluate(std::vector<BoundModel>& models, const Collection& images,
-                            const EvalOptions& options);
+                            const EvalOptions& options,
+                            const std::optional<std::vector<double>>& tuned = std::nullopt);
+
+// id -> class of every indexed image inside DIR/<class>/ (only the classes named, when
+// any are); an error when there is none.
+Result<std::map<int64_t, std::string>> Labels(const Collection& images, const std::string& dir,
+                                              const std::vector<std::string>& classes);
+// The labelled ids as queries: all, or an even sample of at most `max` (0: all).
+std::vector<int64_t> SampleQueries(const std::map<int64_t, std::string>& labels, size_t max);
 
 }  // namespace imgsearch::pipeline

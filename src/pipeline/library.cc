@@ -14,6 +14,7 @@
 #include "pipeline/model_set.h"
 #include "pipeline/open_library.h"
 #include "pipeline/search.h"
+#include "pipeline/tune.h"
 #include "store/open_database.h"
 
 namespace imgsearch {
@@ -80,7 +81,8 @@ class LibraryImpl final : public Library {
   }
 
   Result<SearchResults> Search(const ImageQuery& query, const SearchOptions& options) override {
-    return pipeline::SearchModels(models_, *images_, query, options);
+    IMGSEARCH_ASSIGN_OR_RETURN(SearchOptions resolved, ResolveFusion(options));
+    return pipeline::SearchModels(models_, *images_, query, resolved);
   }
 
   nlohmann::json Compare(const SearchResults& results) const override {
@@ -99,10 +101,41 @@ class LibraryImpl final : public Library {
   }
 
   Result<EvalReport> Evaluate(const EvalOptions& options) override {
-    return pipeline::Evaluate(models_, *images_, options);
+    IMGSEARCH_ASSIGN_OR_RETURN(auto tuned, UsableTunedWeights());
+    return pipeline::Evaluate(models_, *images_, options, tuned);
+  }
+
+  Result<TuneReport> Tune(const TuneOptions& options) override {
+    IMGSEARCH_ASSIGN_OR_RETURN(TuneReport report, pipeline::Tune(models_, *images_, options));
+    nlohmann::json setting = {
+        {"method", "weighted-rrf"}, {"k0", 60}, {"k", options.k}, {"weights", report.weights}};
+    IMGSEARCH_RETURN_IF_ERROR(db_->Transact([&](Transaction& txn) {
+      return txn.PutSetting(pipeline::kFusionSetting, setting.dump());
+    }));
+    return report;
   }
 
  private:
+  // The stored weights, unless the tuning gave every model in use 0 (models changed since).
+  Result<std::optional<std::vector<double>>> UsableTunedWeights() const {
+    IMGSEARCH_ASSIGN_OR_RETURN(auto weights, pipeline::StoredFusionWeights(*db_, models_));
+    if (weights && std::all_of(weights->begin(), weights->end(), [](double w) { return w <= 0; }))
+      weights.reset();
+    return weights;
+  }
+
+  // "auto" becomes the tuned weights when the library has them, else "rrf"; "tuned" takes
+  // the stored weights.
+  Result<SearchOptions> ResolveFusion(SearchOptions options) const {
+    if (options.fuse != "auto" && options.fuse != "tuned") return options;
+    IMGSEARCH_ASSIGN_OR_RETURN(auto weights, UsableTunedWeights());
+    if (!weights && options.fuse == "tuned")
+      return Status::InvalidArgument("no tuned fusion weights: run imgsearch tune first");
+    options.fuse = weights ? "tuned" : "rrf";
+    if (weights) options.weights = *weights;
+    return options;
+  }
+
   base::Env* const env_;  // the library's files: its database and uploads
   std::string location_;
   LibraryOptions options_;

@@ -73,8 +73,10 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
                                    const Query& query, const SearchOptions& options) {
   if (options.k < 1 || options.k > 4096)
     return Status::InvalidArgument("k must be between 1 and 4096");
-  if (!options.fuse.empty() && options.fuse != "rrf" && options.fuse != "weighted") {
-    return Status::InvalidArgument("fuse must be rrf or weighted, not \"" + options.fuse + "\"");
+  if (!options.fuse.empty() && options.fuse != "rrf" && options.fuse != "weighted" &&
+      options.fuse != "tuned") {
+    return Status::InvalidArgument("fuse must be auto, tuned, rrf or weighted, not \"" +
+                                   options.fuse + "\"");
   }
   if (!options.weights.empty() && options.weights.size() != models.size()) {
     return Status::InvalidArgument("give one weight per model (" + std::to_string(models.size()) +
@@ -107,17 +109,20 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
   }
   SearchResults results;
   std::vector<std::vector<Ranked>> lists;
+  std::vector<double> list_weights;  // the weight of each list's model
   std::map<int64_t, std::string> paths;
   for (const std::string& name : options.only) {
     bool known = std::any_of(models.begin(), models.end(),
                              [&](const BoundModel& m) { return m.source.name == name; });
     if (!known) return Status::NotFound("model \"" + name + "\" is not used by this database");
   }
-  for (BoundModel& model : models) {
+  for (size_t m = 0; m < models.size(); ++m) {
+    BoundModel& model = models[m];
     if (!options.only.empty() && std::find(options.only.begin(), options.only.end(),
                                            model.source.name) == options.only.end()) {
       continue;
     }
+    list_weights.push_back(m < options.weights.size() ? options.weights[m] : 1.0);
     IMGSEARCH_ASSIGN_OR_RETURN(
         QueryVector v, query.id >= 0 ? VectorOfId(model, query.id) : VectorOfImage(model, *image));
     SearchRequest request;
@@ -152,9 +157,11 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
     results.models.push_back(std::move(out));
   }
   if (!options.fuse.empty()) {
-    auto fused = options.fuse == "rrf" ? FuseRrf(lists, options.k)
-                                       : FuseWeighted(lists, options.weights, options.k);
+    auto fused = options.fuse == "rrf"     ? FuseRrf(lists, options.k)
+                 : options.fuse == "tuned" ? FuseWeightedRrf(lists, list_weights, options.k)
+                                           : FuseWeighted(lists, list_weights, options.k);
     for (const Fused& f : fused) results.fused.push_back({f.id, f.score, paths[f.id]});
+    results.fusion = options.fuse;
   }
   return results;
 }
@@ -173,6 +180,7 @@ nlohmann::json SearchResultsJson(const std::string& query_label, const SearchRes
     out["results"][r.model] = hits;
   }
   if (!all.fused.empty()) {
+    out["fusion"] = all.fusion;
     out["fused"] = nlohmann::json::array();
     for (size_t i = 0; i < all.fused.size(); ++i) {
       const auto& f = all.fused[i];

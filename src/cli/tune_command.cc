@@ -1,0 +1,82 @@
+// imgsearch tune: learns how to fuse the models (weights of reciprocal rank fusion) on a
+// folder of class sub-folders, keeps the weights in the library for `--fuse auto`, and
+// says how well they did on classes held out of the tuning.
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/session.h"
+
+namespace imgsearch::cli {
+namespace {
+
+struct TuneCommandOptions {
+  TuneOptions tune;
+  std::string db;
+  bool json = false;
+};
+
+void PrintReport(const TuneReport& r, int k) {
+  std::printf("%zu queries in %zu classes, K = %d\n\n", r.queries, r.classes, k);
+  std::printf("%-16s %8s\n", "model", "weight");
+  for (const auto& [name, weight] : r.weights) std::printf("%-16s %8.3f\n", name.c_str(), weight);
+  std::printf("\n%-34s %12s %18s\n", "mAP@K", "tuned on", "held out (CV)");
+  std::printf("%-34s %12.3f %18.3f\n", "tuned fusion", r.map, r.held_out_map);
+  std::printf("%-34s %12.3f %18.3f\n", ("best single model (" + r.best_model + ")").c_str(),
+              r.best_model_map, r.held_out_best_model_map);
+  std::printf("%-34s %12.3f %18.3f\n", "RRF, equal weights", r.rrf_map, r.held_out_rrf_map);
+  std::printf("\nstored: search --fuse auto, compare, eval and the server now use these weights\n");
+}
+
+int RunTune(const TuneCommandOptions& options) {
+  auto library = OpenLibrary(options.db, {}, /*create=*/false, /*only_names=*/false, 0);
+  if (!library.ok()) return PrintError(library.status()), kExitFailure;
+  auto report = (*library)->Tune(options.tune);
+  if (!report.ok()) return PrintError(report.status()), kExitFailure;
+  if (!options.json) {
+    PrintReport(*report, options.tune.k);
+    return kExitOk;
+  }
+  const TuneReport& r = *report;
+  std::cout << nlohmann::json{{"k", options.tune.k},
+                              {"queries", r.queries},
+                              {"classes", r.classes},
+                              {"weights", r.weights},
+                              {"map", r.map},
+                              {"best_model", r.best_model},
+                              {"best_model_map", r.best_model_map},
+                              {"rrf_map", r.rrf_map},
+                              {"held_out",
+                               {{"map", r.held_out_map},
+                                {"best_model_map", r.held_out_best_model_map},
+                                {"rrf_map", r.held_out_rrf_map}}}}
+                   .dump()
+            << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddTuneCommand(CLI::App& app, int* exit_code) {
+  auto options = std::make_shared<TuneCommandOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "tune", "Learn how to fuse the models from a folder with one sub-folder per class");
+  cmd->add_option("dir", options->tune.dir, "Folder of class folders, indexed into --db")
+      ->required();
+  cmd->add_option("--db", options->db, "Database folder")->required();
+  cmd->add_option("-k", options->tune.k, "Tune mAP@K")->check(CLI::Range(1, 1000));
+  cmd->add_option("--folds", options->tune.folds, "Cross-validation folds over the classes")
+      ->check(CLI::Range(2, 100));
+  cmd->add_option("--max-queries", options->tune.max_queries,
+                  "Tune on an even sample of this many queries");
+  cmd->add_option("--classes", options->tune.classes,
+                  "Only these class folders (comma-separated or repeated)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  cmd->add_flag("--json", options->json, "Print JSON");
+  cmd->callback([options, exit_code] { *exit_code = RunTune(*options); });
+}
+
+}  // namespace imgsearch::cli
