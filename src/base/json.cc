@@ -31,6 +31,16 @@ int JsonNestingDepth(std::string_view text, int stop_at) {
   return deepest;
 }
 
+bool IsValidUtf8(std::string_view text) {
+  // The serializer's own check, so that the two can never disagree.
+  try {
+    (void)nlohmann::json(std::string(text)).dump();
+    return true;
+  } catch (const nlohmann::json::type_error&) {
+    return false;
+  }
+}
+
 Result<nlohmann::json> ParseJson(std::string_view text) {
   if (JsonNestingDepth(text) > kMaxJsonNesting) {
     return Status::InvalidArgument("JSON nested more than " + std::to_string(kMaxJsonNesting) +
@@ -40,6 +50,9 @@ Result<nlohmann::json> ParseJson(std::string_view text) {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     return Status::InvalidArgument("not valid JSON (at byte " + std::to_string(e.byte) + ")");
+  } catch (const nlohmann::json::exception& e) {
+    // out_of_range 406: a number too large for a double, such as 1e400.
+    return Status::InvalidArgument(std::string("not valid JSON: ") + e.what());
   }
 }
 

@@ -18,6 +18,11 @@ inline constexpr int kMaxJsonNesting = 256;
 // further than `stop_at`. Linear time, no recursion, no allocation.
 int JsonNestingDepth(std::string_view text, int stop_at = kMaxJsonNesting + 1);
 
+// True when `text` is UTF-8 that nlohmann's serializer accepts (RFC 3629: no overlong
+// forms, no surrogates). Outside text that is kept in JSON (filter strings, metadata,
+// file names) must be: dumping anything else throws, far from where the text came in.
+bool IsValidUtf8(std::string_view text);
+
 // Parses `text`; InvalidArgument when it is not JSON (with the byte where it goes wrong)
 // or nests deeper than kMaxJsonNesting levels.
 Result<nlohmann::json> ParseJson(std::string_view text);

@@ -40,5 +40,24 @@ TEST(JsonTest, MalformedJsonNamesTheByte) {
   EXPECT_FALSE(ParseJson("").ok());
 }
 
+// Found by fuzz/native_api_fuzzer: a number too large for a double made nlohmann throw
+// out_of_range, which ParseJson let through to every caller (request bodies, sidecars,
+// the MANIFEST).
+TEST(JsonTest, NumberOverflowIsInvalidArgumentNotAnException) {
+  for (const char* text : {"1e400", R"({"k": -1e400})", "[1, 2e999]"}) {
+    auto bad = ParseJson(text);
+    ASSERT_FALSE(bad.ok()) << text;
+    EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(JsonTest, Utf8IsCheckedAsTheSerializerDoes) {
+  EXPECT_TRUE(IsValidUtf8("caf\xc3\xa9"));
+  EXPECT_TRUE(IsValidUtf8(""));
+  for (const char* bad :
+       {"\xff", "\xc3", "\xc0\xaf" /* overlong */, "\xed\xa0\x80" /* surrogate */})
+    EXPECT_FALSE(IsValidUtf8(bad)) << bad;
+}
+
 }  // namespace
 }  // namespace imgsearch::base

@@ -137,6 +137,7 @@ Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
     }
     ++alive_count_;
   }
+  IMGSEARCH_RETURN_IF_ERROR(CheckIndexAgainstSlots().WithContext(path));
   snapshot_sequence_ = c.sequence;
   last_sequence_ = c.sequence;
   // Fields of rows the snapshot already holds.
@@ -160,6 +161,26 @@ Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
       return Status::Corruption(path + ": holds row " + std::to_string(slot_ids_[slot]) +
                                 " that no longer exists");
     }
+  }
+  return Status::Ok();
+}
+
+// A search names rows by the labels the index returns, so a snapshot whose index holds a
+// label that is not a live slot (or misses one) would answer with another row or read
+// past the slots: the index must hold each live slot exactly once, and nothing else.
+Status CollectionImpl::CheckIndexAgainstSlots() const {
+  std::vector<uint8_t> seen(slot_ids_.size(), 0);
+  std::vector<int64_t> labels = index_->Labels();
+  for (int64_t label : labels) {
+    if (label < 0 || static_cast<size_t>(label) >= slot_ids_.size() || !slot_alive_[label] ||
+        seen[label]++) {
+      return Status::Corruption("the index holds slot " + std::to_string(label) +
+                                ", which is not a live row or appears twice");
+    }
+  }
+  if (labels.size() != static_cast<size_t>(alive_count_) || index_->size() != labels.size()) {
+    return Status::Corruption("the index holds " + std::to_string(labels.size()) + " of " +
+                              std::to_string(alive_count_) + " live rows");
   }
   return Status::Ok();
 }
@@ -392,8 +413,10 @@ bool CollectionImpl::SnapshotDue() const {
 void CollectionImpl::BackgroundLoop() {
   for (;;) {
     {
+      // A stop requested before this wait began would not wake it: without the check,
+      // closing a database just opened waited the whole 200 ms for each collection.
       std::unique_lock<std::mutex> lock(background_mutex_);
-      background_wake_.wait_for(lock, std::chrono::milliseconds(200));
+      if (!background_stop_) background_wake_.wait_for(lock, std::chrono::milliseconds(200));
       if (background_stop_) return;
     }
     for (;;) {

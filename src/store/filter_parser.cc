@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "base/json.h"
 #include "store/filter.h"
 #include "store/filter_value.h"
 
@@ -128,6 +129,8 @@ class Lexer {
       ++pos_;
     }
     if (pos_ >= text_.size()) throw ParseError{"unterminated string", t.position};
+    // Compared with and looked up as JSON strings, which are UTF-8.
+    if (!base::IsValidUtf8(value)) throw ParseError{"string is not valid UTF-8", t.position};
     ++pos_;
     t.kind = Token::kString;
     t.text = std::move(value);

@@ -2,6 +2,7 @@
 
 #include "base/env.h"
 #include "base/json.h"
+#include "store/snapshot.h"
 #include "store/storage.h"
 
 namespace imgsearch::store {
@@ -9,28 +10,64 @@ namespace imgsearch::store {
 constexpr const char* kManifestMagic = "imgsearch-manifest";
 constexpr int kManifestVersion = 1;
 
+namespace {
+
+// A MANIFEST names its snapshots by the names SnapshotFileName gives them, never a path:
+// the loader reads the named file and a newer snapshot deletes it, so a name such as
+// "../../x" or "/dev/zero" must not pass.
+bool IsSnapshotOf(int64_t collection_id, const std::string& file) {
+  int64_t sequence = SnapshotSequenceOf(file);
+  return sequence >= 0 && file == SnapshotFileName(collection_id, sequence);
+}
+
+Result<int64_t> CollectionIdOf(const std::string& key) {
+  if (key.empty() || key.size() > 18 || key.find_first_not_of("0123456789") != std::string::npos)
+    return Status::Corruption("malformed snapshot entry");
+  return std::stoll(key);
+}
+
+}  // namespace
+
+Result<ManifestEntries> ParseManifest(std::string_view text) {
+  auto parsed = base::ParseJson(text);
+  const nlohmann::json j = parsed.ok() ? std::move(parsed).value() : nlohmann::json();
+  const auto magic = j.is_object() ? j.find("magic") : j.end();
+  if (!j.is_object() || magic == j.end() || *magic != kManifestMagic) {
+    return Status::Corruption("not an imgsearch MANIFEST");
+  }
+  const auto version = j.find("version");
+  if (version == j.end() || !version->is_number_integer() || *version != kManifestVersion) {
+    return Status::Unsupported("MANIFEST version " +
+                               (version == j.end() ? std::string("null") : version->dump()));
+  }
+  ManifestEntries entries;
+  const auto snapshots = j.find("snapshots");
+  if (snapshots == j.end()) return entries;
+  if (!snapshots->is_object()) return Status::Corruption("malformed snapshot list");
+  for (const auto& [key, file] : snapshots->items()) {
+    IMGSEARCH_ASSIGN_OR_RETURN(int64_t id, CollectionIdOf(key));
+    if (!file.is_string() || !IsSnapshotOf(id, file.get<std::string>()))
+      return Status::Corruption("malformed snapshot entry");
+    entries[id] = file.get<std::string>();
+  }
+  return entries;
+}
+
+std::string ManifestText(const ManifestEntries& entries) {
+  nlohmann::json snapshots = nlohmann::json::object();
+  for (const auto& [id, file] : entries) snapshots[std::to_string(id)] = file;
+  nlohmann::json j = {
+      {"magic", kManifestMagic}, {"version", kManifestVersion}, {"snapshots", snapshots}};
+  return j.dump(1) + "\n";
+}
+
 Status Manifest::Load() {
   if (!env_->FileExists(path_)) return Status::Ok();
   IMGSEARCH_ASSIGN_OR_RETURN(std::string text, env_->ReadFile(path_, 64 << 20));
-  auto parsed = base::ParseJson(text);
-  const nlohmann::json j = parsed.ok() ? std::move(parsed).value() : nlohmann::json();
-  if (!j.is_object() || j.value("magic", "") != kManifestMagic) {
-    return Status::Corruption(path_ + ": not an imgsearch MANIFEST");
-  }
-  if (j.value("version", 0) != kManifestVersion) {
-    return Status::Unsupported(path_ + ": MANIFEST version " +
-                               j.value("version", nlohmann::json()).dump());
-  }
+  Result<ManifestEntries> entries = ParseManifest(text);
+  if (!entries.ok()) return entries.status().WithContext(path_);
   std::lock_guard<std::mutex> lock(mutex_);
-  snapshots_.clear();
-  const nlohmann::json snapshots = j.value("snapshots", nlohmann::json::object());
-  for (const auto& [id, file] : snapshots.items()) {
-    if (!file.is_string() || id.empty() ||
-        id.find_first_not_of("0123456789") != std::string::npos) {
-      return Status::Corruption(path_ + ": malformed snapshot entry");
-    }
-    snapshots_[std::stoll(id)] = file.get<std::string>();
-  }
+  snapshots_ = std::move(entries).value();
   return Status::Ok();
 }
 
@@ -51,11 +88,7 @@ Status Manifest::Set(int64_t collection_id, const std::string& snapshot_file) {
 }
 
 Status Manifest::Write() const {
-  nlohmann::json snapshots = nlohmann::json::object();
-  for (const auto& [id, file] : snapshots_) snapshots[std::to_string(id)] = file;
-  nlohmann::json j = {
-      {"magic", kManifestMagic}, {"version", kManifestVersion}, {"snapshots", snapshots}};
-  return env_->WriteFileAtomic(path_, j.dump(1) + "\n");
+  return env_->WriteFileAtomic(path_, ManifestText(snapshots_));
 }
 
 }  // namespace imgsearch::store

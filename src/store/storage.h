@@ -11,11 +11,19 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/env.h"
 #include "store/sqlite.h"
 
 namespace imgsearch::store {
+
+// The MANIFEST's contents, collection id -> snapshot file name, from and to its text
+// (layout in doc/format.md). ParseManifest refuses a text that is not a MANIFEST of this
+// version with kCorruption or kUnsupported; the caller adds the file's name.
+using ManifestEntries = std::map<int64_t, std::string>;
+Result<ManifestEntries> ParseManifest(std::string_view text);
+std::string ManifestText(const ManifestEntries& entries);
 
 // The MANIFEST file: which snapshot file is current for each collection id. Written
 // whole, atomically (temp, fsync, rename, fsync directory). Thread-safe.
@@ -33,7 +41,7 @@ class Manifest {
   base::Env* const env_;
   std::string path_;
   mutable std::mutex mutex_;
-  std::map<int64_t, std::string> snapshots_;
+  ManifestEntries snapshots_;
 };
 
 struct Storage {
