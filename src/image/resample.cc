@@ -51,21 +51,24 @@ uint8_t Clip(int32_t sum) {
 
 // --- plain passes: PIL's loops
 
+// Output pixel x of a row along x, from the source row `row`.
+void PixelPlain(const uint8_t* row, const ResampleAxis& a, int x, uint8_t* dst) {
+  const int32_t* k = &a.weights[static_cast<size_t>(x) * a.ksize];
+  const uint8_t* p = row + static_cast<size_t>(a.first[x]) * 3;
+  int32_t r = kHalf, g = kHalf, b = kHalf;
+  for (int i = 0; i < a.count[x]; ++i, p += 3) {
+    r += p[0] * k[i];
+    g += p[1] * k[i];
+    b += p[2] * k[i];
+  }
+  dst[0] = Clip(r), dst[1] = Clip(g), dst[2] = Clip(b);
+}
+
 void RowsPlain(const Image& in, int first_row, const ResampleAxis& a, Image* out) {
   for (int y = 0; y < out->height; ++y) {
     const uint8_t* row = in.Pixel(0, first_row + y);
     uint8_t* dst = &out->rgb[static_cast<size_t>(y) * out->width * 3];
-    for (int x = 0; x < out->width; ++x, dst += 3) {
-      const int32_t* k = &a.weights[static_cast<size_t>(x) * a.ksize];
-      const uint8_t* p = row + static_cast<size_t>(a.first[x]) * 3;
-      int32_t r = kHalf, g = kHalf, b = kHalf;
-      for (int i = 0; i < a.count[x]; ++i, p += 3) {
-        r += p[0] * k[i];
-        g += p[1] * k[i];
-        b += p[2] * k[i];
-      }
-      dst[0] = Clip(r), dst[1] = Clip(g), dst[2] = Clip(b);
-    }
+    for (int x = 0; x < out->width; ++x, dst += 3) PixelPlain(row, a, x, dst);
   }
 }
 
@@ -158,17 +161,7 @@ __attribute__((target("avx2"))) void RowsAvx2(const Image& in, int first_row, co
         dst[0] = planes[0][j], dst[1] = planes[1][j], dst[2] = planes[2][j];
       }
     }
-    for (; x < n; ++x, dst += 3) {
-      const int32_t* k = &a.weights[static_cast<size_t>(x) * a.ksize];
-      const uint8_t* p = row + offsets[x];
-      int32_t sr = kHalf, sg = kHalf, sb = kHalf;
-      for (int i = 0; i < a.count[x]; ++i, p += 3) {
-        sr += p[0] * k[i];
-        sg += p[1] * k[i];
-        sb += p[2] * k[i];
-      }
-      dst[0] = Clip(sr), dst[1] = Clip(sg), dst[2] = Clip(sb);
-    }
+    for (; x < n; ++x, dst += 3) PixelPlain(row, a, x, dst);
   }
 }
 
