@@ -27,8 +27,9 @@ struct Embedder::State {
 namespace {
 
 constexpr uint64_t kMaxSidecarBytes = 1 << 20;
-constexpr const char* kMetadataKeys[] = {"name",   "preset",  "preprocess",    "input",
-                                         "output", "pooling", "output_layout", "normalize"};
+constexpr const char* kMetadataKeys[] = {"name",          "preset",    "preprocess",
+                                         "input",         "output",    "pooling",
+                                         "output_layout", "normalize", "quantized"};
 
 std::string NamesOf(const std::vector<TensorInfo>& tensors) {
   std::string names;
@@ -53,15 +54,6 @@ Status ApplyMetadata(const std::map<std::string, std::string>& metadata, ModelSp
   }
   if (object.empty()) return Status::Ok();
   return ApplyModelSpecJson(object.dump(), spec);
-}
-
-std::string SidecarPath(const std::string& model_path) {
-  const std::string suffix = ".onnx";
-  if (model_path.size() > suffix.size() &&
-      model_path.compare(model_path.size() - suffix.size(), suffix.size(), suffix) == 0) {
-    return model_path.substr(0, model_path.size() - suffix.size()) + ".json";
-  }
-  return model_path + ".json";
 }
 
 std::string StemOf(const std::string& path) {
@@ -138,7 +130,7 @@ Result<ModelSpec> LoadSpec(const std::string& model, bool builtin, const OnnxSes
   ModelSpec spec;
   spec.name = builtin ? model : StemOf(model);
   IMGSEARCH_RETURN_IF_ERROR(ApplyMetadata(session.metadata(), &spec).WithContext("model metadata"));
-  std::string sidecar = SidecarPath(model);
+  std::string sidecar = ModelSpecSidecarPath(model);
   if (!builtin && base::Env::Default()->FileExists(sidecar)) {
     IMGSEARCH_ASSIGN_OR_RETURN(std::string text,
                                base::Env::Default()->ReadFile(sidecar, kMaxSidecarBytes));
