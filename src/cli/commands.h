@@ -20,5 +20,6 @@ void AddEvalCommand(CLI::App& app, int* exit_code);
 // collections, stats, delete, export
 void AddAdminCommands(CLI::App& app, int* exit_code);
 void AddServeCommand(CLI::App& app, int* exit_code);
+void AddQuantizeCommand(CLI::App& app, int* exit_code);
 
 }  // namespace imgsearch::cli
