@@ -250,7 +250,10 @@ def make_quantize_models():
     inits = [he_weights(rng, (8, 3, 3, 3), "conv1_w"), small_bias(rng, 8, "conv1_b"),
              he_weights(rng, (16, 8, 3, 3), "conv2_w"), small_bias(rng, 16, "conv2_b"),
              he_weights(rng, (12, 16), "fc_w"), small_bias(rng, 12, "fc_b")]
-    nodes = [helper.make_node("Conv", ["x", "conv1_w", "conv1_b"], ["c1"], pads=[1, 1, 1, 1]),
+    # The first bias reaches its Conv through an Identity, as PyTorch's exporter shares
+    # equal initializers.
+    nodes = [helper.make_node("Identity", ["conv1_b"], ["conv1_b_shared"]),
+             helper.make_node("Conv", ["x", "conv1_w", "conv1_b_shared"], ["c1"], pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["c1"], ["r1"]),
              helper.make_node("Conv", ["r1", "conv2_w", "conv2_b"], ["c2"], pads=[1, 1, 1, 1],
                               strides=[2, 2]),

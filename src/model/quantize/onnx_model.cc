@@ -95,6 +95,23 @@ const onnx::TensorProto* FindInitializer(const onnx::GraphProto& graph, const st
   return nullptr;
 }
 
+const onnx::TensorProto* FindConstant(const onnx::GraphProto& graph, const std::string& name) {
+  if (const onnx::TensorProto* tensor = FindInitializer(graph, name)) return tensor;
+  for (const auto& node : graph.node()) {
+    if (node.output_size() == 0 || node.output(0) != name) continue;
+    if (node.op_type() == "Identity" && node.input_size() == 1) {
+      return FindConstant(graph, node.input(0));
+    }
+    if (node.op_type() == "Constant") {
+      for (const auto& attribute : node.attribute()) {
+        if (attribute.name() == "value" && attribute.has_t()) return &attribute.t();
+      }
+    }
+    return nullptr;
+  }
+  return nullptr;
+}
+
 int64_t ElementCount(const onnx::TensorProto& tensor) {
   int64_t count = 1;
   for (int64_t d : tensor.dims()) count *= d;

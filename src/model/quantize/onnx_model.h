@@ -36,6 +36,11 @@ Status RaiseOpset(onnx::ModelProto* model, int64_t min_opset);
 // The initializer called `name`, or nullptr.
 const onnx::TensorProto* FindInitializer(const onnx::GraphProto& graph, const std::string& name);
 
+// The constant that tensor `name` holds: an initializer, the value of a Constant node,
+// or either of those through a chain of Identity nodes (PyTorch's exporter shares equal
+// weights that way); nullptr when it is computed.
+const onnx::TensorProto* FindConstant(const onnx::GraphProto& graph, const std::string& name);
+
 // The values of a float tensor stored in the file (raw_data or float_data); fails for
 // another element type or for external data.
 Result<std::vector<float>> FloatValues(const onnx::TensorProto& tensor);

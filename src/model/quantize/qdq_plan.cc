@@ -4,6 +4,8 @@
 #include <cmath>
 #include <set>
 
+#include "model/quantize/onnx_model.h"
+
 namespace imgsearch::model::quantize {
 namespace {
 
@@ -44,17 +46,13 @@ int64_t IntAttribute(const onnx::NodeProto& node, const char* name, int64_t fall
   return attribute != nullptr ? attribute->i() : fallback;
 }
 
-// A float initializer that a caller cannot replace at run time (an initializer that is
+// A float constant that a caller cannot replace at run time (an initializer that is
 // also a graph input can be overridden, so its values are not known here).
 const onnx::TensorProto* ConstantFloat(const onnx::GraphProto& graph, const GraphIndex& index,
                                        const std::string& name) {
-  if (index.inputs.count(name) != 0) return nullptr;
-  for (const auto& tensor : graph.initializer()) {
-    if (tensor.name() == name) {
-      return tensor.data_type() == onnx::TensorProto::FLOAT ? &tensor : nullptr;
-    }
-  }
-  return nullptr;
+  const onnx::TensorProto* tensor = FindConstant(graph, name);
+  if (tensor == nullptr || index.inputs.count(tensor->name()) != 0) return nullptr;
+  return tensor->data_type() == onnx::TensorProto::FLOAT ? tensor : nullptr;
 }
 
 Status LeftInFloat(const onnx::NodeProto& node, const std::string& why) {

@@ -142,12 +142,12 @@ std::string Rewriter::EmitDequantize(const std::string& source, onnx::TensorProt
 // DequantizeLinear each; the bias scale follows from the scale of `data_input`.
 Status Rewriter::EmitWeights(const QuantizedNode& q, const std::string& data_input,
                              onnx::NodeProto* node) {
-  const onnx::TensorProto* w = FindInitializer(*graph_, node->input(1));
+  const onnx::TensorProto* w = FindConstant(*graph_, node->input(1));
   IMGSEARCH_ASSIGN_OR_RETURN(std::vector<float> weights, FloatValues(*w));
   std::vector<int64_t> dims(w->dims().begin(), w->dims().end());
   ChannelQuantized cq = QuantizeWeightsPerChannel(weights, dims, q.weight_axis);
   const int64_t channels = dims[q.weight_axis];
-  const std::string base = w->name();
+  const std::string base = node->input(1);  // a Constant's tensor may have no name
   std::string w_out = EmitDequantize(
       base, Int8Tensor(UniqueName(base + "_quantized"), dims, cq.values),
       FloatTensor(UniqueName(base + "_scale"), {channels}, cq.scales),
@@ -156,12 +156,12 @@ Status Rewriter::EmitWeights(const QuantizedNode& q, const std::string& data_inp
   node->set_input(1, w_out);
   if (!q.has_bias) return Status::Ok();
 
-  const onnx::TensorProto* b = FindInitializer(*graph_, node->input(2));
+  const onnx::TensorProto* b = FindConstant(*graph_, node->input(2));
   IMGSEARCH_ASSIGN_OR_RETURN(std::vector<float> bias, FloatValues(*b));
   const float input_scale = params_.at(data_input).scale;
   std::vector<float> bias_scales(channels);
   for (int64_t c = 0; c < channels; ++c) bias_scales[c] = input_scale * cq.scales[c];
-  const std::string bias_base = b->name();
+  const std::string bias_base = node->input(2);
   std::string b_out =
       EmitDequantize(bias_base,
                      Int32Tensor(UniqueName(bias_base + "_quantized"), {channels},
@@ -184,8 +184,29 @@ void CollectReads(const onnx::GraphProto& graph, std::set<std::string>* read) {
   }
 }
 
+// Identity and Constant nodes that only fed the replaced weights (nothing reads them any
+// more; removing one can leave another unread, hence the loop).
+void RemoveUnreadConstantNodes(onnx::GraphProto* graph) {
+  for (bool removed = true; removed;) {
+    removed = false;
+    std::set<std::string> read;
+    CollectReads(*graph, &read);
+    for (const auto& output : graph->output()) read.insert(output.name());
+    auto* nodes = graph->mutable_node();
+    for (int i = nodes->size() - 1; i >= 0; --i) {
+      const onnx::NodeProto& node = nodes->Get(i);
+      bool constant = node.op_type() == "Identity" || node.op_type() == "Constant";
+      if (constant && node.output_size() == 1 && read.count(node.output(0)) == 0) {
+        nodes->DeleteSubrange(i, 1);
+        removed = true;
+      }
+    }
+  }
+}
+
 // The float weights that the int8 copies replaced, unless something else still reads them.
 void Rewriter::RemoveUnreadInitializers() {
+  RemoveUnreadConstantNodes(graph_);
   std::set<std::string> read;
   CollectReads(*graph_, &read);
   for (const auto& output : graph_->output()) read.insert(output.name());

@@ -108,10 +108,12 @@ TEST(QuantizeTest, ConvNetBecomesQdqWithPerChannelInt8Weights) {
   }
   EXPECT_EQ(conv, 2);
   EXPECT_EQ(gemm, 1);
-  // The float weights are gone: only int8/int32 copies remain.
+  // The float weights are gone, and the Identity that passed conv1_b on: only int8/int32
+  // copies remain.
   for (const char* name : {"conv1_w", "conv2_w", "fc_w", "conv1_b"}) {
     EXPECT_EQ(g.initializer.count(name), 0u) << name;
   }
+  EXPECT_EQ(g.From("conv1_b_shared"), nullptr);
   EXPECT_EQ(r.quantized_ops, (std::map<std::string, int>{{"Conv", 2}, {"Gemm", 1}}));
   EXPECT_TRUE(r.notes.empty());
 }
