@@ -20,6 +20,12 @@ find_library(FAISS_LIBRARY NAMES faiss REQUIRED)
 add_library(faiss STATIC IMPORTED)
 set_target_properties(faiss PROPERTIES IMPORTED_LOCATION "${FAISS_LIBRARY}")
 
+# The ONNX protobuf classes (Debian's libonnx-dev, with libprotobuf-dev), used only by
+# `imgsearch quantize` to read and rewrite model graphs. Debian's ONNX package config
+# names protobuf::libprotobuf, which FindProtobuf defines.
+find_package(Protobuf REQUIRED)
+find_package(ONNX REQUIRED CONFIG)
+
 set(ONNXRUNTIME_ROOT "${CMAKE_SOURCE_DIR}/.deps/onnxruntime" CACHE PATH
     "Folder with include/onnxruntime_cxx_api.h and lib/libonnxruntime.so*")
 if(EXISTS "${ONNXRUNTIME_ROOT}/include/onnxruntime_cxx_api.h")

@@ -24,6 +24,7 @@ APT_PACKAGES=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libsqlite3-dev libhiredis-dev redis-server
   libcpp-httplib-dev
   libhnswlib-dev libfaiss-dev libopenblas-dev
+  libonnx-dev libprotobuf-dev
   python3 python3-numpy python3-pil python3-onnx
   ca-certificates
 )

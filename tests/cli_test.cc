@@ -83,6 +83,50 @@ TEST(CliTest, UserModelWithPresetAndBadModels) {
   EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
 }
 
+// quantize: the int8 model, its sidecar and the agreement report; the result embeds like
+// any model.
+TEST(CliTest, QuantizeWritesAnInt8ModelThatEmbeds) {
+  std::string out = MakeTempDir() + "/convnet-int8.onnx";
+  auto text = RunImgsearch({"quantize", FixturePath("convnet.onnx"), "--calibrate",
+                            FixturePath("calibration"), "--method", "entropy", "-o", out});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("wrote " + out), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("QLinearConv 2"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("12 held-back images: mean cosine"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("recall@10"), std::string::npos) << text.out;
+
+  auto json = RunImgsearch({"quantize", "--json", FixturePath("convnet.onnx"), "--calibrate",
+                            FixturePath("calibration"), "--images", "30", "-o", out});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto report = nlohmann::json::parse(json.out);
+  EXPECT_EQ(report["method"], "percentile");
+  EXPECT_EQ(report["calibration_images"], 24);
+  EXPECT_EQ(report["agreement"]["on"], "all");  // 6 held back: fewer than 10 neighbours
+  EXPECT_GE(report["agreement"]["mean_cosine"].get<double>(), 0.99);
+  EXPECT_EQ(report["quantized_ops"]["Conv"], 2);
+
+  auto embed = RunImgsearch({"embed", "--json", "-m", out, FixturePath("rgb.png")});
+  ASSERT_EQ(embed.exit_code, 0) << embed.err;
+  EXPECT_EQ(JsonLines(embed.out).at(0)["model"], "convnet-int8");
+}
+
+TEST(CliTest, QuantizeErrors) {
+  std::string dir = MakeTempDir();
+  auto garbage = RunImgsearch({"quantize", FixturePath("garbage.onnx"), "--calibrate",
+                               FixturePath("calibration"), "-o", dir + "/g.onnx"});
+  EXPECT_EQ(garbage.exit_code, 1);
+  EXPECT_NE(garbage.err.find("not an ONNX model"), std::string::npos) << garbage.err;
+  auto no_spec = RunImgsearch({"quantize", FixturePath("convnet_no_spec.onnx"), "--calibrate",
+                               FixturePath("calibration"), "-o", dir + "/n.onnx"});
+  EXPECT_EQ(no_spec.exit_code, 1);
+  EXPECT_NE(no_spec.err.find("no preprocessing is known"), std::string::npos) << no_spec.err;
+  EXPECT_EQ(RunImgsearch({"quantize", FixturePath("convnet.onnx")}).exit_code, 2);
+  EXPECT_EQ(
+      RunImgsearch({"quantize", FixturePath("convnet.onnx"), "--calibrate", dir, "--method", "kl"})
+          .exit_code,
+      2);
+}
+
 TEST(CliTest, ModelsListsBuiltinsAndPresets) {
   auto r = RunImgsearch({"models", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -167,9 +167,9 @@ def make_tensor_references():
     save_tensor("torch_rgb.png", torch_reference("rgb.png"), source="rgb.png")
 
 
-def save_model(name, nodes, inputs, outputs, inits=(), metadata=None):
+def save_model(name, nodes, inputs, outputs, inits=(), metadata=None, opset=13):
     graph = helper.make_graph(nodes, name, inputs, outputs, list(inits))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     if metadata:
         helper.set_model_props(model, metadata)
@@ -226,6 +226,84 @@ def make_models():
         fh.write(b"this is not a protobuf" * 10)
 
 
+def he_weights(rng, shape, name):
+    """Random weights scaled as trained conv nets keep them (He initialisation)."""
+    fan_in = int(np.prod(shape[1:]))
+    return numpy_helper.from_array(
+        (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32), name)
+
+
+def small_bias(rng, n, name):
+    return numpy_helper.from_array((rng.standard_normal(n) * 0.1).astype(np.float32), name)
+
+
+def make_quantize_models():
+    """Small float conv nets for `imgsearch quantize`: Conv-Relu-Conv-Relu-GlobalAveragePool-
+    Gemm at opset 13, the same at opset 11 (whose opset must be raised), the same without a
+    spec, and one with a ConvTranspose (left in float, with a note) and a MatMul."""
+    f = TensorProto.FLOAT
+    spec = {"preprocess": {"width": 32, "height": 32, "resize": "stretch",
+                           "interpolation": "bilinear", "scale": 1.0 / 255,
+                           "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "layout": "nchw"},
+            "output": "embedding"}
+    rng = np.random.default_rng(11)
+    inits = [he_weights(rng, (8, 3, 3, 3), "conv1_w"), small_bias(rng, 8, "conv1_b"),
+             he_weights(rng, (16, 8, 3, 3), "conv2_w"), small_bias(rng, 16, "conv2_b"),
+             he_weights(rng, (12, 16), "fc_w"), small_bias(rng, 12, "fc_b")]
+    # The first bias reaches its Conv through an Identity, as PyTorch's exporter shares
+    # equal initializers.
+    nodes = [helper.make_node("Identity", ["conv1_b"], ["conv1_b_shared"]),
+             helper.make_node("Conv", ["x", "conv1_w", "conv1_b_shared"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "conv2_w", "conv2_b"], ["c2"], pads=[1, 1, 1, 1],
+                              strides=[2, 2]),
+             helper.make_node("Relu", ["c2"], ["r2"]),
+             helper.make_node("GlobalAveragePool", ["r2"], ["gap"]),
+             helper.make_node("Flatten", ["gap"], ["flat"]),
+             helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["embedding"], transB=1)]
+    io = ([tensor("x", f, ["N", 3, 32, 32])], [tensor("embedding", f, ["N", 12])])
+    for name, opset, with_spec in [("convnet", 13, True), ("convnet_opset11", 11, True),
+                                   ("convnet_no_spec", 13, False)]:
+        save_model(name, nodes, *io, inits, opset=opset)
+        if with_spec:
+            with open(path(name + ".json"), "w") as fh:
+                json.dump(spec, fh)
+
+    rng = np.random.default_rng(12)
+    inits = [he_weights(rng, (8, 3, 3, 3), "conv_w"), small_bias(rng, 8, "conv_b"),
+             he_weights(rng, (8, 4, 2, 2), "deconv_w"),
+             numpy_helper.from_array((rng.standard_normal((4, 6)) * 0.5).astype(np.float32),
+                                     "mm_w")]
+    nodes = [helper.make_node("Conv", ["x", "conv_w", "conv_b"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("ConvTranspose", ["r", "deconv_w"], ["up"], strides=[2, 2]),
+             helper.make_node("GlobalAveragePool", ["up"], ["gap"]),
+             helper.make_node("Flatten", ["gap"], ["flat"]),
+             helper.make_node("MatMul", ["flat", "mm_w"], ["embedding"])]
+    save_model("deconv_matmul", nodes, [tensor("x", f, ["N", 3, 32, 32])],
+               [tensor("embedding", f, ["N", 6])], inits)
+    with open(path("deconv_matmul.json"), "w") as fh:
+        json.dump(spec, fh)
+
+
+def make_calibration_images():
+    """calibration/: 60 small pictures of random gradients, blocks and noise, enough to hold
+    twelve back from calibration and still compare ten neighbours each."""
+    rng = np.random.default_rng(13)
+    folder = path("calibration")
+    os.makedirs(folder, exist_ok=True)
+    y, x = np.mgrid[0:40, 0:48]
+    for i in range(60):
+        img = np.zeros((40, 48, 3), np.float64)
+        for c in range(3):
+            img[..., c] = rng.uniform(0, 255) + rng.uniform(-3, 3) * x + rng.uniform(-3, 3) * y
+        x0, y0 = rng.integers(0, 30), rng.integers(0, 25)
+        img[y0:y0 + 15, x0:x0 + 15] = rng.uniform(0, 255, 3)
+        img += rng.normal(0, 12, img.shape)
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(
+            os.path.join(folder, "pic_%02d.png" % i))
+
+
 def make_classes():
     """classes/<name>/*: three visually distinct classes of three images, one corrupt file,
     and an exact copy of one image (a duplicate by content), for the pipeline tests."""
@@ -258,6 +336,8 @@ def main():
     make_resize_references()
     make_tensor_references()
     make_models()
+    make_quantize_models()
+    make_calibration_images()
     with open(path("manifest.json"), "w") as fh:
         json.dump(MANIFEST, fh, indent=1, sort_keys=True)
 

@@ -33,6 +33,9 @@ struct ModelSpec {
   bool has_output_layout = false;
   TensorLayout output_layout = TensorLayout::kNchw;  // for 4-d outputs; default: input layout
   OutputMode mode = OutputMode::kL2;
+  // How the model was quantised, as the JSON object `imgsearch quantize` wrote; empty for
+  // a model that was not. Informational: nothing else changes with it.
+  std::string quantized;
 };
 
 // Applies the keys of a JSON object to `spec` (keys that are absent leave it unchanged).
@@ -42,6 +45,10 @@ Status ApplyModelSpecJson(std::string_view json_text, ModelSpec* spec);
 
 // The spec as a JSON object with every key spelled out.
 std::string ModelSpecToJson(const ModelSpec& spec);
+
+// Where a model file's sidecar spec lives: the same path with .json for .onnx
+// (resnet50.onnx -> resnet50.json), or with .json appended.
+std::string ModelSpecSidecarPath(const std::string& model_path);
 
 const char* PoolingName(Pooling pooling);
 const char* OutputModeName(OutputMode mode);

@@ -21,5 +21,6 @@ void AddTuneCommand(CLI::App& app, int* exit_code);
 // collections, stats, delete, export
 void AddAdminCommands(CLI::App& app, int* exit_code);
 void AddServeCommand(CLI::App& app, int* exit_code);
+void AddQuantizeCommand(CLI::App& app, int* exit_code);
 
 }  // namespace imgsearch::cli

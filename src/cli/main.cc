@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   imgsearch::cli::AddTuneCommand(app, &exit_code);
   imgsearch::cli::AddAdminCommands(app, &exit_code);
   imgsearch::cli::AddServeCommand(app, &exit_code);
+  imgsearch::cli::AddQuantizeCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

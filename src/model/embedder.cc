@@ -32,15 +32,6 @@ std::string NamesOf(const std::vector<TensorInfo>& tensors) {
   return names;
 }
 
-std::string SidecarPath(const std::string& model_path) {
-  const std::string suffix = ".onnx";
-  if (model_path.size() > suffix.size() &&
-      model_path.compare(model_path.size() - suffix.size(), suffix.size(), suffix) == 0) {
-    return model_path.substr(0, model_path.size() - suffix.size()) + ".json";
-  }
-  return model_path + ".json";
-}
-
 std::string StemOf(const std::string& path) {
   size_t slash = path.find_last_of('/');
   std::string file = slash == std::string::npos ? path : path.substr(slash + 1);
@@ -116,7 +107,7 @@ Result<ModelSpec> LoadSpec(const std::string& model, bool builtin, const OnnxSes
   spec.name = builtin ? model : StemOf(model);
   IMGSEARCH_RETURN_IF_ERROR(
       model::ApplySpecMetadata(session.metadata(), &spec).WithContext("model metadata"));
-  std::string sidecar = SidecarPath(model);
+  std::string sidecar = ModelSpecSidecarPath(model);
   if (!builtin && base::Env::Default()->FileExists(sidecar)) {
     IMGSEARCH_ASSIGN_OR_RETURN(std::string text,
                                base::Env::Default()->ReadFile(sidecar, kMaxSidecarBytes));

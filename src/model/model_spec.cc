@@ -113,6 +113,11 @@ Status ApplyTopLevelKey(const std::string& key, const json& value, ModelSpec* sp
   if (key == "output") return ReadString(value, key, &spec->output);
   if (key == "pooling") return ReadEnum(value, key, ParsePooling, &spec->pooling);
   if (key == "normalize") return ReadEnum(value, key, ParseOutputMode, &spec->mode);
+  if (key == "quantized") {
+    IMGSEARCH_RETURN_IF_ERROR(Expect(value, value.is_object(), key, "an object"));
+    spec->quantized = value.dump();
+    return Status::Ok();
+  }
   if (key == "output_layout") {
     spec->has_output_layout = true;
     return ReadEnum(value, key, ParseTensorLayout, &spec->output_layout);
@@ -158,7 +163,19 @@ std::string ModelSpecToJson(const ModelSpec& spec) {
                {"output_layout", TensorLayoutName(spec.output_layout)},
                {"normalize", OutputModeName(spec.mode)}};
   if (!spec.preset.empty()) root["preset"] = spec.preset;
+  if (auto quantized = base::ParseJson(spec.quantized); quantized.ok()) {
+    root["quantized"] = std::move(quantized).value();
+  }
   return root.dump();
+}
+
+std::string ModelSpecSidecarPath(const std::string& model_path) {
+  const std::string suffix = ".onnx";
+  if (model_path.size() > suffix.size() &&
+      model_path.compare(model_path.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    return model_path.substr(0, model_path.size() - suffix.size()) + ".json";
+  }
+  return model_path + ".json";
 }
 
 const char* PoolingName(Pooling pooling) {

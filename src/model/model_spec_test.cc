@@ -37,6 +37,20 @@ TEST(ModelSpecTest, RoundTripsThroughJson) {
   EXPECT_EQ(copy.preprocess.interpolation, Interpolation::kBicubic);
 }
 
+// "quantized" (written by imgsearch quantize) is kept as its JSON object and round-trips.
+TEST(ModelSpecTest, QuantizedKeyIsAnObjectThatRoundTrips) {
+  ModelSpec spec;
+  ASSERT_TRUE(
+      ApplyModelSpecJson(R"({"preset": "torch", "quantized": {"method": "entropy"}})", &spec).ok());
+  EXPECT_EQ(spec.quantized, R"({"method":"entropy"})");
+  ModelSpec again;
+  ASSERT_TRUE(ApplyModelSpecJson(ModelSpecToJson(spec), &again).ok());
+  EXPECT_EQ(again.quantized, spec.quantized);
+  EXPECT_FALSE(ApplyModelSpecJson(R"({"quantized": "yes"})", &spec).ok());
+  EXPECT_EQ(ModelSpecSidecarPath("/m/resnet50.onnx"), "/m/resnet50.json");
+  EXPECT_EQ(ModelSpecSidecarPath("/m/model"), "/m/model.json");
+}
+
 TEST(ModelSpecTest, ErrorsNameTheProblem) {
   struct Case {
     const char* json;

@@ -103,6 +103,17 @@ Result<std::unique_ptr<OnnxSession>> OnnxSession::FromBytes(const std::string& n
   });
 }
 
+Status OnnxSession::SaveRuntimeGraph(const std::string& path, const SessionConfig& config,
+                                     const std::string& out_path) {
+  auto saved = CreateGuarded(path, [&]() -> Result<std::unique_ptr<OnnxSession>> {
+    Ort::SessionOptions options = MakeOptions(config);
+    options.SetOptimizedModelFilePath(out_path.c_str());
+    return std::unique_ptr<OnnxSession>(
+        new OnnxSession(Ort::Session(ProcessEnv(), path.c_str(), options)));
+  });
+  return saved.status();
+}
+
 Status OnnxSession::ReadSignature() {
   Ort::AllocatorWithDefaultOptions allocator;
   for (size_t i = 0; i < session_.GetInputCount(); ++i) {
@@ -124,17 +135,27 @@ Status OnnxSession::ReadSignature() {
 Result<FloatTensor> OnnxSession::Run(const std::string& input, const float* data,
                                      const std::vector<int64_t>& shape,
                                      const std::string& output) const {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<FloatTensor> results,
+                             RunOutputs(input, data, shape, {output}));
+  return std::move(results[0]);
+}
+
+Result<std::vector<FloatTensor>> OnnxSession::RunOutputs(
+    const std::string& input, const float* data, const std::vector<int64_t>& shape,
+    const std::vector<std::string>& outputs) const {
   try {
-    return RunOrThrow(input, data, shape, output);
+    return RunOrThrow(input, data, shape, outputs);
   } catch (const std::exception& e) {  // Ort::Exception, or std::bad_alloc inside the run
+    std::string named = outputs.size() == 1 ? "output \"" + outputs[0] + "\""
+                                            : std::to_string(outputs.size()) + " outputs";
     return Status::Internal("ONNX Runtime failed to run the model (input \"" + input + "\" " +
-                            ShapeText(shape) + ", output \"" + output + "\"): " + e.what());
+                            ShapeText(shape) + ", " + named + "): " + e.what());
   }
 }
 
-Result<FloatTensor> OnnxSession::RunOrThrow(const std::string& input, const float* data,
-                                            const std::vector<int64_t>& shape,
-                                            const std::string& output) const {
+Result<std::vector<FloatTensor>> OnnxSession::RunOrThrow(
+    const std::string& input, const float* data, const std::vector<int64_t>& shape,
+    const std::vector<std::string>& outputs) const {
   size_t count = 1;
   for (int64_t d : shape) count *= static_cast<size_t>(d);
   auto memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
@@ -142,18 +163,21 @@ Result<FloatTensor> OnnxSession::RunOrThrow(const std::string& input, const floa
   Ort::Value tensor = Ort::Value::CreateTensor<float>(memory, const_cast<float*>(data), count,
                                                       shape.data(), shape.size());
   const char* input_names[] = {input.c_str()};
-  const char* output_names[] = {output.c_str()};
-  auto results = const_cast<Ort::Session&>(session_).Run(Ort::RunOptions{nullptr}, input_names,
-                                                         &tensor, 1, output_names, 1);
-  auto info = results[0].GetTensorTypeAndShapeInfo();
-  if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
-    return Status::Unsupported("output \"" + output + "\" is " +
-                               ElementTypeName(info.GetElementType()) + ", expected float");
+  std::vector<const char*> output_names;
+  for (const std::string& name : outputs) output_names.push_back(name.c_str());
+  auto results = const_cast<Ort::Session&>(session_).Run(
+      Ort::RunOptions{nullptr}, input_names, &tensor, 1, output_names.data(), output_names.size());
+  std::vector<FloatTensor> out(results.size());
+  for (size_t i = 0; i < results.size(); ++i) {
+    auto info = results[i].GetTensorTypeAndShapeInfo();
+    if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
+      return Status::Unsupported("output \"" + outputs[i] + "\" is " +
+                                 ElementTypeName(info.GetElementType()) + ", expected float");
+    }
+    out[i].shape = info.GetShape();
+    out[i].values = results[i].GetTensorData<float>();
+    out[i].value = std::move(results[i]);
   }
-  FloatTensor out;
-  out.shape = info.GetShape();
-  out.values = results[0].GetTensorData<float>();
-  out.value = std::move(results[0]);
   return out;
 }
 

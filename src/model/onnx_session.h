@@ -46,6 +46,12 @@ class OnnxSession {
                                                         std::string_view bytes,
                                                         const SessionConfig& config);
 
+  // Writes the graph ONNX Runtime would run for the model at `path` (after its fusions)
+  // to `out_path`: how `imgsearch quantize` checks that int8 kernels replaced its QDQ
+  // pattern.
+  static Status SaveRuntimeGraph(const std::string& path, const SessionConfig& config,
+                                 const std::string& out_path);
+
   const std::vector<TensorInfo>& inputs() const { return inputs_; }
   const std::vector<TensorInfo>& outputs() const { return outputs_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
@@ -54,14 +60,18 @@ class OnnxSession {
   // which must be a float tensor. A failure names the input, its shape and the output.
   Result<FloatTensor> Run(const std::string& input, const float* data,
                           const std::vector<int64_t>& shape, const std::string& output) const;
+  // The same with several float outputs, returned in the order of `outputs`.
+  Result<std::vector<FloatTensor>> RunOutputs(const std::string& input, const float* data,
+                                              const std::vector<int64_t>& shape,
+                                              const std::vector<std::string>& outputs) const;
 
  private:
   explicit OnnxSession(Ort::Session session) : session_(std::move(session)) {}
   Status ReadSignature();
   // Run's work; throws as ONNX Runtime does.
-  Result<FloatTensor> RunOrThrow(const std::string& input, const float* data,
-                                 const std::vector<int64_t>& shape,
-                                 const std::string& output) const;
+  Result<std::vector<FloatTensor>> RunOrThrow(const std::string& input, const float* data,
+                                              const std::vector<int64_t>& shape,
+                                              const std::vector<std::string>& outputs) const;
 
   Ort::Session session_;
   std::vector<TensorInfo> inputs_;

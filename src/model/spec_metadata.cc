@@ -7,8 +7,9 @@
 namespace imgsearch::model {
 namespace {
 
-constexpr const char* kMetadataKeys[] = {"name",   "preset",  "preprocess",    "input",
-                                         "output", "pooling", "output_layout", "normalize"};
+constexpr const char* kMetadataKeys[] = {"name",          "preset",    "preprocess",
+                                         "input",         "output",    "pooling",
+                                         "output_layout", "normalize", "quantized"};
 
 }  // namespace
 
