@@ -56,7 +56,10 @@ struct IndexOptions {
   std::vector<std::string> paths;  // folders (scanned recursively) or single image files
   bool prune = false;              // remove images whose file no longer exists
   size_t chunk = 32;               // files decoded per round, written in one transaction
-  int decode_threads = 1;
+  // Threads that read, decode and preprocess the next chunk while the models run on this
+  // one; 0: one fewer than the cores this process may use (at least 1), so that a fast
+  // (int8) model is not left waiting for its input on a machine with cores to spare.
+  int decode_threads = 0;
   std::function<void(const IndexProgress&)> on_progress;
   // Asked between chunks; true stops the run with everything so far committed.
   std::function<bool()> cancelled;

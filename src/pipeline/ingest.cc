@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "base/cpu.h"
 #include "base/env.h"
 #include "base/thread_pool.h"
 #include "pipeline/images.h"
@@ -345,7 +346,8 @@ Result<IngestReport> Ingest(Database& db, const Collection& images, std::vector<
   IMGSEARCH_RETURN_IF_ERROR(AddImagesToReembed(db, images, models, &files, &report));
   IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Job> jobs, PlanJobs(images, models, files, &report));
   DecodeOptions decode = DecodeOptionsForAll(models);
-  base::ThreadPool pool(std::max(1, options.decode_threads));
+  base::ThreadPool pool(options.decode_threads > 0 ? options.decode_threads
+                                                   : std::max(1, base::UsableCores() - 1));
   auto decode_chunk = [&](size_t first) {
     size_t n = std::min(options.chunk, jobs.size() - first);
     std::vector<std::future<Decoded>> futures;
