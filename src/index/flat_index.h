@@ -19,6 +19,7 @@ class FlatIndex final : public Index {
   Status Add(size_t n, const int64_t* labels, const void* vectors) override;
   void Remove(int64_t label) override;
   size_t size() const override { return labels_.size(); }
+  std::vector<int64_t> Labels() const override { return labels_; }
   // Scan, which cannot fail.
   Result<std::vector<Neighbor>> Search(const void* query, size_t k, const SearchParams& params,
                                        const LabelFilter& filter) const override;

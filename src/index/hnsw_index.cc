@@ -236,6 +236,14 @@ Status HnswIndex::Serialize(std::string* out) const {
   return Status::Ok();
 }
 
+std::vector<int64_t> HnswIndex::Labels() const {
+  std::vector<int64_t> labels;
+  for (size_t n = 0; n < labels_.size(); ++n) {
+    if (!deleted_[n]) labels.push_back(labels_[n]);
+  }
+  return labels;
+}
+
 Status HnswIndex::Deserialize(std::string_view in) {
   Reader r(in);
   uint64_t dim = 0, m = 0, count = 0, levels_plus_one = 0, entry = 0;

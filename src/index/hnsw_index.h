@@ -20,6 +20,7 @@ class HnswIndex final : public Index {
   Status Add(size_t n, const int64_t* labels, const void* vectors) override;
   void Remove(int64_t label) override;
   size_t size() const override { return labels_.size() - deleted_count_; }
+  std::vector<int64_t> Labels() const override;
   Result<std::vector<Neighbor>> Search(const void* query, size_t k, const SearchParams& params,
                                        const LabelFilter& filter) const override;
   Status Serialize(std::string* out) const override;

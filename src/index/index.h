@@ -58,6 +58,9 @@ class Index {
   // Removes a label if present; its neighbours stay reachable.
   virtual void Remove(int64_t label) = 0;
   virtual size_t size() const = 0;
+  // Every label the index holds (removed ones left out), in no particular order: how the
+  // store checks a loaded snapshot against its rows.
+  virtual std::vector<int64_t> Labels() const = 0;
 
   // Up to k nearest allowed labels in range, nearest first (maybe none). An error means
   // the search itself failed (inside FAISS, say), never that nothing was found.

@@ -262,7 +262,13 @@ Status IvfIndex::Deserialize(std::string_view in) {
     }
   });
   if (!read.ok()) return Status::Corruption(read.message());
-  return CheckLoaded();
+  IMGSEARCH_RETURN_IF_ERROR(CheckLoaded());
+  // size() subtracts the removed from the added: both must agree with what FAISS holds.
+  int64_t held = binary_index_ ? binary_index_->ntotal : float_index_->ntotal;
+  bool marks_ok = std::all_of(removed_.begin(), removed_.end(), [](uint8_t r) { return r <= 1; });
+  if (!marks_ok || static_cast<uint64_t>(held) != trained_count_ || removed_count_ > trained_count_)
+    return Status::Corruption(std::string(type()) + " snapshot: its counts disagree with FAISS");
+  return Status::Ok();
 }
 
 // FAISS reads whatever index its bytes describe; a search would trust the kind and the
@@ -287,6 +293,22 @@ Status IvfIndex::CheckLoaded() const {
   if (loaded->metric_type != FaissMetric(metric_))
     return Status::Corruption(what + "FAISS holds another metric");
   return Status::Ok();
+}
+
+std::vector<int64_t> IvfIndex::Labels() const {
+  std::vector<int64_t> labels = pending_.Labels();
+  if (!trained_) return labels;
+  const faiss::InvertedLists* lists =
+      kind_ == IvfKind::kBinaryFlat
+          ? dynamic_cast<const faiss::IndexBinaryIVF&>(*binary_index_).invlists
+          : dynamic_cast<const faiss::IndexIVF&>(*float_index_).invlists;
+  for (size_t list = 0; list < lists->nlist; ++list) {
+    faiss::InvertedLists::ScopedIds ids(lists, list);
+    for (size_t i = 0; i < lists->list_size(list); ++i) {
+      if (!Removed(ids[i])) labels.push_back(ids[i]);
+    }
+  }
+  return labels;
 }
 
 size_t IvfIndex::MemoryUsage() const {

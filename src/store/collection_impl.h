@@ -150,6 +150,8 @@ class CollectionImpl final : public Collection {
   // --- persistence and indexing (collection_persist.cc)
   Status LoadSnapshot();
   Status LoadSnapshotFile(const std::string& file);
+  // After a snapshot is loaded: its index holds exactly the live slots.
+  Status CheckIndexAgainstSlots() const;
   // Applies rows with a sequence number above `after_sequence`, read through `db`, and
   // advances last_sequence_ to the newest one.
   Status Replay(SqliteDb* db, int64_t after_sequence);

@@ -138,6 +138,7 @@ Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
     }
     ++alive_count_;
   }
+  IMGSEARCH_RETURN_IF_ERROR(CheckIndexAgainstSlots().WithContext(path));
   snapshot_sequence_ = c.sequence;
   last_sequence_ = c.sequence;
   // Fields of rows the snapshot already holds.
@@ -161,6 +162,26 @@ Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
       return Status::Corruption(path + ": holds row " + std::to_string(slot_ids_[slot]) +
                                 " that no longer exists");
     }
+  }
+  return Status::Ok();
+}
+
+// A search names rows by the labels the index returns, so a snapshot whose index holds a
+// label that is not a live slot (or misses one) would answer with another row or read
+// past the slots: the index must hold each live slot exactly once, and nothing else.
+Status CollectionImpl::CheckIndexAgainstSlots() const {
+  std::vector<uint8_t> seen(slot_ids_.size(), 0);
+  std::vector<int64_t> labels = index_->Labels();
+  for (int64_t label : labels) {
+    if (label < 0 || static_cast<size_t>(label) >= slot_ids_.size() || !slot_alive_[label] ||
+        seen[label]++) {
+      return Status::Corruption("the index holds slot " + std::to_string(label) +
+                                ", which is not a live row or appears twice");
+    }
+  }
+  if (labels.size() != static_cast<size_t>(alive_count_) || index_->size() != labels.size()) {
+    return Status::Corruption("the index holds " + std::to_string(labels.size()) + " of " +
+                              std::to_string(alive_count_) + " live rows");
   }
   return Status::Ok();
 }

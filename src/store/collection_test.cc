@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <random>
@@ -9,6 +10,7 @@
 #include <thread>
 
 #include "imgsearch/database.h"
+#include "store/snapshot.h"
 #include "test_util.h"
 
 namespace imgsearch {
@@ -489,6 +491,38 @@ TEST(CollectionTest, ReopenRestoresEverything) {
   testing::WriteFileBytes(dir + "/index/MANIFEST", "garbage");
   auto db = ValueOrDie(Database::Open(dir));
   check(*db);
+}
+
+// Found by fuzz/store_files_fuzzer: a snapshot (checksum and all intact) whose index held
+// a label past the slots was loaded as it was, and a search then read past the slots. The
+// loader now checks the index against the live slots and rebuilds instead.
+TEST(CollectionTest, SnapshotWhoseIndexNamesNoLiveSlotIsRebuilt) {
+  std::string dir = MakeTempDir();
+  {
+    auto db = ValueOrDie(Database::Open(dir));
+    auto c = MakeCollection(*db, PhotoSchema("photos", 4, /*auto_id=*/false));
+    ASSERT_TRUE(c->Insert(MakeRows(3, 4, 1, /*first_id=*/1)).ok());
+    ASSERT_TRUE(c->Flush().ok());
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/index")) {
+    if (entry.path().extension() != ".idx") continue;
+    std::string bytes = testing::ReadFileBytes(entry.path());
+    auto contents = ValueOrDie(store::DecodeSnapshot(bytes));
+    // FLAT: vector size, count, then the labels: the last one becomes slot 1000.
+    contents.index_bytes = std::string(contents.index_view);
+    int64_t label = 1000;
+    std::memcpy(contents.index_bytes.data() + 16 + 2 * sizeof(int64_t), &label, sizeof(label));
+    testing::WriteFileBytes(entry.path(), store::EncodeSnapshot(contents));
+  }
+  auto db = ValueOrDie(Database::Open(dir));
+  auto c = ValueOrDie(db->GetCollection("photos"));
+  EXPECT_EQ(c->Count(), 3);
+  SearchRequest req;
+  req.vectors = {{1, 0, 0, 0}};
+  auto hits = ValueOrDie(c->Search(req));
+  std::set<int64_t> ids;
+  for (const Hit& hit : hits.at(0)) ids.insert(hit.id);
+  EXPECT_EQ(ids, (std::set<int64_t>{1, 2, 3}));
 }
 
 TEST(CollectionTest, CompactFreesDeletedRowsAndKeepsResults) {
