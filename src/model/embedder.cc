@@ -1,12 +1,10 @@
 #include "imgsearch/embedder.h"
 
-#include <nlohmann/json.hpp>
-
 #include "base/env.h"
-#include "base/json.h"
 #include "model/builtin_models.h"
 #include "model/onnx_session.h"
 #include "model/postprocess.h"
+#include "model/spec_metadata.h"
 
 namespace imgsearch {
 
@@ -27,32 +25,11 @@ struct Embedder::State {
 namespace {
 
 constexpr uint64_t kMaxSidecarBytes = 1 << 20;
-constexpr const char* kMetadataKeys[] = {"name",   "preset",  "preprocess",    "input",
-                                         "output", "pooling", "output_layout", "normalize"};
 
 std::string NamesOf(const std::vector<TensorInfo>& tensors) {
   std::string names;
   for (const auto& t : tensors) names += (names.empty() ? "" : ", ") + t.name;
   return names;
-}
-
-// The spec may travel in the model's metadata: either the whole JSON object under the
-// key "imgsearch", or the spec's top-level keys one by one (values parsed as JSON when
-// they are JSON, else taken as strings).
-Status ApplyMetadata(const std::map<std::string, std::string>& metadata, ModelSpec* spec) {
-  if (auto it = metadata.find("imgsearch"); it != metadata.end()) {
-    return ApplyModelSpecJson(it->second, spec);
-  }
-  nlohmann::json object = nlohmann::json::object();
-  for (const char* key : kMetadataKeys) {
-    auto it = metadata.find(key);
-    if (it == metadata.end()) continue;
-    // A value that is not JSON (or too deep to be a spec value) is taken as a plain string.
-    auto parsed = base::ParseJson(it->second);
-    object[key] = parsed.ok() ? std::move(parsed).value() : nlohmann::json(it->second);
-  }
-  if (object.empty()) return Status::Ok();
-  return ApplyModelSpecJson(object.dump(), spec);
 }
 
 std::string SidecarPath(const std::string& model_path) {
@@ -137,7 +114,8 @@ Result<ModelSpec> LoadSpec(const std::string& model, bool builtin, const OnnxSes
                            const EmbedderOptions& options) {
   ModelSpec spec;
   spec.name = builtin ? model : StemOf(model);
-  IMGSEARCH_RETURN_IF_ERROR(ApplyMetadata(session.metadata(), &spec).WithContext("model metadata"));
+  IMGSEARCH_RETURN_IF_ERROR(
+      model::ApplySpecMetadata(session.metadata(), &spec).WithContext("model metadata"));
   std::string sidecar = SidecarPath(model);
   if (!builtin && base::Env::Default()->FileExists(sidecar)) {
     IMGSEARCH_ASSIGN_OR_RETURN(std::string text,

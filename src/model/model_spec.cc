@@ -1,5 +1,8 @@
 #include "imgsearch/model_spec.h"
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "base/json.h"
@@ -21,9 +24,14 @@ Status ReadString(const json& value, const std::string& key, std::string* out) {
   return Status::Ok();
 }
 
+// A number that a float holds (a double past FLT_MAX would not convert).
+bool IsFloat(const json& value) {
+  return value.is_number() && std::abs(value.get<double>()) <= std::numeric_limits<float>::max();
+}
+
 Status ReadTriple(const json& value, const std::string& key, std::array<float, 3>* out) {
   bool ok = value.is_array() && value.size() == 3;
-  for (size_t i = 0; ok && i < 3; ++i) ok = value[i].is_number();
+  for (size_t i = 0; ok && i < 3; ++i) ok = IsFloat(value[i]);
   IMGSEARCH_RETURN_IF_ERROR(Expect(value, ok, key, "an array of 3 numbers"));
   for (size_t i = 0; i < 3; ++i) (*out)[i] = value[i].get<float>();
   return Status::Ok();
@@ -41,7 +49,10 @@ Status ReadEnum(const json& value, const std::string& key, Result<E> (*parse)(st
 }
 
 Status ReadInt(const json& value, const std::string& key, int* out) {
-  IMGSEARCH_RETURN_IF_ERROR(Expect(value, value.is_number_integer(), key, "an integer"));
+  bool ok = value.is_number_integer() && value.get<int64_t>() >= INT32_MIN &&
+            value.get<int64_t>() <= INT32_MAX &&
+            !(value.is_number_unsigned() && value.get<uint64_t>() > INT32_MAX);
+  IMGSEARCH_RETURN_IF_ERROR(Expect(value, ok, key, "an integer"));
   *out = value.get<int>();
   return Status::Ok();
 }
@@ -57,7 +68,7 @@ Status ApplyPreprocessKey(const std::string& key, const json& value, PreprocessS
   if (key == "mean") return ReadTriple(value, key, &p->mean);
   if (key == "std") return ReadTriple(value, key, &p->std);
   if (key == "scale") {
-    IMGSEARCH_RETURN_IF_ERROR(Expect(value, value.is_number(), key, "a number"));
+    IMGSEARCH_RETURN_IF_ERROR(Expect(value, IsFloat(value), key, "a number"));
     p->scale = value.get<float>();
     return Status::Ok();
   }

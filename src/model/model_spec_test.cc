@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "model/spec_metadata.h"
+
 namespace imgsearch {
 namespace {
 
@@ -50,12 +52,33 @@ TEST(ModelSpecTest, ErrorsNameTheProblem) {
                  Case{R"({"preprocess": {"widht": 224}})", "unknown preprocess key"},
                  Case{R"({"preprocess": {"std": [1, 0, 1]}})", "nonzero"},
                  Case{R"({"preprocess": {"layout": "nwhc"}})", "unknown layout"},
-                 Case{R"({"input": 3})", "a string"}}) {
+                 Case{R"({"input": 3})", "a string"},
+                 // Found by fuzz/model_spec_fuzzer: out of a float's or an int's range,
+                 // the conversion was undefined or wrapped (4294967520 read as 224).
+                 Case{R"({"preprocess": {"scale": 1e300}})", "a number"},
+                 Case{R"({"preprocess": {"mean": [0, 1e39, 0]}})", "array of 3 numbers"},
+                 Case{R"({"preprocess": {"width": 4294967520}})", "an integer"}}) {
     ModelSpec spec;
     Status s = ApplyModelSpecJson(c.json, &spec);
     ASSERT_FALSE(s.ok()) << c.json;
     EXPECT_NE(s.message().find(c.expect), std::string::npos) << c.json << " -> " << s.message();
   }
+}
+
+// The spec in an ONNX file's metadata: whole under "imgsearch", or key by key with plain
+// strings allowed. Found by fuzz/model_spec_fuzzer: a value that is neither JSON nor UTF-8
+// made the JSON dump throw out of Embedder::Open; it is an error now.
+TEST(ModelSpecTest, MetadataKeyByKeyAndNotUtf8) {
+  ModelSpec spec;
+  ASSERT_TRUE(model::ApplySpecMetadata({{"preset", "torch"}, {"pooling", "avg"}}, &spec).ok());
+  EXPECT_EQ(spec.preset, "torch");
+  EXPECT_EQ(spec.pooling, Pooling::kAvg);
+  ModelSpec whole;
+  ASSERT_TRUE(model::ApplySpecMetadata({{"imgsearch", R"({"normalize": "binary"})"}}, &whole).ok());
+  EXPECT_EQ(whole.mode, OutputMode::kBinary);
+  Status bad = model::ApplySpecMetadata({{"name", "caf\xe9"}}, &spec);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("not UTF-8"), std::string::npos) << bad.message();
 }
 
 }  // namespace
