@@ -39,8 +39,15 @@ std::string NewRequestId();
 // request's id (its X-Request-Id, which it sets when the request has none yet).
 std::string LogInternalError(httplib::Response& res, const std::string& message);
 
+// The text of a JSON answer. A message may quote a request's bytes, which need not be
+// UTF-8 (a multipart field, a filter cut at a byte): those become U+FFFD instead of
+// making the serializer throw.
+inline std::string JsonText(const nlohmann::json& body) {
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 inline void SendJson(httplib::Response& res, const nlohmann::json& body) {
-  res.set_content(body.dump(), "application/json");
+  res.set_content(JsonText(body), "application/json");
 }
 
 inline void SendError(httplib::Response& res, int status, const std::string& message) {

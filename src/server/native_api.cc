@@ -3,13 +3,13 @@
 #include <filesystem>
 
 #include "base/env.h"
-#include "base/json.h"
 #include "base/log.h"
 #include "image/encode.h"
 #include "pipeline/compare_report.h"
 #include "pipeline/ingest.h"
 #include "pipeline/search.h"
 #include "server/http_reply.h"
+#include "server/search_request.h"
 #include "server/server_state.h"
 
 namespace imgsearch::server {
@@ -25,73 +25,6 @@ Result<int64_t> IdFromPath(const std::string& text) {
     return Status::InvalidArgument("image id must be a non-negative integer");
   }
   return std::stoll(text);
-}
-
-// A search request, from multipart fields (with an uploaded "image") or from JSON
-// ({"id", "k", "filter", "fuse", "models", "exclude_self"}).
-struct SearchCall {
-  pipeline::Query query;
-  pipeline::SearchOptions options;
-  std::string label;
-};
-
-Result<SearchCall> ParseMultipartSearch(const httplib::Request& req) {
-  if (!req.has_file("image"))
-    return Status::InvalidArgument("multipart search needs a file field \"image\"");
-  SearchCall call;
-  const httplib::MultipartFormData& image = req.get_file_value("image");
-  call.query.bytes = image.content;
-  call.query.path = call.label = image.filename.empty() ? "upload" : image.filename;
-  auto field = [&](const char* name) {
-    return req.has_file(name) ? req.get_file_value(name).content : "";
-  };
-  if (!field("k").empty()) {
-    std::string k = field("k");
-    if (k.size() > 6 || k.find_first_not_of("0123456789") != std::string::npos)
-      return Status::InvalidArgument("k must be a positive integer, not \"" + k + "\"");
-    call.options.k = std::stoi(k);
-  }
-  call.options.filter = field("filter");
-  call.options.fuse = field("fuse");
-  call.options.exclude_self = field("exclude_self") == "true";
-  // Several "models" fields, or one with comma-separated names.
-  auto [first, last] = req.files.equal_range("models");
-  for (auto it = first; it != last; ++it) {
-    const std::string& names = it->second.content;
-    for (size_t start = 0; start <= names.size();) {
-      size_t comma = std::min(names.find(',', start), names.size());
-      if (comma > start) call.options.only.push_back(names.substr(start, comma - start));
-      start = comma + 1;
-    }
-  }
-  return call;
-}
-
-Result<SearchCall> ParseJsonSearch(const httplib::Request& req) {
-  Result<json> parsed = base::ParseJson(req.body);
-  if (!parsed.ok()) {
-    return Status::InvalidArgument("request body must be a JSON object: " +
-                                   parsed.status().message());
-  }
-  json body = std::move(parsed).value();
-  if (!body.is_object()) return Status::InvalidArgument("request body must be a JSON object");
-  SearchCall call;
-  try {
-    if (!body.contains("id") || !body["id"].is_number_integer()) {
-      return Status::InvalidArgument(
-          "give \"id\" (an integer) or upload an image as multipart field \"image\"");
-    }
-    call.query.id = body["id"].get<int64_t>();
-    call.label = "id:" + std::to_string(call.query.id);
-    call.options.k = body.value("k", 10);
-    call.options.filter = body.value("filter", "");
-    call.options.fuse = body.value("fuse", "");
-    call.options.exclude_self = body.value("exclude_self", false);
-    if (body.contains("models")) call.options.only = body["models"].get<std::vector<std::string>>();
-  } catch (const json::exception& e) {
-    return Status::InvalidArgument(std::string("malformed search request: ") + e.what());
-  }
-  return call;
 }
 
 }  // namespace
@@ -125,7 +58,8 @@ void Server::State::Health(httplib::Response& res) const {
 }
 
 void Server::State::Search(const httplib::Request& req, httplib::Response& res) {
-  auto call = req.is_multipart_form_data() ? ParseMultipartSearch(req) : ParseJsonSearch(req);
+  auto call =
+      req.is_multipart_form_data() ? ParseMultipartSearch(req.files) : ParseJsonSearch(req.body);
   if (!call.ok()) return SendStatus(res, call.status());
   call->options.max_pixels = options.max_image_pixels;
   // The answer: the results per model and fused, and how far the models agree.
@@ -180,14 +114,9 @@ void Server::State::Upload(const httplib::Request& req, httplib::Response& res) 
   if (!req.is_multipart_form_data() || !req.has_file("image")) {
     return SendError(res, 400, "upload an image as multipart field \"image\"");
   }
-  nlohmann::json fields;  // optional part "fields": the image's user fields, a JSON object
-  if (req.has_file("fields")) {
-    auto parsed = base::ParseJson(req.get_file_value("fields").content);
-    if (!parsed.ok()) return SendStatus(res, parsed.status().WithContext("fields"));
-    if (!parsed->is_object()) return SendError(res, 400, "fields must be a JSON object");
-    fields = std::move(parsed).value();
-  }
-  auto added = library->AddImage(req.get_file_value("image").content, fields);
+  auto fields = ParseUploadFields(req.files);  // the image's user fields, if given
+  if (!fields.ok()) return SendStatus(res, fields.status());
+  auto added = library->AddImage(req.get_file_value("image").content, *fields);
   if (!added.ok()) return SendStatus(res, added.status());
   MirrorImage(added->id, /*removed=*/false);
   res.status = added->created ? 201 : 200;

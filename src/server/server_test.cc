@@ -56,7 +56,7 @@ TEST(ServerTest, BadInputGetsA4xxWithAMessage) {
   for (const Case& k :
        {Case{"not json", 400, "must be a JSON object"}, Case{"[1]", 400, "must be a JSON object"},
         Case{R"({"k": 3})", 400, "give \"id\""}, Case{R"({"id": "seven"})", 400, "give \"id\""},
-        Case{R"({"id": 1, "k": "many"})", 400, "malformed search request"},
+        Case{R"({"id": 1, "k": "many"})", 400, "k must be a positive integer"},
         Case{R"({"id": 1, "filter": "width >"})", 400, "invalid filter at position"},
         Case{R"({"id": 1, "models": ["resnet"]})", 404, "model \"resnet\""},
         Case{R"({"id": 999})", 404, "id 999"}, Case{R"({"id": 1, "k": 0})", 400, "k must be"},

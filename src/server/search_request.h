@@ -1,0 +1,34 @@
+// Reading the native API's requests: a search from a JSON body or from multipart fields
+// (with an uploaded "image"), and an upload's optional "fields" part. Functions of the
+// request's body or parts alone, apart from the HTTP exchange, so that they can be
+// tested and fuzzed without a server.
+#pragma once
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "imgsearch/library.h"
+
+namespace imgsearch::server {
+
+struct SearchCall {
+  ImageQuery query;
+  SearchOptions options;
+  std::string label;  // how the answer names the query: "id:42" or the upload's file name
+};
+
+// {"id", "k", "filter", "fuse", "models", "exclude_self"}; kInvalidArgument for anything
+// else than a JSON object with an integer "id" and values of the right types.
+Result<SearchCall> ParseJsonSearch(std::string_view body);
+
+// The file part "image" and the fields "k", "filter", "fuse", "exclude_self" and
+// "models" (several parts, or names separated by commas).
+Result<SearchCall> ParseMultipartSearch(const httplib::MultipartFormDataMap& parts);
+
+// The part "fields" of an upload, a JSON object; null when there is no such part.
+Result<nlohmann::json> ParseUploadFields(const httplib::MultipartFormDataMap& parts);
+
+}  // namespace imgsearch::server
