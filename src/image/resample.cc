@@ -165,12 +165,12 @@ __attribute__((target("avx2"))) void RowsAvx2(const Image& in, int first_row, co
   }
 }
 
+}  // namespace
+
 bool HasAvx2() {
   static const bool has = __builtin_cpu_supports("avx2");
   return has;
 }
-
-}  // namespace
 
 ResampleAxis ComputeResampleAxis(int in_size, int out_size, Interpolation interpolation, int begin,
                                  int end) {

@@ -22,6 +22,9 @@ struct ResampleAxis {
   int size() const { return static_cast<int>(first.size()); }
 };
 
+// Whether this CPU runs AVX2, for the vector forms here and in image/tensor.
+bool HasAvx2();
+
 // The weights of outputs [begin, end) when `in_size` pixels become `out_size`.
 ResampleAxis ComputeResampleAxis(int in_size, int out_size, Interpolation interpolation, int begin,
                                  int end);

@@ -2,6 +2,8 @@
 
 #include <immintrin.h>
 
+#include "image/resample.h"
+
 namespace imgsearch::image {
 namespace {
 
@@ -48,11 +50,6 @@ __attribute__((target("avx2"))) void PlanesAvx2(const uint8_t* px, size_t count,
     }
   }
   PlanesPlain(px, i, count, n, tensor);
-}
-
-bool HasAvx2() {
-  static const bool has = __builtin_cpu_supports("avx2");
-  return has;
 }
 
 }  // namespace
