@@ -235,8 +235,7 @@ Result<std::unique_ptr<Library>> pipeline::OpenLibrary(const std::string& locati
       requested.push_back(m);
     }
   }
-  EmbedderOptions embedder_options;
-  embedder_options.intra_op_threads = options.inference_threads;
+  EmbedderOptions embedder_options = pipeline::LibraryEmbedderOptions(options.inference_threads);
   IMGSEARCH_ASSIGN_OR_RETURN(
       std::vector<pipeline::BoundModel> models,
       pipeline::OpenModelSet(*db, location, requested, embedder_options, options.reembed));

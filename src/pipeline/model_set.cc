@@ -215,6 +215,13 @@ CollectionSchema ModelCollectionSchema(const std::string& name, const Embedder& 
   return s;  // the image's fields are in the images collection, by the same id
 }
 
+EmbedderOptions LibraryEmbedderOptions(int threads) {
+  EmbedderOptions options;
+  options.intra_op_threads = threads;
+  options.allow_spinning = false;
+  return options;
+}
+
 Result<std::vector<BoundModel>> OpenModelSet(Database& db, const std::string& db_dir,
                                              const std::vector<ModelSource>& requested,
                                              const EmbedderOptions& options, bool reembed) {
