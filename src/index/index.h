@@ -40,6 +40,8 @@ struct LabelFilter {
 struct SearchParams {
   int ef = 0;      // HNSW candidate list size; 0 = index default
   int nprobe = 0;  // IVF lists to visit; 0 = index default
+  // HNSW_SQ with refine: candidates re-ranked per result wanted; 0 = index default
+  float refine_k = 0;
   // Range search: only distances in [min_distance, max_distance) are returned.
   float min_distance = -std::numeric_limits<float>::infinity();
   float max_distance = std::numeric_limits<float>::infinity();
