@@ -6,6 +6,11 @@
 #include "index/serializer.h"
 
 namespace imgsearch::index {
+namespace {
+
+constexpr size_t kBlockBytes = size_t(4) << 20;
+
+}  // namespace
 
 void TopK::Push(int64_t label, float distance) {
   if (k_ == 0) return;
@@ -28,13 +33,18 @@ FlatIndex::FlatIndex(Metric metric, size_t dim)
     : metric_(metric),
       binary_(IsBinaryMetric(metric)),
       dim_(binary_ ? dim / 8 : dim),
-      stride_(binary_ ? dim / 8 : dim * sizeof(float)) {}
+      stride_(binary_ ? dim / 8 : dim * sizeof(float)),
+      per_block_(std::max<size_t>(1, kBlockBytes / std::max<size_t>(stride_, 1))) {}
 
 Status FlatIndex::Add(size_t n, const int64_t* labels, const void* vectors) {
   const auto* bytes = static_cast<const uint8_t*>(vectors);
-  data_.insert(data_.end(), bytes, bytes + n * stride_);
   for (size_t i = 0; i < n; ++i) {
-    position_of_[labels[i]] = labels_.size();
+    size_t position = labels_.size();
+    if (position / per_block_ >= blocks_.size()) {
+      blocks_.push_back(std::make_unique_for_overwrite<uint8_t[]>(per_block_ * stride_));
+    }
+    std::memcpy(mutable_vector_at(position), bytes + i * stride_, stride_);
+    position_of_[labels[i]] = position;
     labels_.push_back(labels[i]);
   }
   return Status::Ok();
@@ -45,12 +55,12 @@ void FlatIndex::Remove(int64_t label) {
   if (it == position_of_.end()) return;
   size_t pos = it->second, last = labels_.size() - 1;
   if (pos != last) {  // move the last vector into the hole
-    std::memcpy(data_.data() + pos * stride_, data_.data() + last * stride_, stride_);
+    std::memcpy(mutable_vector_at(pos), vector_at(last), stride_);
     labels_[pos] = labels_[last];
     position_of_[labels_[pos]] = pos;
   }
   labels_.pop_back();
-  data_.resize(labels_.size() * stride_);
+  if (labels_.size() <= (blocks_.size() - 1) * per_block_) blocks_.pop_back();
   position_of_.erase(it);
 }
 
@@ -65,16 +75,19 @@ std::vector<Neighbor> FlatIndex::Scan(const void* query, size_t k, const SearchP
   TopK top(k);
   const size_t n = labels_.size();
   const DistanceFunction distance = DistanceFor(metric_);
-  for (size_t i = 0; i < n; ++i) {
-    if (!filter.Allows(labels_[i])) continue;
-    float d = distance(query, data_.data() + i * stride_, dim_);
-    if (d < top.worst() && params.InRange(d)) top.Push(labels_[i], d);
+  for (size_t start = 0; start < n; start += per_block_) {
+    const uint8_t* block = blocks_[start / per_block_].get();
+    for (size_t i = start; i < std::min(n, start + per_block_); ++i) {
+      if (!filter.Allows(labels_[i])) continue;
+      float d = distance(query, block + (i - start) * stride_, dim_);
+      if (d < top.worst() && params.InRange(d)) top.Push(labels_[i], d);
+    }
   }
   return top.Take();
 }
 
 void FlatIndex::Clear() {
-  data_.clear();
+  blocks_.clear();
   labels_.clear();
   position_of_.clear();
 }
@@ -84,7 +97,10 @@ Status FlatIndex::Serialize(std::string* out) const {
   w.U64(stride_);
   w.U64(labels_.size());
   w.Array(labels_.data(), labels_.size());
-  w.Bytes(data_.data(), data_.size());
+  for (size_t start = 0; start < labels_.size(); start += per_block_) {
+    w.Bytes(blocks_[start / per_block_].get(),
+            std::min(per_block_, labels_.size() - start) * stride_);
+  }
   return Status::Ok();
 }
 
@@ -107,7 +123,8 @@ Status FlatIndex::Deserialize(std::string_view in) {
 }
 
 size_t FlatIndex::MemoryUsage() const {
-  return data_.capacity() + labels_.capacity() * sizeof(int64_t) + position_of_.size() * 32;
+  return blocks_.size() * per_block_ * stride_ + labels_.capacity() * sizeof(int64_t) +
+         position_of_.size() * 32;
 }
 
 }  // namespace imgsearch::index

@@ -3,7 +3,9 @@
 // an approximate index.
 #pragma once
 
+#include <memory>
 #include <unordered_map>
+#include <utility>
 
 #include "index/index.h"
 
@@ -32,15 +34,25 @@ class FlatIndex final : public Index {
 
   // The stored vectors in insertion order (after removals: swapped), for bulk moves.
   const std::vector<int64_t>& labels() const { return labels_; }
-  const uint8_t* vector_at(size_t position) const { return data_.data() + position * stride_; }
+  const uint8_t* vector_at(size_t position) const {
+    return blocks_[position / per_block_].get() + (position % per_block_) * stride_;
+  }
   void Clear();
 
  private:
+  uint8_t* mutable_vector_at(size_t position) {
+    return const_cast<uint8_t*>(std::as_const(*this).vector_at(position));
+  }
+
   Metric metric_;
   bool binary_;
   size_t dim_;     // floats, or bytes for binary
   size_t stride_;  // bytes per vector
-  std::vector<uint8_t> data_;
+  // Vectors in fixed blocks of per_block_, never moved once written: growing one array
+  // copied everything and faulted in fresh pages at every doubling, which was the largest
+  // cost of an insert.
+  size_t per_block_;
+  std::vector<std::unique_ptr<uint8_t[]>> blocks_;
   std::vector<int64_t> labels_;
   std::unordered_map<int64_t, size_t> position_of_;
 };
