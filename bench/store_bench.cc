@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -126,24 +127,33 @@ struct Curve {
   std::vector<std::pair<double, double>> points;  // recall, queries/s
 };
 
-template <typename SearchFn>
-Curve Sweep(const std::vector<float>& queries, int dim, size_t nq,
-            const std::vector<std::set<int64_t>>& truth, SearchFn search) {
-  Curve curve;
+using SearchFn = std::function<std::vector<int64_t>(const float* query, int ef)>;
+
+// One curve per contender. The contenders take turns at each ef and repetition, so that
+// load from other processes on a shared machine falls on all of them alike; each point
+// is the best of five runs (the least disturbed).
+std::vector<Curve> Sweep(const std::vector<float>& queries, int dim, size_t nq,
+                         const std::vector<std::set<int64_t>>& truth,
+                         const std::vector<SearchFn>& contenders) {
+  std::vector<Curve> curves(contenders.size());
   for (int ef : {10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128, 160, 192, 256}) {
-    size_t hits = 0;
-    std::vector<double> rates;
-    for (int rep = 0; rep < 3; ++rep) {
-      hits = 0;
-      double t = Seconds();
-      for (size_t q = 0; q < nq; ++q) {
-        for (int64_t label : search(&queries[q * dim], ef)) hits += truth[q].count(label);
+    std::vector<size_t> hits(contenders.size());
+    std::vector<double> best(contenders.size());
+    for (int rep = 0; rep < 5; ++rep) {
+      for (size_t c = 0; c < contenders.size(); ++c) {
+        hits[c] = 0;
+        double t = Seconds();
+        for (size_t q = 0; q < nq; ++q) {
+          for (int64_t label : contenders[c](&queries[q * dim], ef))
+            hits[c] += truth[q].count(label);
+        }
+        best[c] = std::max(best[c], nq / (Seconds() - t));
       }
-      rates.push_back(nq / (Seconds() - t));
     }
-    curve.points.emplace_back(double(hits) / (nq * 10), Median(rates));
+    for (size_t c = 0; c < contenders.size(); ++c)
+      curves[c].points.emplace_back(double(hits[c]) / (nq * 10), best[c]);
   }
-  return curve;
+  return curves;
 }
 
 // Queries/s where the curve crosses `recall`, interpolated linearly between the two
@@ -209,46 +219,55 @@ void BenchHnsw(const Options& o, const char* data_name, const std::vector<float>
   hnswlib::HierarchicalNSW<float> theirs(&space, n, o.m, o.ef_construction, 100);
   for (size_t i = 0; i < n; ++i) theirs.addPoint(&data[i * dim], i);
   double theirs_build = Seconds() - t;
-  Curve b = Sweep(queries, dim, nq, truth, [&](const float* q, int ef) {
+  std::vector<SearchFn> contenders = {[&](const float* q, int ef) {
     theirs.setEf(std::max(ef, 10));
     auto result = theirs.searchKnn(q, 10);
     std::vector<int64_t> out;
     for (; !result.empty(); result.pop()) out.push_back(int64_t(result.top().second));
     return out;
-  });
-  double qb = QpsAtRecall(b, 0.95);
-  std::printf(
-      "HNSW %4d-d %s, %zu vectors, M=%d efConstruction=%d, 1 thread; hnswlib: build %.1f "
-      "s, %.0f queries/s at recall@10 >= 0.95\n",
-      dim, data_name, n, o.m, o.ef_construction, theirs_build, qb);
-  PrintCurve("hnswlib", b);
-  double hnsw_bytes = 0;
+  }};
+  std::vector<Variant> variants;
+  std::vector<std::unique_ptr<index::Index>> ours;
+  std::vector<double> builds;
   for (const Variant& v : HnswVariants(o)) {
     if (o.variants != "all" && o.variants.find(v.name) == std::string::npos) continue;
     t = Seconds();
-    auto ours =
+    ours.push_back(
         std::move(index::MakeIndex({v.type, index::Metric::kL2, v.params}, false, size_t(dim)))
-            .value();
-    (void)ours->Add(n, labels.data(), data.data());
-    double build = Seconds() - t;
-    Curve a = Sweep(queries, dim, nq, truth, [&](const float* q, int ef) {
+            .value());
+    (void)ours.back()->Add(n, labels.data(), data.data());
+    builds.push_back(Seconds() - t);
+    variants.push_back(v);
+    index::Index* index = ours.back().get();
+    contenders.push_back([index](const float* q, int ef) {
       index::SearchParams p;
       p.ef = ef;
       std::vector<int64_t> out;
-      auto found = ours->Search(q, 10, p, {});
+      auto found = index->Search(q, 10, p, {});
       for (const auto& h : found.value()) out.push_back(h.label);
       return out;
     });
-    double qa = QpsAtRecall(a, 0.95), bytes = double(ours->MemoryUsage()) / n;
-    if (std::string(v.name) == "HNSW") hnsw_bytes = bytes;
+  }
+  std::vector<Curve> curves = Sweep(queries, dim, nq, truth, contenders);
+  double qb = QpsAtRecall(curves[0], 0.95);
+  std::printf(
+      "HNSW %4d-d %s, %zu vectors, %zu queries, M=%d efConstruction=%d, 1 thread; "
+      "hnswlib: build %.1f s, %.0f queries/s at recall@10 >= 0.95\n",
+      dim, data_name, n, nq, o.m, o.ef_construction, theirs_build, qb);
+  PrintCurve("hnswlib", curves[0]);
+  double hnsw_bytes = 0;
+  for (size_t i = 0; i < variants.size(); ++i) {
+    const Curve& a = curves[i + 1];
+    double qa = QpsAtRecall(a, 0.95), bytes = double(ours[i]->MemoryUsage()) / n;
+    if (std::string(variants[i].name) == "HNSW") hnsw_bytes = bytes;
     std::printf(
         "  %-27s build %.1f s (%.2fx hnswlib's speed); q/s at recall@10 >= 0.95: %.0f "
         "-> %.2fx hnswlib%s; memory %.0f bytes/vector",
-        v.name, build, theirs_build / build, qa, qb > 0 ? qa / qb : 0,
+        variants[i].name, builds[i], theirs_build / builds[i], qa, qb > 0 ? qa / qb : 0,
         qa == 0 ? " (never reached 0.95)" : "", bytes);
     if (hnsw_bytes > 0) std::printf(" = %.2fx HNSW's", bytes / hnsw_bytes);
     std::printf(" (raw vector %d)\n", dim * 4);
-    PrintCurve(v.name, a);
+    PrintCurve(variants[i].name, a);
   }
 }
 

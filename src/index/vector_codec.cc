@@ -127,6 +127,63 @@ __attribute__((target("avx2,fma,f16c"))) float CodeKernelAvx2(const void* query_
   return kL2 ? sum : -sum;
 }
 
+__attribute__((target("avx512f"))) float Sum16(__m512 v) {
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, v);
+  float sum = 0;
+  for (float x : lanes) sum += x;
+  return sum;
+}
+
+// Sixteen decoded components starting at i. Masked forms throughout: GCC 12's unmasked
+// conversions trip -Wmaybe-uninitialized inside its own header.
+template <VectorCode C>
+__attribute__((target("avx512f"), always_inline)) inline __m512 Load16(const uint8_t* stored,
+                                                                       size_t i, __m512 lo,
+                                                                       __m512 step) {
+  constexpr __mmask16 kAll = 0xFFFF;
+  if constexpr (C == VectorCode::kSq8) {
+    __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(stored + kSq8Header + i));
+    __m512 levels = _mm512_maskz_cvtepi32_ps(kAll, _mm512_maskz_cvtepu8_epi32(kAll, bytes));
+    return _mm512_fmadd_ps(levels, step, lo);
+  } else {
+    __m256i halves = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(stored + 2 * i));
+    if constexpr (C == VectorCode::kFp16) return _mm512_maskz_cvtph_ps(kAll, halves);
+    __m512i wide = _mm512_maskz_cvtepu16_epi32(kAll, halves);
+    return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(kAll, wide, 16));
+  }
+}
+
+template <VectorCode C, bool kL2>
+__attribute__((target("avx512f"))) float CodeKernelAvx512(const void* query_bytes,
+                                                          const void* stored_bytes, size_t dim) {
+  const auto* query = static_cast<const float*>(query_bytes);
+  const auto* stored = static_cast<const uint8_t*>(stored_bytes);
+  float lo_value = 0, step_value = 0;
+  if constexpr (C == VectorCode::kSq8) Sq8Range(stored, &lo_value, &step_value);
+  __m512 lo = _mm512_set1_ps(lo_value), step = _mm512_set1_ps(step_value);
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= dim; i += 32) {
+    __m512 v0 = Load16<C>(stored, i, lo, step), v1 = Load16<C>(stored, i + 16, lo, step);
+    __m512 q0 = _mm512_loadu_ps(query + i), q1 = _mm512_loadu_ps(query + i + 16);
+    if constexpr (kL2) {
+      __m512 d0 = _mm512_sub_ps(q0, v0), d1 = _mm512_sub_ps(q1, v1);
+      s0 = _mm512_fmadd_ps(d0, d0, s0);
+      s1 = _mm512_fmadd_ps(d1, d1, s1);
+    } else {
+      s0 = _mm512_fmadd_ps(q0, v0, s0);
+      s1 = _mm512_fmadd_ps(q1, v1, s1);
+    }
+  }
+  float sum = Sum16(_mm512_add_ps(s0, s1));
+  for (; i < dim; ++i) {
+    float v = Component(C, stored, i);
+    sum += kL2 ? (query[i] - v) * (query[i] - v) : query[i] * v;
+  }
+  return kL2 ? sum : -sum;
+}
+
 template <VectorCode C, bool kL2>
 float CodeKernelScalar(const void* query, const void* stored, size_t dim) {
   const auto* q = static_cast<const float*>(query);
@@ -135,29 +192,29 @@ float CodeKernelScalar(const void* query, const void* stored, size_t dim) {
 }
 
 template <VectorCode C>
-DistanceFunction KernelFor(bool l2) {
-  static const bool simd = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
-  }();
-  if (simd) return l2 ? CodeKernelAvx2<C, true> : CodeKernelAvx2<C, false>;
+DistanceFunction KernelFor(CodeIsa isa, bool l2) {
+  switch (isa) {
+    case CodeIsa::kAvx512:
+      return l2 ? CodeKernelAvx512<C, true> : CodeKernelAvx512<C, false>;
+    case CodeIsa::kAvx2:
+      return l2 ? CodeKernelAvx2<C, true> : CodeKernelAvx2<C, false>;
+    case CodeIsa::kScalar:
+      break;
+  }
   return l2 ? CodeKernelScalar<C, true> : CodeKernelScalar<C, false>;
 }
 
-DistanceFunction CodeDistanceFor(VectorCode code, Metric metric) {
-  bool l2 = metric == Metric::kL2;
-  switch (code) {
-    case VectorCode::kSq8:
-      return KernelFor<VectorCode::kSq8>(l2);
-    case VectorCode::kFp16:
-      return KernelFor<VectorCode::kFp16>(l2);
-    case VectorCode::kBf16:
-      return KernelFor<VectorCode::kBf16>(l2);
-    case VectorCode::kFp32:
-      break;
-  }
-  return DistanceFor(metric);
+CodeIsa BestCodeIsa() {
+  static const CodeIsa best = [] {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return CodeIsa::kAvx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c")) {
+      return CodeIsa::kAvx2;
+    }
+    return CodeIsa::kScalar;
+  }();
+  return best;
 }
 
 size_t CodeSize(VectorCode code, size_t dim) {
@@ -185,7 +242,40 @@ void EncodeSq8(const float* v, size_t dim, uint8_t* out) {
   }
 }
 
+void DecodeHalvesScalar(const uint8_t* stored, size_t dim, float* out) {
+  for (size_t i = 0; i < dim; ++i) out[i] = Component(VectorCode::kFp16, stored, i);
+}
+
+__attribute__((target("avx2,f16c"))) void DecodeHalvesF16c(const uint8_t* stored, size_t dim,
+                                                           float* out) {
+  size_t i = 0;
+  for (; i + 8 <= dim; i += 8) {
+    __m128i halves = _mm_loadu_si128(reinterpret_cast<const __m128i*>(stored + 2 * i));
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(halves));
+  }
+  for (; i < dim; ++i) out[i] = Component(VectorCode::kFp16, stored, i);
+}
+
 }  // namespace
+
+bool CodeIsaSupported(CodeIsa isa) {
+  return static_cast<int>(isa) <= static_cast<int>(BestCodeIsa());
+}
+
+DistanceFunction CodeDistanceFor(VectorCode code, Metric metric, CodeIsa isa) {
+  bool l2 = metric == Metric::kL2;
+  switch (code) {
+    case VectorCode::kSq8:
+      return KernelFor<VectorCode::kSq8>(isa, l2);
+    case VectorCode::kFp16:
+      return KernelFor<VectorCode::kFp16>(isa, l2);
+    case VectorCode::kBf16:
+      return KernelFor<VectorCode::kBf16>(isa, l2);
+    case VectorCode::kFp32:
+      break;
+  }
+  return DistanceFor(metric);
+}
 
 Result<VectorCode> ParseVectorCode(std::string_view name) {
   std::string upper(name);
@@ -220,7 +310,7 @@ VectorCodec::VectorCodec(VectorCode code, Metric metric, size_t dim)
     : code_(code),
       dim_(dim),
       code_size_(CodeSize(code, dim)),
-      distance_(CodeDistanceFor(code, metric)) {}
+      distance_(CodeDistanceFor(code, metric, BestCodeIsa())) {}
 
 void VectorCodec::Encode(const float* v, uint8_t* out) const {
   switch (code_) {
@@ -244,8 +334,30 @@ void VectorCodec::Encode(const float* v, uint8_t* out) const {
   }
 }
 
+// Graph building decodes a node for every candidate it weighs, so Decode is a plain loop
+// the compiler vectorises (SQ8, BF16) or F16C's conversion (FP16), not Component's.
 void VectorCodec::Decode(const uint8_t* stored, float* out) const {
-  for (size_t i = 0; i < dim_; ++i) out[i] = Component(code_, stored, i);
+  switch (code_) {
+    case VectorCode::kSq8: {
+      float lo, step;
+      Sq8Range(stored, &lo, &step);
+      for (size_t i = 0; i < dim_; ++i) out[i] = lo + step * stored[kSq8Header + i];
+      return;
+    }
+    case VectorCode::kFp16:
+      return BestCodeIsa() == CodeIsa::kScalar ? DecodeHalvesScalar(stored, dim_, out)
+                                               : DecodeHalvesF16c(stored, dim_, out);
+    case VectorCode::kBf16:
+      for (size_t i = 0; i < dim_; ++i) {
+        uint16_t half;
+        std::memcpy(&half, stored + 2 * i, 2);
+        out[i] = FromBf16(half);
+      }
+      return;
+    case VectorCode::kFp32:
+      std::memcpy(out, stored, 4 * dim_);
+      return;
+  }
 }
 
 namespace scalar {

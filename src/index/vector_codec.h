@@ -51,6 +51,13 @@ class VectorCodec {
   DistanceFunction distance_;
 };
 
+// The instruction sets the code kernels come in; a codec uses the best the CPU has.
+enum class CodeIsa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+bool CodeIsaSupported(CodeIsa isa);
+// The kernel for one instruction set, so tests can hold each to the scalar one (FP32
+// codes use the metric's own kernels, whatever `isa` says).
+DistanceFunction CodeDistanceFor(VectorCode code, Metric metric, CodeIsa isa);
+
 // Reference kernels: plain loops over decoded components.
 namespace scalar {
 float CodeL2(VectorCode code, const float* query, const uint8_t* stored, size_t dim);

@@ -39,9 +39,15 @@ TEST(VectorCodecTest, SimdKernelsMatchScalarOnes) {
         float want = metric == Metric::kL2
                          ? scalar::CodeL2(code, q.data(), stored.data(), dim)
                          : -scalar::CodeInnerProduct(code, q.data(), stored.data(), dim);
-        float got = codec.Distance(q.data(), stored.data());
-        EXPECT_NEAR(got, want, 1e-4f * (1 + std::fabs(want)))
+        EXPECT_NEAR(codec.Distance(q.data(), stored.data()), want, 1e-4f * (1 + std::fabs(want)))
             << VectorCodeName(code) << " " << MetricName(metric) << " dim " << dim;
+        for (CodeIsa isa : {CodeIsa::kScalar, CodeIsa::kAvx2, CodeIsa::kAvx512}) {
+          if (!CodeIsaSupported(isa)) continue;
+          float got = CodeDistanceFor(code, metric, isa)(q.data(), stored.data(), dim);
+          EXPECT_NEAR(got, want, 1e-4f * (1 + std::fabs(want)))
+              << VectorCodeName(code) << " " << MetricName(metric) << " dim " << dim << " isa "
+              << static_cast<int>(isa);
+        }
       }
     }
   }

@@ -116,8 +116,11 @@ Status CollectionImpl::LoadSnapshot() {
 
 Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
   std::string path = storage_->IndexDir() + "/" + file;
-  IMGSEARCH_ASSIGN_OR_RETURN(std::string bytes, storage_->env->ReadFile(path, uint64_t{1} << 40));
-  Result<SnapshotContents> decoded = DecodeSnapshot(bytes);
+  // Mapped, not read: the checksum pass and the index's own copy are the only passes over
+  // the bytes. The mapping lives until the index has taken what it needs.
+  IMGSEARCH_ASSIGN_OR_RETURN(std::unique_ptr<base::MappedFile> mapped,
+                             storage_->env->MapFile(path));
+  Result<SnapshotContents> decoded = DecodeSnapshot(mapped->contents());
   if (!decoded.ok()) return decoded.status().WithContext(path);
   SnapshotContents& c = *decoded;
   if (c.collection_id != id_ || c.dimension != schema_.dimension ||
