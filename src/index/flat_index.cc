@@ -41,7 +41,9 @@ Status FlatIndex::Add(size_t n, const int64_t* labels, const void* vectors) {
   for (size_t i = 0; i < n; ++i) {
     size_t position = labels_.size();
     if (position / per_block_ >= blocks_.size()) {
-      blocks_.push_back(std::make_unique_for_overwrite<uint8_t[]>(per_block_ * stride_));
+      auto owned = std::make_unique_for_overwrite<uint8_t[]>(per_block_ * stride_);
+      const uint8_t* data = owned.get();
+      blocks_.push_back({data, std::move(owned)});
     }
     std::memcpy(mutable_vector_at(position), bytes + i * stride_, stride_);
     position_of_[labels[i]] = position;
@@ -76,7 +78,7 @@ std::vector<Neighbor> FlatIndex::Scan(const void* query, size_t k, const SearchP
   const size_t n = labels_.size();
   const DistanceFunction distance = DistanceFor(metric_);
   for (size_t start = 0; start < n; start += per_block_) {
-    const uint8_t* block = blocks_[start / per_block_].get();
+    const uint8_t* block = blocks_[start / per_block_].data;
     for (size_t i = start; i < std::min(n, start + per_block_); ++i) {
       if (!filter.Allows(labels_[i])) continue;
       float d = distance(query, block + (i - start) * stride_, dim_);
@@ -88,6 +90,7 @@ std::vector<Neighbor> FlatIndex::Scan(const void* query, size_t k, const SearchP
 
 void FlatIndex::Clear() {
   blocks_.clear();
+  borrowed_from_.reset();
   labels_.clear();
   position_of_.clear();
 }
@@ -98,33 +101,69 @@ Status FlatIndex::Serialize(std::string* out) const {
   w.U64(labels_.size());
   w.Array(labels_.data(), labels_.size());
   for (size_t start = 0; start < labels_.size(); start += per_block_) {
-    w.Bytes(blocks_[start / per_block_].get(),
+    w.Bytes(blocks_[start / per_block_].data,
             std::min(per_block_, labels_.size() - start) * stride_);
   }
   return Status::Ok();
 }
 
+uint8_t* FlatIndex::mutable_vector_at(size_t position) {
+  Block& block = blocks_[position / per_block_];
+  if (!block.owned) {
+    block.owned = std::make_unique_for_overwrite<uint8_t[]>(per_block_ * stride_);
+    std::memcpy(block.owned.get(), block.data, per_block_ * stride_);
+    block.data = block.owned.get();
+  }
+  return block.owned.get() + (position % per_block_) * stride_;
+}
+
+Status FlatIndex::DeserializeInPlace(std::string_view in, std::shared_ptr<const void> keep_alive) {
+  std::vector<int64_t> labels;
+  std::string_view data;
+  IMGSEARCH_RETURN_IF_ERROR(ParsePayload(in, &labels, &data));
+  Clear();
+  borrowed_from_ = std::move(keep_alive);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
+  size_t whole_blocks = labels.size() / per_block_;
+  for (size_t b = 0; b < whole_blocks; ++b) {
+    blocks_.push_back({bytes + b * per_block_ * stride_, nullptr});
+    for (size_t i = b * per_block_; i < (b + 1) * per_block_; ++i) {
+      position_of_[labels[i]] = i;
+      labels_.push_back(labels[i]);
+    }
+  }
+  // The last, partial block is copied: adds will fill it.
+  size_t borrowed = whole_blocks * per_block_;
+  return Add(labels.size() - borrowed, labels.data() + borrowed, bytes + borrowed * stride_);
+}
+
 Status FlatIndex::Deserialize(std::string_view in) {
+  std::vector<int64_t> labels;
+  std::string_view data;
+  IMGSEARCH_RETURN_IF_ERROR(ParsePayload(in, &labels, &data));
+  Clear();
+  return Add(labels.size(), labels.data(), data.data());
+}
+
+Status FlatIndex::ParsePayload(std::string_view in, std::vector<int64_t>* labels,
+                               std::string_view* data) const {
   Reader r(in);
   uint64_t stride = 0, count = 0;
   IMGSEARCH_RETURN_IF_ERROR(r.U64(&stride));
   if (stride != stride_) return Status::Corruption("flat index has a different vector size");
   IMGSEARCH_RETURN_IF_ERROR(r.U64(&count));
-  std::vector<int64_t> labels;
-  IMGSEARCH_RETURN_IF_ERROR(r.Array(&labels, count));
-  std::string_view data;
+  IMGSEARCH_RETURN_IF_ERROR(r.Array(labels, count));
   if (count > r.remaining() / std::max<size_t>(stride_, 1)) {
     return Status::Corruption("flat index data is truncated");
   }
-  IMGSEARCH_RETURN_IF_ERROR(r.View(count * stride_, &data));
-  IMGSEARCH_RETURN_IF_ERROR(r.ExpectEnd());
-  Clear();
-  return Add(count, labels.data(), data.data());
+  IMGSEARCH_RETURN_IF_ERROR(r.View(count * stride_, data));
+  return r.ExpectEnd();
 }
 
 size_t FlatIndex::MemoryUsage() const {
-  return blocks_.size() * per_block_ * stride_ + labels_.capacity() * sizeof(int64_t) +
-         position_of_.size() * 32;
+  size_t owned = 0;
+  for (const Block& block : blocks_) owned += block.owned ? per_block_ * stride_ : 0;
+  return owned + labels_.capacity() * sizeof(int64_t) + position_of_.size() * 32;
 }
 
 }  // namespace imgsearch::index

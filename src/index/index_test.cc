@@ -189,13 +189,26 @@ TEST(IndexTest, FlatStaysExactAcrossStorageBlocks) {
   for (int64_t gone : {2, 10, 9, 0}) flat.Remove(gone);
   std::string bytes;
   ASSERT_TRUE(flat.Serialize(&bytes).ok());
-  FlatIndex loaded(Metric::kL2, dim);
+  FlatIndex loaded(Metric::kL2, dim), in_place(Metric::kL2, dim);
   ASSERT_TRUE(loaded.Deserialize(bytes).ok());
+  // In place: the payload's whole blocks are used where they lie; a removal copies the
+  // block it writes to and never touches the payload.
+  auto payload = std::make_shared<const std::string>(bytes);
+  ASSERT_TRUE(in_place.DeserializeInPlace(*payload, payload).ok());
+  in_place.Remove(3);
+  ASSERT_TRUE(in_place.Add(1, &labels[3], &data[3 * dim]).ok());
+  EXPECT_EQ(*payload, bytes);
+  EXPECT_FALSE(
+      in_place.DeserializeInPlace(std::string_view(bytes).substr(0, bytes.size() - 1), payload)
+          .ok());
+  ASSERT_TRUE(in_place.DeserializeInPlace(*payload, payload).ok());
+  in_place.Remove(3);
+  ASSERT_TRUE(in_place.Add(1, &labels[3], &data[3 * dim]).ok());
   std::vector<Neighbor> all;
   for (int64_t label : {1, 3, 4, 5, 6, 7, 8})
     all.push_back({label, scalar::L2Squared(query.data(), &data[size_t(label) * dim], dim)});
   std::sort(all.begin(), all.end());
-  for (const FlatIndex* index : {&flat, &loaded}) {
+  for (const FlatIndex* index : {&flat, &loaded, &in_place}) {
     auto got = ValueOrDie(index->Search(query.data(), 20, {}, {}));
     ASSERT_EQ(got.size(), all.size());
     for (size_t i = 0; i < all.size(); ++i) {

@@ -116,9 +116,9 @@ Status CollectionImpl::LoadSnapshot() {
 
 Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
   std::string path = storage_->IndexDir() + "/" + file;
-  // Mapped, not read: the checksum pass and the index's own copy are the only passes over
-  // the bytes. The mapping lives until the index has taken what it needs.
-  IMGSEARCH_ASSIGN_OR_RETURN(std::unique_ptr<base::MappedFile> mapped,
+  // Mapped, not read: the checksum is the only pass over the bytes, and an index that can
+  // (FLAT) keeps using them in place, holding the mapping for as long as it does.
+  IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<base::MappedFile> mapped,
                              storage_->env->MapFile(path));
   Result<SnapshotContents> decoded = DecodeSnapshot(mapped->contents());
   if (!decoded.ok()) return decoded.status().WithContext(path);
@@ -129,7 +129,7 @@ Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
     return Status::Corruption(path + ": belongs to another collection or index");
   }
   ResetState();
-  IMGSEARCH_RETURN_IF_ERROR(index_->Deserialize(c.index_view).WithContext(path));
+  IMGSEARCH_RETURN_IF_ERROR(index_->DeserializeInPlace(c.index_view, mapped).WithContext(path));
   slot_ids_ = std::move(c.slot_ids);
   slot_alive_ = std::move(c.slot_alive);
   slot_fields_.assign(slot_ids_.size(), nullptr);
