@@ -40,11 +40,7 @@ Status FlatIndex::Add(size_t n, const int64_t* labels, const void* vectors) {
   const auto* bytes = static_cast<const uint8_t*>(vectors);
   for (size_t i = 0; i < n; ++i) {
     size_t position = labels_.size();
-    if (position / per_block_ >= blocks_.size()) {
-      auto owned = std::make_unique_for_overwrite<uint8_t[]>(per_block_ * stride_);
-      const uint8_t* data = owned.get();
-      blocks_.push_back({data, std::move(owned)});
-    }
+    MakeRoomFor(position);
     std::memcpy(mutable_vector_at(position), bytes + i * stride_, stride_);
     position_of_[labels[i]] = position;
     labels_.push_back(labels[i]);
@@ -107,6 +103,21 @@ Status FlatIndex::Serialize(std::string* out) const {
   return Status::Ok();
 }
 
+void FlatIndex::MakeRoomFor(size_t position) {
+  size_t index = position / per_block_, offset = position % per_block_;
+  if (index < blocks_.size() && offset < blocks_[index].capacity) return;
+  size_t capacity = index < blocks_.size() ? blocks_[index].capacity : 0;
+  capacity = std::min(per_block_, std::max<size_t>({16, 2 * capacity, offset + 1}));
+  auto owned = std::make_unique_for_overwrite<uint8_t[]>(capacity * stride_);
+  if (index < blocks_.size()) {
+    std::memcpy(owned.get(), blocks_[index].data, offset * stride_);
+    blocks_[index] = {owned.get(), std::move(owned), capacity};
+  } else {
+    const uint8_t* data = owned.get();
+    blocks_.push_back({data, std::move(owned), capacity});
+  }
+}
+
 uint8_t* FlatIndex::mutable_vector_at(size_t position) {
   Block& block = blocks_[position / per_block_];
   if (!block.owned) {
@@ -126,7 +137,7 @@ Status FlatIndex::DeserializeInPlace(std::string_view in, std::shared_ptr<const 
   const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
   size_t whole_blocks = labels.size() / per_block_;
   for (size_t b = 0; b < whole_blocks; ++b) {
-    blocks_.push_back({bytes + b * per_block_ * stride_, nullptr});
+    blocks_.push_back({bytes + b * per_block_ * stride_, nullptr, per_block_});
     for (size_t i = b * per_block_; i < (b + 1) * per_block_; ++i) {
       position_of_[labels[i]] = i;
       labels_.push_back(labels[i]);
@@ -162,7 +173,7 @@ Status FlatIndex::ParsePayload(std::string_view in, std::vector<int64_t>* labels
 
 size_t FlatIndex::MemoryUsage() const {
   size_t owned = 0;
-  for (const Block& block : blocks_) owned += block.owned ? per_block_ * stride_ : 0;
+  for (const Block& block : blocks_) owned += block.owned ? block.capacity * stride_ : 0;
   return owned + labels_.capacity() * sizeof(int64_t) + position_of_.size() * 32;
 }
 

@@ -59,7 +59,11 @@ class FlatIndex final : public Index {
   struct Block {
     const uint8_t* data;
     std::unique_ptr<uint8_t[]> owned;  // null while `data` is borrowed from a snapshot
+    size_t capacity;                   // vectors; only the last block is below per_block_
   };
+  // Room for the vector at `position`: a new block, or the last one grown (doubling, so
+  // a small index does not hold a whole block).
+  void MakeRoomFor(size_t position);
   std::vector<Block> blocks_;
   std::shared_ptr<const void> borrowed_from_;  // keeps borrowed blocks valid
   std::vector<int64_t> labels_;
