@@ -8,6 +8,7 @@
 // Usage: store_bench [--dims 512,2048] [--hnsw-rows N] [--open-rows N] [--dir DIR]
 //                    [--parts flat,hnsw,store] [--variants all|NAME,...]
 //                    [--embeddings FILE (imgsearch embed output: real vectors for hnsw)]
+// e.g. real vectors only: store_bench --parts hnsw --dims "" --embeddings emb.txt
 #include <hnswlib/hnswlib.h>
 #include <immintrin.h>
 #include <sqlite3.h>
@@ -50,7 +51,10 @@ Options Parse(int argc, char** argv) {
     if (key == "--dims") {
       o.dims.clear();
       std::stringstream in(value);
-      for (std::string d; std::getline(in, d, ',');) o.dims.push_back(std::stoi(d));
+      // --dims "" runs no random-vector sizes (only --embeddings).
+      for (std::string d; std::getline(in, d, ',');) {
+        if (!d.empty() && std::stoi(d) > 0) o.dims.push_back(std::stoi(d));
+      }
     }
     if (key == "--hnsw-rows") o.hnsw_rows = std::stoul(value);
     if (key == "--open-rows") o.open_rows = std::stoul(value);
