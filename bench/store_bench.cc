@@ -1,11 +1,14 @@
 // The vector store's figures, each next to a reference measured in the same run:
-//  - HNSW queries/s at recall@10 >= 0.95 against hnswlib (same vectors, M, efConstruction);
+//  - HNSW and HNSW_SQ queries/s at recall@10 >= 0.95 against hnswlib (same vectors, M,
+//    efConstruction), on clustered random vectors and optionally on real embeddings;
 //  - FLAT single-query scan GB/s against this machine's single-thread read bandwidth;
 //  - insert rows/s against plain SQLite inserts of the same bytes;
 //  - open time of a 1M-vector collection against reading its snapshot file alone;
 //  - memory per vector against the raw vector size.
 // Usage: store_bench [--dims 512,2048] [--hnsw-rows N] [--open-rows N] [--dir DIR]
-//                    [--parts flat,hnsw,store]
+//                    [--parts flat,hnsw,store] [--variants all|NAME,...]
+//                    [--embeddings FILE (imgsearch embed output: real vectors for hnsw)]
+// e.g. real vectors only: store_bench --parts hnsw --dims "" --embeddings emb.txt
 #include <hnswlib/hnswlib.h>
 #include <immintrin.h>
 #include <sqlite3.h>
@@ -14,14 +17,16 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <set>
 #include <sstream>
 
 #include "bench_util.h"
+#include "embedding_vectors.h"
 #include "imgsearch/database.h"
 #include "index/flat_index.h"
-#include "index/hnsw_index.h"
+#include "index/index_factory.h"
 
 namespace imgsearch::bench {
 namespace {
@@ -35,6 +40,8 @@ struct Options {
   int ef_construction = 200;
   std::string dir = "/tmp/imgsearch-store-bench";
   std::string parts = "flat,hnsw,store";  // which benchmarks to run
+  std::string variants = "all";           // which of our graph indexes (names, comma-separated)
+  std::string embeddings;                 // `imgsearch embed` output for the real-data runs
 };
 
 Options Parse(int argc, char** argv) {
@@ -44,13 +51,18 @@ Options Parse(int argc, char** argv) {
     if (key == "--dims") {
       o.dims.clear();
       std::stringstream in(value);
-      for (std::string d; std::getline(in, d, ',');) o.dims.push_back(std::stoi(d));
+      // --dims "" runs no random-vector sizes (only --embeddings).
+      for (std::string d; std::getline(in, d, ',');) {
+        if (!d.empty() && std::stoi(d) > 0) o.dims.push_back(std::stoi(d));
+      }
     }
     if (key == "--hnsw-rows") o.hnsw_rows = std::stoul(value);
     if (key == "--open-rows") o.open_rows = std::stoul(value);
     if (key == "--queries") o.queries = std::stoul(value);
     if (key == "--dir") o.dir = value;
     if (key == "--parts") o.parts = value;
+    if (key == "--variants") o.variants = value;
+    if (key == "--embeddings") o.embeddings = value;
   }
   return o;
 }
@@ -119,24 +131,33 @@ struct Curve {
   std::vector<std::pair<double, double>> points;  // recall, queries/s
 };
 
-template <typename SearchFn>
-Curve Sweep(const std::vector<float>& queries, int dim, size_t nq,
-            const std::vector<std::set<int64_t>>& truth, SearchFn search) {
-  Curve curve;
+using SearchFn = std::function<std::vector<int64_t>(const float* query, int ef)>;
+
+// One curve per contender. The contenders take turns at each ef and repetition, so that
+// load from other processes on a shared machine falls on all of them alike; each point
+// is the best of five runs (the least disturbed).
+std::vector<Curve> Sweep(const std::vector<float>& queries, int dim, size_t nq,
+                         const std::vector<std::set<int64_t>>& truth,
+                         const std::vector<SearchFn>& contenders) {
+  std::vector<Curve> curves(contenders.size());
   for (int ef : {10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128, 160, 192, 256}) {
-    size_t hits = 0;
-    std::vector<double> rates;
-    for (int rep = 0; rep < 3; ++rep) {
-      hits = 0;
-      double t = Seconds();
-      for (size_t q = 0; q < nq; ++q) {
-        for (int64_t label : search(&queries[q * dim], ef)) hits += truth[q].count(label);
+    std::vector<size_t> hits(contenders.size());
+    std::vector<double> best(contenders.size());
+    for (int rep = 0; rep < 5; ++rep) {
+      for (size_t c = 0; c < contenders.size(); ++c) {
+        hits[c] = 0;
+        double t = Seconds();
+        for (size_t q = 0; q < nq; ++q) {
+          for (int64_t label : contenders[c](&queries[q * dim], ef))
+            hits[c] += truth[q].count(label);
+        }
+        best[c] = std::max(best[c], nq / (Seconds() - t));
       }
-      rates.push_back(nq / (Seconds() - t));
     }
-    curve.points.emplace_back(double(hits) / (nq * 10), Median(rates));
+    for (size_t c = 0; c < contenders.size(); ++c)
+      curves[c].points.emplace_back(double(hits[c]) / (nq * 10), best[c]);
   }
-  return curve;
+  return curves;
 }
 
 // Queries/s where the curve crosses `recall`, interpolated linearly between the two
@@ -152,54 +173,106 @@ double QpsAtRecall(const Curve& c, double recall) {
   return 0;
 }
 
-void BenchHnsw(const Options& o, int dim) {
-  size_t n = dim >= 2048 ? o.hnsw_rows / 2 : o.hnsw_rows;
-  std::vector<float> data = Clustered(n, dim, 3), queries = Clustered(o.queries, dim, 4);
+// One of our graph indexes in the comparison: HNSW, and HNSW_SQ in several encodings.
+struct Variant {
+  const char* name;
+  const char* type;
+  nlohmann::json params;
+};
+
+std::vector<Variant> HnswVariants(const Options& o) {
+  nlohmann::json graph{{"M", o.m}, {"efConstruction", o.ef_construction}};
+  auto with = [&](nlohmann::json extra) {
+    nlohmann::json p = graph;
+    p.update(extra);
+    return p;
+  };
+  return {
+      {"HNSW", "HNSW", graph},
+      {"HNSW_SQ SQ8", "HNSW_SQ", with({{"sq_type", "SQ8"}})},
+      {"HNSW_SQ SQ8 refine FP32 k2", "HNSW_SQ",
+       with({{"sq_type", "SQ8"}, {"refine", true}, {"refine_k", 2}})},
+      {"HNSW_SQ SQ8 refine FP16 k2", "HNSW_SQ",
+       with({{"sq_type", "SQ8"}, {"refine", true}, {"refine_type", "FP16"}, {"refine_k", 2}})},
+      {"HNSW_SQ FP16", "HNSW_SQ", with({{"sq_type", "FP16"}})},
+      {"HNSW_SQ BF16", "HNSW_SQ", with({{"sq_type", "BF16"}})},
+  };
+}
+
+void PrintCurve(const char* name, const Curve& c) {
+  std::printf("  curve (recall, q/s) %s:", name);
+  for (auto [r, q] : c.points) std::printf(" (%.3f, %.0f)", r, q);
+  std::printf("\n");
+}
+
+// Queries/s at recall@10 >= 0.95 and memory per vector of each variant against hnswlib
+// on the same vectors, M and efConstruction; memory also against today's HNSW.
+void BenchHnsw(const Options& o, const char* data_name, const std::vector<float>& data,
+               const std::vector<float>& queries, int dim) {
+  size_t n = data.size() / dim, nq = queries.size() / dim;
   std::vector<int64_t> labels(n);
   for (size_t i = 0; i < n; ++i) labels[i] = int64_t(i);
   index::FlatIndex flat(index::Metric::kL2, dim);
   (void)flat.Add(n, labels.data(), data.data());
-  std::vector<std::set<int64_t>> truth(o.queries);
-  for (size_t q = 0; q < o.queries; ++q) {
+  std::vector<std::set<int64_t>> truth(nq);
+  for (size_t q = 0; q < nq; ++q) {
     for (const auto& h : flat.Scan(&queries[q * dim], 10, {}, {})) truth[q].insert(h.label);
   }
   double t = Seconds();
-  index::HnswIndex ours(index::Metric::kL2, dim, o.m, o.ef_construction);
-  (void)ours.Add(n, labels.data(), data.data());
-  double ours_build = Seconds() - t;
-  t = Seconds();
   hnswlib::L2Space space(dim);
   hnswlib::HierarchicalNSW<float> theirs(&space, n, o.m, o.ef_construction, 100);
   for (size_t i = 0; i < n; ++i) theirs.addPoint(&data[i * dim], i);
   double theirs_build = Seconds() - t;
-  Curve a = Sweep(queries, dim, o.queries, truth, [&](const float* q, int ef) {
-    index::SearchParams p;
-    p.ef = ef;
-    std::vector<int64_t> out;
-    auto found = ours.Search(q, 10, p, {});
-    for (const auto& h : found.value()) out.push_back(h.label);
-    return out;
-  });
-  Curve b = Sweep(queries, dim, o.queries, truth, [&](const float* q, int ef) {
+  std::vector<SearchFn> contenders = {[&](const float* q, int ef) {
     theirs.setEf(std::max(ef, 10));
     auto result = theirs.searchKnn(q, 10);
     std::vector<int64_t> out;
     for (; !result.empty(); result.pop()) out.push_back(int64_t(result.top().second));
     return out;
-  });
-  double qa = QpsAtRecall(a, 0.95), qb = QpsAtRecall(b, 0.95);
-  std::printf("HNSW %4d-d, %zu vectors, M=%d efConstruction=%d, 1 thread:\n", dim, n, o.m,
-              o.ef_construction);
-  std::printf("  build: ours %.1f s, hnswlib %.1f s -> %.2fx faster\n", ours_build, theirs_build,
-              theirs_build / ours_build);
-  std::printf("  queries/s at recall@10 >= 0.95: ours %.0f, hnswlib %.0f -> %.2fx\n", qa, qb,
-              qb > 0 ? qa / qb : 0);
-  std::printf("  curve (recall, q/s) ours:");
-  for (auto [r, q] : a.points) std::printf(" (%.3f, %.0f)", r, q);
-  std::printf("\n  curve (recall, q/s) hnswlib:");
-  for (auto [r, q] : b.points) std::printf(" (%.3f, %.0f)", r, q);
-  std::printf("\n  memory: ours %.0f bytes/vector (raw vector %d bytes)\n",
-              double(ours.MemoryUsage()) / n, dim * 4);
+  }};
+  std::vector<Variant> variants;
+  std::vector<std::unique_ptr<index::Index>> ours;
+  std::vector<double> builds;
+  for (const Variant& v : HnswVariants(o)) {
+    if (o.variants != "all" && o.variants.find(v.name) == std::string::npos) continue;
+    t = Seconds();
+    ours.push_back(
+        std::move(index::MakeIndex({v.type, index::Metric::kL2, v.params}, false, size_t(dim)))
+            .value());
+    (void)ours.back()->Add(n, labels.data(), data.data());
+    builds.push_back(Seconds() - t);
+    variants.push_back(v);
+    index::Index* index = ours.back().get();
+    contenders.push_back([index](const float* q, int ef) {
+      index::SearchParams p;
+      p.ef = ef;
+      std::vector<int64_t> out;
+      auto found = index->Search(q, 10, p, {});
+      for (const auto& h : found.value()) out.push_back(h.label);
+      return out;
+    });
+  }
+  std::vector<Curve> curves = Sweep(queries, dim, nq, truth, contenders);
+  double qb = QpsAtRecall(curves[0], 0.95);
+  std::printf(
+      "HNSW %4d-d %s, %zu vectors, %zu queries, M=%d efConstruction=%d, 1 thread; "
+      "hnswlib: build %.1f s, %.0f queries/s at recall@10 >= 0.95\n",
+      dim, data_name, n, nq, o.m, o.ef_construction, theirs_build, qb);
+  PrintCurve("hnswlib", curves[0]);
+  double hnsw_bytes = 0;
+  for (size_t i = 0; i < variants.size(); ++i) {
+    const Curve& a = curves[i + 1];
+    double qa = QpsAtRecall(a, 0.95), bytes = double(ours[i]->MemoryUsage()) / n;
+    if (std::string(variants[i].name) == "HNSW") hnsw_bytes = bytes;
+    std::printf(
+        "  %-27s build %.1f s (%.2fx hnswlib's speed); q/s at recall@10 >= 0.95: %.0f "
+        "-> %.2fx hnswlib%s; memory %.0f bytes/vector",
+        variants[i].name, builds[i], theirs_build / builds[i], qa, qb > 0 ? qa / qb : 0,
+        qa == 0 ? " (never reached 0.95)" : "", bytes);
+    if (hnsw_bytes > 0) std::printf(" = %.2fx HNSW's", bytes / hnsw_bytes);
+    std::printf(" (raw vector %d)\n", dim * 4);
+    PrintCurve(variants[i].name, a);
+  }
 }
 
 // Plain SQLite inserts of the same blobs, in the same batch size and durability settings.
@@ -312,7 +385,21 @@ int main(int argc, char** argv) {
     if (wanted("flat")) BenchFlatScan(dim);
   }
   for (int dim : o.dims) {
-    if (wanted("hnsw")) BenchHnsw(o, dim);
+    if (!wanted("hnsw")) break;
+    size_t n = dim >= 2048 ? o.hnsw_rows / 2 : o.hnsw_rows;
+    BenchHnsw(o, "clustered random", Clustered(n, dim, 3), Clustered(o.queries, dim, 4), dim);
+  }
+  if (wanted("hnsw") && !o.embeddings.empty()) {
+    int dim = 0;
+    std::vector<float> base = ReadEmbedOutput(o.embeddings, &dim);
+    if (dim == 0) {
+      std::fprintf(stderr, "%s: no vectors\n", o.embeddings.c_str());
+      return 1;
+    }
+    // Data and queries: the same images with different noise, as near-duplicate photos are.
+    BenchHnsw(o, ("real (" + std::to_string(base.size() / dim) + " images + 5% noise)").c_str(),
+              RepeatWithNoise(base, dim, o.hnsw_rows, 0.05f, 11),
+              RepeatWithNoise(base, dim, o.queries, 0.05f, 12), dim);
   }
   for (int dim : o.dims) {
     if (wanted("store")) BenchInsertAndOpen(o, dim, dim >= 2048 ? o.open_rows / 4 : o.open_rows);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "imgsearch/status.h"
@@ -18,6 +19,14 @@ class FileLock {
   virtual ~FileLock() = default;
 };
 
+// The bytes of a whole file, mapped into memory read-only (or, from Envs that cannot map,
+// read into it); valid until this object is destroyed.
+class MappedFile {
+ public:
+  virtual ~MappedFile() = default;
+  virtual std::string_view contents() const = 0;
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -28,6 +37,12 @@ class Env {
   // Reads a whole file. Fails with kResourceExhausted, without reading the contents, when
   // the file is larger than max_bytes.
   virtual Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) = 0;
+
+  // The whole file without copying it: the default Env maps it (mmap), so a large file
+  // costs no read pass and no second copy. Only for files replaced by rename, never
+  // rewritten in place: truncating a mapped file would fault its reader. The base
+  // version reads the file, for Envs that do not map.
+  virtual Result<std::unique_ptr<MappedFile>> MapFile(const std::string& path);
 
   // Writes `contents` to `path` so that a crash leaves either the old file or the new one:
   // write to a temporary sibling, fsync, rename over `path`, fsync the directory.

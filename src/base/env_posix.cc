@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,8 +71,38 @@ class PosixFileLock final : public FileLock {
   int fd_;
 };
 
+class Mapping final : public MappedFile {
+ public:
+  Mapping(void* address, size_t size) : address_(address), size_(size) {}
+  ~Mapping() override {
+    if (size_ > 0) ::munmap(address_, size_);
+  }
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  std::string_view contents() const override {
+    return size_ == 0 ? std::string_view() : std::string_view(static_cast<char*>(address_), size_);
+  }
+
+ private:
+  void* address_;
+  size_t size_;
+};
+
 class PosixEnv final : public Env {
  public:
+  Result<std::unique_ptr<MappedFile>> MapFile(const std::string& path) override {
+    FdCloser fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) return ErrnoStatus("cannot open", path, errno);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("cannot stat", path, errno);
+    if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + ": not a regular file");
+    size_t size = static_cast<size_t>(st.st_size);
+    if (size == 0) return std::unique_ptr<MappedFile>(new Mapping(nullptr, 0));
+    void* address = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+    if (address == MAP_FAILED) return ErrnoStatus("cannot map", path, errno);
+    return std::unique_ptr<MappedFile>(new Mapping(address, size));
+  }
+
   Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) override {
     FdCloser fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) return ErrnoStatus("cannot open", path, errno);
@@ -178,6 +209,25 @@ class PosixEnv final : public Env {
 };
 
 }  // namespace
+
+namespace {
+
+// MappedFile for Envs that do not map: the bytes read into memory.
+class FileInMemory final : public MappedFile {
+ public:
+  explicit FileInMemory(std::string bytes) : bytes_(std::move(bytes)) {}
+  std::string_view contents() const override { return bytes_; }
+
+ private:
+  std::string bytes_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<MappedFile>> Env::MapFile(const std::string& path) {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path, uint64_t{1} << 40));
+  return std::unique_ptr<MappedFile>(new FileInMemory(std::move(bytes)));
+}
 
 Env* Env::Default() {
   static PosixEnv env;

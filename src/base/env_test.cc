@@ -8,6 +8,7 @@ namespace imgsearch::base {
 namespace {
 
 using imgsearch::testing::MakeTempDir;
+using imgsearch::testing::ValueOrDie;
 
 TEST(EnvTest, WriteFileAtomicThenReadBack) {
   std::string path = MakeTempDir() + "/file";
@@ -20,6 +21,24 @@ TEST(EnvTest, WriteFileAtomicThenReadBack) {
   EXPECT_EQ(*env->ReadFile(path, 100), "replaced");
   EXPECT_FALSE(env->FileExists(path + ".tmp"));
   EXPECT_EQ(*env->FileSize(path), 8u);
+}
+
+// A mapping shows the file's bytes, and keeps showing them after the file is replaced by
+// rename (as snapshots are): the mapped inode lives on.
+TEST(EnvTest, MapFileShowsTheBytesAndOutlivesAReplacement) {
+  std::string path = MakeTempDir() + "/file";
+  Env* env = Env::Default();
+  ASSERT_TRUE(env->WriteFileAtomic(path, std::string("abc\0def", 7)).ok());
+  auto mapped = env->MapFile(path);
+  ASSERT_TRUE(mapped.ok()) << mapped.status().ToString();
+  EXPECT_EQ((*mapped)->contents(), std::string_view("abc\0def", 7));
+  ASSERT_TRUE(env->WriteFileAtomic(path, "replaced").ok());
+  EXPECT_EQ((*mapped)->contents(), std::string_view("abc\0def", 7));
+  ASSERT_TRUE(env->WriteFileAtomic(path, "").ok());
+  EXPECT_TRUE(ValueOrDie(env->MapFile(path))->contents().empty());
+  auto missing = env->MapFile(path + ".missing");
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(env->MapFile(MakeTempDir()).ok());
 }
 
 TEST(EnvTest, ReadFileOverLimitIsRefusedUnread) {

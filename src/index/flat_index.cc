@@ -6,6 +6,11 @@
 #include "index/serializer.h"
 
 namespace imgsearch::index {
+namespace {
+
+constexpr size_t kBlockBytes = size_t(4) << 20;
+
+}  // namespace
 
 void TopK::Push(int64_t label, float distance) {
   if (k_ == 0) return;
@@ -28,13 +33,16 @@ FlatIndex::FlatIndex(Metric metric, size_t dim)
     : metric_(metric),
       binary_(IsBinaryMetric(metric)),
       dim_(binary_ ? dim / 8 : dim),
-      stride_(binary_ ? dim / 8 : dim * sizeof(float)) {}
+      stride_(binary_ ? dim / 8 : dim * sizeof(float)),
+      per_block_(std::max<size_t>(1, kBlockBytes / std::max<size_t>(stride_, 1))) {}
 
 Status FlatIndex::Add(size_t n, const int64_t* labels, const void* vectors) {
   const auto* bytes = static_cast<const uint8_t*>(vectors);
-  data_.insert(data_.end(), bytes, bytes + n * stride_);
   for (size_t i = 0; i < n; ++i) {
-    position_of_[labels[i]] = labels_.size();
+    size_t position = labels_.size();
+    MakeRoomFor(position);
+    std::memcpy(mutable_vector_at(position), bytes + i * stride_, stride_);
+    position_of_[labels[i]] = position;
     labels_.push_back(labels[i]);
   }
   return Status::Ok();
@@ -45,12 +53,12 @@ void FlatIndex::Remove(int64_t label) {
   if (it == position_of_.end()) return;
   size_t pos = it->second, last = labels_.size() - 1;
   if (pos != last) {  // move the last vector into the hole
-    std::memcpy(data_.data() + pos * stride_, data_.data() + last * stride_, stride_);
+    std::memcpy(mutable_vector_at(pos), vector_at(last), stride_);
     labels_[pos] = labels_[last];
     position_of_[labels_[pos]] = pos;
   }
   labels_.pop_back();
-  data_.resize(labels_.size() * stride_);
+  if (labels_.size() <= (blocks_.size() - 1) * per_block_) blocks_.pop_back();
   position_of_.erase(it);
 }
 
@@ -65,16 +73,20 @@ std::vector<Neighbor> FlatIndex::Scan(const void* query, size_t k, const SearchP
   TopK top(k);
   const size_t n = labels_.size();
   const DistanceFunction distance = DistanceFor(metric_);
-  for (size_t i = 0; i < n; ++i) {
-    if (!filter.Allows(labels_[i])) continue;
-    float d = distance(query, data_.data() + i * stride_, dim_);
-    if (d < top.worst() && params.InRange(d)) top.Push(labels_[i], d);
+  for (size_t start = 0; start < n; start += per_block_) {
+    const uint8_t* block = blocks_[start / per_block_].data;
+    for (size_t i = start; i < std::min(n, start + per_block_); ++i) {
+      if (!filter.Allows(labels_[i])) continue;
+      float d = distance(query, block + (i - start) * stride_, dim_);
+      if (d < top.worst() && params.InRange(d)) top.Push(labels_[i], d);
+    }
   }
   return top.Take();
 }
 
 void FlatIndex::Clear() {
-  data_.clear();
+  blocks_.clear();
+  borrowed_from_.reset();
   labels_.clear();
   position_of_.clear();
 }
@@ -84,30 +96,85 @@ Status FlatIndex::Serialize(std::string* out) const {
   w.U64(stride_);
   w.U64(labels_.size());
   w.Array(labels_.data(), labels_.size());
-  w.Bytes(data_.data(), data_.size());
+  for (size_t start = 0; start < labels_.size(); start += per_block_) {
+    w.Bytes(blocks_[start / per_block_].data,
+            std::min(per_block_, labels_.size() - start) * stride_);
+  }
   return Status::Ok();
 }
 
+void FlatIndex::MakeRoomFor(size_t position) {
+  size_t index = position / per_block_, offset = position % per_block_;
+  if (index < blocks_.size() && offset < blocks_[index].capacity) return;
+  size_t capacity = index < blocks_.size() ? blocks_[index].capacity : 0;
+  capacity = std::min(per_block_, std::max<size_t>({16, 2 * capacity, offset + 1}));
+  auto owned = std::make_unique_for_overwrite<uint8_t[]>(capacity * stride_);
+  if (index < blocks_.size()) {
+    std::memcpy(owned.get(), blocks_[index].data, offset * stride_);
+    blocks_[index] = {owned.get(), std::move(owned), capacity};
+  } else {
+    const uint8_t* data = owned.get();
+    blocks_.push_back({data, std::move(owned), capacity});
+  }
+}
+
+uint8_t* FlatIndex::mutable_vector_at(size_t position) {
+  Block& block = blocks_[position / per_block_];
+  if (!block.owned) {
+    block.owned = std::make_unique_for_overwrite<uint8_t[]>(per_block_ * stride_);
+    std::memcpy(block.owned.get(), block.data, per_block_ * stride_);
+    block.data = block.owned.get();
+  }
+  return block.owned.get() + (position % per_block_) * stride_;
+}
+
+Status FlatIndex::DeserializeInPlace(std::string_view in, std::shared_ptr<const void> keep_alive) {
+  std::vector<int64_t> labels;
+  std::string_view data;
+  IMGSEARCH_RETURN_IF_ERROR(ParsePayload(in, &labels, &data));
+  Clear();
+  borrowed_from_ = std::move(keep_alive);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
+  size_t whole_blocks = labels.size() / per_block_;
+  for (size_t b = 0; b < whole_blocks; ++b) {
+    blocks_.push_back({bytes + b * per_block_ * stride_, nullptr, per_block_});
+    for (size_t i = b * per_block_; i < (b + 1) * per_block_; ++i) {
+      position_of_[labels[i]] = i;
+      labels_.push_back(labels[i]);
+    }
+  }
+  // The last, partial block is copied: adds will fill it.
+  size_t borrowed = whole_blocks * per_block_;
+  return Add(labels.size() - borrowed, labels.data() + borrowed, bytes + borrowed * stride_);
+}
+
 Status FlatIndex::Deserialize(std::string_view in) {
+  std::vector<int64_t> labels;
+  std::string_view data;
+  IMGSEARCH_RETURN_IF_ERROR(ParsePayload(in, &labels, &data));
+  Clear();
+  return Add(labels.size(), labels.data(), data.data());
+}
+
+Status FlatIndex::ParsePayload(std::string_view in, std::vector<int64_t>* labels,
+                               std::string_view* data) const {
   Reader r(in);
   uint64_t stride = 0, count = 0;
   IMGSEARCH_RETURN_IF_ERROR(r.U64(&stride));
   if (stride != stride_) return Status::Corruption("flat index has a different vector size");
   IMGSEARCH_RETURN_IF_ERROR(r.U64(&count));
-  std::vector<int64_t> labels;
-  IMGSEARCH_RETURN_IF_ERROR(r.Array(&labels, count));
-  std::string_view data;
+  IMGSEARCH_RETURN_IF_ERROR(r.Array(labels, count));
   if (count > r.remaining() / std::max<size_t>(stride_, 1)) {
     return Status::Corruption("flat index data is truncated");
   }
-  IMGSEARCH_RETURN_IF_ERROR(r.View(count * stride_, &data));
-  IMGSEARCH_RETURN_IF_ERROR(r.ExpectEnd());
-  Clear();
-  return Add(count, labels.data(), data.data());
+  IMGSEARCH_RETURN_IF_ERROR(r.View(count * stride_, data));
+  return r.ExpectEnd();
 }
 
 size_t FlatIndex::MemoryUsage() const {
-  return data_.capacity() + labels_.capacity() * sizeof(int64_t) + position_of_.size() * 32;
+  size_t owned = 0;
+  for (const Block& block : blocks_) owned += block.owned ? block.capacity * stride_ : 0;
+  return owned + labels_.capacity() * sizeof(int64_t) + position_of_.size() * 32;
 }
 
 }  // namespace imgsearch::index

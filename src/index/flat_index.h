@@ -3,7 +3,9 @@
 // an approximate index.
 #pragma once
 
+#include <memory>
 #include <unordered_map>
+#include <utility>
 
 #include "index/index.h"
 
@@ -28,19 +30,42 @@ class FlatIndex final : public Index {
                              const LabelFilter& filter) const;
   Status Serialize(std::string* out) const override;
   Status Deserialize(std::string_view in) override;
+  // Whole blocks of vectors stay in `in` and are copied only when a removal writes to them.
+  Status DeserializeInPlace(std::string_view in, std::shared_ptr<const void> keep_alive) override;
   size_t MemoryUsage() const override;
 
   // The stored vectors in insertion order (after removals: swapped), for bulk moves.
   const std::vector<int64_t>& labels() const { return labels_; }
-  const uint8_t* vector_at(size_t position) const { return data_.data() + position * stride_; }
+  const uint8_t* vector_at(size_t position) const {
+    return blocks_[position / per_block_].data + (position % per_block_) * stride_;
+  }
   void Clear();
 
  private:
+  // Copies a borrowed block into memory of its own first.
+  uint8_t* mutable_vector_at(size_t position);
+  // Reads the payload's header and labels; *data views the vectors.
+  Status ParsePayload(std::string_view in, std::vector<int64_t>* labels,
+                      std::string_view* data) const;
+
   Metric metric_;
   bool binary_;
   size_t dim_;     // floats, or bytes for binary
   size_t stride_;  // bytes per vector
-  std::vector<uint8_t> data_;
+  // Vectors in fixed blocks of per_block_, never moved once written: growing one array
+  // copied everything and faulted in fresh pages at every doubling, which was the largest
+  // cost of an insert.
+  size_t per_block_;
+  struct Block {
+    const uint8_t* data;
+    std::unique_ptr<uint8_t[]> owned;  // null while `data` is borrowed from a snapshot
+    size_t capacity;                   // vectors; only the last block is below per_block_
+  };
+  // Room for the vector at `position`: a new block, or the last one grown (doubling, so
+  // a small index does not hold a whole block).
+  void MakeRoomFor(size_t position);
+  std::vector<Block> blocks_;
+  std::shared_ptr<const void> borrowed_from_;  // keeps borrowed blocks valid
   std::vector<int64_t> labels_;
   std::unordered_map<int64_t, size_t> position_of_;
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <queue>
 
 #include "index/serializer.h"
@@ -40,12 +41,25 @@ VisitedSet& ThreadVisitedSet() {
 }  // namespace
 
 HnswIndex::HnswIndex(Metric metric, size_t dim, int m, int ef_construction)
+    : HnswIndex(metric, dim, HnswOptions{m, ef_construction}) {}
+
+HnswIndex::HnswIndex(Metric metric, size_t dim, const HnswOptions& options)
     : metric_(metric),
-      distance_(DistanceFor(metric)),
+      options_(options),
+      codec_(options.code, metric, dim),
+      refine_codec_(options.refine_code, metric, dim),
+      distance_(codec_.distance_function()),
       dim_(dim),
-      m_(m),
-      ef_construction_(ef_construction),
-      level_multiplier_(1.0 / std::log(static_cast<double>(std::max(m, 2)))) {}
+      m_(options.m),
+      ef_construction_(options.ef_construction),
+      level_multiplier_(1.0 / std::log(static_cast<double>(std::max(options.m, 2)))) {}
+
+const float* HnswIndex::FloatsOf(Node node, std::vector<float>* buffer) const {
+  if (!quantized()) return reinterpret_cast<const float*>(CodeOf(node));
+  buffer->resize(dim_);
+  codec_.Decode(CodeOf(node), buffer->data());
+  return buffer->data();
+}
 
 HnswIndex::Node* HnswIndex::Links(Node node, int level) {
   if (level == 0) return &links0_[size_t(node) * (2 * m_ + 1)];
@@ -60,7 +74,14 @@ Status HnswIndex::Add(size_t n, const int64_t* labels, const void* vectors) {
   const auto* data = static_cast<const float*>(vectors);
   for (size_t i = 0; i < n; ++i) {
     Node node = static_cast<Node>(labels_.size());
-    vectors_.insert(vectors_.end(), data + i * dim_, data + (i + 1) * dim_);
+    const float* vector = data + i * dim_;
+    codes_.resize(codes_.size() + codec_.code_size());
+    codec_.Encode(vector, &codes_[codes_.size() - codec_.code_size()]);
+    if (options_.refine) {
+      refine_codes_.resize(refine_codes_.size() + refine_codec_.code_size());
+      refine_codec_.Encode(vector,
+                           &refine_codes_[refine_codes_.size() - refine_codec_.code_size()]);
+    }
     labels_.push_back(labels[i]);
     deleted_.push_back(0);
     node_of_[labels[i]] = node;
@@ -70,7 +91,7 @@ Status HnswIndex::Add(size_t n, const int64_t* labels, const void* vectors) {
     levels_.push_back(level);
     links0_.resize(links0_.size() + 2 * m_ + 1, 0);
     upper_.emplace_back(size_t(level) * (m_ + 1), 0);
-    Insert(node);
+    Insert(node, vector);
   }
   return Status::Ok();
 }
@@ -112,7 +133,7 @@ std::vector<HnswIndex::Candidate> HnswIndex::SearchLayer(const float* query, Nod
     frontier.pop();
     const Node* links = Links(current.node, level);
     for (Node i = 1; i <= links[0]; ++i) {
-      _mm_prefetch(reinterpret_cast<const char*>(VectorOf(links[i])), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(CodeOf(links[i])), _MM_HINT_T0);
     }
     for (Node i = 1; i <= links[0]; ++i) {
       Node next = links[i];
@@ -138,11 +159,13 @@ std::vector<HnswIndex::Node> HnswIndex::SelectNeighbors(std::vector<Candidate> c
                                                         int max_count) const {
   std::sort(candidates.begin(), candidates.end());
   std::vector<Node> kept;
+  std::vector<float> buffer;
   for (const Candidate& c : candidates) {
     if (static_cast<int>(kept.size()) >= max_count) break;
     bool diverse = true;
+    const float* candidate = FloatsOf(c.node, &buffer);
     for (Node k : kept) {
-      if (distance_(VectorOf(c.node), VectorOf(k), dim_) < c.distance) {
+      if (DistanceTo(candidate, k) < c.distance) {
         diverse = false;
         break;
       }
@@ -160,7 +183,8 @@ void HnswIndex::Connect(Node node, Node neighbor, int level) {
     return;
   }
   std::vector<Candidate> candidates;
-  const float* base = VectorOf(neighbor);
+  std::vector<float> buffer;
+  const float* base = FloatsOf(neighbor, &buffer);
   candidates.push_back({DistanceTo(base, node), node});
   for (Node i = 1; i <= links[0]; ++i) candidates.push_back({DistanceTo(base, links[i]), links[i]});
   std::vector<Node> kept = SelectNeighbors(std::move(candidates), capacity);
@@ -168,14 +192,16 @@ void HnswIndex::Connect(Node node, Node neighbor, int level) {
   std::copy(kept.begin(), kept.end(), links + 1);
 }
 
-void HnswIndex::Insert(Node node) {
+// `vector` is the node's original floats: with compressed codes, the walk that places it
+// starts from the exact vector rather than its approximation.
+void HnswIndex::Insert(Node node, const float* vector) {
   int level = levels_[node];
   if (max_level_ < 0) {
     entry_ = node;
     max_level_ = level;
     return;
   }
-  const float* query = VectorOf(node);
+  const float* query = vector;
   Node entry = GreedyDescend(query, entry_, max_level_, level);
   auto everything = [](Node, float) { return true; };
   for (int l = std::min(level, max_level_); l >= 0; --l) {
@@ -208,20 +234,53 @@ Result<std::vector<Neighbor>> HnswIndex::Search(const void* query, size_t k,
   const auto* q = static_cast<const float*>(query);
   Node entry = GreedyDescend(q, entry_, max_level_, 0);
   size_t ef = std::max<size_t>(params.ef > 0 ? params.ef : 64, k);
+  size_t refine_keep = k;
+  if (options_.refine) {
+    float refine_k = params.refine_k > 0 ? params.refine_k : options_.refine_k;
+    refine_keep = std::max(k, static_cast<size_t>(std::ceil(double(k) * refine_k)));
+    ef = std::max(ef, refine_keep);
+  }
+  // With refine on, ranges apply to the refined distances, after the walk.
   auto accept = [&](Node n, float d) {
-    return !deleted_[n] && filter.Allows(labels_[n]) && params.InRange(d);
+    return !deleted_[n] && filter.Allows(labels_[n]) && (options_.refine || params.InRange(d));
   };
   std::vector<Candidate> found = SearchLayer(q, entry, ef, 0, accept);
   std::sort(found.begin(), found.end());
+  if (options_.refine) found = Refine(q, std::move(found), refine_keep);
   std::vector<Neighbor> out;
-  for (size_t i = 0; i < found.size() && i < k; ++i) {
-    out.push_back({labels_[found[i].node], found[i].distance});
+  for (size_t i = 0; i < found.size() && out.size() < k; ++i) {
+    if (params.InRange(found[i].distance))
+      out.push_back({labels_[found[i].node], found[i].distance});
   }
   return out;
 }
 
+std::vector<HnswIndex::Candidate> HnswIndex::Refine(const float* query,
+                                                    std::vector<Candidate> found,
+                                                    size_t keep) const {
+  if (found.size() > keep) found.resize(keep);
+  size_t size = refine_codec_.code_size();
+  for (Candidate& c : found) {
+    c.distance = refine_codec_.Distance(query, &refine_codes_[size_t(c.node) * size]);
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+// HNSW_SQ data opens with its own magic and version, then the encodings, so that data of
+// one encoding is never read as another; plain HNSW keeps its original layout.
+constexpr char kQuantizedMagic[8] = {'H', 'N', 'S', 'W', '_', 'S', 'Q', '\0'};
+constexpr uint64_t kQuantizedVersion = 1;
+
 Status HnswIndex::Serialize(std::string* out) const {
   Writer w(out);
+  if (quantized()) {
+    w.Bytes(kQuantizedMagic, sizeof(kQuantizedMagic));
+    w.U64(kQuantizedVersion);
+    w.U64(static_cast<uint64_t>(options_.code));
+    w.U64(options_.refine ? 1 : 0);
+    w.U64(static_cast<uint64_t>(options_.refine_code));
+  }
   w.U64(dim_);
   w.U64(static_cast<uint64_t>(m_));
   w.U64(labels_.size());
@@ -230,9 +289,29 @@ Status HnswIndex::Serialize(std::string* out) const {
   w.Array(labels_.data(), labels_.size());
   w.Array(deleted_.data(), deleted_.size());
   w.Array(levels_.data(), levels_.size());
-  w.Array(vectors_.data(), vectors_.size());
+  w.Array(codes_.data(), codes_.size());
   w.Array(links0_.data(), links0_.size());
   for (const auto& u : upper_) w.Array(u.data(), u.size());
+  if (options_.refine) w.Array(refine_codes_.data(), refine_codes_.size());
+  return Status::Ok();
+}
+
+Status HnswIndex::ReadQuantizedHeader(Reader* r) const {
+  std::vector<uint8_t> magic;
+  IMGSEARCH_RETURN_IF_ERROR(r->Bytes(&magic, sizeof(kQuantizedMagic)));
+  if (std::memcmp(magic.data(), kQuantizedMagic, sizeof(kQuantizedMagic)) != 0)
+    return Status::Corruption("not HNSW_SQ data (bad magic)");
+  uint64_t version = 0, code = 0, refine = 0, refine_code = 0;
+  IMGSEARCH_RETURN_IF_ERROR(r->U64(&version));
+  if (version != kQuantizedVersion)
+    return Status::Unsupported("HNSW_SQ data version " + std::to_string(version));
+  IMGSEARCH_RETURN_IF_ERROR(r->U64(&code));
+  IMGSEARCH_RETURN_IF_ERROR(r->U64(&refine));
+  IMGSEARCH_RETURN_IF_ERROR(r->U64(&refine_code));
+  if (code != static_cast<uint64_t>(options_.code) || refine != (options_.refine ? 1u : 0u) ||
+      refine_code != static_cast<uint64_t>(options_.refine_code)) {
+    return Status::Corruption("HNSW_SQ data was built with other encodings");
+  }
   return Status::Ok();
 }
 
@@ -246,6 +325,7 @@ std::vector<int64_t> HnswIndex::Labels() const {
 
 Status HnswIndex::Deserialize(std::string_view in) {
   Reader r(in);
+  if (quantized()) IMGSEARCH_RETURN_IF_ERROR(ReadQuantizedHeader(&r));
   uint64_t dim = 0, m = 0, count = 0, levels_plus_one = 0, entry = 0;
   IMGSEARCH_RETURN_IF_ERROR(r.U64(&dim));
   IMGSEARCH_RETURN_IF_ERROR(r.U64(&m));
@@ -258,13 +338,13 @@ Status HnswIndex::Deserialize(std::string_view in) {
   if (count >= (1ull << 32) || levels_plus_one > 64 || (count > 0 && entry >= count)) {
     return Status::Corruption("HNSW header is out of range");
   }
-  HnswIndex loaded(metric_, dim_, m_, ef_construction_);
+  HnswIndex loaded(metric_, dim_, options_);
   IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.labels_, count));
   IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.deleted_, count));
   IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.levels_, count));
-  if (count > r.remaining() / (dim_ * sizeof(float)))
+  if (count > r.remaining() / codec_.code_size())
     return Status::Corruption("HNSW data is truncated");
-  IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.vectors_, count * dim_));
+  IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.codes_, count * codec_.code_size()));
   IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.links0_, count * (2 * m_ + 1)));
   loaded.upper_.resize(count);
   for (uint64_t n = 0; n < count; ++n) {
@@ -272,6 +352,9 @@ Status HnswIndex::Deserialize(std::string_view in) {
     if (level < 0 || level >= static_cast<int>(levels_plus_one))
       return Status::Corruption("HNSW level out of range");
     IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.upper_[n], uint64_t(level) * (m_ + 1)));
+  }
+  if (options_.refine) {
+    IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.refine_codes_, count * refine_codec_.code_size()));
   }
   IMGSEARCH_RETURN_IF_ERROR(r.ExpectEnd());
   // Every link must name an existing node: a corrupted graph must not walk off the end.
@@ -303,7 +386,7 @@ Status HnswIndex::Deserialize(std::string_view in) {
 size_t HnswIndex::MemoryUsage() const {
   size_t upper = 0;
   for (const auto& u : upper_) upper += u.capacity() * sizeof(Node) + sizeof(u);
-  return vectors_.capacity() * sizeof(float) + links0_.capacity() * sizeof(Node) + upper +
+  return codes_.capacity() + refine_codes_.capacity() + links0_.capacity() * sizeof(Node) + upper +
          labels_.capacity() * 9 + levels_.capacity() * sizeof(int) + node_of_.size() * 32;
 }
 

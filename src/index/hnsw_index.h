@@ -2,20 +2,38 @@
 // vectors, with Milvus's parameters: M (links per node), efConstruction, and ef at search.
 // Removal marks a node deleted: it still routes searches but is never returned. Filters
 // and distance ranges apply to results only, so routing stays intact.
+//
+// The same graph is HNSW_SQ (Milvus 2.6) when it stores its vectors compressed (SQ8, FP16,
+// BF16): the walk then measures the query against the compressed codes, and with refine
+// on, the best refine_k x k candidates are measured again against a finer copy
+// (refine_type) before the k nearest are returned.
 #pragma once
 
 #include <random>
 #include <unordered_map>
 
 #include "index/index.h"
+#include "index/vector_codec.h"
 
 namespace imgsearch::index {
+
+class Reader;
+
+struct HnswOptions {
+  int m = 16;
+  int ef_construction = 200;
+  VectorCode code = VectorCode::kFp32;  // how the graph keeps vectors; not FP32 = HNSW_SQ
+  bool refine = false;                  // keep a finer copy and re-rank with it
+  VectorCode refine_code = VectorCode::kFp32;
+  float refine_k = 1;  // candidates re-ranked per result, unless the search says otherwise
+};
 
 class HnswIndex final : public Index {
  public:
   HnswIndex(Metric metric, size_t dim, int m, int ef_construction);
+  HnswIndex(Metric metric, size_t dim, const HnswOptions& options);
 
-  const char* type() const override { return "HNSW"; }
+  const char* type() const override { return quantized() ? "HNSW_SQ" : "HNSW"; }
   Metric metric() const override { return metric_; }
   Status Add(size_t n, const int64_t* labels, const void* vectors) override;
   void Remove(int64_t label) override;
@@ -40,12 +58,19 @@ class HnswIndex final : public Index {
   const Node* Links(Node node, int level) const;
   int Capacity(int level) const { return level == 0 ? 2 * m_ : m_; }
 
-  const float* VectorOf(Node node) const { return &vectors_[size_t(node) * dim_]; }
+  bool quantized() const { return options_.code != VectorCode::kFp32; }
+  const uint8_t* CodeOf(Node node) const { return &codes_[size_t(node) * codec_.code_size()]; }
   float DistanceTo(const float* query, Node node) const {
-    return distance_(query, VectorOf(node), dim_);
+    return distance_(query, CodeOf(node), dim_);
   }
+  // A node's vector as floats: the stored floats themselves, or decoded into `buffer`.
+  const float* FloatsOf(Node node, std::vector<float>* buffer) const;
+  // Measures the best candidates again against the refine copy, nearest first.
+  std::vector<Candidate> Refine(const float* query, std::vector<Candidate> found,
+                                size_t keep) const;
+  Status ReadQuantizedHeader(Reader* r) const;
 
-  void Insert(Node node);
+  void Insert(Node node, const float* vector);
   Node GreedyDescend(const float* query, Node entry, int from_level, int to_level) const;
   // The ef nearest nodes found from `entry` at `level`, as a max-heap; only nodes for
   // which accept(node) holds enter the result.
@@ -56,6 +81,9 @@ class HnswIndex final : public Index {
   void Connect(Node node, Node neighbor, int level);
 
   Metric metric_;
+  HnswOptions options_;
+  VectorCodec codec_;
+  VectorCodec refine_codec_;
   DistanceFunction distance_;
   size_t dim_;
   int m_;
@@ -63,7 +91,8 @@ class HnswIndex final : public Index {
   double level_multiplier_;
   std::mt19937_64 rng_{100};
 
-  std::vector<float> vectors_;
+  std::vector<uint8_t> codes_;         // codec_.code_size() bytes per node
+  std::vector<uint8_t> refine_codes_;  // refine_codec_.code_size() per node, if refining
   std::vector<int64_t> labels_;
   std::vector<uint8_t> deleted_;
   size_t deleted_count_ = 0;

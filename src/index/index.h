@@ -40,6 +40,8 @@ struct LabelFilter {
 struct SearchParams {
   int ef = 0;      // HNSW candidate list size; 0 = index default
   int nprobe = 0;  // IVF lists to visit; 0 = index default
+  // HNSW_SQ with refine: candidates re-ranked per result wanted; 0 = index default
+  float refine_k = 0;
   // Range search: only distances in [min_distance, max_distance) are returned.
   float min_distance = -std::numeric_limits<float>::infinity();
   float max_distance = std::numeric_limits<float>::infinity();
@@ -71,6 +73,13 @@ class Index {
   // The index as bytes (without a file header: the store adds magic and checksum).
   virtual Status Serialize(std::string* out) const = 0;
   virtual Status Deserialize(std::string_view in) = 0;
+  // The same from bytes that stay valid, unchanged, while `keep_alive` lives (a mapped
+  // snapshot): an index may then use them in place instead of copying them. By default
+  // it copies.
+  virtual Status DeserializeInPlace(std::string_view in, std::shared_ptr<const void> keep_alive) {
+    (void)keep_alive;
+    return Deserialize(in);
+  }
 
   // Approximate heap memory in bytes.
   virtual size_t MemoryUsage() const = 0;

@@ -11,8 +11,8 @@
 namespace imgsearch::index {
 
 struct IndexDescription {
-  std::string type =
-      "FLAT";  // FLAT, IVF_FLAT, IVF_SQ8, IVF_PQ, HNSW, BIN_FLAT, BIN_IVF_FLAT, AUTOINDEX
+  // FLAT, IVF_FLAT, IVF_SQ8, IVF_PQ, HNSW, HNSW_SQ, BIN_FLAT, BIN_IVF_FLAT, AUTOINDEX
+  std::string type = "FLAT";
   Metric metric = Metric::kL2;
   nlohmann::json params = nlohmann::json::object();
 };
@@ -25,11 +25,12 @@ Result<std::unique_ptr<Index>> MakeIndex(const IndexDescription& description, bo
 Result<IndexDescription> ValidateIndexDescription(IndexDescription description, bool binary_vectors,
                                                   size_t dim);
 
-// Reads ef / nprobe from Milvus search params; other keys the store handles (radius,
+// Reads ef / nprobe / refine_k from Milvus search params; other keys the store handles (radius,
 // range_filter) are ignored here, anything else is an error.
 Result<SearchParams> ParseSearchParams(const nlohmann::json& params);
 
-// Index types whose vectors are approximations, which the store re-ranks exactly.
-bool IsLossy(const std::string& type);
+// Indexes whose distances are approximations, which the store re-ranks exactly (HNSW_SQ
+// unless it refines against FP32 itself).
+bool IsLossy(const std::string& type, const nlohmann::json& params);
 
 }  // namespace imgsearch::index

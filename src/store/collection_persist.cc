@@ -116,8 +116,11 @@ Status CollectionImpl::LoadSnapshot() {
 
 Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
   std::string path = storage_->IndexDir() + "/" + file;
-  IMGSEARCH_ASSIGN_OR_RETURN(std::string bytes, storage_->env->ReadFile(path, uint64_t{1} << 40));
-  Result<SnapshotContents> decoded = DecodeSnapshot(bytes);
+  // Mapped, not read: the checksum is the only pass over the bytes, and an index that can
+  // (FLAT) keeps using them in place, holding the mapping for as long as it does.
+  IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<base::MappedFile> mapped,
+                             storage_->env->MapFile(path));
+  Result<SnapshotContents> decoded = DecodeSnapshot(mapped->contents());
   if (!decoded.ok()) return decoded.status().WithContext(path);
   SnapshotContents& c = *decoded;
   if (c.collection_id != id_ || c.dimension != schema_.dimension ||
@@ -126,7 +129,7 @@ Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
     return Status::Corruption(path + ": belongs to another collection or index");
   }
   ResetState();
-  IMGSEARCH_RETURN_IF_ERROR(index_->Deserialize(c.index_view).WithContext(path));
+  IMGSEARCH_RETURN_IF_ERROR(index_->DeserializeInPlace(c.index_view, mapped).WithContext(path));
   slot_ids_ = std::move(c.slot_ids);
   slot_alive_ = std::move(c.slot_alive);
   slot_fields_.assign(slot_ids_.size(), nullptr);

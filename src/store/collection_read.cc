@@ -210,7 +210,7 @@ Result<std::vector<Hit>> CollectionImpl::SearchOne(const void* query, size_t k,
     IMGSEARCH_ASSIGN_OR_RETURN(found, ExactOver(query, k, params, slots));
   } else {
     index::LabelFilter filter{allowed};
-    bool lossy = index::IsLossy(index_spec_.index_type);
+    bool lossy = index::IsLossy(index_spec_.index_type, index_spec_.params);
     IMGSEARCH_ASSIGN_OR_RETURN(found, index_->Search(query, lossy ? 4 * k : k, params, filter));
     if (lossy) {
       IMGSEARCH_ASSIGN_OR_RETURN(found, Rerank(query, k, params, found));

@@ -368,8 +368,11 @@ TEST(CollectionTest, EveryIndexKeepsRecallAgainstFlat) {
   for (IndexSpec spec :
        {IndexSpec{"HNSW", "L2", json::object()}, IndexSpec{"IVF_FLAT", "L2", {{"nlist", 64}}},
         IndexSpec{"IVF_SQ8", "L2", {{"nlist", 64}}},
-        IndexSpec{"IVF_PQ", "L2", {{"nlist", 32}, {"m", 16}, {"nbits", 6}}}}) {
-    auto c = MakeCollection(*db, PhotoSchema("c_" + spec.index_type, dim), spec);
+        IndexSpec{"IVF_PQ", "L2", {{"nlist", 32}, {"m", 16}, {"nbits", 6}}},
+        IndexSpec{"HNSW_SQ", "L2", {{"sq_type", "SQ8"}}},
+        IndexSpec{"HNSW_SQ", "L2", {{"sq_type", "BF16"}, {"refine", true}}}}) {
+    std::string name = "c_" + spec.index_type + std::to_string(spec.params.size());
+    auto c = MakeCollection(*db, PhotoSchema(name, dim), spec);
     ASSERT_TRUE(c->Insert(rows).ok());
     ASSERT_TRUE(c->Flush().ok());
     EXPECT_EQ(c->Stats().pending_rows, 0);
@@ -383,6 +386,37 @@ TEST(CollectionTest, EveryIndexKeepsRecallAgainstFlat) {
     double recall = static_cast<double>(hits) / (queries * 10);
     std::printf("%s recall@10 through the store: %.3f\n", spec.index_type.c_str(), recall);
     EXPECT_GE(recall, 0.95) << spec.index_type;
+  }
+}
+
+// An HNSW_SQ collection answers the same after reopening from its snapshot as before.
+TEST(CollectionTest, HnswSqSnapshotAnswersAsTheIndexItWasTakenFrom) {
+  const int dim = 24;
+  std::string dir = MakeTempDir();
+  IndexSpec spec{"HNSW_SQ", "COSINE", {{"sq_type", "SQ8"}, {"refine", true}, {"refine_k", 2}}};
+  SearchRequest req;
+  std::mt19937 rng(8);
+  for (int q = 0; q < 5; ++q) req.vectors.push_back(RandomVector(rng, dim));
+  req.limit = 10;
+  std::vector<std::vector<Hit>> before;
+  {
+    auto db = ValueOrDie(Database::Open(dir));
+    auto c = MakeCollection(*db, PhotoSchema("photos", dim), spec);
+    ASSERT_TRUE(c->Insert(MakeRows(2000, dim, 9)).ok());
+    ASSERT_TRUE(c->Flush().ok());
+    before = ValueOrDie(c->Search(req));
+  }
+  auto db = ValueOrDie(Database::Open(dir));
+  auto c = ValueOrDie(db->GetCollection("photos"));
+  EXPECT_GT(c->Stats().snapshot_sequence, 0);
+  auto after = ValueOrDie(c->Search(req));
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t q = 0; q < after.size(); ++q) {
+    ASSERT_EQ(after[q].size(), before[q].size());
+    for (size_t i = 0; i < after[q].size(); ++i) {
+      EXPECT_EQ(after[q][i].id, before[q][i].id);
+      EXPECT_FLOAT_EQ(after[q][i].distance, before[q][i].distance);
+    }
   }
 }
 
@@ -491,6 +525,52 @@ TEST(CollectionTest, ReopenRestoresEverything) {
   testing::WriteFileBytes(dir + "/index/MANIFEST", "garbage");
   auto db = ValueOrDie(Database::Open(dir));
   check(*db);
+}
+
+// A snapshot cut short anywhere, or with one bit flipped anywhere, is refused by its
+// checks before anything in it is used (the mapping is never read past its end), and the
+// collection is rebuilt from the rows with the same answers.
+TEST(CollectionTest, SnapshotCutOrFlippedAnywhereIsRebuiltFromRows) {
+  const int dim = 12;
+  std::string dir = MakeTempDir();
+  SearchRequest req;
+  std::mt19937 rng(31);
+  req.vectors = {RandomVector(rng, dim), RandomVector(rng, dim)};
+  req.limit = 5;
+  std::vector<std::vector<Hit>> want;
+  {
+    auto db = ValueOrDie(Database::Open(dir));
+    auto c = MakeCollection(*db, PhotoSchema("photos", dim),
+                            {"HNSW_SQ", "L2", {{"refine", true}, {"refine_type", "FP32"}}});
+    ASSERT_TRUE(c->Insert(MakeRows(300, dim, 32)).ok());
+    ASSERT_TRUE(c->Flush().ok());
+    want = ValueOrDie(c->Search(req));
+  }
+  std::string snapshot;
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/index")) {
+    if (entry.path().extension() == ".idx") snapshot = entry.path();
+  }
+  ASSERT_FALSE(snapshot.empty());
+  const std::string original = testing::ReadFileBytes(snapshot);
+  std::vector<std::string> damaged;
+  for (size_t cut : {size_t(0), size_t(7), size_t(40), original.size() / 3, original.size() - 1})
+    damaged.push_back(original.substr(0, cut));
+  for (size_t at : {size_t(3), size_t(20), original.size() / 2, original.size() - 2}) {
+    damaged.push_back(original);
+    damaged.back()[at] ^= 0x10;
+  }
+  for (const std::string& bytes : damaged) {
+    testing::WriteFileBytes(snapshot, bytes);
+    auto db = ValueOrDie(Database::Open(dir));
+    auto c = ValueOrDie(db->GetCollection("photos"));
+    EXPECT_EQ(c->Count(), 300) << bytes.size();
+    EXPECT_TRUE(std::filesystem::exists(snapshot));  // still the file the MANIFEST names
+    auto got = ValueOrDie(c->Search(req));
+    for (size_t q = 0; q < want.size(); ++q) {
+      ASSERT_EQ(got[q].size(), want[q].size());
+      for (size_t i = 0; i < got[q].size(); ++i) EXPECT_EQ(got[q][i].id, want[q][i].id);
+    }
+  }
 }
 
 // Found by fuzz/store_files_fuzzer: a snapshot (checksum and all intact) whose index held

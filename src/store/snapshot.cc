@@ -9,7 +9,7 @@ namespace {
 constexpr char kMagic[8] = {'I', 'M', 'G', 'S', 'I', 'D', 'X', '\0'};
 constexpr uint64_t kVersion = 1;
 
-uint32_t Crc(const std::string& bytes, size_t size) {
+uint32_t Crc(std::string_view bytes, size_t size) {
   return base::Crc32c(bytes.data(), size);
 }
 
@@ -47,7 +47,7 @@ std::string EncodeSnapshot(const SnapshotContents& c) {
   return out;
 }
 
-Result<SnapshotContents> DecodeSnapshot(const std::string& bytes) {
+Result<SnapshotContents> DecodeSnapshot(std::string_view bytes) {
   if (bytes.size() < sizeof(kMagic) + 4 ||
       bytes.compare(0, sizeof(kMagic), kMagic, sizeof(kMagic)) != 0) {
     return Status::Corruption("not an imgsearch index snapshot (bad magic)");
@@ -56,8 +56,7 @@ Result<SnapshotContents> DecodeSnapshot(const std::string& bytes) {
   std::memcpy(&stored_crc, bytes.data() + bytes.size() - 4, 4);
   if (Crc(bytes, bytes.size() - 4) != stored_crc)
     return Status::Corruption("snapshot checksum mismatch");
-  index::Reader r(
-      std::string_view(bytes).substr(sizeof(kMagic), bytes.size() - sizeof(kMagic) - 4));
+  index::Reader r(bytes.substr(sizeof(kMagic), bytes.size() - sizeof(kMagic) - 4));
   uint64_t version, id, seq, dim, spec_size, slots, index_size;
   IMGSEARCH_RETURN_IF_ERROR(r.U64(&version));
   if (version != kVersion)

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "imgsearch/status.h"
@@ -24,8 +25,9 @@ struct SnapshotContents {
 };
 
 std::string EncodeSnapshot(const SnapshotContents& contents);
-// The result's index_view points into `bytes`, which must outlive it.
-Result<SnapshotContents> DecodeSnapshot(const std::string& bytes);
+// The result's index_view points into `bytes`, which must outlive it (a mapped file's
+// bytes, say: nothing is copied but the slot tables).
+Result<SnapshotContents> DecodeSnapshot(std::string_view bytes);
 
 std::string SnapshotFileName(int64_t collection_id, int64_t sequence);
 // The sequence number in a name SnapshotFileName made; -1 for any other name.

@@ -17,6 +17,11 @@ Result<std::string> FaultInjectionEnv::ReadFile(const std::string& path, uint64_
   return target_->ReadFile(path, max_bytes);
 }
 
+Result<std::unique_ptr<base::MappedFile>> FaultInjectionEnv::MapFile(const std::string& path) {
+  if (int error = plan_.Check("read " + path)) return base::ErrnoStatus("read failed", path, error);
+  return target_->MapFile(path);
+}
+
 // The steps of the default Env's atomic write, each of which can fail: create the
 // temporary file, write it, sync it, rename it over `path`, sync the folder.
 Status FaultInjectionEnv::WriteFileAtomic(const std::string& path, const std::string& contents) {

@@ -29,6 +29,8 @@ class FaultInjectionEnv final : public base::Env {
   Status DropUnsyncedData();
 
   Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) override;
+  // Fails as a read of `path` would ("read PATH" in the plan).
+  Result<std::unique_ptr<base::MappedFile>> MapFile(const std::string& path) override;
   Status WriteFileAtomic(const std::string& path, const std::string& contents) override;
   Result<uint64_t> FileSize(const std::string& path) override { return target_->FileSize(path); }
   bool FileExists(const std::string& path) override { return target_->FileExists(path); }
