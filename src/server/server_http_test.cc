@@ -90,6 +90,57 @@ TEST(ServerHttpTest, MilvusRoundTripWithTokensOnTheWire) {
   EXPECT_EQ(Body(unknown)["message"], "no such route");
 }
 
+// Requests exactly as the official SDKs put them on the wire: the Node SDK's HttpClient
+// sends "Authorization: Bearer " with no token, "Accept-Type-Allow-Int64: false", a body
+// typed text/plain (its "ContentType" header is not Content-Type), and dbName "default";
+// pymilvus's MilvusClient sends "Bearer None" without a token, and some clients send an
+// empty body or null for collections/list.
+TEST(ServerHttpTest, MilvusRequestsAsTheSdksSendThem) {
+  ServerFixture f;
+  auto c = f.Client();
+  httplib::Headers node_sdk = {{"Authorization", "Bearer "},
+                               {"Accept", "application/json"},
+                               {"ContentType", "application/json"},
+                               {"Accept-Type-Allow-Int64", "false"}};
+  auto post = [&](const std::string& route, const std::string& body,
+                  const httplib::Headers& headers, const char* type = "text/plain;charset=UTF-8") {
+    return c.Post(("/v2/vectordb/" + route).c_str(), headers, body, type);
+  };
+  auto created = post("collections/create",
+                      R"({"collectionName": "sdk", "dimension": 2, "metricType": "L2",
+                          "primaryFieldName": "id", "vectorFieldName": "vector",
+                          "dbName": "default"})",
+                      node_sdk);
+  ASSERT_EQ(Body(created)["code"], 0) << created->body;
+  auto inserted = post("entities/insert",
+                       R"({"collectionName": "sdk", "dbName": "default",
+                           "data": [{"id": 9007199254740993, "vector": [1, 2], "tag": "x"}]})",
+                       node_sdk);
+  ASSERT_EQ(Body(inserted)["code"], 0) << inserted->body;
+  EXPECT_EQ(Body(inserted)["data"]["insertIds"], json({"9007199254740993"}));
+  auto searched = post("entities/search",
+                       R"({"collectionName": "sdk", "dbName": "default", "data": [[1, 2]],
+                           "limit": 1, "outputFields": ["tag"]})",
+                       node_sdk);
+  ASSERT_EQ(Body(searched)["code"], 0) << searched->body;
+  EXPECT_EQ(Body(searched)["data"][0]["id"], "9007199254740993");
+  EXPECT_EQ(Body(searched)["data"][0]["tag"], "x");
+  EXPECT_EQ(Body(searched)["topks"], json({1}));
+  httplib::Headers pymilvus = {{"Authorization", "Bearer None"}};
+  for (const char* body : {"", "null", "{}", R"({"dbName": "default"})"}) {
+    auto listed = post("collections/list", body, pymilvus, "application/json");
+    EXPECT_EQ(listed->status, 200) << body;
+    EXPECT_EQ(Body(listed)["code"], 0) << body << " -> " << listed->body;
+    EXPECT_NE(Body(listed)["data"].dump().find("sdk"), std::string::npos) << body;
+  }
+  // Users, roles and import: a clear refusal with Milvus's "service unimplemented".
+  for (const char* route : {"users/list", "roles/create", "jobs/import/create"}) {
+    auto refused = post(route, "{}", node_sdk, "application/json");
+    EXPECT_EQ(refused->status, 200) << route;
+    EXPECT_EQ(Body(refused)["code"], kMilvusServiceUnimplemented) << route;
+  }
+}
+
 TEST(ServerHttpTest, MilvusErrorsCanAlsoBeHttpStatuses) {
   ServerOptions options;
   options.milvus_http_status = true;
