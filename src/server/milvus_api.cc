@@ -81,15 +81,18 @@ const std::vector<RouteEntry>& RouteTable() {
       {{"aliases/list", false}, &H::ListAliases},
       {{"aliases/alter", true}, &H::AlterAlias},
       {{"aliases/drop", true}, &H::DropAlias},
+      // Milvus 2.4's first name for hybrid_search.
+      {{"entities/advanced_search", false}, &H::HybridSearch},
   };
   return table;
 }
 
 // Milvus routes imgsearch refuses as a whole: users, roles and privileges (imgsearch has
-// bearer tokens instead), and bulk import (from object storage).
+// bearer tokens instead), bulk import (from object storage), databases (one, "default")
+// and resource groups (one process).
 const std::vector<std::string>& RefusedGroups() {
-  static const std::vector<std::string> groups = {"users/", "roles/", "privilege_groups/",
-                                                  "jobs/import/"};
+  static const std::vector<std::string> groups = {"users/",       "roles/",     "privilege_groups/",
+                                                  "jobs/import/", "databases/", "resource_groups/"};
   return groups;
 }
 
@@ -121,8 +124,9 @@ MilvusHandlers::Handler MilvusHandlers::Find(const std::string& route) {
 
 json MilvusHandlers::Unimplemented(MilvusApi::Context&, MilvusReply&) {
   Fail(kMilvusServiceUnimplemented,
-       "service unimplemented: imgsearch has no Milvus users, roles or bulk import (use "
-       "serve --token for access control, and entities/insert or imgsearch index for data)");
+       "service unimplemented: imgsearch has no Milvus users, roles, privilege groups, bulk "
+       "import, databases other than \"default\" or resource groups (use serve --token for "
+       "access control, and entities/insert or imgsearch index for data)");
 }
 
 bool MilvusHandlers::IsReleased(MilvusApi& api, const std::string& name) {
