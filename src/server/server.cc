@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "base/log.h"
@@ -105,7 +106,9 @@ std::string Server::State::TimeLimitMessage(const httplib::Request& req) const {
 
 void Server::State::Milvus(const MilvusRoute& route, const httplib::Request& req,
                            httplib::Response& res) {
-  bool int64_as_string = req.get_header_value("Accept-Type-Allow-Int64") == "false";
+  // The false values of Go's strconv.ParseBool, which Milvus reads the header with.
+  static const std::set<std::string> kFalse = {"0", "f", "F", "false", "FALSE", "False"};
+  bool int64_as_string = kFalse.count(req.get_header_value("Accept-Type-Allow-Int64")) > 0;
   MilvusReply reply;
   int status = 200;
   if (route.writes) {
