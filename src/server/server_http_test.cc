@@ -126,6 +126,13 @@ TEST(ServerHttpTest, MilvusRequestsAsTheSdksSendThem) {
   EXPECT_EQ(Body(searched)["data"][0]["id"], "9007199254740993");
   EXPECT_EQ(Body(searched)["data"][0]["tag"], "x");
   EXPECT_EQ(Body(searched)["topks"], json({1}));
+  // Milvus reads the header with Go's ParseBool: "False" and "0" mean false too.
+  for (const char* no : {"False", "0"}) {
+    httplib::Headers headers = {{"Accept-Type-Allow-Int64", no}};
+    auto got = post("entities/get", R"({"collectionName": "sdk", "id": [9007199254740993]})",
+                    headers, "application/json");
+    EXPECT_EQ(Body(got)["data"][0]["id"], "9007199254740993") << no << " -> " << got->body;
+  }
   httplib::Headers pymilvus = {{"Authorization", "Bearer None"}};
   for (const char* body : {"", "null", "{}", R"({"dbName": "default"})"}) {
     auto listed = post("collections/list", body, pymilvus, "application/json");
