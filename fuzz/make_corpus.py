@@ -121,7 +121,12 @@ MILVUS_ROUTES = ["collections/create", "collections/describe", "collections/list
                  "collections/load", "collections/release", "collections/get_load_state",
                  "entities/insert", "entities/upsert", "entities/delete", "entities/get",
                  "entities/query", "entities/search", "indexes/create", "indexes/describe",
-                 "indexes/list", "indexes/drop"]  # MilvusApi::Routes(), in order
+                 "indexes/list", "indexes/drop", "collections/rename",
+                 "entities/hybrid_search", "partitions/create", "partitions/list",
+                 "partitions/has", "partitions/drop", "partitions/load", "partitions/release",
+                 "partitions/get_stats", "aliases/create", "aliases/describe", "aliases/list",
+                 "aliases/alter", "aliases/drop",
+                 "entities/advanced_search"]  # MilvusApi::Routes(), in order
 
 
 def milvus_call(route, body):
@@ -175,6 +180,60 @@ def milvus():
                  {"max_length": 8}, "nullable": True}]},
             "indexParams": [{"fieldName": "v", "metricType": "IP", "indexName": "v",
                              "params": {"index_type": "FLAT"}}]})],
+        "partitions": [("partitions/create", dict(p, partitionName="cats")),
+                       ("entities/insert", dict(p, partitionName="cats", data=[
+                           {"id": 20, "vector": [0, 1, 0, 1], "path": "c.jpg", "width": 9,
+                            "meta": {"k": 1}}])),
+                       ("partitions/release", dict(p, partitionNames=["_default"])),
+                       ("entities/search", dict(p, data=[[0, 1, 0, 1]], limit=3,
+                                                partitionNames=["cats"]))],
+        "partitions_admin": [("partitions/create", dict(p, partitionName="dogs")),
+                             ("partitions/list", p),
+                             ("partitions/get_stats", dict(p, partitionName="dogs")),
+                             ("partitions/drop", dict(p, partitionName="dogs"))],
+        "partitions_load": [("partitions/has", dict(p, partitionName="_default")),
+                            ("collections/release", p),
+                            ("partitions/load", dict(p, partitionNames=["_default"])),
+                            ("entities/query", dict(p, filter="id > 2", limit=5,
+                                                    partitionNames=["_default"]))],
+        "aliases": [("aliases/create", dict(p, aliasName="pics")),
+                    ("entities/query", {"collectionName": "pics", "filter": "id < 3",
+                                        "outputFields": ["count(*)"]}),
+                    ("aliases/alter", {"collectionName": "bits", "aliasName": "pics"}),
+                    ("aliases/describe", {"aliasName": "pics"})],
+        "aliases_list": [("aliases/list", {}), ("aliases/drop", {"aliasName": "pics"})],
+        "rename": [("collections/rename", dict(p, newCollectionName="renamed")),
+                   ("collections/describe", {"collectionName": "renamed"})],
+        "hybrid_rrf": [("entities/hybrid_search", dict(p, search=[
+                           {"data": [[1, 2, 0.5, -1]], "limit": 4, "filter": "width > 100"},
+                           {"data": [[0, 0, 1, 0]], "limit": 4, "metricType": "L2"}],
+                           rerank={"strategy": "rrf", "params": {"k": 10}}, limit=3,
+                           outputFields=["path"]))],
+        "hybrid_weighted": [("entities/hybrid_search", dict(p, search=[
+                                {"data": [[1, 2, 0.5, -1]], "limit": 4},
+                                {"data": [[0, 0, 1, 0]], "limit": 4}],
+                                rerank={"strategy": "weighted",
+                                        "params": {"weights": [0.3, 0.7], "norm_score": False}},
+                                limit=2))],
+        "count": [("entities/query", dict(p, filter='path like "img/%"',
+                                          outputFields=["count(*)"]))],
+        "dynamic": [("collections/create", {"collectionName": "dyn", "dimension": 2,
+                                            "dbName": "default"}),
+                    ("entities/insert", {"collectionName": "dyn", "data": [
+                        {"id": 1, "vector": [1, 0], "color": "red", "n": [1, 2]}]}),
+                    ("entities/query", {"collectionName": "dyn",
+                                        "filter": 'color == "red" and n[0] == 1',
+                                        "outputFields": ["color", "$meta"]})],
+        "varchar_key": [("collections/create", {
+            "collectionName": "docs", "schema": {"fields": [
+                {"fieldName": "doc", "dataType": "VarChar", "isPrimary": True,
+                 "elementTypeParams": {"max_length": 16}},
+                {"fieldName": "v", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]}}),
+                        ("entities/insert", {"collectionName": "docs", "data": [
+                            {"doc": "a", "v": [0, 1]}, {"doc": "b\"", "v": [1, 0]}]}),
+                        ("entities/upsert", {"collectionName": "docs", "data": [
+                            {"doc": "a", "v": [1, 1]}]}),
+                        ("entities/get", {"collectionName": "docs", "id": ["a", "b\""]})],
     }
     for name, sequence in calls.items():
         write("milvus_api", name, "\0".join(milvus_call(r, b) for r, b in sequence))

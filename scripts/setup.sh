@@ -2,7 +2,8 @@
 # Installs everything imgsearch needs to build, test and run on Debian bookworm.
 # Idempotent and quick when everything is already present. Called by scripts/demo.sh
 # and scripts/test.sh; safe to run by hand. With --tests it also installs what only the
-# tests use: Debian's chromium and, from npm, playwright-core (tests/web).
+# tests use: Debian's chromium and, from npm, playwright-core (tests/web) and the Milvus
+# Node SDK (tests/milvus-sdk).
 #
 # Every step says what it does; the output of apt-get and npm goes to .deps/logs/, and a
 # step that fails prints the tool's own last lines, what to check, and exits 1.
@@ -209,6 +210,18 @@ install_browser_test_packages() {
   (cd "$web" && run_logged npm-ci-web "$(npm_advice)" npm ci --no-audit --no-fund)
 }
 
+# The official Milvus Node SDK drives the Milvus dialect in tests/milvus-sdk; its version
+# is pinned by package.json and package-lock.json there.
+install_milvus_sdk_test_packages() {
+  local dir="$ROOT/tests/milvus-sdk" pinned installed=""
+  pinned="$(node -p 'require(process.argv[1]).dependencies["@zilliz/milvus2-sdk-node"]' "$dir/package.json")"
+  local manifest="$dir/node_modules/@zilliz/milvus2-sdk-node/package.json"
+  if [ -f "$manifest" ]; then installed="$(node -p 'require(process.argv[1]).version' "$manifest")"; fi
+  [ "$installed" = "$pinned" ] && return 0
+  log "installing @zilliz/milvus2-sdk-node $pinned for the Milvus SDK test (npm ci in tests/milvus-sdk)"
+  (cd "$dir" && run_logged npm-ci-milvus-sdk "$(npm_advice)" npm ci --no-audit --no-fund)
+}
+
 mkdir -p "$LOGS"
 # Fail before the long steps when the Node.js on PATH is too old.
 if [ "$WITH_TESTS" = 1 ] && command -v npm >/dev/null 2>&1; then check_node_version; fi
@@ -217,3 +230,4 @@ if [ "$WITH_TESTS" = 1 ]; then check_node_version; fi
 fetch_ort_headers
 fetch_ort_library
 if [ "$WITH_TESTS" = 1 ]; then install_browser_test_packages; fi
+if [ "$WITH_TESTS" = 1 ]; then install_milvus_sdk_test_packages; fi

@@ -40,9 +40,14 @@ struct CollectionSchema {
   // Bytes of one vector as stored.
   size_t VectorBytes() const { return binary() ? size_t(dimension) / 8 : size_t(dimension) * 4; }
   const FieldSchema* FindScalar(const std::string& field) const;
+  // The JSON field named "$meta", when there is one: as in Milvus, it holds each row's
+  // keys outside the schema, and a filter may name those keys as if they were fields.
+  static constexpr const char* kDynamicFieldName = "$meta";
+  const FieldSchema* DynamicField() const;
 };
 
-// Checks names (letters, digits, underscores; not starting with a digit; unique), the
+// Checks names (letters, digits, underscores; not starting with a digit; unique; a leading
+// '$' is allowed and marks a field a front end manages), the
 // dimension, and the types.
 Status ValidateSchema(const CollectionSchema& schema);
 

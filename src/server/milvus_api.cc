@@ -67,8 +67,33 @@ const std::vector<RouteEntry>& RouteTable() {
       {{"indexes/describe", false}, &H::DescribeIndex},
       {{"indexes/list", false}, &H::ListIndexes},
       {{"indexes/drop", true}, &H::DropIndex},
+      {{"collections/rename", true}, &H::RenameCollection},
+      {{"entities/hybrid_search", false}, &H::HybridSearch},
+      {{"partitions/create", true}, &H::CreatePartition},
+      {{"partitions/list", false}, &H::ListPartitions},
+      {{"partitions/has", false}, &H::HasPartition},
+      {{"partitions/drop", true}, &H::DropPartition},
+      {{"partitions/load", true}, &H::LoadPartitions},
+      {{"partitions/release", true}, &H::ReleasePartitions},
+      {{"partitions/get_stats", false}, &H::PartitionStats},
+      {{"aliases/create", true}, &H::CreateAlias},
+      {{"aliases/describe", false}, &H::DescribeAlias},
+      {{"aliases/list", false}, &H::ListAliases},
+      {{"aliases/alter", true}, &H::AlterAlias},
+      {{"aliases/drop", true}, &H::DropAlias},
+      // Milvus 2.4's first name for hybrid_search.
+      {{"entities/advanced_search", false}, &H::HybridSearch},
   };
   return table;
+}
+
+// Milvus routes imgsearch refuses as a whole: users, roles and privileges (imgsearch has
+// bearer tokens instead), bulk import (from object storage), databases (one, "default")
+// and resource groups (one process).
+const std::vector<std::string>& RefusedGroups() {
+  static const std::vector<std::string> groups = {"users/",       "roles/",     "privilege_groups/",
+                                                  "jobs/import/", "databases/", "resource_groups/"};
+  return groups;
 }
 
 }  // namespace
@@ -82,11 +107,26 @@ const std::vector<MilvusRoute>& MilvusApi::Routes() {
   return routes;
 }
 
+bool MilvusApi::Refused(const std::string& route) {
+  for (const std::string& group : RefusedGroups()) {
+    if (route.rfind(group, 0) == 0 && route.size() > group.size()) return true;
+  }
+  return false;
+}
+
 MilvusHandlers::Handler MilvusHandlers::Find(const std::string& route) {
   for (const RouteEntry& entry : RouteTable()) {
     if (entry.route.name == route) return entry.handler;
   }
+  if (MilvusApi::Refused(route)) return &MilvusHandlers::Unimplemented;
   return nullptr;
+}
+
+json MilvusHandlers::Unimplemented(MilvusApi::Context&, MilvusReply&) {
+  Fail(kMilvusServiceUnimplemented,
+       "service unimplemented: imgsearch has no Milvus users, roles, privilege groups, bulk "
+       "import, databases other than \"default\" or resource groups (use serve --token for "
+       "access control, and entities/insert or imgsearch index for data)");
 }
 
 bool MilvusHandlers::IsReleased(MilvusApi& api, const std::string& name) {
@@ -101,6 +141,38 @@ void MilvusHandlers::SetReleased(MilvusApi& api, const std::string& name, bool r
   } else {
     api.released_.erase(name);
   }
+  api.released_partitions_.erase(name);
+}
+
+std::set<std::string> MilvusHandlers::ReleasedPartitions(MilvusApi& api, const std::string& name) {
+  std::lock_guard<std::mutex> lock(api.released_mutex_);
+  auto it = api.released_partitions_.find(name);
+  return it == api.released_partitions_.end() ? std::set<std::string>() : it->second;
+}
+
+void MilvusHandlers::SetPartitionsReleased(MilvusApi& api, const std::string& name,
+                                           const std::vector<std::string>& partitions,
+                                           bool released) {
+  std::lock_guard<std::mutex> lock(api.released_mutex_);
+  std::set<std::string>& set = api.released_partitions_[name];
+  for (const std::string& p : partitions) {
+    if (released) {
+      set.insert(p);
+    } else {
+      set.erase(p);
+    }
+  }
+}
+
+void MilvusHandlers::RenameLoadState(MilvusApi& api, const std::string& from,
+                                     const std::string& to) {
+  std::lock_guard<std::mutex> lock(api.released_mutex_);
+  if (api.released_.erase(from) > 0) api.released_.insert(to);
+  auto it = api.released_partitions_.find(from);
+  if (it != api.released_partitions_.end()) {
+    api.released_partitions_[to] = std::move(it->second);
+    api.released_partitions_.erase(from);
+  }
 }
 
 MilvusReply MilvusApi::Call(const std::string& route, const std::string& body,
@@ -112,6 +184,9 @@ MilvusReply MilvusApi::Call(const std::string& route, const std::string& body,
       return MilvusReply{kMilvusIncorrectParameterFormat,
                          "the request body must be a JSON object: " + parsed.status().message()};
     }
+    // Milvus reads an empty body or the literal null as a request with no parameters
+    // (clients send either for collections/list).
+    if (parsed->is_null()) parsed = json::object();
     if (!parsed->is_object())
       return MilvusReply{kMilvusIncorrectParameterFormat, "the request body must be a JSON object"};
     context.body = std::move(parsed).value();
@@ -157,10 +232,10 @@ void MilvusApi::Context::AcceptOnly(std::set<std::string> accepted) const {
       if (!value.is_string() || (value != "" && value != "default"))
         Fail(kMilvusDatabaseNotFound,
              "database " + value.dump() + " not found: imgsearch has one database, \"default\"");
-    } else if (key == "partitionName" || key == "partitionNames") {
+    } else if ((key == "partitionName" || key == "partitionNames") && accepted.count(key) == 0) {
       if (!IsDefaultPartition(value))
         Fail(kMilvusParameterInvalid,
-             "imgsearch does not support partitions other than \"_default\" (" + key + ")");
+             "this request does not take partitions other than \"_default\" (" + key + ")");
     } else if (key == "consistencyLevel") {
       // Every read sees every acknowledged write, which satisfies all of Milvus's levels.
       static const std::set<std::string> levels = {"Strong", "Session", "Bounded", "Eventually",
@@ -236,6 +311,10 @@ const json& MilvusApi::Context::Object(const char* key) const {
 std::shared_ptr<Collection> MilvusApi::Context::NamedCollection() const {
   std::string name = RequiredString("collectionName");
   auto collection = api->db_.GetCollection(name);
+  if (!collection.ok()) {
+    if (std::optional<std::string> target = AliasTarget(api->db_, name))
+      collection = api->db_.GetCollection(*target);
+  }
   if (!collection.ok())
     Fail(kMilvusCollectionNotFound, "collection not found[collection=" + name + "]");
   return *collection;

@@ -2,13 +2,27 @@
 // the server hands each request's route and JSON body to Call and writes the Reply as
 // Milvus does: {"code": 0, "data": ...} or {"code": N, "message": "..."}.
 //
-// Supported: collections/{create, describe, list, has, drop, get_stats, load, release,
-// get_load_state}, entities/{insert, upsert, delete, get, query, search},
-// indexes/{create, describe, list, drop}. A parameter Milvus knows but imgsearch does not
-// support (partitions other than _default, dynamic fields, grouping, other databases,
-// VarChar primary keys...) is an error that names it, never silently ignored.
+// Supported: collections/{create, describe, list, has, drop, rename, get_stats, load,
+// release, get_load_state}, partitions/{create, list, has, drop, load, release,
+// get_stats}, aliases/{create, describe, list, alter, drop}, entities/{insert, upsert,
+// delete, get, query, search, hybrid_search}, indexes/{create, describe, list, drop};
+// dynamic fields, VarChar primary keys and count(*). User, role, privilege-group and
+// import routes answer code 10 ("service unimplemented"). A parameter Milvus knows but
+// imgsearch does not support (grouping, partition keys, other databases...) is an error
+// that names it, never silently ignored. doc/http-api.md lists every route.
+//
+// How Milvus's concepts map onto the store (all kept in the library, so that every
+// process serving one library agrees):
+// - dynamic fields: a JSON field "$meta" holds the keys outside the schema; the store's
+//   filters read unknown names as keys of it, as Milvus does;
+// - partitions: a hidden, indexed VarChar field "$partition" on every collection this
+//   dialect creates, and the partition names in a database setting;
+// - aliases: a database setting (alias -> collection);
+// - VarChar primary keys: the store's int64 id becomes a hidden "$id"; the key is an
+//   indexed VarChar field that writes keep unique.
 #pragma once
 
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -22,8 +36,11 @@ namespace imgsearch::server {
 // Milvus's error numbers (merr) for the failures this dialect reports.
 enum MilvusCode : int {
   kMilvusOk = 0,
+  kMilvusServiceUnimplemented = 10,
   kMilvusCollectionNotFound = 100,
   kMilvusCollectionNotLoaded = 101,
+  kMilvusPartitionNotFound = 200,
+  kMilvusPartitionNotLoaded = 201,
   kMilvusIndexNotFound = 700,
   kMilvusDatabaseNotFound = 800,
   kMilvusParameterInvalid = 1100,
@@ -32,6 +49,10 @@ enum MilvusCode : int {
   kMilvusMissingRequiredParameters = 1802,
   kMilvusInvalidInsertData = 1804,
   kMilvusCheckPrimaryKey = 1806,
+  kMilvusAliasNotFound = 1600,
+  kMilvusAliasCollectionNameConflict = 1601,
+  kMilvusAliasAlreadyExists = 1602,
+  kMilvusTimeout = 10001,  // with HTTP 408, as Milvus's time-out middleware answers
   kMilvusUnexpected = 65535,
 };
 
@@ -54,6 +75,8 @@ class MilvusApi {
   explicit MilvusApi(Database& db) : db_(db) {}
 
   static const std::vector<MilvusRoute>& Routes();
+  // Milvus routes answered with code 10, "service unimplemented" (users, roles, import).
+  static bool Refused(const std::string& route);
 
   // `int64_as_string`: Int64 values (ids among them) as decimal strings, for JavaScript
   // clients (Milvus does this unless "Accept-Type-Allow-Int64: true"; imgsearch returns
@@ -66,9 +89,12 @@ class MilvusApi {
  private:
   Database& db_;
   // Collections released by collections/release: searched and queried only after
-  // collections/load again, as in Milvus. (Their index stays in memory here.)
+  // collections/load again, as in Milvus. (Their index stays in memory here.) Load state
+  // is this process's own, as it is each Milvus cluster's.
   std::mutex released_mutex_;
   std::set<std::string> released_;
+  // Partitions released by partitions/release, by collection.
+  std::map<std::string, std::set<std::string>> released_partitions_;
 
   friend struct MilvusHandlers;
 };

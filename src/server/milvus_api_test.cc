@@ -250,8 +250,8 @@ TEST_F(MilvusApiTest, BadRequestsAreRefusedWithMilvusCodesAndMessages) {
   Refused("collections/create", {{"collectionName", "d"}}, 1802, "dimension");
   Refused("collections/create", {{"collectionName", "d"}, {"dimension", "1-2"}}, 1801,
           "must be an integer");
-  Refused("collections/create", {{"collectionName", "d"}, {"dimension", 2}, {"idType", "VarChar"}},
-          1100, "Int64 ids only");
+  Refused("collections/create", {{"collectionName", "d"}, {"dimension", 2}, {"idType", "UUID"}},
+          1100, "Int64 or VarChar");
   Refused("collections/create",
           {{"collectionName", "d"}, {"dimension", 2}, {"params", {{"ttlSeconds", 60}}}}, 1100,
           "ttlSeconds");
@@ -259,8 +259,8 @@ TEST_F(MilvusApiTest, BadRequestsAreRefusedWithMilvusCodesAndMessages) {
           {{"collectionName", "d"},
            {"schema",
             {{"enableDynamicField", true},
-             {"fields", {{{"fieldName", "id"}, {"dataType", "Int64"}, {"isPrimary", true}}}}}}},
-          1100, "no dynamic fields");
+             {"fields", {{{"fieldName", "$id"}, {"dataType", "Int64"}, {"isPrimary", true}}}}}}},
+          1100, "reserved");
   Refused("collections/create",
           {{"collectionName", "d"},
            {"schema",
@@ -270,15 +270,15 @@ TEST_F(MilvusApiTest, BadRequestsAreRefusedWithMilvusCodesAndMessages) {
           1100, "declare it Int64");
   Refused("collections/list", {{"dbName", "analytics"}}, 800, "database");
   Refused("entities/query",
-          {{"collectionName", "c"}, {"filter", "id > 0"}, {"partitionNames", {"p1"}}}, 1100,
-          "partitions");
+          {{"collectionName", "c"}, {"filter", "id > 0"}, {"partitionNames", {"p1"}}}, 200,
+          "partition not found");
   Refused("entities/search", {{"collectionName", "c"}, {"data", {{1, 2}}}, {"groupingField", "id"}},
           1100, "groupingField");
   Refused("entities/insert", {{"collectionName", "c"}, {"data", {{{"id", 1}, {"vector", {1}}}}}},
           1804, "dimension is 2");
   Refused("entities/insert",
-          {{"collectionName", "c"}, {"data", {{{"id", 1}, {"vector", {1, 2}}, {"tag", "x"}}}}},
-          1804, "no dynamic fields");
+          {{"collectionName", "c"}, {"data", {{{"id", 1}, {"vector", {1, 2}}, {"$meta", "x"}}}}},
+          1804, "reserved");
   Refused("entities/insert", {{"collectionName", "c"}, {"data", {{{"vector", {1, 2}}}}}}, 1804,
           "lacks the primary key");
   Refused("entities/insert",
@@ -307,7 +307,13 @@ TEST_F(MilvusApiTest, BadRequestsAreRefusedWithMilvusCodesAndMessages) {
       {{"collectionName", "bare"},
        {"indexParams", {{{"fieldName", "vector"}, {"indexType", "HNSW"}, {"params", {{"M", 0}}}}}}},
       1100, "M");
-  Refused("collections/rename", {{"collectionName", "c"}}, 1100, "does not serve");
+  Refused("collections/rename", {{"collectionName", "c"}}, 1802, "newCollectionName");
+  Refused("collections/compact", {{"collectionName", "c"}}, 1100, "does not serve");
+  Refused("users/create", {{"userName", "u"}, {"password", "p"}}, 10, "unimplemented");
+  Refused("roles/list", json::object(), 10, "unimplemented");
+  Refused("jobs/import/create", {{"collectionName", "c"}}, 10, "unimplemented");
+  Refused("entities/query", {{"collectionName", "c"}, {"filter", "id > 0) or (id < 0"}}, 1100,
+          "position");
   EXPECT_EQ(Ok("collections/get_stats", {{"collectionName", "c"}})["rowCount"], 1);  // intact
 }
 

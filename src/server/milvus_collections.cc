@@ -1,4 +1,6 @@
 // collections/{create, describe, list, has, drop, get_stats, load, release, get_load_state}
+// (rename is in milvus_aliases.cc). Collections made here carry the hidden fields of the
+// dialect: "$partition" always, "$meta" with dynamic fields, "$id" under a VarChar key.
 #include "server/milvus_request.h"
 
 namespace imgsearch::server {
@@ -13,7 +15,9 @@ void CheckCollectionParams(const json& params) {
   for (const auto& [key, value] : params.items()) {
     if (key == "consistencyLevel") continue;  // every level is met (reads see all writes)
     if (key == "shardsNum" && (value == 1 || value == "1")) continue;
-    if (key == "enableDynamicField" && value == false) continue;
+    if (key == "enableDynamicField" && (value.is_boolean() || value == "true" || value == "false"))
+      continue;                                             // read by DynamicFieldWanted
+    if (key == "max_length" && IntegerOf(value)) continue;  // a quick form VarChar key's
     Fail(kMilvusParameterInvalid, "collection parameter \"" + key + "\" = " + value.dump() +
                                       " is not supported by imgsearch");
   }
@@ -40,21 +44,38 @@ void CheckFieldKeys(const json& field, const std::string& name) {
   }
 }
 
+// A VarChar primary key: the store's id becomes the hidden "$id" (assigned by the store)
+// and the key the first scalar field, indexed (see milvus_keys.cc).
+void AddVarCharKey(CollectionSchema* schema, const std::string& name, int max_length) {
+  FieldSchema key;
+  key.name = name;
+  key.type = DataType::kVarChar;
+  key.max_length = max_length;
+  key.indexed = true;
+  schema->primary_field = kHiddenIdField;
+  schema->scalar_fields.insert(schema->scalar_fields.begin(), key);
+}
+
 // Adds one field of the schema form to `schema`.
 void AddField(const json& field, CollectionSchema* schema, bool* has_primary, bool* has_vector) {
   if (!field.is_object()) Fail(kMilvusIncorrectParameterFormat, "each field must be an object");
   std::string name = field.value("fieldName", "");
   if (name.empty()) Fail(kMilvusMissingRequiredParameters, "every field needs a fieldName");
   CheckFieldKeys(field, name);
+  if (name[0] == '$') Fail(kMilvusParameterInvalid, "field names starting with $ are reserved");
   std::string type_name = field.value("dataType", "");
   if (field.value("isPrimary", false)) {
-    if (type_name != "Int64") {
-      Fail(kMilvusParameterInvalid, "primary key \"" + name + "\" is " + type_name +
-                                        ": imgsearch supports Int64 primary keys only");
+    if (type_name != "Int64" && type_name != "VarChar") {
+      Fail(kMilvusParameterInvalid,
+           "primary key \"" + name + "\" is " + type_name + ": a primary key is Int64 or VarChar");
     }
     if (*has_primary) Fail(kMilvusParameterInvalid, "the schema has two primary keys");
-    schema->primary_field = name;
     *has_primary = true;
+    if (type_name == "VarChar") {
+      AddVarCharKey(schema, name, ElementParam(field, "max_length", 65535));
+    } else {
+      schema->primary_field = name;
+    }
     return;
   }
   static const std::set<std::string> narrow_ints = {"Int8", "Int16", "Int32"};
@@ -85,11 +106,10 @@ void AddField(const json& field, CollectionSchema* schema, bool* has_primary, bo
 CollectionSchema SchemaForm(const Context& c, const json& form) {
   for (const auto& [key, value] : form.items()) {
     if (key == "fields" || key == "autoID" || key == "autoId") continue;
-    if (key == "enableDynamicField" && value == false) continue;
+    if (key == "enableDynamicField" && value.is_boolean()) continue;
     if (key == "functions" && (value.is_null() || value.empty())) continue;
     Fail(kMilvusParameterInvalid,
-         "schema \"" + key + "\" = " + value.dump() + " is not supported by imgsearch" +
-             (key == "enableDynamicField" ? " (imgsearch has no dynamic fields)" : ""));
+         "schema \"" + key + "\" = " + value.dump() + " is not supported by imgsearch");
   }
   CollectionSchema schema;
   schema.name = c.RequiredString("collectionName");
@@ -97,9 +117,43 @@ CollectionSchema SchemaForm(const Context& c, const json& form) {
   schema.auto_id = form.value("autoID", form.value("autoId", false));
   bool has_primary = false, has_vector = false;
   for (const json& field : form.at("fields")) AddField(field, &schema, &has_primary, &has_vector);
-  if (!has_primary) Fail(kMilvusParameterInvalid, "the schema needs an Int64 primary key field");
+  if (!has_primary) Fail(kMilvusParameterInvalid, "the schema needs a primary key field");
   if (!has_vector) Fail(kMilvusParameterInvalid, "the schema needs a vector field");
+  if (schema.primary_field == kHiddenIdField) {
+    if (schema.auto_id) Fail(kMilvusParameterInvalid, "autoID needs an Int64 primary key");
+    schema.auto_id = true;  // the hidden id; the VarChar key comes with every row
+  }
   return schema;
+}
+
+// Milvus's defaults: the quick form has dynamic fields, the schema form not unless
+// schema.enableDynamicField; params.enableDynamicField overrides either.
+bool DynamicFieldWanted(const Context& c, const json& form, bool schema_form) {
+  bool wanted = schema_form ? form.value("enableDynamicField", false) : true;
+  const json& params = c.Object("params");
+  if (params.contains("enableDynamicField")) {
+    const json& v = params["enableDynamicField"];
+    wanted = v == true || v == "true";
+  }
+  return wanted;
+}
+
+// The hidden fields every collection of the dialect carries.
+void AddHiddenFields(CollectionSchema* schema, bool dynamic) {
+  if (dynamic) {
+    FieldSchema meta;
+    meta.name = CollectionSchema::kDynamicFieldName;
+    meta.type = DataType::kJson;
+    meta.nullable = true;
+    schema->scalar_fields.push_back(meta);
+  }
+  FieldSchema partition;
+  partition.name = kPartitionField;
+  partition.type = DataType::kVarChar;
+  partition.max_length = 255;
+  partition.nullable = true;
+  partition.indexed = true;
+  schema->scalar_fields.push_back(partition);
 }
 
 CollectionSchema QuickForm(const Context& c) {
@@ -110,11 +164,21 @@ CollectionSchema QuickForm(const Context& c) {
     Fail(kMilvusMissingRequiredParameters, "give a dimension (quick form) or a schema");
   schema.dimension = int(c.Int("dimension", 0));
   std::string id_type = c.String("idType", "Int64");
-  if (id_type != "Int64")
-    Fail(kMilvusParameterInvalid, "idType " + id_type + ": imgsearch supports Int64 ids only");
+  if (id_type != "Int64" && id_type != "VarChar")
+    Fail(kMilvusParameterInvalid, "idType " + id_type + ": use Int64 or VarChar");
   schema.auto_id = c.Bool("autoID", false);
-  schema.primary_field = c.String("primaryFieldName", "id");
+  std::string primary = c.String("primaryFieldName", "id");
+  if (primary.empty() || primary[0] == '$')
+    Fail(kMilvusParameterInvalid, "invalid primaryFieldName \"" + primary + "\"");
+  schema.primary_field = primary;
   schema.vector_field = c.String("vectorFieldName", "vector");
+  if (id_type == "VarChar") {
+    if (schema.auto_id) Fail(kMilvusParameterInvalid, "autoID needs an Int64 primary key");
+    const json& params = c.Object("params");
+    int max_length = params.contains("max_length") ? int(*IntegerOf(params["max_length"])) : 65535;
+    AddVarCharKey(&schema, primary, max_length);
+    schema.auto_id = true;
+  }
   return schema;
 }
 
@@ -127,16 +191,22 @@ json FieldJson(const std::string& name, const std::string& type, int64_t id) {
 }
 
 json FieldsJson(const CollectionSchema& s) {
+  MilvusView view = ViewOf(s);
   json fields = json::array();
-  json primary = FieldJson(s.primary_field, "Int64", 100);
+  json primary = FieldJson(view.primary_field, view.varchar_key ? "VarChar" : "Int64", 100);
   primary["primaryKey"] = true;
-  primary["autoId"] = s.auto_id;
+  primary["autoId"] = s.auto_id && !view.varchar_key;
+  if (view.varchar_key) {
+    primary["params"].push_back(
+        {{"key", "max_length"}, {"value", std::to_string(view.key_max_length)}});
+  }
   fields.push_back(primary);
   json vector = FieldJson(s.vector_field, DataTypeName(s.vector_type), 101);
   vector["params"].push_back({{"key", "dim"}, {"value", std::to_string(s.dimension)}});
   fields.push_back(vector);
   int64_t id = 102;
   for (const FieldSchema& f : s.scalar_fields) {
+    if (f.name[0] == '$' || (view.varchar_key && f.name == view.primary_field)) continue;
     json field = FieldJson(f.name, DataTypeName(f.type), id++);
     field["nullable"] = f.nullable;
     if (f.type == DataType::kVarChar)
@@ -160,8 +230,13 @@ json MilvusHandlers::CreateCollection(Context& c, MilvusReply&) {
   const json& form = c.Object("schema");
   bool schema_form = form.contains("fields") && !form["fields"].empty();
   CollectionSchema schema = schema_form ? SchemaForm(c, form) : QuickForm(c);
+  AddHiddenFields(&schema, DynamicFieldWanted(c, form, schema_form));
   if (c.api->db_.HasCollection(name))
     Fail(kMilvusParameterInvalid, "collection \"" + name + "\" already exists");
+  if (AliasTarget(c.db(), name)) {
+    Fail(kMilvusAliasCollectionNameConflict,
+         "alias and collection name conflict: \"" + name + "\" is an alias");
+  }
 
   IndexSpec index;
   index.metric_type = c.String("metricType", DefaultMetric(schema.binary()));
@@ -181,13 +256,15 @@ json MilvusHandlers::CreateCollection(Context& c, MilvusReply&) {
   }
   FailIfError(c.api->db_.CreateCollection(schema, index));
   SetReleased(*c.api, name, false);
+  DropCatalogue(c, name);  // no partitions left from an older collection of that name
   return json::object();
 }
 
-json MilvusHandlers::DescribeCollection(Context& c, MilvusReply&) {
+json MilvusHandlers::DescribeCollection(Context& c, MilvusReply& reply) {
   c.AcceptOnly({"collectionName"});
   std::shared_ptr<Collection> collection = c.NamedCollection();
   const CollectionSchema& s = collection->schema();
+  MilvusView view = ViewOf(s);
   json indexes = json::array();
   if (HasIndex(*collection)) {
     indexes.push_back({{"fieldName", s.vector_field},
@@ -196,15 +273,15 @@ json MilvusHandlers::DescribeCollection(Context& c, MilvusReply&) {
   }
   return {{"collectionName", s.name},
           {"description", s.description},
-          {"autoId", s.auto_id},
-          {"enableDynamicField", false},
+          {"autoId", s.auto_id && !view.varchar_key},
+          {"enableDynamicField", view.dynamic},
           {"fields", FieldsJson(s)},
           {"indexes", indexes},
           {"load", IsReleased(*c.api, s.name) ? "LoadStateNotLoad" : "LoadStateLoaded"},
           {"shardsNum", 1},
-          {"partitionsNum", 1},
+          {"partitionsNum", ListPartitions(c, reply).size()},
           {"consistencyLevel", "Strong"},
-          {"aliases", json::array()},
+          {"aliases", AliasesOf(c.db(), s.name)},
           {"properties", json::array()}};
 }
 
@@ -220,9 +297,23 @@ json MilvusHandlers::HasCollection(Context& c, MilvusReply&) {
 
 json MilvusHandlers::DropCollection(Context& c, MilvusReply&) {
   c.AcceptOnly({"collectionName"});
-  std::string name = c.NamedCollection()->schema().name;
+  std::string name = c.RequiredString("collectionName");
+  // As Milvus: dropping a collection that does not exist succeeds, and one with aliases
+  // is refused (an alias is not a way to drop its collection).
+  if (!c.db().HasCollection(name)) {
+    if (AliasTarget(c.db(), name))
+      Fail(kMilvusParameterInvalid, "cannot drop the collection via alias = " + name);
+    return json::object();
+  }
+  std::vector<std::string> aliases = AliasesOf(c.db(), name);
+  if (!aliases.empty()) {
+    Fail(kMilvusParameterInvalid,
+         "unable to drop the collection [" + name + "] because it has associated aliases " +
+             json(aliases).dump() + ", please remove all aliases before dropping the collection");
+  }
   FailIfError(c.api->db_.DropCollection(name));
   SetReleased(*c.api, name, false);
+  DropCatalogue(c, name);
   return json::object();
 }
 
@@ -244,9 +335,17 @@ json MilvusHandlers::ReleaseCollection(Context& c, MilvusReply&) {
 }
 
 json MilvusHandlers::LoadState(Context& c, MilvusReply&) {
-  c.AcceptOnly({"collectionName"});
-  if (IsReleased(*c.api, c.NamedCollection()->schema().name))
-    return {{"loadState", "LoadStateNotLoad"}};
+  c.AcceptOnly({"collectionName", "partitionNames"});
+  std::shared_ptr<Collection> collection = c.NamedCollection();
+  const std::string& name = collection->schema().name;
+  bool loaded = !IsReleased(*c.api, name);
+  std::set<std::string> released = ReleasedPartitions(*c.api, name);
+  std::vector<std::string> partitions = RequestedPartitions(c);
+  for (const std::string& p : partitions) {
+    PartitionFilter(c, *collection, {p}, false);  // code 200 for an unknown partition
+    loaded = loaded && !released.count(p);
+  }
+  if (!loaded) return {{"loadState", "LoadStateNotLoad"}};
   return {{"loadState", "LoadStateLoaded"}, {"loadProgress", 100}};
 }
 

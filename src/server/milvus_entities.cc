@@ -1,4 +1,7 @@
-// entities/{insert, upsert, delete, get, query, search}
+// entities/{insert, upsert, delete, get, query, search}; hybrid_search is in
+// milvus_hybrid.cc and the writes under VarChar keys in milvus_keys.cc.
+#include <algorithm>
+
 #include "server/milvus_request.h"
 
 namespace imgsearch::server {
@@ -10,7 +13,8 @@ namespace {
 
 constexpr int64_t kMaxTopK = 16384;  // Milvus's bound on limit + offset
 
-std::vector<Row> RowsFromBody(const Context& c, const CollectionSchema& schema) {
+std::vector<Row> RowsFromBody(const Context& c, const MilvusView& view,
+                              const std::string& partition) {
   if (!c.body.contains("data"))
     Fail(kMilvusMissingRequiredParameters, "missing required parameter data");
   json data = c.body["data"];
@@ -19,8 +23,9 @@ std::vector<Row> RowsFromBody(const Context& c, const CollectionSchema& schema) 
     Fail(kMilvusInvalidInsertData, "data must be a non-empty array of rows");
   std::vector<Row> rows;
   rows.reserve(data.size());
+  bool with_primary = view.varchar_key || !view.schema->auto_id;
   for (size_t i = 0; i < data.size(); ++i)
-    rows.push_back(RowFromMilvus(schema, data[i], i, !schema.auto_id));
+    rows.push_back(RowFromMilvus(view, data[i], i, with_primary, partition));
   return rows;
 }
 
@@ -52,9 +57,10 @@ std::vector<int64_t> IdsFromBody(const Context& c) {
   return out;
 }
 
-json RowsJson(const Context& c, const CollectionSchema& schema, const std::vector<Row>& rows) {
+json RowsJson(const Context& c, const MilvusView& view, const std::vector<Row>& rows,
+              const DynamicOutput& dynamic) {
   json out = json::array();
-  for (const Row& row : rows) out.push_back(RowToMilvus(schema, row, c));
+  for (const Row& row : rows) out.push_back(RowToMilvus(view, row, c, dynamic));
   return out;
 }
 
@@ -84,88 +90,116 @@ json SearchParams(const Context& c, const Collection& collection) {
 }  // namespace
 
 json MilvusHandlers::Insert(Context& c, MilvusReply&) {
-  c.AcceptOnly({"collectionName", "data"});
+  c.AcceptOnly({"collectionName", "data", "partitionName"});
   std::shared_ptr<Collection> collection = c.NamedCollection();
-  std::vector<int64_t> ids = WrittenIds(collection->Insert(RowsFromBody(c, collection->schema())));
+  MilvusView view = ViewOf(collection->schema());
+  std::vector<Row> rows = RowsFromBody(c, view, WritePartition(c, *collection));
+  if (view.varchar_key) {
+    json keys = WriteKeyedRows(c, *collection, std::move(rows), false);
+    return {{"insertCount", keys.size()}, {"insertIds", keys}};
+  }
+  std::vector<int64_t> ids = WrittenIds(collection->Insert(std::move(rows)));
   return {{"insertCount", ids.size()}, {"insertIds", IdsJson(c, ids)}};
 }
 
 json MilvusHandlers::Upsert(Context& c, MilvusReply&) {
-  c.AcceptOnly({"collectionName", "data"});
+  c.AcceptOnly({"collectionName", "data", "partitionName"});
   std::shared_ptr<Collection> collection = c.NamedCollection();
-  if (collection->schema().auto_id) {
+  MilvusView view = ViewOf(collection->schema());
+  if (collection->schema().auto_id && !view.varchar_key) {
     Fail(kMilvusParameterInvalid,
          "cannot upsert into an autoID collection: its ids are assigned by imgsearch");
   }
-  std::vector<int64_t> ids = WrittenIds(collection->Upsert(RowsFromBody(c, collection->schema())));
+  std::vector<Row> rows = RowsFromBody(c, view, WritePartition(c, *collection));
+  if (view.varchar_key) {
+    json keys = WriteKeyedRows(c, *collection, std::move(rows), true);
+    return {{"upsertCount", keys.size()}, {"upsertIds", keys}};
+  }
+  // An upsert moves the row into the partition named, as in Milvus.
+  std::vector<int64_t> ids = WrittenIds(collection->Upsert(std::move(rows)));
   return {{"upsertCount", ids.size()}, {"upsertIds", IdsJson(c, ids)}};
 }
 
 json MilvusHandlers::Delete(Context& c, MilvusReply&) {
-  c.AcceptOnly({"collectionName", "filter", "id"});
+  c.AcceptOnly({"collectionName", "filter", "id", "partitionName"});
   std::shared_ptr<Collection> collection = c.NamedCollection();
+  MilvusView view = ViewOf(collection->schema());
   std::string filter = c.String("filter");
-  int64_t deleted = 0;
-  if (!filter.empty()) {
-    deleted = ValueOrFail(collection->DeleteWhere(filter));
-  } else if (c.body.contains("id")) {
-    deleted = ValueOrFail(collection->Delete(IdsFromBody(c)));
-  } else {
-    Fail(kMilvusMissingRequiredParameters, "delete needs a filter (or id)");
-  }
-  return {{"deleteCount", deleted}};
+  if (filter.empty() && c.body.contains("id")) filter = KeyFilter(view, c.body["id"]);
+  if (filter.empty()) Fail(kMilvusMissingRequiredParameters, "delete needs a filter (or id)");
+  std::string partitions = PartitionFilter(c, *collection, RequestedPartitions(c), false);
+  return {{"deleteCount", ValueOrFail(collection->DeleteWhere(AndFilters(filter, partitions)))}};
 }
 
 json MilvusHandlers::Get(Context& c, MilvusReply&) {
-  c.AcceptOnly({"collectionName", "id", "outputFields"});
+  c.AcceptOnly({"collectionName", "id", "outputFields", "partitionName", "partitionNames"});
   std::shared_ptr<Collection> collection = c.LoadedCollection();
   if (!c.body.contains("id")) Fail(kMilvusMissingRequiredParameters, "missing required id");
-  const CollectionSchema& schema = collection->schema();
-  return RowsJson(c, schema, ValueOrFail(collection->Get(IdsFromBody(c), OutputFields(schema, c))));
+  MilvusView view = ViewOf(collection->schema());
+  DynamicOutput dynamic;
+  std::vector<std::string> fields = StoreOutputFields(view, c, c.Given("outputFields"), &dynamic);
+  std::string partitions = PartitionFilter(c, *collection, RequestedPartitions(c), true);
+  if (!view.varchar_key && partitions.empty()) {
+    return RowsJson(c, view, ValueOrFail(collection->Get(IdsFromBody(c), fields)), dynamic);
+  }
+  QueryRequest request;
+  request.filter = AndFilters(KeyFilter(view, c.body["id"]), partitions);
+  request.output_fields = fields;
+  return RowsJson(c, view, ValueOrFail(collection->Query(request)), dynamic);
 }
 
+namespace {
+
+// query with outputFields ["count(*)"]: the number of matching rows, as Milvus answers.
+json CountRows(const Context& c, const Collection& collection, const std::string& filter) {
+  int64_t count = 0;
+  if (filter.empty()) {
+    count = collection.Count();
+  } else {
+    QueryRequest request;
+    request.filter = filter;
+    count = int64_t(ValueOrFail(collection.Query(request)).size());
+  }
+  return json::array({{{"count(*)", c.Int64Json(count)}}});
+}
+
+bool AsksForCount(const json* output_fields) {
+  if (output_fields == nullptr || !output_fields->is_array()) return false;
+  for (const json& name : *output_fields) {
+    if (name == "count(*)") {
+      if (output_fields->size() != 1)
+        Fail(kMilvusParameterInvalid, "count(*) must be the only output field");
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 json MilvusHandlers::Query(Context& c, MilvusReply&) {
-  c.AcceptOnly({"collectionName", "filter", "outputFields", "limit", "offset"});
+  c.AcceptOnly({"collectionName", "filter", "outputFields", "limit", "offset", "partitionNames"});
   std::shared_ptr<Collection> collection = c.LoadedCollection();
+  MilvusView view = ViewOf(collection->schema());
+  std::string partitions = PartitionFilter(c, *collection, RequestedPartitions(c), true);
   QueryRequest request;
-  request.filter = c.String("filter");
+  request.filter = AndFilters(c.String("filter"), partitions);
+  if (AsksForCount(c.Given("outputFields"))) return CountRows(c, *collection, request.filter);
   request.limit = c.Int("limit", 0);
   request.offset = c.Int("offset", 0);
   if (request.limit < 0 || request.offset < 0)
     Fail(kMilvusParameterInvalid, "limit and offset must not be negative");
-  if (request.filter.empty() && request.limit == 0)
+  if (c.String("filter").empty() && request.limit == 0)
     Fail(kMilvusParameterInvalid, "a query without a filter needs a limit");
   if (request.limit == 0) request.limit = -1;
-  request.output_fields = OutputFields(collection->schema(), c);
-  return RowsJson(c, collection->schema(), ValueOrFail(collection->Query(request)));
+  DynamicOutput dynamic;
+  request.output_fields = StoreOutputFields(view, c, c.Given("outputFields"), &dynamic);
+  return RowsJson(c, view, ValueOrFail(collection->Query(request)), dynamic);
 }
 
-json MilvusHandlers::Search(Context& c, MilvusReply& reply) {
-  c.AcceptOnly({"collectionName", "data", "annsField", "filter", "limit", "offset", "outputFields",
-                "searchParams", "params"});
-  std::shared_ptr<Collection> collection = c.LoadedCollection();
-  const CollectionSchema& schema = collection->schema();
-  std::string field = c.String("annsField", schema.vector_field);
-  if (field != schema.vector_field) {
-    Fail(kMilvusParameterInvalid,
-         "annsField \"" + field + "\" is not the vector field \"" + schema.vector_field + "\"");
-  }
-  SearchRequest request;
-  if (!c.body.contains("data")) Fail(kMilvusMissingRequiredParameters, "missing required data");
-  ReadQueryVectors(schema, c.body["data"], &request);
-  int64_t limit = c.Int("limit", 100);
-  int64_t offset = c.Int("offset", 0);
-  if (limit < 1 || offset < 0 || limit + offset > kMaxTopK) {
-    Fail(kMilvusParameterInvalid,
-         "limit must be 1.." + std::to_string(kMaxTopK) +
-             " and offset >= 0 with limit + offset <= " + std::to_string(kMaxTopK));
-  }
-  request.limit = int(limit);
-  request.offset = int(offset);
-  request.filter = c.String("filter");
-  request.output_fields = OutputFields(schema, c);
-  request.params = SearchParams(c, *collection);
-  std::vector<std::vector<Hit>> results = ValueOrFail(collection->Search(request));
+json SearchHitsJson(const Context& c, const MilvusView& view,
+                    const std::vector<std::vector<Hit>>& results, const DynamicOutput& dynamic,
+                    MilvusReply& reply) {
   json hits = json::array();
   json topks = json::array();
   for (const std::vector<Hit>& list : results) {
@@ -173,13 +207,56 @@ json MilvusHandlers::Search(Context& c, MilvusReply& reply) {
     for (const Hit& h : list) {
       Row row = h.row;
       row.id = h.id;
-      json hit = RowToMilvus(schema, row, c);
+      json hit = RowToMilvus(view, row, c, dynamic);
+      // Milvus names the key "id" in every hit, whatever the field is called.
+      hit["id"] = PrimaryKeyJson(view, row, c);
       hit["distance"] = h.distance;
       hits.push_back(hit);
     }
   }
   reply.extra["topks"] = topks;
   return hits;
+}
+
+SearchRequest SearchFromBody(const Context& c, const json& body, const Collection& collection,
+                             const std::string& partitions, const json* output_fields,
+                             DynamicOutput* dynamic) {
+  const CollectionSchema& schema = collection.schema();
+  MilvusView view = ViewOf(schema);
+  Context sub{c.api, body, c.int64_as_string};
+  std::string field = sub.String("annsField", schema.vector_field);
+  if (field != schema.vector_field) {
+    Fail(kMilvusParameterInvalid,
+         "annsField \"" + field + "\" is not the vector field \"" + schema.vector_field + "\"");
+  }
+  SearchRequest request;
+  if (!body.contains("data")) Fail(kMilvusMissingRequiredParameters, "missing required data");
+  ReadQueryVectors(schema, body["data"], &request);
+  int64_t limit = sub.Int("limit", 100);
+  int64_t offset = sub.Int("offset", 0);
+  if (limit < 1 || offset < 0 || limit + offset > kMaxTopK) {
+    Fail(kMilvusParameterInvalid,
+         "limit must be 1.." + std::to_string(kMaxTopK) +
+             " and offset >= 0 with limit + offset <= " + std::to_string(kMaxTopK));
+  }
+  request.limit = int(limit);
+  request.offset = int(offset);
+  request.filter = AndFilters(sub.String("filter"), partitions);
+  request.output_fields = StoreOutputFields(view, c, output_fields, dynamic);
+  request.params = SearchParams(sub, collection);
+  return request;
+}
+
+json MilvusHandlers::Search(Context& c, MilvusReply& reply) {
+  c.AcceptOnly({"collectionName", "data", "annsField", "filter", "limit", "offset", "outputFields",
+                "searchParams", "params", "partitionNames"});
+  std::shared_ptr<Collection> collection = c.LoadedCollection();
+  MilvusView view = ViewOf(collection->schema());
+  std::string partitions = PartitionFilter(c, *collection, RequestedPartitions(c), true);
+  DynamicOutput dynamic;
+  SearchRequest request =
+      SearchFromBody(c, c.body, *collection, partitions, c.Given("outputFields"), &dynamic);
+  return SearchHitsJson(c, view, ValueOrFail(collection->Search(request)), dynamic, reply);
 }
 
 }  // namespace imgsearch::server

@@ -48,31 +48,103 @@ struct MilvusApi::Context {
   std::vector<std::string> Strings(const char* key) const;
   const nlohmann::json& Object(const char* key) const;  // {} when absent
 
-  // The collection named by "collectionName"; code 100 when there is none.
+  // The collection named by "collectionName" (a collection or an alias of one); code 100
+  // when there is none.
   std::shared_ptr<Collection> NamedCollection() const;
   // As NamedCollection, and also refused (code 101) while released.
   std::shared_ptr<Collection> LoadedCollection() const;
 
   nlohmann::json Int64Json(int64_t v) const;
+  Database& db() const { return api->db_; }
 };
+
+// The hidden store fields behind Milvus's concepts (see milvus_api.h).
+inline constexpr const char* kPartitionField = "$partition";
+inline constexpr const char* kHiddenIdField = "$id";  // the store's id under a VarChar key
+inline constexpr const char* kDefaultPartition = "_default";
+
+// A store schema as Milvus clients see it.
+struct MilvusView {
+  const CollectionSchema* schema;
+  std::string primary_field;  // the name clients use
+  bool varchar_key = false;   // the key is the VarChar field `primary_field`
+  int key_max_length = 0;
+  bool dynamic = false;      // has "$meta"
+  bool partitioned = false;  // has "$partition"
+};
+MilvusView ViewOf(const CollectionSchema& schema);
+
+// Which keys of "$meta" a read returns, flattened into the row as Milvus does.
+struct DynamicOutput {
+  bool all = false;
+  std::set<std::string> keys;
+};
+
+// Milvus's "outputFields" as the store's: "*" stays "*"; absent means every scalar field;
+// names outside the schema become "$meta" (for dynamic collections) and are returned in
+// `dynamic`. "count(*)" is not handled here.
+std::vector<std::string> StoreOutputFields(const MilvusView& view, const MilvusApi::Context& c,
+                                           const nlohmann::json* requested, DynamicOutput* dynamic);
+
+// A filter's text as a Milvus string literal.
+std::string QuoteFilterString(const std::string& text);
+// `a and b` where both may be empty; each side stays one group. A side whose
+// parentheses do not balance is refused, so that it cannot reach into the other.
+std::string AndFilters(const std::string& a, const std::string& b);
+
+// The filter that confines a read or write to `partitions` (empty: every loaded
+// partition); "" when no restriction is needed. Unknown partitions: code 200; released
+// ones named explicitly: code 201.
+std::string PartitionFilter(const MilvusApi::Context& c, const Collection& collection,
+                            const std::vector<std::string>& partitions, bool for_read);
+// The partition names a request gives: "partitionNames" (array) or "partitionName".
+std::vector<std::string> RequestedPartitions(const MilvusApi::Context& c);
+// The one partition a write goes to ("_default" unless named); code 200 if unknown.
+std::string WritePartition(const MilvusApi::Context& c, const Collection& collection);
+// Forgets the dialect's settings for a dropped collection, or moves them on a rename.
+void DropCatalogue(MilvusApi::Context& c, const std::string& collection);
+void RenameCatalogue(MilvusApi::Context& c, const std::string& from, const std::string& to);
+// The aliases that point at `collection`.
+std::vector<std::string> AliasesOf(const Database& db, const std::string& collection);
+// The collection an alias points at, if `name` is an alias.
+std::optional<std::string> AliasTarget(const Database& db, const std::string& name);
 
 // An integer, or a decimal string of one ("128", "-5"): Milvus clients send both (ids to
 // and from JavaScript, parameters from form fields). Nothing for anything else.
 std::optional<int64_t> IntegerOf(const nlohmann::json& v);
 
-// One Milvus row object -> a Row of `schema` (the primary key read unless auto_id).
-Row RowFromMilvus(const CollectionSchema& schema, const nlohmann::json& object, size_t index,
-                  bool with_primary);
-// A Row -> a Milvus row object: the primary key, the fields present, and the vector when
-// read (float vectors as numbers, binary vectors as base64 as Go encodes bytes).
-nlohmann::json RowToMilvus(const CollectionSchema& schema, const Row& row,
-                           const MilvusApi::Context& context);
+// One Milvus row object -> a Row of the view's schema (the primary key read unless
+// auto_id; keys outside the schema into "$meta" when dynamic; "$partition" set).
+Row RowFromMilvus(const MilvusView& view, const nlohmann::json& object, size_t index,
+                  bool with_primary, const std::string& partition);
+// A Row -> a Milvus row object: the primary key, the fields present (JSON fields as JSON
+// text, the dynamic keys asked for flattened in), and the vector when read (float
+// vectors as numbers, binary vectors as base64 as Go encodes bytes).
+nlohmann::json RowToMilvus(const MilvusView& view, const Row& row,
+                           const MilvusApi::Context& context, const DynamicOutput& dynamic);
+// The primary key of a row as clients see it (Int64, as a string if asked, or VarChar).
+nlohmann::json PrimaryKeyJson(const MilvusView& view, const Row& row,
+                              const MilvusApi::Context& context);
 // Query vectors: float arrays, or binary vectors given as byte arrays or base64.
 void ReadQueryVectors(const CollectionSchema& schema, const nlohmann::json& data,
                       SearchRequest* request);
-// Milvus's "outputFields": "*" stays "*"; absent means every scalar field.
-std::vector<std::string> OutputFields(const CollectionSchema& schema,
-                                      const MilvusApi::Context& context);
+
+// Reads shared by search and hybrid_search (milvus_entities.cc): one search's request
+// from `body` (the request, or one of hybrid_search's "search" entries), and the hits
+// in Milvus's form ("id", "distance", output fields; "topks" in the reply).
+SearchRequest SearchFromBody(const MilvusApi::Context& c, const nlohmann::json& body,
+                             const Collection& collection, const std::string& partitions,
+                             const nlohmann::json* output_fields, DynamicOutput* dynamic);
+nlohmann::json SearchHitsJson(const MilvusApi::Context& c, const MilvusView& view,
+                              const std::vector<std::vector<Hit>>& results,
+                              const DynamicOutput& dynamic, MilvusReply& reply);
+
+// Under a VarChar key (milvus_keys.cc): "id" (one key or an array) as a filter on the
+// key field (for Int64 keys too), and writes that keep keys unique: insert refuses keys
+// that exist, upsert replaces their rows, each in one transaction. Returns the keys.
+std::string KeyFilter(const MilvusView& view, const nlohmann::json& ids);
+nlohmann::json WriteKeyedRows(const MilvusApi::Context& c, Collection& collection,
+                              std::vector<Row> rows, bool upsert);
 
 // The route handlers, by group (milvus_collections.cc, milvus_entities.cc,
 // milvus_indexes.cc).
@@ -96,6 +168,24 @@ struct MilvusHandlers {
   static nlohmann::json Get(MilvusApi::Context&, MilvusReply&);
   static nlohmann::json Query(MilvusApi::Context&, MilvusReply&);
   static nlohmann::json Search(MilvusApi::Context&, MilvusReply&);
+  static nlohmann::json HybridSearch(MilvusApi::Context&, MilvusReply&);
+  static nlohmann::json RenameCollection(MilvusApi::Context&, MilvusReply&);
+
+  static nlohmann::json CreatePartition(MilvusApi::Context&, MilvusReply&);
+  static nlohmann::json ListPartitions(MilvusApi::Context&, MilvusReply&);
+  static nlohmann::json HasPartition(MilvusApi::Context&, MilvusReply&);
+  static nlohmann::json DropPartition(MilvusApi::Context&, MilvusReply&);
+  static nlohmann::json LoadPartitions(MilvusApi::Context&, MilvusReply&);
+  static nlohmann::json ReleasePartitions(MilvusApi::Context&, MilvusReply&);
+  static nlohmann::json PartitionStats(MilvusApi::Context&, MilvusReply&);
+
+  static nlohmann::json CreateAlias(MilvusApi::Context&, MilvusReply&);
+  static nlohmann::json DescribeAlias(MilvusApi::Context&, MilvusReply&);
+  static nlohmann::json ListAliases(MilvusApi::Context&, MilvusReply&);
+  static nlohmann::json AlterAlias(MilvusApi::Context&, MilvusReply&);
+  static nlohmann::json DropAlias(MilvusApi::Context&, MilvusReply&);
+
+  static nlohmann::json Unimplemented(MilvusApi::Context&, MilvusReply&);
 
   static nlohmann::json CreateIndex(MilvusApi::Context&, MilvusReply&);
   static nlohmann::json DescribeIndex(MilvusApi::Context&, MilvusReply&);
@@ -105,6 +195,12 @@ struct MilvusHandlers {
   // Released-set access for load/release and for LoadedCollection.
   static bool IsReleased(MilvusApi& api, const std::string& name);
   static void SetReleased(MilvusApi& api, const std::string& name, bool released);
+  // Released partitions of a collection; a collection's load/release clears them.
+  static std::set<std::string> ReleasedPartitions(MilvusApi& api, const std::string& name);
+  static void SetPartitionsReleased(MilvusApi& api, const std::string& name,
+                                    const std::vector<std::string>& partitions, bool released);
+  // Moves the load state of a renamed collection.
+  static void RenameLoadState(MilvusApi& api, const std::string& from, const std::string& to);
 };
 
 // Index parameters in Milvus's form ({fieldName, indexName, metricType, indexType,

@@ -1,4 +1,5 @@
 // Rows and vectors between Milvus's JSON and imgsearch's Row.
+#include <algorithm>
 #include <charconv>
 
 #include "base/base64.h"
@@ -71,20 +72,44 @@ std::optional<int64_t> IntegerOf(const json& v) {
   return value;
 }
 
-Row RowFromMilvus(const CollectionSchema& schema, const json& object, size_t index,
-                  bool with_primary) {
+MilvusView ViewOf(const CollectionSchema& schema) {
+  MilvusView view;
+  view.schema = &schema;
+  view.primary_field = schema.primary_field;
+  // Under a VarChar key the store's id is hidden and the key is the first scalar field.
+  if (schema.primary_field == kHiddenIdField && !schema.scalar_fields.empty()) {
+    const FieldSchema& key = schema.scalar_fields.front();
+    view.primary_field = key.name;
+    view.varchar_key = true;
+    view.key_max_length = key.max_length;
+  }
+  view.dynamic = schema.DynamicField() != nullptr;
+  view.partitioned = schema.FindScalar(kPartitionField) != nullptr;
+  return view;
+}
+
+Row RowFromMilvus(const MilvusView& view, const json& object, size_t index, bool with_primary,
+                  const std::string& partition) {
   if (!object.is_object())
     Fail(kMilvusInvalidInsertData, "row " + std::to_string(index) + " must be a JSON object");
+  const CollectionSchema& schema = *view.schema;
   Row row;
+  json meta = json::object();
   bool has_primary = false, has_vector = false;
   for (const auto& [key, value] : object.items()) {
     std::string where = Where(index, key);
-    if (key == schema.primary_field) {
+    if (key == view.primary_field) {
       if (!with_primary) {
         Fail(kMilvusInvalidInsertData,
              where + "the primary key is assigned automatically (autoID); leave it out");
       }
-      row.id = PrimaryKey(value, where);
+      if (view.varchar_key) {
+        if (!value.is_string() || value.get_ref<const std::string&>().empty())
+          Fail(kMilvusCheckPrimaryKey, where + "the primary key must be a non-empty string");
+        row.fields[key] = value;
+      } else {
+        row.id = PrimaryKey(value, where);
+      }
       has_primary = true;
     } else if (key == schema.vector_field) {
       if (schema.binary()) {
@@ -93,33 +118,61 @@ Row RowFromMilvus(const CollectionSchema& schema, const json& object, size_t ind
         row.vector = FloatVector(value, schema.dimension, where);
       }
       has_vector = true;
+    } else if (!key.empty() && key[0] == '$') {
+      Fail(kMilvusInvalidInsertData, where + "names starting with $ are reserved");
     } else if (schema.FindScalar(key) != nullptr) {
       row.fields[key] = value;
+    } else if (view.dynamic) {
+      meta[key] = value;
     } else {
       Fail(kMilvusInvalidInsertData,
            where + "not in the schema of \"" + schema.name +
-               "\" (imgsearch has no dynamic fields; add the field to the schema)");
+               "\" (the collection has no dynamic fields: add the field to the schema, or "
+               "create the collection with enableDynamicField)");
     }
   }
   if (with_primary && !has_primary) {
-    Fail(kMilvusInvalidInsertData, "row " + std::to_string(index) + " lacks the primary key \"" +
-                                       schema.primary_field + "\"");
+    Fail(kMilvusInvalidInsertData,
+         "row " + std::to_string(index) + " lacks the primary key \"" + view.primary_field + "\"");
   }
   if (!has_vector) {
     Fail(kMilvusInvalidInsertData, "row " + std::to_string(index) + " lacks the vector field \"" +
                                        schema.vector_field + "\"");
   }
+  if (view.dynamic) row.fields[CollectionSchema::kDynamicFieldName] = std::move(meta);
+  if (view.partitioned) row.fields[kPartitionField] = partition;
   return row;
 }
 
-json RowToMilvus(const CollectionSchema& schema, const Row& row,
-                 const MilvusApi::Context& context) {
+json PrimaryKeyJson(const MilvusView& view, const Row& row, const MilvusApi::Context& context) {
+  if (!view.varchar_key) return context.Int64Json(row.id);
+  auto it = row.fields.find(view.primary_field);
+  return it == row.fields.end() ? json() : *it;
+}
+
+json RowToMilvus(const MilvusView& view, const Row& row, const MilvusApi::Context& context,
+                 const DynamicOutput& dynamic) {
+  const CollectionSchema& schema = *view.schema;
   json out = json::object();
-  out[schema.primary_field] = context.Int64Json(row.id);
+  out[view.primary_field] = PrimaryKeyJson(view, row, context);
   for (const auto& [key, value] : row.fields.items()) {
+    if (key == CollectionSchema::kDynamicFieldName) {
+      if (!value.is_object()) continue;
+      // Milvus flattens the dynamic keys into the row.
+      for (const auto& [name, v] : value.items()) {
+        if (dynamic.all || dynamic.keys.count(name)) out[name] = v;
+      }
+      continue;
+    }
+    if (!key.empty() && key[0] == '$') continue;  // hidden fields ($partition)
     const FieldSchema* field = schema.FindScalar(key);
-    bool int64 = field != nullptr && field->type == DataType::kInt64 && value.is_number_integer();
-    out[key] = int64 ? context.Int64Json(value.get<int64_t>()) : value;
+    if (field != nullptr && field->type == DataType::kInt64 && value.is_number_integer()) {
+      out[key] = context.Int64Json(value.get<int64_t>());
+    } else if (field != nullptr && field->type == DataType::kJson && !value.is_null()) {
+      out[key] = value.dump();  // Milvus returns JSON fields as JSON text
+    } else {
+      out[key] = value;
+    }
   }
   if (!row.vector.empty()) out[schema.vector_field] = row.vector;
   if (!row.binary_vector.empty()) {
@@ -142,12 +195,95 @@ void ReadQueryVectors(const CollectionSchema& schema, const json& data, SearchRe
   }
 }
 
-std::vector<std::string> OutputFields(const CollectionSchema& schema,
-                                      const MilvusApi::Context& context) {
-  if (context.Given("outputFields") != nullptr) return context.Strings("outputFields");
-  std::vector<std::string> all;
-  for (const FieldSchema& f : schema.scalar_fields) all.push_back(f.name);
-  return all;
+std::vector<std::string> StoreOutputFields(const MilvusView& view, const MilvusApi::Context& c,
+                                           const json* requested, DynamicOutput* dynamic) {
+  const CollectionSchema& schema = *view.schema;
+  std::vector<std::string> out;
+  if (requested == nullptr || requested->is_null()) {
+    for (const FieldSchema& f : schema.scalar_fields) {
+      if (f.name[0] != '$') out.push_back(f.name);
+    }
+    return out;
+  }
+  if (!requested->is_array())
+    Fail(kMilvusIncorrectParameterFormat, "outputFields must be an array of strings");
+  bool want_meta = false;
+  for (const json& name_json : *requested) {
+    if (!name_json.is_string())
+      Fail(kMilvusIncorrectParameterFormat, "outputFields must be an array of strings");
+    const std::string& name = name_json.get_ref<const std::string&>();
+    if (name == "*") {
+      dynamic->all = true;
+      out.push_back("*");
+    } else if (name == CollectionSchema::kDynamicFieldName && view.dynamic) {
+      dynamic->all = true;
+      want_meta = true;
+    } else if (name == view.primary_field) {
+      continue;  // always returned
+    } else if (name == schema.vector_field || (schema.FindScalar(name) && name[0] != '$')) {
+      out.push_back(name);
+    } else if (view.dynamic && !name.empty() && name[0] != '$') {
+      dynamic->keys.insert(name);
+      want_meta = true;
+    } else {
+      Fail(kMilvusParameterInvalid,
+           "output field \"" + name + "\" is not in the schema of \"" + schema.name + "\"");
+    }
+  }
+  if (want_meta) out.push_back(CollectionSchema::kDynamicFieldName);
+  // A VarChar key is a field: read it always, as Milvus always returns the key.
+  if (view.varchar_key && std::find(out.begin(), out.end(), "*") == out.end() &&
+      std::find(out.begin(), out.end(), view.primary_field) == out.end())
+    out.push_back(view.primary_field);
+  (void)c;
+  return out;
+}
+
+std::string QuoteFilterString(const std::string& text) {
+  std::string out = "\"";
+  for (char ch : text) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out + "\"";
+}
+
+namespace {
+
+// Whether the parentheses outside string literals balance and never close more than
+// they opened.
+bool Balanced(const std::string& filter) {
+  int depth = 0;
+  char quote = 0;
+  for (size_t i = 0; i < filter.size(); ++i) {
+    char ch = filter[i];
+    if (quote != 0) {
+      if (ch == '\\') {
+        ++i;
+      } else if (ch == quote) {
+        quote = 0;
+      }
+    } else if (ch == '"' || ch == '\'') {
+      quote = ch;
+    } else if (ch == '(') {
+      ++depth;
+    } else if (ch == ')' && --depth < 0) {
+      return false;
+    }
+  }
+  return depth == 0 && quote == 0;
+}
+
+}  // namespace
+
+std::string AndFilters(const std::string& a, const std::string& b) {
+  bool blank_a = a.find_first_not_of(" \t\r\n") == std::string::npos;
+  bool blank_b = b.find_first_not_of(" \t\r\n") == std::string::npos;
+  if (blank_b) return a;
+  if (blank_a) return b;
+  if (!Balanced(a) || !Balanced(b))
+    Fail(kMilvusParameterInvalid, "the filter's parentheses or quotes do not balance");
+  return "(" + a + ") and (" + b + ")";
 }
 
 std::string IndexName(const Collection& collection) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "base/log.h"
@@ -105,7 +106,9 @@ std::string Server::State::TimeLimitMessage(const httplib::Request& req) const {
 
 void Server::State::Milvus(const MilvusRoute& route, const httplib::Request& req,
                            httplib::Response& res) {
-  bool int64_as_string = req.get_header_value("Accept-Type-Allow-Int64") == "false";
+  // The false values of Go's strconv.ParseBool, which Milvus reads the header with.
+  static const std::set<std::string> kFalse = {"0", "f", "F", "false", "FALSE", "False"};
+  bool int64_as_string = kFalse.count(req.get_header_value("Accept-Type-Allow-Int64")) > 0;
   MilvusReply reply;
   int status = 200;
   if (route.writes) {
@@ -118,8 +121,9 @@ void Server::State::Milvus(const MilvusRoute& route, const httplib::Request& req
                  })) {
     reply = std::move(*answer);
   } else {
-    reply = MilvusReply{kMilvusUnexpected, TimeLimitMessage(req)};
-    status = 503;
+    // As Milvus's time-out middleware: HTTP 408 with code 10001.
+    reply = MilvusReply{kMilvusTimeout, "request timeout: " + TimeLimitMessage(req)};
+    status = 408;
   }
   // 65535 ("unexpected") is the dialect's internal error (a time limit aside).
   if (reply.code == kMilvusUnexpected && status == 200)
@@ -184,9 +188,14 @@ void Server::State::Routes() {
     (*milvus_routes)[route.name] = guard("milvus:" + route.name, route.writes, Dialect::kMilvus,
                                          [this, route](R req, W res) { Milvus(route, req, res); });
   }
-  http.Post(R"(/v2/vectordb/(.+))", [milvus_routes](R req, W res) {
+  MilvusApi* milvus_api = milvus.get();
+  http.Post(R"(/v2/vectordb/(.+))", [milvus_routes, milvus = milvus_api](R req, W res) {
     auto it = milvus_routes->find(req.matches[1]);
     if (it == milvus_routes->end()) {
+      // Routes of Milvus's that imgsearch refuses (users, roles, import): code 10.
+      if (MilvusApi::Refused(req.matches[1])) {
+        return SendJson(res, milvus->Call(req.matches[1], "", false).ToJson());
+      }
       return SendMilvusError(res, 404, kMilvusParameterInvalid, "no such route");
     }
     it->second(req, res);

@@ -29,8 +29,8 @@ struct ServerOptions {
   size_t max_body_bytes = 32u << 20;       // larger requests get 413
   uint64_t max_image_pixels = 50'000'000;  // uploads over this get 413
   int socket_timeout_seconds = 30;         // a client this slow to send or read is dropped
-  // Reads (searches, queries, gets) answer 503 past this; a Milvus client's
-  // "Request-Timeout" header may shorten it.
+  // Reads (searches, queries, gets) answer 503 past this (the Milvus dialect 408 with
+  // code 10001, as Milvus does); a Milvus client's "Request-Timeout" header may shorten it.
   double request_time_limit_seconds = 30;
   std::vector<std::string> cors_origins;  // browsers' origins allowed to call; none: no CORS
   // The Milvus dialect answers errors with HTTP 200 and the code in the body, as Milvus

@@ -85,9 +85,67 @@ TEST(ServerHttpTest, MilvusRoundTripWithTokensOnTheWire) {
   EXPECT_EQ(Body(missing)["code"], kMilvusCollectionNotFound);
   auto malformed = writer.Post("/v2/vectordb/entities/insert", "{oops", "application/json");
   EXPECT_EQ(Body(malformed)["code"], kMilvusIncorrectParameterFormat);
-  auto unknown = writer.Post("/v2/vectordb/collections/rename", "{}", "application/json");
+  auto unknown = writer.Post("/v2/vectordb/collections/compact", "{}", "application/json");
   EXPECT_EQ(unknown->status, 404);
   EXPECT_EQ(Body(unknown)["message"], "no such route");
+}
+
+// Requests exactly as the official SDKs put them on the wire: the Node SDK's HttpClient
+// sends "Authorization: Bearer " with no token, "Accept-Type-Allow-Int64: false", a body
+// typed text/plain (its "ContentType" header is not Content-Type), and dbName "default";
+// pymilvus's MilvusClient sends "Bearer None" without a token, and some clients send an
+// empty body or null for collections/list.
+TEST(ServerHttpTest, MilvusRequestsAsTheSdksSendThem) {
+  ServerFixture f;
+  auto c = f.Client();
+  httplib::Headers node_sdk = {{"Authorization", "Bearer "},
+                               {"Accept", "application/json"},
+                               {"ContentType", "application/json"},
+                               {"Accept-Type-Allow-Int64", "false"}};
+  auto post = [&](const std::string& route, const std::string& body,
+                  const httplib::Headers& headers, const char* type = "text/plain;charset=UTF-8") {
+    return c.Post(("/v2/vectordb/" + route).c_str(), headers, body, type);
+  };
+  auto created = post("collections/create",
+                      R"({"collectionName": "sdk", "dimension": 2, "metricType": "L2",
+                          "primaryFieldName": "id", "vectorFieldName": "vector",
+                          "dbName": "default"})",
+                      node_sdk);
+  ASSERT_EQ(Body(created)["code"], 0) << created->body;
+  auto inserted = post("entities/insert",
+                       R"({"collectionName": "sdk", "dbName": "default",
+                           "data": [{"id": 9007199254740993, "vector": [1, 2], "tag": "x"}]})",
+                       node_sdk);
+  ASSERT_EQ(Body(inserted)["code"], 0) << inserted->body;
+  EXPECT_EQ(Body(inserted)["data"]["insertIds"], json({"9007199254740993"}));
+  auto searched = post("entities/search",
+                       R"({"collectionName": "sdk", "dbName": "default", "data": [[1, 2]],
+                           "limit": 1, "outputFields": ["tag"]})",
+                       node_sdk);
+  ASSERT_EQ(Body(searched)["code"], 0) << searched->body;
+  EXPECT_EQ(Body(searched)["data"][0]["id"], "9007199254740993");
+  EXPECT_EQ(Body(searched)["data"][0]["tag"], "x");
+  EXPECT_EQ(Body(searched)["topks"], json({1}));
+  // Milvus reads the header with Go's ParseBool: "False" and "0" mean false too.
+  for (const char* no : {"False", "0"}) {
+    httplib::Headers headers = {{"Accept-Type-Allow-Int64", no}};
+    auto got = post("entities/get", R"({"collectionName": "sdk", "id": [9007199254740993]})",
+                    headers, "application/json");
+    EXPECT_EQ(Body(got)["data"][0]["id"], "9007199254740993") << no << " -> " << got->body;
+  }
+  httplib::Headers pymilvus = {{"Authorization", "Bearer None"}};
+  for (const char* body : {"", "null", "{}", R"({"dbName": "default"})"}) {
+    auto listed = post("collections/list", body, pymilvus, "application/json");
+    EXPECT_EQ(listed->status, 200) << body;
+    EXPECT_EQ(Body(listed)["code"], 0) << body << " -> " << listed->body;
+    EXPECT_NE(Body(listed)["data"].dump().find("sdk"), std::string::npos) << body;
+  }
+  // Users, roles and import: a clear refusal with Milvus's "service unimplemented".
+  for (const char* route : {"users/list", "roles/create", "jobs/import/create"}) {
+    auto refused = post(route, "{}", node_sdk, "application/json");
+    EXPECT_EQ(refused->status, 200) << route;
+    EXPECT_EQ(Body(refused)["code"], kMilvusServiceUnimplemented) << route;
+  }
 }
 
 TEST(ServerHttpTest, MilvusErrorsCanAlsoBeHttpStatuses) {
@@ -176,7 +234,7 @@ TEST(ServerHttpTest, CorsIsOffUnlessOriginsAreListed) {
   EXPECT_EQ(c.Options("/api/search", {{"Origin", "https://evil.example"}})->status, 403);
 }
 
-TEST(ServerHttpTest, ReadsOverTheTimeLimitAnswer503AndTheServerCarriesOn) {
+TEST(ServerHttpTest, ReadsOverTheTimeLimitAnswer408Or503AndTheServerCarriesOn) {
   ServerOptions options;
   options.request_time_limit_seconds = 0.001;
   ServerFixture f(options);
@@ -197,7 +255,9 @@ TEST(ServerHttpTest, ReadsOverTheTimeLimitAnswer503AndTheServerCarriesOn) {
   json queries = json::array();
   for (const json& row : RandomRows(500, 32, 0, 99)) queries.push_back(row["vector"]);
   auto slow = Milvus(c, "entities/search", {{"collectionName", "big"}, {"data", queries}});
-  EXPECT_EQ(slow->status, 503);
+  // As Milvus's time-out middleware answers: HTTP 408, code 10001.
+  EXPECT_EQ(slow->status, 408);
+  EXPECT_EQ(Body(slow)["code"], kMilvusTimeout);
   EXPECT_NE(Body(slow)["message"].get<std::string>().find("time limit"), std::string::npos);
   auto slow_native =
       c.Post("/api/search", R"({"id": 1, "filter": "width > 0"})", "application/json");

@@ -491,6 +491,10 @@ class Parser {
                 : f->type == DataType::kVarChar ? StaticType::kString
                 : f->type == DataType::kJson    ? StaticType::kAny
                                                 : StaticType::kNumber;
+    } else if (schema_.DynamicField() != nullptr) {
+      // A name outside the schema is a key of the dynamic field, as in Milvus.
+      n->field = CollectionSchema::kDynamicFieldName;
+      n->path.emplace_back(name.text);
     } else {
       std::string known = schema_.primary_field;
       for (const auto& f : schema_.scalar_fields) known += ", " + f.name;

@@ -149,6 +149,33 @@ TEST(FilterTest, DeepNestingIsRefusedAndLongChainsAreNot) {
 }
 
 // Filter text never reaches SQL: quotes and SQL fragments are plain string values.
+TEST(FilterTest, NamesOutsideTheSchemaAreDynamicKeysWhenThereIsADynamicField) {
+  CollectionSchema schema = TestSchema();
+  EXPECT_FALSE(Filter::Parse("color == \"red\"", schema).ok());  // no "$meta": unknown
+  schema.scalar_fields.push_back({"$meta", DataType::kJson, true});
+  ASSERT_TRUE(ValidateSchema(schema).ok());
+  json row = kRow;
+  row["$meta"] = {{"color", "red"}, {"size", 3}};
+  for (const auto& [text, expected] : std::vector<std::pair<std::string, bool>>{
+           {"color == \"red\"", true},
+           {"size > 2 and width == 640", true},
+           {"$meta[\"size\"] == 3", true},
+           {"missing == 1", false},  // a key the row lacks matches nothing
+           {"not (size > 5)", true}}) {
+    auto filter = Filter::Parse(text, schema);
+    ASSERT_TRUE(filter.ok()) << text << ": " << filter.status().message();
+    EXPECT_EQ(filter->Matches(7, row), expected) << text;
+  }
+  // The same names through the simple path: explicit JSON access to "$meta".
+  auto explicit_filter = Filter::Parse("$meta[\"color\"] == \"red\"", schema);
+  ASSERT_TRUE(explicit_filter.ok());
+  EXPECT_EQ(explicit_filter->Matches(7, row),
+            Filter::Parse("color == \"red\"", schema)->Matches(7, row));
+  // "$" names are for hidden fields only: still letters, digits and underscores after it.
+  schema.scalar_fields.push_back({"$bad-name", DataType::kJson, true});
+  EXPECT_FALSE(ValidateSchema(schema).ok());
+}
+
 TEST(FilterTest, InjectionIsJustAString) {
   json row = kRow;
   row["path"] = "x' OR '1'='1";

@@ -19,10 +19,13 @@ constexpr TypeName kTypeNames[] = {{"Bool", DataType::kBool},
                                    {"BinaryVector", DataType::kBinaryVector}};
 
 bool ValidName(const std::string& name) {
-  if (name.empty() || name.size() > 255 || std::isdigit(static_cast<unsigned char>(name[0])))
+  // A leading '$' marks a field that a front end manages itself (Milvus's "$meta").
+  const size_t start = !name.empty() && name[0] == '$' ? 1 : 0;
+  if (name.size() <= start || name.size() > 255 ||
+      std::isdigit(static_cast<unsigned char>(name[start])))
     return false;
-  for (char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  for (size_t i = start; i < name.size(); ++i) {
+    if (!std::isalnum(static_cast<unsigned char>(name[i])) && name[i] != '_') return false;
   }
   return true;
 }
@@ -31,7 +34,8 @@ Status CheckName(const std::string& name, const char* what) {
   if (ValidName(name)) return Status::Ok();
   return Status::InvalidArgument(
       std::string(what) + " \"" + name +
-      "\" must be 1-255 letters, digits or underscores, not starting with a digit");
+      "\" must be 1-255 letters, digits or underscores, not starting with a digit (a leading "
+      "$ marks a hidden field)");
 }
 
 }  // namespace
@@ -60,6 +64,11 @@ const FieldSchema* CollectionSchema::FindScalar(const std::string& field) const 
     if (f.name == field) return &f;
   }
   return nullptr;
+}
+
+const FieldSchema* CollectionSchema::DynamicField() const {
+  const FieldSchema* f = FindScalar(kDynamicFieldName);
+  return f != nullptr && f->type == DataType::kJson ? f : nullptr;
 }
 
 Status ValidateSchema(const CollectionSchema& s) {

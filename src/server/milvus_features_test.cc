@@ -1,0 +1,390 @@
+// The Milvus features real clients use most, with requests shaped as the official SDKs
+// send them: dynamic fields, partitions, aliases and rename, hybrid search, count(*),
+// VarChar primary keys, and answers shaped as Milvus 2.4/2.5 shapes them.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "server/milvus_api.h"
+#include "test_util.h"
+
+namespace imgsearch::server {
+namespace {
+
+using json = nlohmann::json;
+
+class MilvusFeaturesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir() + "/db";
+    Reopen();
+  }
+  void Reopen() {
+    api_.reset();
+    db_.reset();
+    db_ = testing::ValueOrDie(Database::Open(dir_));
+    api_ = std::make_unique<MilvusApi>(*db_);
+  }
+  json Call(const std::string& route, const json& body, bool int64_as_string = false) {
+    return api_->Call(route, body.dump(), int64_as_string).ToJson();
+  }
+  json Ok(const std::string& route, const json& body, bool int64_as_string = false) {
+    json reply = Call(route, body, int64_as_string);
+    EXPECT_EQ(reply["code"], 0) << route << " " << body.dump() << " -> " << reply.dump();
+    return reply["data"];
+  }
+  void Refused(const std::string& route, const json& body, int code, const std::string& text) {
+    json reply = Call(route, body);
+    EXPECT_EQ(reply["code"], code) << route << " " << body.dump() << " -> " << reply.dump();
+    EXPECT_NE(reply.value("message", "").find(text), std::string::npos)
+        << route << " " << body.dump() << " -> " << reply.dump();
+  }
+  // Ids of the rows a query returns, sorted.
+  std::vector<int64_t> QueryIds(const json& body) {
+    std::vector<int64_t> ids;
+    for (const json& row : Ok("entities/query", body)) ids.push_back(row["id"].get<int64_t>());
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
+  std::string dir_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<MilvusApi> api_;
+};
+
+// The quick form, as the Node SDK's createCollection sends it (it adds metricType,
+// primaryFieldName and vectorFieldName, and dbName to every request).
+json QuickCreate(const std::string& name) {
+  return {{"collectionName", name},      {"dimension", 2},
+          {"metricType", "L2"},          {"primaryFieldName", "id"},
+          {"vectorFieldName", "vector"}, {"dbName", "default"}};
+}
+
+TEST_F(MilvusFeaturesTest, DynamicFieldsAreKeptReturnedAndFilterable) {
+  Ok("collections/create", QuickCreate("d"));  // the quick form has dynamic fields on
+  EXPECT_EQ(Ok("collections/describe", {{"collectionName", "d"}})["enableDynamicField"], true);
+  Ok("entities/insert",
+     {{"collectionName", "d"},
+      {"data",
+       {{{"id", 1}, {"vector", {0, 0}}, {"color", "red"}, {"size", 3}, {"tags", {"a", "b"}}},
+        {{"id", 2}, {"vector", {1, 0}}, {"color", "blue"}, {"size", 7}},
+        {{"id", 3}, {"vector", {2, 0}}, {"size", 9}}}}});
+  // Filters name dynamic keys as if they were fields; rows without the key do not match.
+  EXPECT_EQ(QueryIds({{"collectionName", "d"}, {"filter", "size > 5"}}),
+            (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(QueryIds({{"collectionName", "d"}, {"filter", "color == \"red\""}}),
+            (std::vector<int64_t>{1}));
+  EXPECT_EQ(QueryIds({{"collectionName", "d"}, {"filter", "$meta[\"color\"] == \"blue\""}}),
+            (std::vector<int64_t>{2}));
+  // Returned flattened into the row: the keys asked for, or all of them with "*".
+  json rows = Ok("entities/query",
+                 {{"collectionName", "d"}, {"filter", "id == 1"}, {"outputFields", {"color"}}});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0], json({{"id", 1}, {"color", "red"}}));
+  rows = Ok("entities/get", {{"collectionName", "d"}, {"id", 1}, {"outputFields", {"*"}}});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["tags"], json({"a", "b"}));
+  EXPECT_EQ(rows[0]["size"], 3);
+  EXPECT_FALSE(rows[0].contains("$meta"));
+  EXPECT_FALSE(rows[0].contains("$partition"));
+  json hits = Ok("entities/search", {{"collectionName", "d"},
+                                     {"data", {{2, 0}}},
+                                     {"limit", 1},
+                                     {"filter", "size < 9"},
+                                     {"outputFields", {"size"}}});
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0]["id"], 2);
+  EXPECT_EQ(hits[0]["size"], 7);
+  // A schema-form collection without enableDynamicField refuses keys outside it.
+  json schema = json::parse(R"({"fields": [
+      {"fieldName": "pk", "dataType": "Int64", "isPrimary": true},
+      {"fieldName": "v", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]})");
+  Ok("collections/create", {{"collectionName", "fixed"}, {"schema", schema}});
+  EXPECT_EQ(Ok("collections/describe", {{"collectionName", "fixed"}})["enableDynamicField"], false);
+  Refused("entities/insert",
+          {{"collectionName", "fixed"}, {"data", {{{"pk", 1}, {"v", {1, 2}}, {"x", 1}}}}}, 1804,
+          "no dynamic fields");
+  Refused("entities/query", {{"collectionName", "fixed"}, {"filter", "x > 1"}}, 1100,
+          "unknown field");
+}
+
+TEST_F(MilvusFeaturesTest, AnswersAreShapedAsMilvusShapesThem) {
+  json schema = json::parse(R"({"enableDynamicField": true, "fields": [
+      {"fieldName": "pk", "dataType": "Int64", "isPrimary": true},
+      {"fieldName": "count", "dataType": "Int64"},
+      {"fieldName": "info", "dataType": "JSON", "nullable": true},
+      {"fieldName": "v", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]})");
+  Ok("collections/create", {{"collectionName", "s"}, {"schema", schema}});
+  const int64_t big = 9007199254740993;  // 2^53 + 1: JavaScript numbers cannot hold it
+  Ok("entities/insert", {{"collectionName", "s"},
+                         {"data",
+                          {{{"pk", big},
+                            {"count", big},
+                            {"info", {{"lens", "50mm"}}},
+                            {"v", {1, 1}},
+                            {"extra", 5}}}}});
+  // Search hits carry the key as "id" whatever the field is called, and "distance".
+  json hits = Ok(
+      "entities/search",
+      {{"collectionName", "s"}, {"data", {{1, 1}}}, {"outputFields", {"count", "info", "extra"}}},
+      true);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0]["id"], std::to_string(big));  // Accept-Type-Allow-Int64: false
+  EXPECT_EQ(hits[0]["count"], std::to_string(big));
+  EXPECT_EQ(hits[0]["info"], "{\"lens\":\"50mm\"}");  // JSON fields as JSON text
+  EXPECT_EQ(hits[0]["extra"], 5);                     // dynamic keys as they were given
+  EXPECT_TRUE(hits[0]["distance"].is_number());
+  json rows = Ok("entities/query", {{"collectionName", "s"}, {"filter", "count > 0"}});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["pk"], big);  // numbers unless the client asks for strings
+  EXPECT_EQ(rows[0]["info"], "{\"lens\":\"50mm\"}");
+  // An empty body or null is a request without parameters.
+  EXPECT_EQ(api_->Call("collections/list", "", false).code, 0);
+  EXPECT_EQ(api_->Call("collections/list", "null", false).ToJson()["data"], json({"s"}));
+  EXPECT_EQ(Ok("collections/list", {{"dbName", "default"}}), json({"s"}));
+}
+
+TEST_F(MilvusFeaturesTest, CountStarCountsTheMatchingRows) {
+  Ok("collections/create", QuickCreate("c"));
+  json data = json::array();
+  for (int i = 1; i <= 10; ++i) data.push_back({{"id", i}, {"vector", {i, 0}}, {"odd", i % 2}});
+  Ok("entities/insert", {{"collectionName", "c"}, {"data", data}});
+  json all = Ok("entities/query", {{"collectionName", "c"}, {"outputFields", {"count(*)"}}});
+  EXPECT_EQ(all, json::array({{{"count(*)", 10}}}));
+  json some =
+      Ok("entities/query",
+         {{"collectionName", "c"}, {"filter", "odd == 1"}, {"outputFields", {"count(*)"}}}, true);
+  EXPECT_EQ(some, json::array({{{"count(*)", "5"}}}));
+  Refused("entities/query", {{"collectionName", "c"}, {"outputFields", {"count(*)", "id"}}}, 1100,
+          "only output field");
+}
+
+TEST_F(MilvusFeaturesTest, PartitionsConfineWritesAndReads) {
+  Ok("collections/create", QuickCreate("p"));
+  EXPECT_EQ(Ok("partitions/list", {{"collectionName", "p"}}), json({"_default"}));
+  Ok("partitions/create", {{"collectionName", "p"}, {"partitionName", "cats"}});
+  Ok("partitions/create", {{"collectionName", "p"}, {"partitionName", "dogs"}});
+  Ok("partitions/create", {{"collectionName", "p"}, {"partitionName", "dogs"}});  // exists: fine
+  EXPECT_EQ(Ok("partitions/list", {{"collectionName", "p"}}), json({"_default", "cats", "dogs"}));
+  EXPECT_EQ(Ok("partitions/has", {{"collectionName", "p"}, {"partitionName", "cats"}})["has"],
+            true);
+  EXPECT_EQ(Ok("partitions/has", {{"collectionName", "p"}, {"partitionName", "cows"}})["has"],
+            false);
+  Ok("entities/insert",
+     {{"collectionName", "p"},
+      {"partitionName", "cats"},
+      {"data", {{{"id", 1}, {"vector", {0, 0}}}, {{"id", 2}, {"vector", {1, 0}}}}}});
+  Ok("entities/insert", {{"collectionName", "p"},
+                         {"partitionName", "dogs"},
+                         {"data", {{{"id", 3}, {"vector", {0, 1}}}}}});
+  Ok("entities/insert", {{"collectionName", "p"}, {"data", {{{"id", 4}, {"vector", {5, 5}}}}}});
+  Refused("entities/insert",
+          {{"collectionName", "p"},
+           {"partitionName", "cows"},
+           {"data", {{{"id", 9}, {"vector", {0, 0}}}}}},
+          200, "partition not found");
+  EXPECT_EQ(QueryIds({{"collectionName", "p"}, {"filter", "id > 0"}, {"partitionNames", {"cats"}}}),
+            (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(
+      QueryIds({{"collectionName", "p"}, {"filter", "id > 0"}, {"partitionNames", {"_default"}}}),
+      (std::vector<int64_t>{4}));
+  EXPECT_EQ(QueryIds({{"collectionName", "p"}, {"filter", "id > 0"}}),
+            (std::vector<int64_t>{1, 2, 3, 4}));
+  json hits =
+      Ok("entities/search",
+         {{"collectionName", "p"}, {"data", {{0, 1}}}, {"limit", 5}, {"partitionNames", {"cats"}}});
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0]["id"], 1);
+  EXPECT_EQ(
+      Ok("partitions/get_stats", {{"collectionName", "p"}, {"partitionName", "cats"}})["rowCount"],
+      2);
+  // Get and delete within a partition see only its rows.
+  EXPECT_EQ(
+      Ok("entities/get", {{"collectionName", "p"}, {"id", {1, 3}}, {"partitionNames", {"dogs"}}})
+          .size(),
+      1u);
+  EXPECT_EQ(Ok("entities/delete", {{"collectionName", "p"},
+                                   {"filter", "id in [1, 3]"},
+                                   {"partitionName", "dogs"}})["deleteCount"],
+            1);
+  // Released partitions are not searched; naming one is an error until it is loaded.
+  Ok("partitions/release", {{"collectionName", "p"}, {"partitionNames", {"cats"}}});
+  EXPECT_EQ(QueryIds({{"collectionName", "p"}, {"filter", "id > 0"}}), (std::vector<int64_t>{4}));
+  Refused("entities/query",
+          {{"collectionName", "p"}, {"filter", "id > 0"}, {"partitionNames", {"cats"}}}, 201,
+          "partition not loaded");
+  Ok("partitions/load", {{"collectionName", "p"}, {"partitionNames", {"cats"}}});
+  EXPECT_EQ(QueryIds({{"collectionName", "p"}, {"filter", "id > 0"}}),
+            (std::vector<int64_t>{1, 2, 4}));
+  // A loaded partition is not dropped; released, it goes with its rows.
+  Refused("partitions/drop", {{"collectionName", "p"}, {"partitionName", "cats"}}, 1100, "release");
+  Refused("partitions/drop", {{"collectionName", "p"}, {"partitionName", "_default"}}, 1100,
+          "default partition");
+  Ok("partitions/release", {{"collectionName", "p"}, {"partitionNames", {"cats"}}});
+  Ok("partitions/drop", {{"collectionName", "p"}, {"partitionName", "cats"}});
+  EXPECT_EQ(Ok("partitions/list", {{"collectionName", "p"}}), json({"_default", "dogs"}));
+  EXPECT_EQ(Ok("collections/get_stats", {{"collectionName", "p"}})["rowCount"], 1);
+  // The partition names are kept with the library.
+  Reopen();
+  EXPECT_EQ(Ok("partitions/list", {{"collectionName", "p"}}), json({"_default", "dogs"}));
+  EXPECT_EQ(Ok("collections/describe", {{"collectionName", "p"}})["partitionsNum"], 2);
+}
+
+TEST_F(MilvusFeaturesTest, AliasesNameCollectionsAndFollowRenames) {
+  Ok("collections/create", QuickCreate("v1"));
+  Ok("collections/create", QuickCreate("v2"));
+  Ok("entities/insert", {{"collectionName", "v1"}, {"data", {{{"id", 1}, {"vector", {0, 0}}}}}});
+  Ok("entities/insert", {{"collectionName", "v2"}, {"data", {{{"id", 2}, {"vector", {0, 0}}}}}});
+  Ok("aliases/create", {{"collectionName", "v1"}, {"aliasName", "live"}});
+  EXPECT_EQ(Ok("aliases/describe", {{"aliasName", "live"}}),
+            json({{"aliasName", "live"}, {"collectionName", "v1"}, {"dbName", "default"}}));
+  EXPECT_EQ(QueryIds({{"collectionName", "live"}, {"filter", "id > 0"}}),
+            (std::vector<int64_t>{1}));
+  Ok("aliases/alter", {{"collectionName", "v2"}, {"aliasName", "live"}});
+  EXPECT_EQ(QueryIds({{"collectionName", "live"}, {"filter", "id > 0"}}),
+            (std::vector<int64_t>{2}));
+  EXPECT_EQ(Ok("aliases/list", json::object()), json({"live"}));
+  EXPECT_EQ(Ok("aliases/list", {{"collectionName", "v1"}}), json::array());
+  EXPECT_EQ(Ok("collections/describe", {{"collectionName", "v2"}})["aliases"], json({"live"}));
+  Refused("aliases/create", {{"collectionName", "v1"}, {"aliasName", "live"}}, 1602,
+          "alias already exist");
+  Refused("aliases/create", {{"collectionName", "v1"}, {"aliasName", "v2"}}, 1601, "conflict");
+  Refused("aliases/describe", {{"aliasName", "gone"}}, 1600, "alias not found");
+  Refused("collections/create", QuickCreate("live"), 1601, "is an alias");
+  Refused("collections/drop", {{"collectionName", "v2"}}, 1100, "associated aliases");
+  // A rename keeps the rows, the partitions and the aliases.
+  Ok("partitions/create", {{"collectionName", "v2"}, {"partitionName", "p"}});
+  Ok("collections/rename", {{"collectionName", "v2"}, {"newCollectionName", "v3"}});
+  EXPECT_EQ(Ok("collections/has", {{"collectionName", "v2"}})["has"], false);
+  EXPECT_EQ(Ok("aliases/describe", {{"aliasName", "live"}})["collectionName"], "v3");
+  EXPECT_EQ(QueryIds({{"collectionName", "live"}, {"filter", "id > 0"}}),
+            (std::vector<int64_t>{2}));
+  EXPECT_EQ(Ok("partitions/list", {{"collectionName", "v3"}}), json({"_default", "p"}));
+  Refused("collections/rename", {{"collectionName", "v1"}, {"newCollectionName", "live"}}, 1100,
+          "duplicated");
+  Refused("collections/rename",
+          {{"collectionName", "v1"}, {"newCollectionName", "x"}, {"newDbName", "other"}}, 800,
+          "database");
+  Ok("aliases/drop", {{"aliasName", "live"}});
+  Ok("aliases/drop", {{"aliasName", "live"}});  // as Milvus: dropping a missing alias succeeds
+  Ok("collections/drop", {{"collectionName", "v3"}});
+  EXPECT_EQ(Ok("collections/list", json::object()), json({"v1"}));
+}
+
+TEST_F(MilvusFeaturesTest, HybridSearchFusesWithRrfAndWeighted) {
+  json schema = json::parse(R"({"fields": [
+      {"fieldName": "id", "dataType": "Int64", "isPrimary": true},
+      {"fieldName": "vector", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]})");
+  Ok("collections/create",
+     {{"collectionName", "h"},
+      {"schema", schema},
+      {"indexParams", {{{"fieldName", "vector"}, {"metricType", "L2"}, {"indexType", "FLAT"}}}}});
+  json data = json::array();
+  for (int i = 0; i < 5; ++i) data.push_back({{"id", i}, {"vector", {i, 0}}});
+  Ok("entities/insert", {{"collectionName", "h"}, {"data", data}});
+  // Search A ranks 0,1,2,...; search B ranks 4,3,2,...: with rrf, 2 is in the middle of
+  // both and the ends tie; limit 5 returns all.
+  json search_a = {{"data", {{0, 0}}}, {"annsField", "vector"}, {"limit", 5}, {"metricType", "L2"}};
+  json search_b = {
+      {"data", {{4, 0}}}, {"annsField", "vector"}, {"limit", 5}, {"params", json::object()}};
+  json hits =
+      Ok("entities/hybrid_search", {{"collectionName", "h"},
+                                    {"search", {search_a, search_b}},
+                                    {"rerank", {{"strategy", "rrf"}, {"params", {{"k", 60}}}}},
+                                    {"limit", 5}});
+  ASSERT_EQ(hits.size(), 5u);
+  // Expected scores computed the simple way.
+  auto rrf = [](int rank_a, int rank_b) { return 1.0 / (60 + rank_a) + 1.0 / (60 + rank_b); };
+  std::map<int64_t, double> expected;
+  for (int i = 0; i < 5; ++i) expected[i] = rrf(i + 1, 5 - i);
+  for (const json& hit : hits) {
+    EXPECT_NEAR(hit["distance"].get<double>(), expected[hit["id"].get<int64_t>()], 1e-6);
+  }
+  for (size_t i = 1; i < hits.size(); ++i)
+    EXPECT_GE(hits[i - 1]["distance"].get<double>(), hits[i]["distance"].get<double>());
+  // Weighted, all weight on B: B's order, scores 1 - 2 atan(d) / pi.
+  hits = Ok("entities/hybrid_search",
+            {{"collectionName", "h"},
+             {"search", {search_a, search_b}},
+             {"rerank", {{"strategy", "weighted"}, {"params", {{"weights", {0.0, 1.0}}}}}},
+             {"limit", 2},
+             {"outputFields", {"vector"}}});
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0]["id"], 4);
+  EXPECT_EQ(hits[1]["id"], 3);
+  EXPECT_NEAR(hits[1]["distance"].get<double>(), 1 - 2 * std::atan(1.0) / M_PI, 1e-6);
+  EXPECT_EQ(hits[1]["vector"], json({3.0, 0.0}));
+  Refused("entities/hybrid_search",
+          {{"collectionName", "h"},
+           {"search", {search_a, search_b}},
+           {"rerank", {{"strategy", "weighted"}, {"params", {{"weights", {1.0}}}}}}},
+          1100, "number of weights");
+  Refused("entities/hybrid_search",
+          {{"collectionName", "h"}, {"search", {search_a}}, {"rerank", {{"strategy", "magic"}}}},
+          1100, "magic");
+}
+
+TEST_F(MilvusFeaturesTest, VarCharPrimaryKeysStayUnique) {
+  json schema = json::parse(R"({"fields": [
+      {"fieldName": "doc", "dataType": "VarChar", "isPrimary": true, "elementTypeParams": {"max_length": 32}},
+      {"fieldName": "n", "dataType": "Int64"},
+      {"fieldName": "v", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]})");
+  Ok("collections/create", {{"collectionName", "k"}, {"schema", schema}});
+  json described = Ok("collections/describe", {{"collectionName", "k"}});
+  EXPECT_EQ(described["fields"][0]["name"], "doc");
+  EXPECT_EQ(described["fields"][0]["type"], "VarChar");
+  EXPECT_EQ(described["fields"][0]["primaryKey"], true);
+  EXPECT_EQ(described["fields"].size(), 3u);
+  json inserted =
+      Ok("entities/insert",
+         {{"collectionName", "k"},
+          {"data",
+           {{{"doc", "a\"b"}, {"n", 1}, {"v", {0, 0}}}, {{"doc", "c"}, {"n", 2}, {"v", {1, 0}}}}}});
+  EXPECT_EQ(inserted["insertIds"], json({"a\"b", "c"}));
+  Refused("entities/insert",
+          {{"collectionName", "k"}, {"data", {{{"doc", "c"}, {"n", 3}, {"v", {0, 0}}}}}}, 1804,
+          "exists already");
+  Refused("entities/insert",
+          {{"collectionName", "k"},
+           {"data",
+            {{{"doc", "x"}, {"n", 3}, {"v", {0, 0}}}, {{"doc", "x"}, {"n", 4}, {"v", {0, 0}}}}}},
+          1804, "twice");
+  Refused("entities/insert", {{"collectionName", "k"}, {"data", {{{"doc", 5}, {"v", {0, 0}}}}}},
+          1806, "non-empty string");
+  json upserted =
+      Ok("entities/upsert",
+         {{"collectionName", "k"},
+          {"data",
+           {{{"doc", "c"}, {"n", 20}, {"v", {1, 0}}}, {{"doc", "d"}, {"n", 30}, {"v", {2, 0}}}}}});
+  EXPECT_EQ(upserted["upsertIds"], json({"c", "d"}));
+  EXPECT_EQ(Ok("collections/get_stats", {{"collectionName", "k"}})["rowCount"], 3);
+  json got =
+      Ok("entities/get", {{"collectionName", "k"}, {"id", {"c", "a\"b"}}, {"outputFields", {"n"}}});
+  ASSERT_EQ(got.size(), 2u);
+  std::map<std::string, int64_t> n_by_key;
+  for (const json& row : got) n_by_key[row["doc"]] = row["n"];
+  EXPECT_EQ(n_by_key, (std::map<std::string, int64_t>{{"a\"b", 1}, {"c", 20}}));
+  EXPECT_FALSE(got[0].contains("$id"));
+  json hits = Ok("entities/search",
+                 {{"collectionName", "k"}, {"data", {{2, 0}}}, {"limit", 1}, {"filter", "n > 25"}});
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0]["id"], "d");
+  json rows = Ok("entities/query", {{"collectionName", "k"}, {"filter", "doc in [\"c\", \"d\"]"}});
+  EXPECT_EQ(rows.size(), 2u);
+  EXPECT_EQ(
+      Ok("entities/delete", {{"collectionName", "k"}, {"filter", "doc == \"d\""}})["deleteCount"],
+      1);
+  EXPECT_EQ(Ok("entities/delete", {{"collectionName", "k"}, {"id", {"a\"b"}}})["deleteCount"], 1);
+  EXPECT_EQ(Ok("collections/get_stats", {{"collectionName", "k"}})["rowCount"], 1);
+  // The quick form's idType VarChar.
+  Ok("collections/create", {{"collectionName", "q"},
+                            {"dimension", 2},
+                            {"idType", "VarChar"},
+                            {"params", {{"max_length", 64}}}});
+  EXPECT_EQ(Ok("entities/insert", {{"collectionName", "q"},
+                                   {"data", {{{"id", "x"}, {"vector", {0, 0}}}}}})["insertIds"],
+            json({"x"}));
+}
+
+}  // namespace
+}  // namespace imgsearch::server
