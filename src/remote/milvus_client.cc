@@ -5,6 +5,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -32,6 +33,8 @@ bool RefusedForNow(int code) {
   return codes.count(code) > 0;
 }
 
+// Keeps idle connections for the next requests (a TLS handshake per request would cost
+// more than most requests); an httplib::Client serves one request at a time.
 class HttplibTransport final : public MilvusTransport {
  public:
   HttplibTransport(MilvusEndpoint endpoint, double timeout_seconds)
@@ -39,28 +42,52 @@ class HttplibTransport final : public MilvusTransport {
 
   Result<HttpAnswer> Post(const std::string& path, const std::string& body,
                           const std::string& token) override {
-    std::string base = (endpoint_.tls ? "https://" : "http://") + endpoint_.host + ":" +
-                       std::to_string(endpoint_.port);
-    httplib::Client client(base);
-    auto seconds = std::chrono::duration<double>(timeout_seconds_);
-    client.set_connection_timeout(std::chrono::duration_cast<std::chrono::microseconds>(
-        std::min(seconds, std::chrono::duration<double>(10))));
-    client.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(seconds));
-    client.set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(seconds));
+    std::unique_ptr<httplib::Client> client = Take();
     httplib::Headers headers = {{"Accept-Type-Allow-Int64", "true"},
                                 {"Request-Timeout", std::to_string(int(timeout_seconds_))}};
     if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
-    auto result = client.Post(path, headers, body, "application/json");
+    auto result = client->Post(path, headers, body, "application/json");
     if (!result) {
       return Status::IOError("cannot reach " + endpoint_.Describe() + ": " +
                              httplib::to_string(result.error()));
     }
-    return HttpAnswer{result->status, result->body};
+    HttpAnswer answer{result->status, result->body};
+    Give(std::move(client));
+    return answer;
   }
 
  private:
+  std::unique_ptr<httplib::Client> Take() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!idle_.empty()) {
+        auto client = std::move(idle_.back());
+        idle_.pop_back();
+        return client;
+      }
+    }
+    std::string base = (endpoint_.tls ? "https://" : "http://") + endpoint_.host + ":" +
+                       std::to_string(endpoint_.port);
+    auto client = std::make_unique<httplib::Client>(base);
+    auto seconds = std::chrono::duration<double>(timeout_seconds_);
+    client->set_connection_timeout(std::chrono::duration_cast<std::chrono::microseconds>(
+        std::min(seconds, std::chrono::duration<double>(10))));
+    client->set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(seconds));
+    client->set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(seconds));
+    client->set_keep_alive(true);
+    client->set_tcp_nodelay(true);  // a request is one write; do not wait for ACKs
+    return client;
+  }
+
+  void Give(std::unique_ptr<httplib::Client> client) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (idle_.size() < 16) idle_.push_back(std::move(client));
+  }
+
   MilvusEndpoint endpoint_;
   double timeout_seconds_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<httplib::Client>> idle_;
 };
 
 struct Attempt {

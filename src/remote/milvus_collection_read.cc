@@ -108,11 +108,18 @@ Result<std::vector<Row>> MilvusCollection::RowsByIds(const std::vector<int64_t>&
   for (size_t first = 0; first < ids.size(); first += batch) {
     size_t last = std::min(ids.size(), first + batch);
     json body = Body();
-    body["filter"] = And(filter, KeyIn(ids, first, last));
+    if (filter.empty()) {  // by key alone: entities/get, which servers look up by key
+      body["id"] = std::vector<int64_t>(ids.begin() + static_cast<long>(first),
+                                        ids.begin() + static_cast<long>(last));
+    } else {
+      body["filter"] = And(filter, KeyIn(ids, first, last));
+      body["limit"] = static_cast<int64_t>(last - first);
+    }
     body["outputFields"] = fields;
-    body["limit"] = static_cast<int64_t>(last - first);
     body["consistencyLevel"] = kStrong;
-    IMGSEARCH_ASSIGN_OR_RETURN(json answer, client_->Call("entities/query", std::move(body)));
+    IMGSEARCH_ASSIGN_OR_RETURN(
+        json answer,
+        client_->Call(filter.empty() ? "entities/get" : "entities/query", std::move(body)));
     for (const json& row : Field(answer, "data")) {
       IMGSEARCH_ASSIGN_OR_RETURN(Row r, RowFromMilvus(schema_, row));
       rows.push_back(std::move(r));

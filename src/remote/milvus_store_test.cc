@@ -217,7 +217,10 @@ class RangeMilvus {
     if (std::regex_search(filter, m, std::regex(R"(pk >= (-?\d+))"))) lo = std::stoll(m[1]);
     if (std::regex_search(filter, m, std::regex(R"(pk <= (-?\d+))"))) hi = std::stoll(m[1]);
     std::vector<int64_t> in;
-    if (std::regex_search(filter, m, std::regex(R"(pk in \[([-0-9,]*)\])"))) {
+    bool by_key = body.contains("id");  // entities/get
+    if (by_key) {
+      for (const json& id : body["id"]) in.push_back(id.get<int64_t>());
+    } else if (std::regex_search(filter, m, std::regex(R"(pk in \[([-0-9,]*)\])"))) {
       std::string list = m[1];
       for (size_t at = 0; at < list.size();) {
         size_t comma = list.find(',', at);
@@ -230,7 +233,7 @@ class RangeMilvus {
     json rows = json::array();
     for (int64_t k : keys) {
       if (k < lo || k > hi) continue;
-      if (filter.find(" in [") != std::string::npos &&
+      if ((by_key || filter.find(" in [") != std::string::npos) &&
           std::find(in.begin(), in.end(), k) == in.end())
         continue;
       if (static_cast<int64_t>(rows.size()) >= body.value("limit", int64_t{16384})) break;
@@ -247,10 +250,13 @@ class RangeTransport final : public MilvusTransport {
       : milvus_(milvus), queries_(queries) {}
   Result<HttpAnswer> Post(const std::string& path, const std::string& body,
                           const std::string&) override {
-    if (path != "/v2/vectordb/entities/query") return Status::IOError("unexpected " + path);
+    if (path != "/v2/vectordb/entities/query" && path != "/v2/vectordb/entities/get")
+      return Status::IOError("unexpected " + path);
     json request = json::parse(body);
     EXPECT_EQ(request["consistencyLevel"], "Strong");
-    EXPECT_LE(request["limit"].get<int64_t>(), 16384);
+    if (request.contains("limit")) {
+      EXPECT_LE(request["limit"].get<int64_t>(), 16384);
+    }
     ++*queries_;
     return milvus_->Query(request);
   }
@@ -346,7 +352,7 @@ TEST_F(MilvusStoreTest, SearchReadsHitsKeyedIdWithStrongConsistency) {
 
 TEST_F(MilvusStoreTest, DeleteCountsTheRowsPresentAndDeletesByFilter) {
   auto c = Collection(ImagesLike());
-  answers_["entities/query"] = {Ok(json::parse(R"([{"pk":"3"}])"))};
+  answers_["entities/get"] = {Ok(json::parse(R"([{"pk":"3"}])"))};
   answers_["entities/delete"] = {Ok(json::object())};
   auto removed = c->Delete({3, 5});
   ASSERT_TRUE(removed.ok()) << removed.status().message();
@@ -365,7 +371,7 @@ TEST_F(MilvusStoreTest, SettingsLiveInTheirCollectionAndThereAreNoCounters) {
   uint64_t h = 1469598103934665603ull;  // the setting's id: FNV-1a of its key, 63 bits
   h = (h ^ 'k') * 1099511628211ull;
   json stored = {{"id", std::to_string(h >> 1)}, {"key", "k"}, {"value", "v"}};
-  answers_["entities/query"] = {Ok(json::array()), Ok(json::array({stored}))};
+  answers_["entities/get"] = {Ok(json::array()), Ok(json::array({stored}))};
   answers_["entities/upsert"] = {Ok({{"upsertCount", 1}})};
   DatabaseOptions options;
   auto db = OpenMilvusDatabase("milvus://h:1", options,
