@@ -151,6 +151,32 @@ TEST(MilvusStoreCliTest, ShardsCoverTheFolderOnceAndPruneOnlyTheirShare) {
   EXPECT_NE(bad.err.find("0 <= I < N"), std::string::npos) << bad.err;
 }
 
+// A run cut short between a chunk's vectors and its images' rows (simulated by removing
+// images rows behind imgsearch's back) is repaired by the next run: the files come back
+// under the same ids, their vectors are overwritten, not doubled.
+TEST(MilvusStoreCliTest, ARunCutShortIsRepairedByTheNext) {
+  StandIn milvus;
+  ASSERT_GT(milvus.serve.port(), 0) << milvus.serve.ErrorOutput();
+  std::string images = CopyClasses(), remote = milvus.location();
+  RunJson({"index", images, "--db", remote});
+  httplib::Client standin("127.0.0.1", milvus.serve.port());
+  auto cut =
+      standin.Post("/v2/vectordb/entities/delete",
+                   json{{"collectionName", "images"}, {"filter", "path like \"%/green/%\""}}.dump(),
+                   "application/json");
+  ASSERT_TRUE(cut);
+  ASSERT_EQ(json::parse(cut->body)["code"], 0) << cut->body;
+  std::map<std::string, int64_t> before;
+  for (const json& c : RunJson({"collections", "--db", remote})) before[c["name"]] = c["rows"];
+  EXPECT_EQ(before["images"], 7);
+  EXPECT_EQ(before["phash"], 10);  // the vectors stayed behind
+
+  json again = RunJson({"index", images, "--db", remote});
+  EXPECT_EQ(again["added"], 3);
+  EXPECT_EQ(again["unchanged"], 7);
+  for (const json& c : RunJson({"collections", "--db", remote})) EXPECT_EQ(c["rows"], 10) << c;
+}
+
 TEST(MilvusStoreCliTest, ServeInFrontOfMilvusIsStateless) {
   StandIn milvus;
   ASSERT_GT(milvus.serve.port(), 0) << milvus.serve.ErrorOutput();
