@@ -6,7 +6,7 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(imgsearch_layers imgsearch_base imgsearch_image imgsearch_model imgsearch_index
-    imgsearch_store imgsearch_pipeline)
+    imgsearch_store imgsearch_milvus_store imgsearch_pipeline)
 add_library(imgsearch_library SHARED cmake/library_anchor.cc)
 # Every member of each layer's archive, then the layers again as ordinary libraries so
 # that their own dependencies (FAISS, SQLite, the image codecs, ...) follow them.

@@ -23,7 +23,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev libgif-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libsqlite3-dev libhiredis-dev redis-server
-  libcpp-httplib-dev
+  libcpp-httplib-dev libssl-dev  # OpenSSL: milvus+https:// (cpp-httplib is built with it)
   libhnswlib-dev libfaiss-dev libopenblas-dev
   libonnx-dev libprotobuf-dev
   python3 python3-numpy python3-pil python3-onnx

@@ -33,7 +33,8 @@ class Transaction {
                                  const std::vector<int64_t>& ids) = 0;
   // Takes `count` consecutive values of the named counter, shared by every process that
   // opens the database and never handed out twice; the first is at least `at_least`.
-  // Returns the first.
+  // Returns the first. A store without counters (Milvus) answers Unsupported: callers
+  // then derive ids that cannot collide without one (see doc/milvus-store.md).
   virtual Result<int64_t> TakeIds(const std::string& counter, int64_t count,
                                   int64_t at_least = 1) = 0;
   // Small named values kept with the collections (a library's list of models). Read and
@@ -42,10 +43,27 @@ class Transaction {
   virtual Status PutSetting(const std::string& key, const std::string& value) = 0;
 };
 
+// How to reach a Milvus 2.4/2.5 server used as the store (doc/milvus-store.md).
+struct MilvusOptions {
+  // Bearer token: "user:password" or an API key. Empty: the environment variable
+  // IMGSEARCH_MILVUS_TOKEN when set, else none.
+  std::string token;
+  std::string database;  // the Milvus database; empty: Milvus's "default"
+  // The index of float-vector collections created here: HNSW (default), IVF_FLAT,
+  // IVF_SQ8, FLAT, DISKANN or AUTOINDEX, with the metric of the model.
+  std::string float_index;
+  double request_timeout_seconds = 60;
+  // Tries per request on time-outs, 5xx answers and Milvus's rate-limit codes, with
+  // exponential backoff starting at `first_backoff_seconds`.
+  int max_attempts = 6;
+  double first_backoff_seconds = 0.2;
+};
+
 struct DatabaseOptions {
   bool create_if_missing = true;
   // Write an index snapshot after this many changes (0: only on Flush and close).
   int64_t snapshot_every_changes = 100000;
+  MilvusOptions milvus;  // for a milvus:// location (OpenStore)
 };
 
 class Database {
@@ -74,5 +92,16 @@ class Database {
   // A setting as last committed by any process (see Transaction::PutSetting).
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) const = 0;
 };
+
+// Whether `location` names a Milvus server: milvus://HOST:PORT or milvus+https://HOST:PORT.
+bool IsMilvusLocation(const std::string& location);
+
+// Opens the store at `location`: a folder (as Database::Open), or a Milvus 2.4/2.5 server
+// reached over its REST v2 API (milvus://HOST:PORT, milvus+https://HOST:PORT for TLS).
+// Over Milvus, Transact is best effort: its writes are sent in the order made, and one
+// that fails leaves the earlier ones in place (Milvus has no transactions across
+// collections); TakeIds is Unsupported. doc/milvus-store.md has the details.
+Result<std::unique_ptr<Database>> OpenStore(const std::string& location,
+                                            const DatabaseOptions& options = {});
 
 }  // namespace imgsearch

@@ -42,6 +42,11 @@ struct LibraryOptions {
   bool reembed = false;
   int inference_threads = 0;       // per model; 0: ONNX Runtime's default
   uint64_t max_upload_pixels = 0;  // AddImage refuses larger pictures (0: the decoder's limit)
+  // Where AddImage keeps uploads; empty: LOCATION/uploads for a library in a folder. A
+  // library in Milvus has no folder: AddImage needs this (a folder every process that
+  // serves the library can read).
+  std::string uploads_dir;
+  MilvusOptions milvus;  // for a library in Milvus (location milvus://HOST:PORT)
 };
 
 // --- indexing
@@ -55,7 +60,12 @@ struct IndexProgress {
 struct IndexOptions {
   std::vector<std::string> paths;  // folders (scanned recursively) or single image files
   bool prune = false;              // remove images whose file no longer exists
-  size_t chunk = 32;               // files decoded per round, written in one transaction
+  // Machine `shard_index` of `shard_count` (0-based) takes the files whose path, relative
+  // to the folder given in `paths`, hashes to it: N machines with the same paths index
+  // one folder tree once between them. Pruning then looks only at that share.
+  int shard_index = 0;
+  int shard_count = 1;
+  size_t chunk = 32;  // files decoded per round, written in one transaction
   // Threads that read, decode and preprocess the next chunk while the models run on this
   // one; 0: one fewer than the cores this process may use (at least 1), so that a fast
   // (int8) model is not left waiting for its input on a machine with cores to spare.
@@ -211,7 +221,8 @@ class Library {
  public:
   // Opens the library in the folder `location`; a missing or empty folder gets a new,
   // empty one (unless options.create_if_missing is false). A folder holding other files
-  // is refused.
+  // is refused. A location milvus://HOST:PORT (or milvus+https://) keeps the library in
+  // a Milvus server instead (see OpenStore in database.h).
   static Result<std::unique_ptr<Library>> Open(const std::string& location,
                                                const LibraryOptions& options = {});
   virtual ~Library() = default;

@@ -25,10 +25,8 @@ struct AdminOptions {
   bool json = false;
 };
 
-Result<std::unique_ptr<Database>> OpenExisting(const std::string& dir) {
-  DatabaseOptions options;
-  options.create_if_missing = false;
-  return Database::Open(dir, options);
+Result<std::unique_ptr<Database>> OpenExisting(const std::string& location) {
+  return OpenExistingStore(location);
 }
 
 int RunCollections(const AdminOptions& o) {
@@ -55,7 +53,9 @@ int RunStats(const AdminOptions& o) {
   if (!db.ok()) return PrintError(db.status()), kExitFailure;
   nlohmann::json out = nlohmann::json::object();
   for (const std::string& name : (*db)->ListCollections()) {
-    CollectionStats s = (*(*db)->GetCollection(name))->Stats();
+    auto collection = (*db)->GetCollection(name);
+    if (!collection.ok()) continue;  // dropped meanwhile
+    CollectionStats s = (*collection)->Stats();
     out[name] = {{"rows", s.row_count},
                  {"indexed_rows", s.indexed_rows},
                  {"pending_rows", s.pending_rows},
@@ -208,20 +208,20 @@ int RunExport(const AdminOptions& o) {
 void AddAdminCommands(CLI::App& app, int* exit_code) {
   auto collections = std::make_shared<AdminOptions>();
   CLI::App* cmd = app.add_subcommand("collections", "List the collections of a database");
-  cmd->add_option("--db", collections->db, "Database folder")->required();
+  cmd->add_option("--db", collections->db, "Library: a folder or milvus://HOST:PORT")->required();
   cmd->add_flag("--json", collections->json, "Print JSON");
   cmd->callback([collections, exit_code] { *exit_code = RunCollections(*collections); });
 
   auto stats = std::make_shared<AdminOptions>();
   cmd = app.add_subcommand("stats", "Rows, index state and memory per collection");
-  cmd->add_option("--db", stats->db, "Database folder")->required();
+  cmd->add_option("--db", stats->db, "Library: a folder or milvus://HOST:PORT")->required();
   cmd->add_flag("--json", stats->json, "Print compact JSON");
   cmd->callback([stats, exit_code] { *exit_code = RunStats(*stats); });
 
   auto remove = std::make_shared<AdminOptions>();
   cmd = app.add_subcommand("delete", "Remove images from every model's collection");
   cmd->add_option("images", remove->targets, "Indexed paths or id:N");
-  cmd->add_option("--db", remove->db, "Database folder")->required();
+  cmd->add_option("--db", remove->db, "Library: a folder or milvus://HOST:PORT")->required();
   cmd->add_option("--filter", remove->filter, "Remove every image matching this filter");
   cmd->add_option("--redis-url", remove->redis_url, "Update the Redis mirror too");
   cmd->add_flag("--json", remove->json, "Print JSON");
@@ -230,7 +230,7 @@ void AddAdminCommands(CLI::App& app, int* exit_code) {
   auto exporter = std::make_shared<AdminOptions>();
   cmd = app.add_subcommand("export",
                            "Write one model's rows as JSON Lines or its vectors as NumPy .npy");
-  cmd->add_option("--db", exporter->db, "Database folder")->required();
+  cmd->add_option("--db", exporter->db, "Library: a folder or milvus://HOST:PORT")->required();
   cmd->add_option("-m,--model", exporter->models, "The model (collection) to export")
       ->required()
       ->allow_extra_args(false);

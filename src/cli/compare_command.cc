@@ -80,7 +80,7 @@ void AddCompareCommand(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand("compare", "How far the models agree on a query");
   cmd->add_option("query", options->query, "An image file, or id:N for an indexed image")
       ->required();
-  cmd->add_option("--db", options->db, "Database folder")->required();
+  cmd->add_option("--db", options->db, "Library: a folder or milvus://HOST:PORT")->required();
   cmd->add_option("-k", options->search.k, "Results per model")->check(CLI::Range(1, 4096));
   cmd->add_option("-m,--model", options->models, "Only these models (by name; repeatable)")
       ->allow_extra_args(false);

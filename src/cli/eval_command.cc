@@ -69,7 +69,7 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
       app.add_subcommand("eval", "Retrieval quality on a folder with one sub-folder per class");
   cmd->add_option("dir", options->eval.dir, "Folder of class folders, indexed into --db")
       ->required();
-  cmd->add_option("--db", options->db, "Database folder")->required();
+  cmd->add_option("--db", options->db, "Library: a folder or milvus://HOST:PORT")->required();
   cmd->add_option("-k", options->eval.k, "Cut-off K")->check(CLI::Range(1, 1000));
   cmd->add_option("-m,--model", options->models, "Only these models (by name; repeatable)")
       ->allow_extra_args(false);

@@ -23,7 +23,23 @@ struct IndexCommandOptions {
   bool json = false;
   int threads = 0;
   std::string redis_url;
+  std::string shard;  // "I/N"
 };
+
+// "I/N" -> (I, N); the range is checked by the library.
+bool ParseShard(const std::string& text, IndexOptions* options) {
+  if (text.empty()) return true;
+  size_t slash = text.find('/');
+  if (slash == std::string::npos) return false;
+  try {
+    size_t used_i = 0, used_n = 0;
+    options->shard_index = std::stoi(text.substr(0, slash), &used_i);
+    options->shard_count = std::stoi(text.substr(slash + 1), &used_n);
+    return used_i == slash && used_n == text.size() - slash - 1;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
 
 std::string Clock(double seconds) {
   int s = static_cast<int>(seconds + 0.5);
@@ -88,6 +104,11 @@ void PrintReport(const IndexReport& r, const std::vector<std::string>& names, bo
 }
 
 int RunIndex(const IndexCommandOptions& options) {
+  IndexOptions ingest;
+  if (!ParseShard(options.shard, &ingest)) {
+    PrintError("--shard " + options.shard + ": expected I/N, e.g. 0/3 (machine 0 of 3)");
+    return kExitUsage;
+  }
   auto roots = CollectPaths(options.roots, options.files_from);
   if (!roots.ok()) {
     PrintError(roots.status());
@@ -99,7 +120,6 @@ int RunIndex(const IndexCommandOptions& options) {
     PrintError(library.status());
     return kExitFailure;
   }
-  IndexOptions ingest;
   ingest.paths = std::move(roots).value();
   ingest.prune = options.prune;
   if (!options.json) ingest.on_progress = ProgressPrinter();
@@ -127,12 +147,17 @@ void AddIndexCommand(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand("index", "Add or update the images of folders in a database");
   cmd->add_option("folders", options->roots, "Folders (scanned recursively) or image files");
   AddFilesFromOption(cmd, &options->files_from);
-  cmd->add_option("--db", options->db, "Database folder (created if missing)")->required();
+  cmd->add_option("--db", options->db,
+                  "Library: a folder (created if missing) or milvus://HOST:PORT")
+      ->required();
   cmd->add_option("-m,--model", options->models,
                   "NAME=PATH_OR_BUILTIN or PATH_OR_BUILTIN (repeatable; default: the models the "
                   "database already uses, or the built-in ones)")
       ->allow_extra_args(false);
   cmd->add_flag("--prune", options->prune, "Remove rows whose file no longer exists");
+  cmd->add_option("--shard", options->shard,
+                  "I/N: index only machine I's share of the files (0 <= I < N, by a hash of each "
+                  "path relative to its folder); N machines with the same folders split them");
   cmd->add_flag("--reembed", options->reembed,
                 "Embed every image again with the models whose ONNX file changed");
   cmd->add_option("--threads", options->threads, "Inference threads (0: one per core)")

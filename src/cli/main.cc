@@ -3,6 +3,7 @@
 
 #include "base/log.h"
 #include "cli/commands.h"
+#include "cli/session.h"
 #include "imgsearch/version.h"
 
 int main(int argc, char** argv) {
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
   app.parse_complete_callback([&] { imgsearch::base::SetLogLevel(log_level); });
 
+  imgsearch::cli::AddStoreOptions(app);
   int exit_code = imgsearch::cli::kExitOk;
   imgsearch::cli::AddEmbedCommand(app, &exit_code);
   imgsearch::cli::AddModelsCommand(app, &exit_code);

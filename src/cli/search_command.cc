@@ -65,7 +65,7 @@ void AddSearchCommand(CLI::App& app, int* exit_code) {
       app.add_subcommand("search", "Find the images most like a query image, per model");
   cmd->add_option("query", options->query, "An image file, or id:N for an indexed image")
       ->required();
-  cmd->add_option("--db", options->db, "Database folder")->required();
+  cmd->add_option("--db", options->db, "Library: a folder or milvus://HOST:PORT")->required();
   cmd->add_option("-k", options->search.k, "Results per model")->check(CLI::Range(1, 16384));
   cmd->add_option("-m,--model", options->models, "Only these models (by name; repeatable)")
       ->allow_extra_args(false);

@@ -10,6 +10,7 @@
 #include "base/env.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/session.h"
 #include "server/server.h"
 
 namespace imgsearch::cli {
@@ -50,7 +51,9 @@ int RunServe(ServeOptions options) {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
-  bool existed = base::Env::Default()->FileExists(options.db + "/imgsearch.db");
+  options.server.milvus = StoreMilvusOptions();
+  bool existed = IsMilvusLocation(options.db) ||
+                 base::Env::Default()->FileExists(options.db + "/imgsearch.db");
   auto server = server::Server::Create(options.db, options.server);
   if (!server.ok()) return PrintError(server.status()), kExitFailure;
   if (!existed) {
@@ -83,7 +86,7 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   auto options = std::make_shared<ServeOptions>();
   CLI::App* cmd =
       app.add_subcommand("serve", "Serve a database over HTTP: JSON API, Milvus REST v2, web page");
-  cmd->add_option("--db", options->db, "Database folder")->required();
+  cmd->add_option("--db", options->db, "Library: a folder or milvus://HOST:PORT")->required();
   cmd->add_option("--host", options->server.host, "Address to bind (default 127.0.0.1)");
   cmd->add_option("--port", options->server.port, "Port (0: any free one)")
       ->check(CLI::Range(0, 65535));
@@ -99,6 +102,9 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--redis-url", options->server.redis_url,
                   "Mirror id -> path and fields into Redis (redis://HOST:PORT/DB), kept in step");
+  cmd->add_option("--uploads", options->server.uploads_dir,
+                  "Folder for uploaded images (default: DB/uploads; needed with --db milvus://, "
+                  "shared by every serve process in front of one Milvus)");
   cmd->add_flag("--milvus-http-status", options->server.milvus_http_status,
                 "Milvus routes also report errors in the HTTP status (Milvus itself uses 200)");
   cmd->add_option("--threads", options->server.threads, "Connections served at once")

@@ -5,6 +5,39 @@
 #include "remote/redis_mirror.h"
 
 namespace imgsearch::cli {
+namespace {
+
+MilvusOptions& MutableMilvusOptions() {
+  static MilvusOptions options;
+  return options;
+}
+
+}  // namespace
+
+void AddStoreOptions(CLI::App& app) {
+  MilvusOptions& o = MutableMilvusOptions();
+  app.add_option("--milvus-token", o.token,
+                 "Token for --db milvus://HOST:PORT (user:password or an API key; default: the "
+                 "environment variable IMGSEARCH_MILVUS_TOKEN)");
+  app.add_option("--milvus-db", o.database,
+                 "Milvus database for --db milvus:// (default: default)");
+  app.add_option("--milvus-index", o.float_index,
+                 "Index of the float-vector collections a milvus:// library creates: HNSW "
+                 "(default), IVF_FLAT, IVF_SQ8, FLAT, DISKANN or AUTOINDEX")
+      ->check(CLI::IsMember({"HNSW", "IVF_FLAT", "IVF_SQ8", "FLAT", "DISKANN", "AUTOINDEX"}));
+  app.fallthrough();  // given after the command's name, they still reach the main program
+}
+
+const MilvusOptions& StoreMilvusOptions() {
+  return MutableMilvusOptions();
+}
+
+Result<std::unique_ptr<Database>> OpenExistingStore(const std::string& location) {
+  DatabaseOptions options;
+  options.create_if_missing = false;
+  options.milvus = StoreMilvusOptions();
+  return OpenStore(location, options);
+}
 
 Result<std::unique_ptr<Library>> OpenLibrary(const std::string& db_dir,
                                              const std::vector<std::string>& model_arguments,
@@ -16,6 +49,7 @@ Result<std::unique_ptr<Library>> OpenLibrary(const std::string& db_dir,
   options.only_these_models = only_names;
   options.create_if_missing = create;
   options.inference_threads = threads;
+  options.milvus = StoreMilvusOptions();
   return Library::Open(db_dir, options);
 }
 

@@ -2,6 +2,7 @@
 // for a query given on the command line.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,6 +10,14 @@
 #include "imgsearch/library.h"
 
 namespace imgsearch::cli {
+
+// --milvus-token, --milvus-db and --milvus-index: how every command reaches a library in
+// Milvus (--db milvus://HOST:PORT). On the main program, so that each command takes them.
+void AddStoreOptions(CLI::App& app);
+// What those options say.
+const MilvusOptions& StoreMilvusOptions();
+// The store at --db (a folder or milvus://), which must hold a library already.
+Result<std::unique_ptr<Database>> OpenExistingStore(const std::string& location);
 
 // `model_arguments` are --model values (NAME=SOURCE or SOURCE); empty = the models the
 // library uses (or the built-in ones for a new library). With `only_names`, they pick the

@@ -65,7 +65,7 @@ void AddTuneCommand(CLI::App& app, int* exit_code) {
       "tune", "Learn how to fuse the models from a folder with one sub-folder per class");
   cmd->add_option("dir", options->tune.dir, "Folder of class folders, indexed into --db")
       ->required();
-  cmd->add_option("--db", options->db, "Database folder")->required();
+  cmd->add_option("--db", options->db, "Library: a folder or milvus://HOST:PORT")->required();
   cmd->add_option("-k", options->tune.k, "Tune mAP@K")->check(CLI::Range(1, 1000));
   cmd->add_option("--folds", options->tune.folds, "Cross-validation folds over the classes")
       ->check(CLI::Range(2, 100));

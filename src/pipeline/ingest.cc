@@ -13,7 +13,9 @@
 #include "base/cpu.h"
 #include "base/env.h"
 #include "base/thread_pool.h"
+#include "pipeline/image_ids.h"
 #include "pipeline/images.h"
+#include "pipeline/shard.h"
 
 namespace imgsearch::pipeline {
 namespace {
@@ -225,10 +227,18 @@ Result<std::vector<Row>> AssignIds(Transaction& txn, const Collection& images,
     records.push_back(std::move(record));
   }
   if (!fresh.empty()) {
-    IMGSEARCH_ASSIGN_OR_RETURN(int64_t first,
-                               txn.TakeIds(kImageIdCounter, static_cast<int64_t>(fresh.size())));
-    for (size_t i = 0; i < fresh.size(); ++i)
-      records[fresh[i]].id = first + static_cast<int64_t>(i);
+    Result<int64_t> first = txn.TakeIds(kImageIdCounter, static_cast<int64_t>(fresh.size()));
+    if (first.ok()) {
+      for (size_t i = 0; i < fresh.size(); ++i)
+        records[fresh[i]].id = *first + static_cast<int64_t>(i);
+    } else if (first.status().code() == StatusCode::kUnsupported) {  // no counters: Milvus
+      std::vector<std::string> fresh_paths;
+      for (size_t i : fresh) fresh_paths.push_back(records[i].path);
+      IMGSEARCH_ASSIGN_OR_RETURN(std::vector<int64_t> ids, DerivedImageIds(images, fresh_paths));
+      for (size_t i = 0; i < fresh.size(); ++i) records[fresh[i]].id = ids[i];
+    } else {
+      return first.status();
+    }
   }
   std::vector<Row> rows;
   size_t next = 0;
@@ -241,7 +251,10 @@ Result<std::vector<Row>> AssignIds(Transaction& txn, const Collection& images,
 }
 
 // Writes a chunk to the images and every model in one transaction: after a crash, an
-// image is in every model's collection or in none.
+// image is in every model's collection or in none. A store without transactions (Milvus)
+// applies the writes in order: every model's vectors first, the images' rows last, so
+// that an image is listed only once all of its vectors exist; a run that stops between
+// them leaves vectors that the next run overwrites under the same (path-derived) ids.
 Status WriteChunk(Database& db, const Collection& images, std::vector<Job>& jobs,
                   const std::vector<Decoded>& decoded, std::vector<BoundModel>& models,
                   IngestReport* report) {
@@ -253,7 +266,6 @@ Status WriteChunk(Database& db, const Collection& images, std::vector<Job>& jobs
   IMGSEARCH_RETURN_IF_ERROR(db.Transact([&](Transaction& txn) -> Status {
     IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> image_rows, AssignIds(txn, images, jobs, decoded));
     if (image_rows.empty()) return Status::Ok();
-    IMGSEARCH_RETURN_IF_ERROR(txn.Upsert(kImagesCollection, std::move(image_rows)).status());
     for (size_t m = 0; m < models.size(); ++m) {
       std::vector<Row> rows;
       for (size_t i = 0; i < batches[m].jobs.size(); ++i)
@@ -262,7 +274,7 @@ Status WriteChunk(Database& db, const Collection& images, std::vector<Job>& jobs
       IMGSEARCH_RETURN_IF_ERROR(
           txn.Upsert(models[m].collection->schema().name, std::move(rows)).status());
     }
-    return Status::Ok();
+    return txn.Upsert(kImagesCollection, std::move(image_rows)).status();
   }));
   for (size_t j = 0; j < jobs.size(); ++j) {
     if (!decoded[j].status.ok()) continue;
@@ -273,21 +285,24 @@ Status WriteChunk(Database& db, const Collection& images, std::vector<Job>& jobs
   return Status::Ok();
 }
 
-// Images whose file is gone, among all of the library's.
-Result<std::vector<int64_t>> ImagesWithoutFile(const Collection& images) {
+// Images whose file is gone, among all of the library's (with a shard: among its share).
+Result<std::vector<int64_t>> ImagesWithoutFile(const Collection& images,
+                                               const IngestOptions& options) {
   IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, AllRows(images, {"path"}));
+  Shard shard{options.shard_index, options.shard_count};
   std::vector<int64_t> gone;
   for (const Row& row : rows) {
+    std::string path = row.fields.at("path").get<std::string>();
     std::error_code error;
-    if (!fs::exists(row.fields.at("path").get<std::string>(), error)) gone.push_back(row.id);
+    if (!fs::exists(path, error) && InShare(path, options.paths, shard)) gone.push_back(row.id);
   }
   return gone;
 }
 
 // Removes the images whose file is gone.
 Status Prune(Database& db, const Collection& images, const std::vector<BoundModel>& models,
-             IngestReport* report) {
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<int64_t> gone, ImagesWithoutFile(images));
+             const IngestOptions& options, IngestReport* report) {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<int64_t> gone, ImagesWithoutFile(images, options));
   if (gone.empty()) return Status::Ok();
   IMGSEARCH_ASSIGN_OR_RETURN(int64_t removed, RemoveImages(db, models, gone));
   report->pruned += static_cast<size_t>(removed);
@@ -298,9 +313,15 @@ Status Prune(Database& db, const Collection& images, const std::vector<BoundMode
 // files join the scan, and images whose file is gone are removed (their vectors could
 // only stay from the old version of the model).
 Status AddImagesToReembed(Database& db, const Collection& images, std::vector<BoundModel>& models,
-                          std::vector<FileInfo>* files, IngestReport* report) {
+                          const IngestOptions& options, std::vector<FileInfo>* files,
+                          IngestReport* report) {
   if (std::none_of(models.begin(), models.end(), [](const BoundModel& m) { return m.reembed; }))
     return Status::Ok();
+  if (options.shard_count > 1) {
+    return Status::InvalidArgument(
+        "a model is being embedded again with a new file: that takes every image of the "
+        "library, on one machine (run index without --shard)");
+  }
   std::set<std::string> scanned;
   for (const FileInfo& f : *files) scanned.insert(f.path);
   IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, AllRows(images, {"path"}));
@@ -310,7 +331,7 @@ Status AddImagesToReembed(Database& db, const Collection& images, std::vector<Bo
     if (auto info = Stat(path)) files->push_back(*info);
   }
   SortByPath(files);
-  return Prune(db, images, models, report);
+  return Prune(db, images, models, options, report);
 }
 
 }  // namespace
@@ -341,9 +362,14 @@ Result<IngestReport> Ingest(Database& db, const Collection& images, std::vector<
                             const IngestOptions& options) {
   auto start = std::chrono::steady_clock::now();
   IngestReport report;
+  Shard shard{options.shard_index, options.shard_count};
+  IMGSEARCH_RETURN_IF_ERROR(CheckShard(shard));
   std::vector<FileInfo> files = Scan(options.paths, &report.failures);
+  if (!shard.all()) {  // this machine's share only
+    std::erase_if(files, [&](const FileInfo& f) { return !InShare(f.path, options.paths, shard); });
+  }
   report.scanned = files.size();
-  IMGSEARCH_RETURN_IF_ERROR(AddImagesToReembed(db, images, models, &files, &report));
+  IMGSEARCH_RETURN_IF_ERROR(AddImagesToReembed(db, images, models, options, &files, &report));
   IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Job> jobs, PlanJobs(images, models, files, &report));
   DecodeOptions decode = DecodeOptionsForAll(models);
   base::ThreadPool pool(options.decode_threads > 0 ? options.decode_threads
@@ -380,7 +406,7 @@ Result<IngestReport> Ingest(Database& db, const Collection& images, std::vector<
     }
   }
   if (options.prune && !report.cancelled)
-    IMGSEARCH_RETURN_IF_ERROR(Prune(db, images, models, &report));
+    IMGSEARCH_RETURN_IF_ERROR(Prune(db, images, models, options, &report));
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

@@ -150,7 +150,13 @@ Result<AddedImage> LibraryImpl::AddImage(std::string_view bytes, const nlohmann:
   if (options_.max_upload_pixels > 0) limits.max_pixels = options_.max_upload_pixels;
   IMGSEARCH_RETURN_IF_ERROR(DecodeImage(bytes, "upload", limits).status());
   base::Env* env = env_;
-  std::string dir = location_ + "/uploads";
+  std::string dir = options_.uploads_dir;
+  if (dir.empty() && IsMilvusLocation(location_)) {
+    return Status::InvalidArgument(
+        "a library in Milvus keeps uploads in a folder of its own: name one (serve "
+        "--uploads DIR; LibraryOptions::uploads_dir), shared by every process that serves it");
+  }
+  if (dir.empty()) dir = location_ + "/uploads";
   IMGSEARCH_RETURN_IF_ERROR(env->CreateDirs(dir));
   std::string path = dir + "/" + pipeline::ContentHash(bytes) +
                      ImageFormatFileOf(DetectImageFormat(bytes)).extension;
@@ -226,8 +232,12 @@ Result<std::unique_ptr<Library>> pipeline::OpenLibrary(const std::string& locati
                                                        base::Env* env) {
   DatabaseOptions db_options;
   db_options.create_if_missing = options.create_if_missing;
+  db_options.milvus = options.milvus;
+  // A library in Milvus has no files of its own but uploads, kept where options say.
   IMGSEARCH_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
-                             store::OpenDatabase(location, db_options, env));
+                             IsMilvusLocation(location)
+                                 ? OpenStore(location, db_options)
+                                 : store::OpenDatabase(location, db_options, env));
   std::vector<pipeline::ModelSource> requested;
   if (!options.only_these_models) {
     for (const std::string& argument : options.models) {

@@ -262,6 +262,8 @@ Result<std::unique_ptr<Server>> Server::Create(const std::string& db_dir,
   // Library::Open refuses a folder that holds other files.
   LibraryOptions library_options;
   library_options.max_upload_pixels = options.max_image_pixels;
+  library_options.milvus = options.milvus;
+  library_options.uploads_dir = options.uploads_dir;
   IMGSEARCH_ASSIGN_OR_RETURN(state->library, Library::Open(db_dir, library_options));
   state->milvus = std::make_unique<MilvusApi>(state->library->database());
   if (!options.redis_url.empty()) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "imgsearch/database.h"
 #include "imgsearch/status.h"
 
 namespace imgsearch::server {
@@ -40,6 +41,10 @@ struct ServerOptions {
   // With a URL (redis://HOST:PORT/DB), id -> path and fields are mirrored into Redis as
   // `imgsearch index --redis-url` does: in full at start, then upload by upload.
   std::string redis_url;
+  // A library in Milvus (db milvus://HOST:PORT): how to reach it, and the folder that
+  // keeps uploads (every serve process in front of one Milvus should share it).
+  MilvusOptions milvus;
+  std::string uploads_dir;
 };
 
 class Server {

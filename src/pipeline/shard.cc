@@ -1,0 +1,51 @@
+#include "pipeline/shard.h"
+
+#include <filesystem>
+
+namespace imgsearch::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+// FNV-1a, then splitmix64's finaliser so that paths differing in one character spread
+// over every share.
+uint64_t PathHash(const std::string& text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  return h ^ (h >> 31);
+}
+
+}  // namespace
+
+Status CheckShard(const Shard& shard) {
+  if (shard.count < 1 || shard.index < 0 || shard.index >= shard.count) {
+    return Status::InvalidArgument("shard " + std::to_string(shard.index) + "/" +
+                                   std::to_string(shard.count) +
+                                   ": expected I/N with 0 <= I < N (machine I of N, from 0)");
+  }
+  return Status::Ok();
+}
+
+int ShareOf(const std::string& relative_path, int count) {
+  return static_cast<int>(PathHash(relative_path) % static_cast<uint64_t>(count));
+}
+
+bool InShare(const std::string& path, const std::vector<std::string>& roots, const Shard& shard) {
+  if (shard.all()) return true;
+  for (const std::string& given : roots) {
+    std::string root = fs::absolute(given).lexically_normal().string();
+    while (root.size() > 1 && root.back() == '/') root.pop_back();
+    if (path == root)
+      return ShareOf(fs::path(path).filename().string(), shard.count) == shard.index;
+    std::string prefix = root == "/" ? root : root + "/";
+    if (path.rfind(prefix, 0) == 0)
+      return ShareOf(path.substr(prefix.size()), shard.count) == shard.index;
+  }
+  return false;
+}
+
+}  // namespace imgsearch::pipeline

@@ -1,0 +1,83 @@
+// MilvusClient: calls to a Milvus 2.4/2.5 server's REST v2 API (/v2/vectordb/...), with
+// Milvus's answers as they really are: errors come with HTTP 200 and a non-zero "code",
+// time-outs as HTTP 408 (code 10001). Time-outs, 5xx answers, failed connections and
+// Milvus's retryable codes (rate limits, not ready, ...) are tried again with exponential
+// backoff; any other failure is a Status naming the route, the code and Milvus's message.
+// Thread-safe: each call takes its own connection from the transport.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "imgsearch/database.h"
+#include "imgsearch/status.h"
+
+namespace imgsearch::remote {
+
+// Where a milvus:// location points.
+struct MilvusEndpoint {
+  bool tls = false;
+  std::string host;
+  int port = 19530;
+  std::string Describe() const;  // "milvus://HOST:PORT" as given
+};
+
+// Parses milvus://HOST:PORT or milvus+https://HOST:PORT (PORT defaults to 19530).
+Result<MilvusEndpoint> ParseMilvusLocation(const std::string& location);
+
+struct HttpAnswer {
+  int status = 0;  // HTTP status
+  std::string body;
+};
+
+// One HTTP POST with a JSON body. A connection that fails is an IOError; any HTTP status
+// is an answer. The client's tests replace it with canned answers.
+class MilvusTransport {
+ public:
+  virtual ~MilvusTransport() = default;
+  virtual Result<HttpAnswer> Post(const std::string& path, const std::string& body,
+                                  const std::string& token) = 0;
+};
+
+// Over cpp-httplib (with OpenSSL for milvus+https://).
+std::unique_ptr<MilvusTransport> HttpTransport(const MilvusEndpoint& endpoint,
+                                               double timeout_seconds);
+
+// Whether a failed call may be tried again: never for a write that is not idempotent
+// once it may have reached Milvus (an insert could be applied twice).
+enum class Retry { kAlways, kOnlyIfNotApplied };
+
+class MilvusClient {
+ public:
+  MilvusClient(std::unique_ptr<MilvusTransport> transport, MilvusOptions options,
+               std::string describe);
+
+  // POSTs `body` (with "dbName" added) to /v2/vectordb/<route>. Returns Milvus's whole
+  // answer ({"code": 0, "data": ..., ...}) when its code is 0.
+  Result<nlohmann::json> Call(const std::string& route, nlohmann::json body,
+                              Retry retry = Retry::kAlways) const;
+
+  const std::string& describe() const { return describe_; }
+  // For tests: replaces the sleep between tries.
+  void SetSleepForTesting(std::function<void(double seconds)> sleep) { sleep_ = std::move(sleep); }
+
+ private:
+  std::unique_ptr<MilvusTransport> transport_;
+  MilvusOptions options_;
+  std::string describe_;
+  std::function<void(double)> sleep_;
+};
+
+// Reading Milvus's answers without trusting their shape: a missing key or a value of
+// another type reads as null or as the fallback, never as an exception.
+const nlohmann::json& Field(const nlohmann::json& object, const char* key);
+std::string TextOf(const nlohmann::json& object, const char* key, std::string fallback = "");
+bool FlagOf(const nlohmann::json& object, const char* key, bool fallback);
+
+// A JSON integer, or a decimal string of one (Milvus sends Int64 values as strings
+// unless asked not to). Nothing for anything else.
+std::optional<int64_t> Int64Of(const nlohmann::json& value);
+
+}  // namespace imgsearch::remote
