@@ -40,7 +40,7 @@ struct LibraryOptions {
   // an error (vectors of two versions must not mix). With `reembed`, the next Index
   // embeds every image of the library again with the new file.
   bool reembed = false;
-  int inference_threads = 0;       // per model; 0: ONNX Runtime's default
+  int inference_threads = 0;       // per model; 0: one per core this process may use
   uint64_t max_upload_pixels = 0;  // AddImage refuses larger pictures (0: the decoder's limit)
   // Where AddImage keeps uploads; empty: LOCATION/uploads for a library in a folder. A
   // library in Milvus has no folder: AddImage needs this (a folder every process that
@@ -217,6 +217,45 @@ struct TuneReport {
   double held_out_rrf_map = 0;
 };
 
+// --- near-duplicates
+
+// Groups the images that are the same picture (resized, re-compressed, lightly cropped,
+// brightness or contrast changed, turned grey). Candidates are pairs whose binary hash
+// (the library's binary model, e.g. the built-in phash) differs in few bits; a candidate
+// is confirmed when the images' vectors under a float model are nearly parallel. Pairs
+// chain into groups (A~B, B~C: one group).
+struct DuplicateOptions {
+  int hash_distance = 12;       // at most this many of the hash's bits differ
+  double min_similarity = 0.9;  // cosine of the confirming model's vectors, at least
+  std::string hash_model;       // the binary model (default: the library's first)
+  // The confirming float model (default: the library's first float model that is not a
+  // built-in one, else the first float model); "none": the hash alone decides.
+  std::string confirm_model;
+};
+
+struct DuplicateGroup {
+  std::vector<ImageInfo> images;  // by id
+  int64_t largest = 0;            // the id with the most pixels (then bytes): keep it
+  int64_t oldest = 0;             // the id of the earliest modified file
+  double min_similarity = 1;      // the weakest confirmed pair inside the group
+  int max_hash_distance = 0;      // the most differing hash bits inside the group
+};
+
+struct DuplicateReport {
+  std::string hash_model;
+  std::string confirm_model;  // "none" when the hash alone decided
+  size_t images = 0;
+  size_t candidate_pairs = 0;  // within the hash distance
+  size_t confirmed_pairs = 0;
+  std::vector<DuplicateGroup> groups;  // largest groups first
+  double seconds = 0;
+
+  // {"hash_model", "confirm_model", "images", "candidate_pairs", "confirmed_pairs",
+  //  "groups": [{"images": [{id, path, size, mtime_ns, width, height}], "largest",
+  //  "oldest", "min_similarity", "max_hash_distance"}]}
+  nlohmann::json ToJson() const;
+};
+
 class Library {
  public:
   // Opens the library in the folder `location`; a missing or empty folder gets a new,
@@ -268,6 +307,8 @@ class Library {
   virtual Result<EvalReport> Evaluate(const EvalOptions& options) = 0;
   // Learns fusion weights on a labelled folder and stores them (see TuneOptions).
   virtual Result<TuneReport> Tune(const TuneOptions& options) = 0;
+  // Groups of images that are the same picture (see DuplicateOptions).
+  virtual Result<DuplicateReport> FindDuplicates(const DuplicateOptions& options) = 0;
 };
 
 }  // namespace imgsearch

@@ -8,6 +8,7 @@
 
 #include "base/env.h"
 #include "pipeline/compare_report.h"
+#include "pipeline/duplicates.h"
 #include "pipeline/eval.h"
 #include "pipeline/images.h"
 #include "pipeline/ingest.h"
@@ -103,6 +104,10 @@ class LibraryImpl final : public Library {
   Result<EvalReport> Evaluate(const EvalOptions& options) override {
     IMGSEARCH_ASSIGN_OR_RETURN(auto tuned, UsableTunedWeights());
     return pipeline::Evaluate(models_, *images_, options, tuned);
+  }
+
+  Result<DuplicateReport> FindDuplicates(const DuplicateOptions& options) override {
+    return pipeline::FindDuplicates(models_, *images_, options);
   }
 
   Result<TuneReport> Tune(const TuneOptions& options) override {
