@@ -7,10 +7,14 @@
 #include <unistd.h>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include <thread>
 
+#include "image/encode.h"
+#include "image/resize.h"
+#include "imgsearch/image.h"
 #include "serve_process.h"
 #include "test_util.h"
 
@@ -424,6 +428,40 @@ TEST(PipelineCliTest, IndexKilledMidwayResumesWithoutDuplicates) {
   for (const auto& c : list) EXPECT_EQ(c["rows"], n) << c.dump();  // each file exactly once
   std::printf("after 3 kills, %d of %d images were already indexed\n",
               report["unchanged"].get<int>(), n);
+}
+
+TEST(PipelineCliTest, DuplicatesGroupsReencodedCopiesAndWritesAPage) {
+  std::string dir = MakeTempDir() + "/photos", db = MakeTempDir() + "/db";
+  fs::create_directories(dir);
+  fs::copy(FixturePath("classes/green/green_2.png"), dir + "/green.png");
+  fs::copy(FixturePath("classes/red/red_0.png"), dir + "/red.png");
+  Image green = testing::ValueOrDie(LoadImage(dir + "/green.png"));
+  WriteFileBytes(dir + "/green-q40.jpg", testing::ValueOrDie(image::EncodeJpeg(green, 40)));
+  Image half = image::Resize(green, green.width / 2, green.height / 2, Interpolation::kBilinear);
+  WriteFileBytes(dir + "/green-half.jpg", testing::ValueOrDie(image::EncodeJpeg(half)));
+  ASSERT_EQ(RunImgsearch({"index", dir, "--db", db}).exit_code, 0);
+
+  std::string page = MakeTempDir() + "/duplicates.html";
+  auto r = RunImgsearch({"duplicates", "--json", "--db", db, "--html", page});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["images"], 4);
+  ASSERT_EQ(report["groups"].size(), 1u);
+  std::set<std::string> names;
+  for (const auto& image : report["groups"][0]["images"])
+    names.insert(fs::path(image["path"].get<std::string>()).filename().string());
+  EXPECT_EQ(names, (std::set<std::string>{"green.png", "green-q40.jpg", "green-half.jpg"}));
+  std::string html = ReadFileBytes(page);
+  EXPECT_NE(html.find("largest: keep"), std::string::npos);
+  EXPECT_NE(html.find("green-half.jpg"), std::string::npos);
+  EXPECT_EQ(html.find("red.png"), std::string::npos);
+
+  auto text = RunImgsearch({"duplicates", "--db", db});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("group 1: 3 images"), std::string::npos) << text.out;
+  auto wrong = RunImgsearch({"duplicates", "--db", db, "--hash-model", "color_layout"});
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.err.find("binary"), std::string::npos) << wrong.err;
 }
 
 }  // namespace

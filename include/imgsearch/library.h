@@ -222,7 +222,8 @@ struct TuneReport {
 // Groups the images that are the same picture (resized, re-compressed, lightly cropped,
 // brightness or contrast changed, turned grey). Candidates are pairs whose binary hash
 // (the library's binary model, e.g. the built-in phash) differs in few bits; a candidate
-// is confirmed when the images' vectors under a float model are nearly parallel. Pairs
+// is confirmed when the images' vectors under a float model are nearly parallel (the
+// built-in color_layout compares brightness alone when one of the two is grey). Pairs
 // chain into groups (A~B, B~C: one group).
 struct DuplicateOptions {
   int hash_distance = 12;       // at most this many of the hash's bits differ
@@ -254,6 +255,9 @@ struct DuplicateReport {
   //  "groups": [{"images": [{id, path, size, mtime_ns, width, height}], "largest",
   //  "oldest", "min_similarity", "max_hash_distance"}]}
   nlohmann::json ToJson() const;
+  // A self-contained page: each group's thumbnails, sizes, dates and paths, the one to
+  // keep marked.
+  std::string ToHtml() const;
 };
 
 class Library {

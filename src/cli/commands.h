@@ -18,6 +18,7 @@ void AddSearchCommand(CLI::App& app, int* exit_code);
 void AddCompareCommand(CLI::App& app, int* exit_code);
 void AddEvalCommand(CLI::App& app, int* exit_code);
 void AddTuneCommand(CLI::App& app, int* exit_code);
+void AddDuplicatesCommand(CLI::App& app, int* exit_code);
 // collections, stats, delete, export
 void AddAdminCommands(CLI::App& app, int* exit_code);
 void AddServeCommand(CLI::App& app, int* exit_code);

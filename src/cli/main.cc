@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   imgsearch::cli::AddCompareCommand(app, &exit_code);
   imgsearch::cli::AddEvalCommand(app, &exit_code);
   imgsearch::cli::AddTuneCommand(app, &exit_code);
+  imgsearch::cli::AddDuplicatesCommand(app, &exit_code);
   imgsearch::cli::AddAdminCommands(app, &exit_code);
   imgsearch::cli::AddServeCommand(app, &exit_code);
   imgsearch::cli::AddQuantizeCommand(app, &exit_code);

@@ -17,7 +17,7 @@ const std::vector<BuiltinModel>& BuiltinModels() {
       {"color_layout",
        "colour layout: 32-d float vector, the low-frequency DCT of an 8x8 YCbCr thumbnail "
        "(MPEG-7 style; finds images with similar colour arrangement)",
-       embedded::color_layout},
+       embedded::color_layout, /*brightness_dimensions=*/16},  // 16 of Y, then 8 each of Cb, Cr
   };
   return models;
 }

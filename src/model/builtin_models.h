@@ -2,6 +2,7 @@
 // their model specs travel in their ONNX metadata).
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 #include <vector>
 
@@ -11,6 +12,9 @@ struct BuiltinModel {
   std::string_view name;
   std::string_view description;
   std::string_view onnx_bytes;
+  // For a float model whose vector is brightness first, then colour: how many leading
+  // dimensions are brightness alone (a grey picture has zeros after them). 0: no such split.
+  size_t brightness_dimensions = 0;
 };
 
 const std::vector<BuiltinModel>& BuiltinModels();

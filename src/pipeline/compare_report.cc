@@ -2,9 +2,8 @@
 
 #include <filesystem>
 
-#include "base/base64.h"
-#include "image/encode.h"
 #include "pipeline/agreement.h"
+#include "pipeline/html_page.h"
 
 namespace imgsearch::pipeline {
 namespace {
@@ -13,33 +12,6 @@ std::vector<int64_t> Ids(const ModelResults& r) {
   std::vector<int64_t> ids;
   for (const Hit& h : r.hits) ids.push_back(h.id);
   return ids;
-}
-
-std::string Escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '<')
-      out += "&lt;";
-    else if (c == '>')
-      out += "&gt;";
-    else if (c == '&')
-      out += "&amp;";
-    else if (c == '"')
-      out += "&quot;";
-    else
-      out += c;
-  }
-  return out;
-}
-
-// An <img> of the file's thumbnail, or a note when it cannot be read.
-std::string ThumbnailTag(const std::string& path) {
-  auto image = LoadImage(path);
-  if (!image.ok()) return "<div class=missing>unreadable</div>";
-  auto jpeg = image::EncodeJpeg(image::Thumbnail(*image, 160), 80);
-  if (!jpeg.ok()) return "<div class=missing>unreadable</div>";
-  return "<img src=\"data:image/jpeg;base64," + base::Base64Encode(*jpeg) + "\" alt=\"" +
-         Escape(path) + "\">";
 }
 
 }  // namespace
@@ -69,28 +41,24 @@ nlohmann::json CompareModels(const SearchResults& results) {
 
 Result<std::string> CompareHtml(const std::string& query_label, const std::string& query_path,
                                 const SearchResults& results, const nlohmann::json& comparison) {
-  std::string html =
-      "<!doctype html><html><head><meta charset=utf-8><title>imgsearch: " + Escape(query_label) +
-      "</title><style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
-      "td,th{padding:4px 8px;border:1px solid #ddd;vertical-align:top;text-align:left}"
+  std::string html = PageStart(
+      "imgsearch: " + query_label,
       ".cols{display:flex;gap:1.5em;align-items:flex-start}.col{min-width:180px}"
-      ".hit{margin-bottom:10px}.hit "
-      "img{max-width:160px;display:block}.meta{font-size:12px;color:#444}"
-      ".missing{width:160px;height:60px;background:#eee}</style></head><body>";
+      ".hit{margin-bottom:10px}.hit img{max-width:160px;display:block}");
   html += "<h1>Query</h1><div class=hit>" +
           (query_path.empty() ? std::string() : ThumbnailTag(query_path)) + "<div class=meta>" +
-          Escape(query_label) + "</div></div><h2>Results per model</h2><div class=cols>";
+          EscapeHtml(query_label) + "</div></div><h2>Results per model</h2><div class=cols>";
   auto column = [&](const std::string& title,
                     const std::vector<std::tuple<int64_t, double, std::string>>& rows,
                     const char* value) {
-    html += "<div class=col><h3>" + Escape(title) + "</h3>";
+    html += "<div class=col><h3>" + EscapeHtml(title) + "</h3>";
     for (size_t i = 0; i < rows.size(); ++i) {
       const auto& [id, v, path] = rows[i];
       char meta[128];
       std::snprintf(meta, sizeof(meta), "#%zu &middot; id %lld &middot; %s %.4g", i + 1,
                     static_cast<long long>(id), value, v);
       html += "<div class=hit>" + ThumbnailTag(path) + "<div class=meta>" + meta + "<br>" +
-              Escape(std::filesystem::path(path).filename().string()) + "</div></div>";
+              EscapeHtml(std::filesystem::path(path).filename().string()) + "</div></div>";
     }
     html += "</div>";
   };
@@ -113,7 +81,7 @@ Result<std::string> CompareHtml(const std::string& query_label, const std::strin
     std::snprintf(row, sizeof(row), "<td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td>",
                   p["overlap"].get<double>(), p["jaccard"].get<double>(),
                   p["spearman"].get<double>(), p["kendall"].get<double>());
-    html += "<tr><td>" + Escape(p["a"].get<std::string>() + " / " + p["b"].get<std::string>()) +
+    html += "<tr><td>" + EscapeHtml(p["a"].get<std::string>() + " / " + p["b"].get<std::string>()) +
             "</td>" + row + "</tr>";
   }
   html += "</table></body></html>\n";

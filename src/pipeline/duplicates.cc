@@ -7,7 +7,7 @@
 #include <map>
 #include <numeric>
 
-#include "imgsearch/embedder.h"
+#include "model/builtin_models.h"
 #include "pipeline/images.h"
 
 namespace imgsearch::pipeline {
@@ -16,10 +16,15 @@ namespace {
 constexpr size_t kGetBatch = 4096;  // ids per Get when reading the confirming vectors
 
 bool IsBuiltin(const BoundModel& model) {
-  for (const BuiltinModelInfo& info : ListBuiltinModels()) {
-    if (info.name == model.source.source) return true;
-  }
-  return false;
+  return model::FindBuiltinModel(model.source.source) != nullptr;
+}
+
+// A picture turned grey keeps its brightness dimensions and loses its colour ones, so a
+// model with that split (the built-in color_layout) compares brightness alone when either
+// picture has no colour. 0: compare whole vectors.
+size_t BrightnessDimensions(const BoundModel& model) {
+  const model::BuiltinModel* builtin = model::FindBuiltinModel(model.source.source);
+  return builtin != nullptr ? builtin->brightness_dimensions : 0;
 }
 
 bool IsBinary(const BoundModel& model) { return model.collection->schema().binary(); }
@@ -138,14 +143,29 @@ Result<std::map<int64_t, std::vector<float>>> LoadVectors(const Collection& coll
   return vectors;
 }
 
-double Cosine(const std::vector<float>& a, const std::vector<float>& b) {
+double Cosine(const std::vector<float>& a, const std::vector<float>& b, size_t dimensions) {
   double dot = 0, aa = 0, bb = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+  for (size_t i = 0; i < dimensions && i < a.size() && i < b.size(); ++i) {
     dot += double(a[i]) * b[i];
     aa += double(a[i]) * a[i];
     bb += double(b[i]) * b[i];
   }
   return aa > 0 && bb > 0 ? dot / std::sqrt(aa * bb) : 0;
+}
+
+// Whether the dimensions after `brightness` hold (next to) nothing: a grey picture.
+bool HasNoColour(const std::vector<float>& v, size_t brightness) {
+  double colour = 0, all = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    all += double(v[i]) * v[i];
+    if (i >= brightness) colour += double(v[i]) * v[i];
+  }
+  return colour <= 1e-4 * all;  // the colour part is under 1% of the vector's length
+}
+
+double Similarity(const std::vector<float>& a, const std::vector<float>& b, size_t brightness) {
+  bool grey = brightness > 0 && (HasNoColour(a, brightness) || HasNoColour(b, brightness));
+  return Cosine(a, b, grey ? brightness : a.size());
 }
 
 // Keeps the pairs whose vectors under `model` are at least `min_similarity` alike. A pair
@@ -155,11 +175,12 @@ Result<std::vector<Pair>> Confirm(const BoundModel& model, const Hashes& hashes,
   std::vector<int64_t> ids;
   for (const Pair& p : pairs) ids.insert(ids.end(), {hashes.ids[p.a], hashes.ids[p.b]});
   IMGSEARCH_ASSIGN_OR_RETURN(auto vectors, LoadVectors(*model.collection, ids));
+  size_t brightness = BrightnessDimensions(model);
   std::vector<Pair> confirmed;
   for (Pair& p : pairs) {
     auto a = vectors.find(hashes.ids[p.a]), b = vectors.find(hashes.ids[p.b]);
     if (a == vectors.end() || b == vectors.end()) continue;
-    p.similarity = Cosine(a->second, b->second);
+    p.similarity = Similarity(a->second, b->second, brightness);
     if (p.similarity >= min_similarity) confirmed.push_back(p);
   }
   return confirmed;
