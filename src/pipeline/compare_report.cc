@@ -41,10 +41,10 @@ nlohmann::json CompareModels(const SearchResults& results) {
 
 Result<std::string> CompareHtml(const std::string& query_label, const std::string& query_path,
                                 const SearchResults& results, const nlohmann::json& comparison) {
-  std::string html = PageStart(
-      "imgsearch: " + query_label,
-      ".cols{display:flex;gap:1.5em;align-items:flex-start}.col{min-width:180px}"
-      ".hit{margin-bottom:10px}.hit img{max-width:160px;display:block}");
+  std::string html =
+      PageStart("imgsearch: " + query_label,
+                ".cols{display:flex;gap:1.5em;align-items:flex-start}.col{min-width:180px}"
+                ".hit{margin-bottom:10px}.hit img{max-width:160px;display:block}");
   html += "<h1>Query</h1><div class=hit>" +
           (query_path.empty() ? std::string() : ThumbnailTag(query_path)) + "<div class=meta>" +
           EscapeHtml(query_label) + "</div></div><h2>Results per model</h2><div class=cols>";

@@ -27,7 +27,9 @@ size_t BrightnessDimensions(const BoundModel& model) {
   return builtin != nullptr ? builtin->brightness_dimensions : 0;
 }
 
-bool IsBinary(const BoundModel& model) { return model.collection->schema().binary(); }
+bool IsBinary(const BoundModel& model) {
+  return model.collection->schema().binary();
+}
 
 const BoundModel* FindModel(const std::vector<BoundModel>& models, const std::string& name) {
   for (const BoundModel& m : models) {
@@ -88,7 +90,8 @@ struct Hashes {
 
 Result<Hashes> LoadHashes(const BoundModel& model) {
   const CollectionSchema& schema = model.collection->schema();
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, AllRows(*model.collection, {schema.vector_field}));
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows,
+                             AllRows(*model.collection, {schema.vector_field}));
   Hashes hashes;
   size_t bytes = schema.VectorBytes();
   hashes.words = (bytes + 7) / 8;
@@ -96,8 +99,8 @@ Result<Hashes> LoadHashes(const BoundModel& model) {
   for (size_t i = 0; i < rows.size(); ++i) {
     const std::vector<uint8_t>& v = rows[i].binary_vector;
     if (v.size() != bytes)
-      return Status::Corruption("model \"" + schema.name + "\": row " +
-                                std::to_string(rows[i].id) + " has no binary vector");
+      return Status::Corruption("model \"" + schema.name + "\": row " + std::to_string(rows[i].id) +
+                                " has no binary vector");
     hashes.ids.push_back(rows[i].id);
     for (size_t b = 0; b < bytes; ++b)
       hashes.bits[i * hashes.words + b / 8] |= uint64_t(v[b]) << (8 * (b % 8));
@@ -137,7 +140,8 @@ Result<std::map<int64_t, std::vector<float>>> LoadVectors(const Collection& coll
   for (size_t first = 0; first < ids.size(); first += kGetBatch) {
     std::vector<int64_t> batch(ids.begin() + long(first),
                                ids.begin() + long(std::min(ids.size(), first + kGetBatch)));
-    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, collection.Get(batch, {collection.schema().vector_field}));
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows,
+                               collection.Get(batch, {collection.schema().vector_field}));
     for (Row& row : rows) vectors[row.id] = std::move(row.vector);
   }
   return vectors;

@@ -13,7 +13,8 @@ std::string Date(int64_t mtime_ns) {
   std::time_t seconds = static_cast<std::time_t>(mtime_ns / 1000000000);
   std::tm utc{};
   char text[32] = "?";
-  if (gmtime_r(&seconds, &utc) != nullptr) std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M", &utc);
+  if (gmtime_r(&seconds, &utc) != nullptr)
+    std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M", &utc);
   return text;
 }
 

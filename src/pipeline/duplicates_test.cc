@@ -25,7 +25,9 @@ using testing::WriteFileBytes;
 
 constexpr int kWidth = 160, kHeight = 120;
 
-uint8_t Clamp(double v) { return static_cast<uint8_t>(std::clamp(v, 0.0, 255.0) + 0.5); }
+uint8_t Clamp(double v) {
+  return static_cast<uint8_t>(std::clamp(v, 0.0, 255.0) + 0.5);
+}
 
 // A picture of its own: a colour gradient with a few filled ellipses, all from `seed`.
 Image MakePicture(unsigned seed) {
@@ -40,8 +42,11 @@ Image MakePicture(unsigned seed) {
   };
   std::vector<Ellipse> ellipses(5);
   for (Ellipse& e : ellipses) {
-    e = {kWidth * unit(random), kHeight * unit(random), 10 + 40 * unit(random),
-         10 + 30 * unit(random), {255 * unit(random), 255 * unit(random), 255 * unit(random)}};
+    e = {kWidth * unit(random),
+         kHeight * unit(random),
+         10 + 40 * unit(random),
+         10 + 30 * unit(random),
+         {255 * unit(random), 255 * unit(random), 255 * unit(random)}};
   }
   for (int y = 0; y < kHeight; ++y) {
     for (int x = 0; x < kWidth; ++x) {
@@ -67,7 +72,8 @@ Image MapPixels(const Image& source, double gain, double offset) {
 Image Grey(const Image& source) {
   Image out = source;
   for (size_t p = 0; p < out.rgb.size(); p += 3) {
-    uint8_t y = Clamp(0.299 * source.rgb[p] + 0.587 * source.rgb[p + 1] + 0.114 * source.rgb[p + 2]);
+    uint8_t y =
+        Clamp(0.299 * source.rgb[p] + 0.587 * source.rgb[p + 1] + 0.114 * source.rgb[p + 2]);
     out.rgb[p] = out.rgb[p + 1] = out.rgb[p + 2] = y;
   }
   return out;
@@ -78,8 +84,8 @@ std::map<std::string, std::string> Variants(const Image& picture) {
   int dx = kWidth / 25, dy = kHeight / 25;
   return {
       {"original", ValueOrDie(image::EncodeJpeg(picture, 92))},
-      {"half-size", ValueOrDie(image::EncodeJpeg(
-                        image::Resize(picture, kWidth / 2, kHeight / 2, Interpolation::kBilinear)))},
+      {"half-size", ValueOrDie(image::EncodeJpeg(image::Resize(picture, kWidth / 2, kHeight / 2,
+                                                               Interpolation::kBilinear)))},
       {"quality-30", ValueOrDie(image::EncodeJpeg(picture, 30))},
       {"cropped", ValueOrDie(image::EncodeJpeg(
                       image::Crop(picture, dx, dy, kWidth - 2 * dx, kHeight - 2 * dy)))},

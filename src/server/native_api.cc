@@ -1,5 +1,5 @@
 // The native JSON API: search by upload or id, upload, images and thumbnails by id,
-// delete, health.
+// delete, duplicates, health.
 #include <filesystem>
 
 #include "base/env.h"
@@ -74,6 +74,17 @@ void Server::State::Search(const httplib::Request& req, httplib::Response& res) 
   if (!answer) return SendError(res, 503, TimeLimitMessage(req));
   if (!answer->ok()) return SendStatus(res, answer->status());
   SendJson(res, **answer);
+}
+
+// The groups of the same picture; quadratic in the library's size, so under the time limit.
+void Server::State::Duplicates(const httplib::Request& req, httplib::Response& res) {
+  auto options = ParseDuplicatesQuery(req.params);
+  if (!options.ok()) return SendStatus(res, options.status());
+  auto report = WithinTimeLimit<Result<DuplicateReport>>(
+      req, [this, options = *options] { return library->FindDuplicates(options); });
+  if (!report) return SendError(res, 503, TimeLimitMessage(req));
+  if (!report->ok()) return SendStatus(res, report->status());
+  SendJson(res, (*report)->ToJson());
 }
 
 void Server::State::Image(const httplib::Request& req, httplib::Response& res) const {

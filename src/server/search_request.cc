@@ -1,5 +1,6 @@
 #include "server/search_request.h"
 
+#include <charconv>
 #include <cstdint>
 
 #include "base/json.h"
@@ -47,6 +48,34 @@ Result<SearchCall> ParseMultipartSearch(const httplib::MultipartFormDataMap& par
     }
   }
   return call;
+}
+
+Result<DuplicateOptions> ParseDuplicatesQuery(const httplib::Params& params) {
+  DuplicateOptions options;
+  for (const auto& [name, value] : params) {
+    if (params.count(name) > 1) return Status::InvalidArgument("\"" + name + "\" given twice");
+    if (name == "hash_distance") {
+      if (value.empty() || value.size() > 4 ||
+          value.find_first_not_of("0123456789") != std::string::npos)
+        return Status::InvalidArgument("hash_distance must be a number of bits, not \"" + value +
+                                       "\"");
+      options.hash_distance = std::stoi(value);
+    } else if (name == "similarity") {
+      double similarity = 0;
+      auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), similarity);
+      if (value.empty() || error != std::errc() || end != value.data() + value.size())
+        return Status::InvalidArgument("similarity must be a number, not \"" + value + "\"");
+      options.min_similarity = similarity;
+    } else if (name == "hash_model") {
+      options.hash_model = value;
+    } else if (name == "confirm_model") {
+      options.confirm_model = value;
+    } else {
+      return Status::InvalidArgument("unknown parameter \"" + name +
+                                     "\" (hash_distance, similarity, hash_model, confirm_model)");
+    }
+  }
+  return options;
 }
 
 Result<SearchCall> ParseJsonSearch(std::string_view text) {

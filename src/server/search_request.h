@@ -1,6 +1,6 @@
 // Reading the native API's requests: a search from a JSON body or from multipart fields
-// (with an uploaded "image"), and an upload's optional "fields" part. Functions of the
-// request's body or parts alone, apart from the HTTP exchange, so that they can be
+// (with an uploaded "image"), an upload's optional "fields" part, and the duplicates query.
+// Functions of the request's body or parts alone, apart from the HTTP exchange, so that they can be
 // tested and fuzzed without a server.
 #pragma once
 
@@ -27,6 +27,10 @@ Result<SearchCall> ParseJsonSearch(std::string_view body);
 // The file part "image" and the fields "k", "filter", "fuse", "exclude_self" and
 // "models" (several parts, or names separated by commas).
 Result<SearchCall> ParseMultipartSearch(const httplib::MultipartFormDataMap& parts);
+
+// The query of GET /api/duplicates: "hash_distance" (bits), "similarity" (-1..1),
+// "hash_model", "confirm_model"; each at most once, numbers written in full.
+Result<DuplicateOptions> ParseDuplicatesQuery(const httplib::Params& params);
 
 // The part "fields" of an upload, a JSON object; null when there is no such part.
 Result<nlohmann::json> ParseUploadFields(const httplib::MultipartFormDataMap& parts);

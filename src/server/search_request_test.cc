@@ -31,6 +31,32 @@ TEST(SearchRequestTest, BadKAndHugeNumbersAreRefused) {
   }
 }
 
+TEST(SearchRequestTest, DuplicatesQueryReadsEveryParameterAndRefusesOthers) {
+  auto options = ParseDuplicatesQuery({{"hash_distance", "20"},
+                                       {"similarity", "0.75"},
+                                       {"hash_model", "phash"},
+                                       {"confirm_model", "none"}});
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  EXPECT_EQ(options->hash_distance, 20);
+  EXPECT_EQ(options->min_similarity, 0.75);
+  EXPECT_EQ(options->hash_model, "phash");
+  EXPECT_EQ(options->confirm_model, "none");
+  EXPECT_EQ(ParseDuplicatesQuery({})->hash_distance, DuplicateOptions{}.hash_distance);
+  for (const httplib::Params& bad :
+       std::vector<httplib::Params>{{{"hash_distance", "-1"}},
+                                    {{"hash_distance", "99999"}},
+                                    {{"hash_distance", ""}},
+                                    {{"similarity", "1e400"}},
+                                    {{"similarity", "0.9 "}},
+                                    {{"similarity", ""}},
+                                    {{"k", "3"}},
+                                    {{"hash_model", "a"}, {"hash_model", "b"}}}) {
+    auto refused = ParseDuplicatesQuery(bad);
+    ASSERT_FALSE(refused.ok()) << bad.begin()->first << "=" << bad.begin()->second;
+    EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  }
+}
+
 TEST(SearchRequestTest, MultipartFieldsAndAFileNameThatIsNotUtf8) {
   httplib::MultipartFormDataMap parts;
   parts.insert({"image", {"image", "bytes", "caf\xe9.jpg", "image/jpeg"}});

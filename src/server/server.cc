@@ -178,6 +178,8 @@ void Server::State::Routes() {
            guard("thumb", false, native, [this](R req, W res) { Thumbnail(req, res); }));
   http.Delete(R"(/api/images/(\d+))",
               guard("delete", true, native, [this](R req, W res) { Delete(req, res); }));
+  http.Get("/api/duplicates",
+           guard("duplicates", false, native, [this](R req, W res) { Duplicates(req, res); }));
   http.Get("/metrics", guard("metrics", false, native, [this](R, W res) {
              res.set_content(metrics.Prometheus(library->database()), "text/plain; version=0.0.4");
            }));

@@ -53,6 +53,7 @@ struct Server::State {
   void Thumbnail(const httplib::Request& req, httplib::Response& res);
   void Upload(const httplib::Request& req, httplib::Response& res);
   void Delete(const httplib::Request& req, httplib::Response& res);
+  void Duplicates(const httplib::Request& req, httplib::Response& res);
 
   // --- routing (server.cc) ---
   void Routes();

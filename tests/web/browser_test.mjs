@@ -146,6 +146,16 @@ try {
   await page.waitForSelector("#status.error");
   const error = await page.textContent("#status");
   check(error.includes("not an image"), "bad file reported: " + error);
+  // The duplicate groups: the byte-identical copy of red_0, the larger one marked to keep.
+  await page.click("#show-duplicates");
+  await page.waitForSelector(".column.group .hit");
+  const groups = await page.$$eval(".column.group", (cs) => cs.map((c) =>
+    [...c.querySelectorAll(".hit")].map((h) => h.title.split("/").pop().split(" ")[0])));
+  check(JSON.stringify(groups.map((g) => g.sort())) === JSON.stringify([["copy_of_red_0.png", "red_0.png"]]),
+        "one duplicate group, red_0 and its copy: " + JSON.stringify(groups));
+  const keep = await page.$$eval(".column.group .hit .meta", (ms) => ms.filter((m) => m.textContent.includes("keep: largest")).length);
+  check(keep === 1, "one image of the group marked to keep");
+  check((await page.textContent("#duplicates-summary")).includes("among 10 images"), "the summary counts the images");
   check(problems.length === 0, "no script errors in the page: " + problems.join("; "));
 } finally {
   await browser.close();
