@@ -182,10 +182,40 @@ struct EvalScores {
   double index_recall = -1;  // recall at K of the index against exact search (-1: n/a)
 };
 
+// Mean precision and recall over the queries after each rank 1..K: a precision-recall
+// curve, one point per rank.
+struct EvalCurve {
+  std::vector<double> precision;
+  std::vector<double> recall;
+};
+
+// A query the models answered most differently, with each model's first hits.
+struct EvalDisagreement {
+  struct Hit {
+    std::string path;
+    bool relevant = false;  // of the query's class
+  };
+  int64_t id = 0;
+  std::string path;
+  std::string label;
+  double agreement = 0;                          // mean Jaccard@K over the pairs of models
+  std::map<std::string, std::vector<Hit>> hits;  // per model, the first five
+};
+
 struct EvalReport {
   size_t queries = 0;
   size_t classes = 0;
+  int k = 0;
   std::map<std::string, EvalScores> models;  // and "fused" (RRF), "tuned" (after Tune)
+  std::map<std::string, EvalCurve> curves;   // by the names of `models`
+  std::map<std::string, std::map<std::string, double>> class_map;  // name -> class -> mAP@K
+  // Mean Jaccard@K of two models' answers to the same query (1 on the diagonal).
+  std::map<std::string, std::map<std::string, double>> agreement;
+  std::vector<EvalDisagreement> disagreements;  // the least agreement first, at most eight
+
+  // A self-contained page (SVG, thumbnails inline): precision-recall curves, mAP per class
+  // as bars, the agreement heat map, and the queries the models disagree on most.
+  std::string ToHtml() const;
 };
 
 // --- learning how to fuse

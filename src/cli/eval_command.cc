@@ -5,6 +5,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "base/env.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/session.h"
@@ -17,6 +18,7 @@ struct EvalCommandOptions {
   EvalOptions eval;
   std::string db;
   std::vector<std::string> models;
+  std::string html;
   bool json = false;
 };
 
@@ -32,6 +34,10 @@ int RunEval(const EvalCommandOptions& options) {
     return kExitFailure;
   }
   const int k = options.eval.k;
+  if (!options.html.empty()) {
+    Status written = base::Env::Default()->WriteFileAtomic(options.html, report->ToHtml());
+    if (!written.ok()) return PrintError(written), kExitFailure;
+  }
   if (options.json) {
     nlohmann::json models = nlohmann::json::object();
     for (const auto& [name, s] : report->models) {
@@ -58,6 +64,8 @@ int RunEval(const EvalCommandOptions& options) {
     std::printf("%-16s %9.3f %9.3f %9.3f %12.3f %18s\n", name.c_str(), s.map, s.precision, s.recall,
                 s.latency_ms, recall);
   }
+  if (!options.html.empty())
+    std::printf("\nPage with curves and thumbnails: %s\n", options.html.c_str());
   return kExitOk;
 }
 
@@ -80,6 +88,9 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
       ->delimiter(',')
       ->allow_extra_args(false);
   cmd->add_flag("--json", options->json, "Print JSON");
+  cmd->add_option("--html", options->html,
+                  "Also write a page: precision-recall curves, mAP per class, agreement, and "
+                  "the queries the models disagree on");
   cmd->callback([options, exit_code] { *exit_code = RunEval(*options); });
 }
 

@@ -6,6 +6,7 @@
 
 #include "index/flat_index.h"
 #include "pipeline/agreement.h"
+#include "pipeline/images.h"
 #include "store/vector_form.h"
 
 namespace imgsearch::pipeline {
@@ -85,11 +86,95 @@ class ExactSearcher {
   std::map<int64_t, std::string> vectors_;
 };
 
-void Accumulate(EvalScores* s, const std::vector<int64_t>& ranked,
-                const std::vector<int64_t>& relevant, size_t k) {
-  s->map += AveragePrecisionAtK(ranked, relevant, k);
-  s->precision += PrecisionAtK(ranked, relevant, k);
-  s->recall += RecallAtK(ranked, relevant, k);
+constexpr size_t kDisagreementsShown = 8;
+constexpr size_t kHitsShown = 5;
+
+// Precision and recall after each rank 1..k, added to the curve's sums in one pass.
+void AddCurve(EvalCurve* curve, const std::vector<int64_t>& ranked,
+              const std::vector<int64_t>& relevant, size_t k) {
+  if (curve->precision.empty()) curve->precision.assign(k, 0), curve->recall.assign(k, 0);
+  std::set<int64_t> wanted(relevant.begin(), relevant.end());
+  size_t hits = 0;
+  for (size_t r = 0; r < k; ++r) {
+    if (r < ranked.size() && wanted.count(ranked[r])) ++hits;
+    curve->precision[r] += double(hits) / double(r + 1);
+    curve->recall[r] += wanted.empty() ? 0 : double(hits) / double(wanted.size());
+  }
+}
+
+// One ranking's scores, added to the sums of `name` (a model, "fused" or "tuned").
+void Accumulate(EvalReport* report, const std::string& name, const std::string& label,
+                const std::vector<int64_t>& ranked, const std::vector<int64_t>& relevant) {
+  size_t k = size_t(report->k);
+  EvalScores& s = report->models[name];
+  double ap = AveragePrecisionAtK(ranked, relevant, k);
+  s.map += ap;
+  s.precision += PrecisionAtK(ranked, relevant, k);
+  s.recall += RecallAtK(ranked, relevant, k);
+  report->class_map[name][label] += ap;
+  AddCurve(&report->curves[name], ranked, relevant, k);
+}
+
+// How far the models' answers to one query agree: adds each pair's Jaccard@K to the
+// report's sums and returns their mean (1 with a single model).
+double AddAgreement(EvalReport* report, const std::vector<std::string>& names,
+                    const std::vector<std::vector<int64_t>>& ranked) {
+  double sum = 0;
+  size_t pairs = 0;
+  for (size_t a = 0; a < names.size(); ++a) {
+    report->agreement[names[a]][names[a]] += 1;
+    for (size_t b = a + 1; b < names.size(); ++b) {
+      double jaccard = Agreement(ranked[a], ranked[b]).jaccard;
+      report->agreement[names[a]][names[b]] += jaccard;
+      report->agreement[names[b]][names[a]] += jaccard;
+      sum += jaccard;
+      ++pairs;
+    }
+  }
+  return pairs ? sum / double(pairs) : 1;
+}
+
+EvalDisagreement View(int64_t id, const std::string& label, double agreement,
+                      const SearchResults& results, const std::map<int64_t, std::string>& labels) {
+  EvalDisagreement view;
+  view.id = id;
+  view.label = label;
+  view.agreement = agreement;
+  for (const ModelResults& m : results.models) {
+    auto& hits = view.hits[m.model];
+    for (size_t i = 0; i < m.hits.size() && i < kHitsShown; ++i) {
+      auto other = labels.find(m.hits[i].id);
+      hits.push_back({m.hits[i].row.fields.value("path", std::string()),
+                      other != labels.end() && other->second == label});
+    }
+  }
+  return view;
+}
+
+// Keeps the `kDisagreementsShown` views of least agreement, least first.
+void KeepLeastAgreeing(std::vector<EvalDisagreement>* views, bool final) {
+  if (!final && views->size() < 4 * kDisagreementsShown) return;
+  std::stable_sort(views->begin(), views->end(),
+                   [](const auto& a, const auto& b) { return a.agreement < b.agreement; });
+  if (views->size() > kDisagreementsShown) views->resize(kDisagreementsShown);
+}
+
+// The sums become means: over the queries, and over each class's queries.
+void Average(EvalReport* report, const std::map<std::string, size_t>& queries_per_class) {
+  double n = static_cast<double>(report->queries);
+  for (auto& [name, s] : report->models) {
+    s.map /= n, s.precision /= n, s.recall /= n, s.latency_ms /= n;
+  }
+  for (auto& [name, curve] : report->curves) {
+    for (double& p : curve.precision) p /= n;
+    for (double& r : curve.recall) r /= n;
+  }
+  for (auto& [name, per_class] : report->class_map) {
+    for (auto& [label, map] : per_class) map /= double(queries_per_class.at(label));
+  }
+  for (auto& [a, row] : report->agreement) {
+    for (auto& [b, value] : row) value /= n;
+  }
 }
 
 }  // namespace
@@ -109,33 +194,44 @@ Result<EvalReport> Evaluate(std::vector<BoundModel>& models, const Collection& i
   EvalReport report;
   report.queries = queries.size();
   report.classes = members.size();
+  report.k = options.k;
   std::vector<double> index_hits(models.size(), 0);
+  std::vector<std::string> names;
+  for (const auto& m : models) names.push_back(m.source.name);
+  std::map<std::string, size_t> queries_per_class;
   SearchOptions search;
   search.k = options.k;
   search.exclude_self = true;
   if (options.fuse && models.size() > 1) search.fuse = "rrf";
   for (int64_t id : queries) {
+    const std::string& label = labels[id];
+    ++queries_per_class[label];
     std::vector<int64_t> relevant;
-    for (int64_t other : members[labels[id]]) {
+    for (int64_t other : members[label]) {
       if (other != id) relevant.push_back(other);
     }
     Query query;
     query.id = id;
     IMGSEARCH_ASSIGN_OR_RETURN(SearchResults results, SearchModels(models, images, query, search));
+    std::vector<std::vector<int64_t>> ranked_by_model;
     for (size_t m = 0; m < models.size(); ++m) {
-      std::vector<int64_t> ranked;
+      std::vector<int64_t>& ranked = ranked_by_model.emplace_back();
       for (const Hit& h : results.models[m].hits) ranked.push_back(h.id);
-      EvalScores& s = report.models[models[m].source.name];
-      Accumulate(&s, ranked, relevant, options.k);
-      s.latency_ms += results.models[m].seconds * 1000;
+      Accumulate(&report, names[m], label, ranked, relevant);
+      report.models[names[m]].latency_ms += results.models[m].seconds * 1000;
       std::vector<int64_t> truth = exact[m].Nearest(id, options.k);
       std::set<int64_t> want(truth.begin(), truth.end());
       for (int64_t r : ranked) index_hits[m] += want.count(r);
     }
+    double agreement = AddAgreement(&report, names, ranked_by_model);
+    if (models.size() > 1) {
+      report.disagreements.push_back(View(id, label, agreement, results, labels));
+      KeepLeastAgreeing(&report.disagreements, /*final=*/false);
+    }
     if (!results.fused.empty()) {
       std::vector<int64_t> ranked;
       for (const auto& f : results.fused) ranked.push_back(f.id);
-      Accumulate(&report.models["fused"], ranked, relevant, options.k);
+      Accumulate(&report, "fused", label, ranked, relevant);
     }
     if (!search.fuse.empty() && tuned) {
       SearchOptions with_weights = search;
@@ -145,20 +241,25 @@ Result<EvalReport> Evaluate(std::vector<BoundModel>& models, const Collection& i
                                  SearchModels(models, images, query, with_weights));
       std::vector<int64_t> ranked;
       for (const auto& f : fused.fused) ranked.push_back(f.id);
-      Accumulate(&report.models["tuned"], ranked, relevant, options.k);
+      Accumulate(&report, "tuned", label, ranked, relevant);
     }
   }
+  Average(&report, queries_per_class);
   double n = static_cast<double>(queries.size());
-  for (auto& [name, s] : report.models) {
-    s.map /= n, s.precision /= n, s.recall /= n, s.latency_ms /= n;
-  }
   for (size_t m = 0; m < models.size(); ++m) {
-    report.models[models[m].source.name].index_recall = index_hits[m] / (n * options.k);
+    report.models[names[m]].index_recall = index_hits[m] / (n * options.k);
   }
   double latency = 0;
-  for (const auto& m : models) latency += report.models[m.source.name].latency_ms;
+  for (const auto& name : names) latency += report.models[name].latency_ms;
   for (const char* fused : {"fused", "tuned"}) {
     if (report.models.count(fused)) report.models[fused].latency_ms = latency;
+  }
+  KeepLeastAgreeing(&report.disagreements, /*final=*/true);
+  std::vector<int64_t> shown;
+  for (const auto& view : report.disagreements) shown.push_back(view.id);
+  IMGSEARCH_ASSIGN_OR_RETURN(auto infos, ImagesById(images, shown));
+  for (auto& view : report.disagreements) {
+    if (auto info = infos.find(view.id); info != infos.end()) view.path = info->second.path;
   }
   return report;
 }

@@ -1,12 +1,14 @@
-// Learned fusion on labelled sets built with known structure: the images collection of a
-// library, and model collections whose vectors are class centres plus noise (or noise
-// alone), so the right weights are known in advance.
+// Learned fusion, and the evaluation's details, on labelled sets built with known structure: the
+// images collection of a library, and model collections whose vectors are class centres plus noise
+// (or noise alone), so the right weights are known in advance.
 #include "pipeline/tune.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
+#include "pipeline/eval.h"
 #include "pipeline/images.h"
 #include "test_util.h"
 
@@ -79,6 +81,53 @@ TuneOptions Options() {
   options.dir = kRoot;
   options.k = 10;
   return options;
+}
+
+// The evaluation's details (curves, per class, agreement, disagreeing queries) against
+// the summary figures computed apart from them.
+TEST(EvalTest, TheDetailsAgreeWithTheSummaries) {
+  LabelledSet set = MakeImages();
+  AddModel(&set, "informative", 4.0, 1);
+  AddModel(&set, "noise", 0.0, 2);
+  EvalOptions options;
+  options.dir = kRoot;
+  options.k = 10;
+  EvalReport report = ValueOrDie(Evaluate(set.models, *set.images, options));
+  ASSERT_EQ(report.models.size(), 3u);  // and "fused"
+  for (const auto& [name, scores] : report.models) {
+    const EvalCurve& curve = report.curves.at(name);
+    ASSERT_EQ(curve.precision.size(), 10u) << name;
+    EXPECT_NEAR(curve.precision.back(), scores.precision, 1e-9) << name;
+    EXPECT_NEAR(curve.recall.back(), scores.recall, 1e-9) << name;
+    EXPECT_TRUE(std::is_sorted(curve.recall.begin(), curve.recall.end())) << name;
+    double class_mean = 0;  // every class has as many queries
+    for (const auto& [label, map] : report.class_map.at(name)) class_mean += map;
+    EXPECT_NEAR(class_mean / kClasses, scores.map, 1e-9) << name;
+  }
+  for (const auto& [label, map] : report.class_map.at("informative"))
+    EXPECT_GT(map, report.class_map.at("noise").at(label)) << label;
+  EXPECT_EQ(report.agreement.at("noise").at("noise"), 1.0);
+  double across = report.agreement.at("informative").at("noise");
+  EXPECT_EQ(across, report.agreement.at("noise").at("informative"));
+  EXPECT_LT(across, 0.5);
+  ASSERT_EQ(report.disagreements.size(), 8u);
+  for (size_t i = 0; i < report.disagreements.size(); ++i) {
+    const EvalDisagreement& d = report.disagreements[i];
+    if (i > 0) {
+      EXPECT_GE(d.agreement, report.disagreements[i - 1].agreement);
+    }
+    EXPECT_LE(d.agreement, across);  // the least agreeing are below the mean
+    EXPECT_NE(d.path.find("/" + d.label + "/"), std::string::npos);
+    ASSERT_EQ(d.hits.at("informative").size(), 5u);
+    for (const auto& hit : d.hits.at("noise"))
+      EXPECT_EQ(hit.relevant, hit.path.find("/" + d.label + "/") != std::string::npos);
+  }
+  std::string page = report.ToHtml();
+  size_t curves = 0;
+  for (size_t at = page.find("class=curve"); at != std::string::npos;
+       at = page.find("class=curve", at + 1))
+    ++curves;
+  EXPECT_EQ(curves, 3u);
 }
 
 TEST(TuneTest, AnInformativeModelOutweighsNoiseAndFusionIsNoWorseThanIt) {

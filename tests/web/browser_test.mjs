@@ -156,6 +156,22 @@ try {
   const keep = await page.$$eval(".column.group .hit .meta", (ms) => ms.filter((m) => m.textContent.includes("keep: largest")).length);
   check(keep === 1, "one image of the group marked to keep");
   check((await page.textContent("#duplicates-summary")).includes("among 10 images"), "the summary counts the images");
+  // The page of `imgsearch eval --html`: one curve per model and for the fusion.
+  const evalPage = path.join(work, "eval.html");
+  const evaluated = spawnSync(imgsearch, ["eval", images, "--db", db, "-k", "3", "--html", evalPage],
+                              { encoding: "utf8" });
+  check(evaluated.status === 0, "imgsearch eval --html ran: " + evaluated.stderr);
+  const report = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  report.on("pageerror", (e) => problems.push(e.message));
+  await report.goto("file://" + evalPage);
+  const curves = await report.$$eval("#pr-curves .curve", (cs) => cs.map((c) =>
+    [c.dataset.model, c.getAttribute("points").trim().split(" ").length, c.getBBox().width > 0 || c.getBBox().height > 0]));
+  check(JSON.stringify(curves) === JSON.stringify([["color_layout", 3, true], ["phash", 3, true], ["fused", 3, true]]),
+        "one drawn curve per model and the fusion, a point per rank: " + JSON.stringify(curves));
+  check((await report.$$("#class-map .bar")).length === 9, "a bar per class and model");
+  check((await report.$$("#agreement .cell")).length === 4, "a 2 x 2 agreement heat map");
+  const thumbnails = await report.$$eval(".query img", (is) => is.filter((i) => i.complete && i.naturalWidth > 0).length);
+  check(thumbnails >= 7, thumbnails + " thumbnails of the queries the models disagree on");
   check(problems.length === 0, "no script errors in the page: " + problems.join("; "));
 } finally {
   await browser.close();
