@@ -7,6 +7,7 @@
 // (confirm "none"), in the same run; the time is given against the indexing time.
 //
 //   duplicates_bench --images DIR [--originals N] [--model NAME=FILE.onnx]... [--work DIR]
+//                    [--hash-distances 8,12] [--similarities 0.9,0.95]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -144,7 +145,16 @@ void Score(const Truth& truth, size_t originals, const DuplicateReport& r, doubl
       double(true_pairs) / double(expected), true_pairs, expected,
       true_pairs + false_pairs ? double(true_pairs) / double(true_pairs + false_pairs) : 1,
       false_pairs, false_same_class);
-  std::printf("  original~copy recall per edit:");
+  std::map<std::string, size_t> wrong_by_class;  // where the wrong pairs are
+  for (const DuplicateGroup& g : r.groups) {
+    std::set<int> families;
+    for (const ImageInfo& i : g.images) families.insert(FamilyOf(truth, i.path) >= 0 ? FamilyOf(truth, i.path) : -1 - int(i.id % 1000000));
+    if (families.size() > 1)
+      wrong_by_class[fs::path(g.images[0].path).parent_path().filename().string()] += g.images.size();
+  }
+  std::printf("  images in groups with more than one photo, by class:");
+  for (const auto& [cls, n] : wrong_by_class) std::printf(" %s %zu", cls.c_str(), n);
+  std::printf("\n  original~copy recall per edit:");
   for (const char* kind : kKinds)
     std::printf(" %s %.2f", kind, double(found_by_kind[kind]) / double(originals));
   std::printf("\n");
@@ -153,6 +163,17 @@ void Score(const Truth& truth, size_t originals, const DuplicateReport& r, doubl
 int Run(int argc, char** argv) {
   std::string images, work = (fs::temp_directory_path() / "imgsearch-duplicates-bench").string();
   size_t originals = 100;
+  std::vector<int> distances = {DuplicateOptions{}.hash_distance};
+  std::vector<double> similarities = {DuplicateOptions{}.min_similarity};
+  auto numbers = [](const std::string& list) {
+    std::vector<double> out;
+    for (size_t at = 0; at < list.size();) {
+      size_t comma = std::min(list.find(',', at), list.size());
+      out.push_back(std::stod(list.substr(at, comma - at)));
+      at = comma + 1;
+    }
+    return out;
+  };
   std::vector<std::string> models = {"phash", "color_layout"};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
@@ -160,6 +181,11 @@ int Run(int argc, char** argv) {
     if (flag == "--originals") originals = std::stoul(argv[i + 1]);
     if (flag == "--model") models.push_back(argv[i + 1]);
     if (flag == "--work") work = argv[i + 1];
+    if (flag == "--hash-distances") {
+      distances.clear();
+      for (double d : numbers(argv[i + 1])) distances.push_back(int(d));
+    }
+    if (flag == "--similarities") similarities = numbers(argv[i + 1]);
   }
   if (images.empty()) {
     std::fprintf(stderr,
@@ -194,11 +220,20 @@ int Run(int argc, char** argv) {
                                                : fs::path(models[m]).stem().string());
   }
   for (const std::string& confirm : confirms) {
-    DuplicateOptions find;
-    find.confirm_model = confirm;
-    auto report = (*library)->FindDuplicates(find);
-    if (!report.ok()) return std::fprintf(stderr, "%s\n", report.status().ToString().c_str()), 1;
-    Score(truth, picked.size(), *report, index_seconds);
+    for (int distance : distances) {
+      for (double similarity : similarities) {
+        DuplicateOptions find;
+        find.confirm_model = confirm;
+        find.hash_distance = distance;
+        find.min_similarity = similarity;
+        auto report = (*library)->FindDuplicates(find);
+        if (!report.ok())
+          return std::fprintf(stderr, "%s\n", report.status().ToString().c_str()), 1;
+        std::printf("\n--hash-distance %d --similarity %.3f", distance, similarity);
+        Score(truth, picked.size(), *report, index_seconds);
+        if (confirm == "none") break;  // the similarity plays no part
+      }
+    }
   }
   return 0;
 }

@@ -254,13 +254,14 @@ struct TuneReport {
 // (the library's binary model, e.g. the built-in phash) differs in few bits; a candidate
 // is confirmed when the images' vectors under a float model are nearly parallel (the
 // built-in color_layout compares brightness alone when one of the two is grey). Pairs
-// chain into groups (A~B, B~C: one group).
+// join into groups, the most alike first; two groups merge when at least half of the
+// pairs between them are confirmed (so a run of look-alike photos does not chain into one).
 struct DuplicateOptions {
-  int hash_distance = 12;       // at most this many of the hash's bits differ
-  double min_similarity = 0.9;  // cosine of the confirming model's vectors, at least
-  std::string hash_model;       // the binary model (default: the library's first)
-  // The confirming float model (default: the library's first float model that is not a
-  // built-in one, else the first float model); "none": the hash alone decides.
+  int hash_distance = 12;        // at most this many of the hash's bits differ
+  double min_similarity = 0.95;  // cosine of the confirming model's vectors, at least
+  std::string hash_model;        // the binary model (default: the library's first)
+  // The confirming float model (default: the built-in color_layout if the library has it,
+  // else its first float model); "none": the hash alone decides.
   std::string confirm_model;
 };
 

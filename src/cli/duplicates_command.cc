@@ -72,8 +72,8 @@ void AddDuplicatesCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--hash-model", options->duplicates.hash_model,
                   "The binary model that finds candidates (default: the library's first)");
   cmd->add_option("--confirm-model", options->duplicates.confirm_model,
-                  "The float model that confirms them (default: the first one not built in, "
-                  "else the first; \"none\": the hash alone)");
+                  "The float model that confirms them (default: color_layout, else the first "
+                  "float model; \"none\": the hash alone)");
   cmd->add_flag("--json", options->json, "Print JSON");
   cmd->add_option("--html", options->html, "Also write a page with the groups' thumbnails");
   cmd->callback([options, exit_code] { *exit_code = RunDuplicates(*options); });

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <map>
 #include <numeric>
+#include <set>
+#include <tuple>
 
 #include "model/builtin_models.h"
 #include "pipeline/images.h"
@@ -14,6 +16,8 @@ namespace imgsearch::pipeline {
 namespace {
 
 constexpr size_t kGetBatch = 4096;  // ids per Get when reading the confirming vectors
+// Two groups merge when at least this share of the pairs between them are confirmed.
+constexpr double kLinkage = 0.5;
 
 bool IsBuiltin(const BoundModel& model) {
   return model::FindBuiltinModel(model.source.source) != nullptr;
@@ -69,11 +73,13 @@ Result<const BoundModel*> ConfirmModel(const std::vector<BoundModel>& models,
                                      "float ones (or say \"none\")");
     return m;
   }
-  // A model the user brought (a CNN) tells pictures apart better than a built-in one.
+  // The built-in color_layout by default: measured on photos with edited copies, a CNN's
+  // vectors move more under halving and greying than between two photos of one kind of
+  // object (doc/duplicates.md), so they confirm fewer true copies.
   const BoundModel* first_float = nullptr;
   for (const BoundModel& m : models) {
     if (IsBinary(m)) continue;
-    if (!IsBuiltin(m)) return &m;
+    if (IsBuiltin(m)) return &m;
     if (first_float == nullptr) first_float = &m;
   }
   return first_float;
@@ -190,13 +196,46 @@ Result<std::vector<Pair>> Confirm(const BoundModel& model, const Hashes& hashes,
   return confirmed;
 }
 
+// Joins the confirmed pairs into groups, the most alike first. Two groups merge only when
+// at least kLinkage of the pairs between them are confirmed: plain chaining (A~B, B~C, ...)
+// lets a run of similar photos, a class shot against one background, grow into one group.
+void LinkGroups(std::vector<Pair> pairs, DisjointSets* sets) {
+  std::sort(pairs.begin(), pairs.end(), [](const Pair& x, const Pair& y) {
+    return std::tie(x.distance, y.similarity) < std::tie(y.distance, x.similarity);
+  });
+  std::set<std::pair<size_t, size_t>> confirmed;
+  for (const Pair& p : pairs) confirmed.insert({p.a, p.b});
+  std::map<size_t, std::vector<size_t>> members;
+  auto of = [&](size_t root) -> std::vector<size_t>& {
+    std::vector<size_t>& m = members[root];
+    if (m.empty()) m.push_back(root);
+    return m;
+  };
+  for (const Pair& p : pairs) {
+    size_t ra = sets->Find(p.a), rb = sets->Find(p.b);
+    if (ra == rb) continue;
+    const std::vector<size_t>&a = of(ra), &b = of(rb);
+    size_t linked = 0;
+    for (size_t x : a)
+      for (size_t y : b) linked += confirmed.count({std::min(x, y), std::max(x, y)});
+    if (double(linked) < kLinkage * double(a.size() * b.size())) continue;
+    std::vector<size_t> joined = a;
+    joined.insert(joined.end(), b.begin(), b.end());
+    members.erase(ra);
+    members.erase(rb);
+    sets->Join(ra, rb);
+    members[sets->Find(ra)] = std::move(joined);
+  }
+}
+
 Result<std::vector<DuplicateGroup>> Group(const Collection& images, const Hashes& hashes,
                                           const std::vector<Pair>& pairs) {
   DisjointSets sets(hashes.ids.size());
-  for (const Pair& p : pairs) sets.Join(p.a, p.b);
+  LinkGroups(pairs, &sets);
   std::map<size_t, DuplicateGroup> by_root;
   std::vector<int64_t> ids;
   for (const Pair& p : pairs) {
+    if (sets.Find(p.a) != sets.Find(p.b)) continue;  // its groups did not merge
     DuplicateGroup& g = by_root[sets.Find(p.a)];
     g.min_similarity = std::min(g.min_similarity, p.similarity);
     g.max_hash_distance = std::max(g.max_hash_distance, p.distance);
