@@ -1,5 +1,6 @@
 #include "index/vector_codec.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -9,23 +10,63 @@
 #include <string>
 
 namespace imgsearch::index {
+
+// IEEE half precision in plain integer code, rounding to nearest even as F16C does (the
+// compilers' _Float16 is not available everywhere: clang 14 lacks it on x86).
+uint16_t FloatToHalf(float x) {
+  uint32_t f;
+  std::memcpy(&f, &x, 4);
+  uint32_t sign = (f >> 16) & 0x8000, exponent = (f >> 23) & 0xff, mantissa = f & 0x7fffff;
+  if (exponent == 0xff) return uint16_t(sign | 0x7c00 | (mantissa ? 0x200 | (mantissa >> 13) : 0));
+  int e = int(exponent) - 127 + 15;
+  if (e >= 0x1f) return uint16_t(sign | 0x7c00);  // too large: infinity
+  uint32_t half, rest, halfway;
+  if (e <= 0) {  // a subnormal half, or zero
+    if (e < -10) return uint16_t(sign);
+    uint32_t full = mantissa | 0x800000;
+    int shift = 14 - e;
+    half = full >> shift;
+    rest = full & ((1u << shift) - 1);
+    halfway = 1u << (shift - 1);
+  } else {
+    half = (uint32_t(e) << 10) | (mantissa >> 13);
+    rest = mantissa & 0x1fff;
+    halfway = 0x1000;
+  }
+  // A carry out of the mantissa steps the exponent, as rounding up should.
+  if (rest > halfway || (rest == halfway && (half & 1))) ++half;
+  return uint16_t(sign | half);
+}
+
+float HalfToFloat(uint16_t bits) {
+  uint32_t sign = uint32_t(bits & 0x8000) << 16, exponent = (bits >> 10) & 0x1f,
+           mantissa = bits & 0x3ff, f;
+  if (exponent == 0x1f) {
+    f = sign | 0x7f800000 | (mantissa << 13);
+  } else if (exponent != 0) {
+    f = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {
+    f = sign;
+  } else {  // subnormal: shift the leading 1 into the implicit place
+    int shifts = 0;
+    while (!(mantissa & 0x400)) mantissa <<= 1, ++shifts;
+    f = sign | (uint32_t(113 - shifts) << 23) | ((mantissa & 0x3ff) << 13);
+  }
+  float x;
+  std::memcpy(&x, &f, 4);
+  return x;
+}
+
+// F16C is cpuid leaf 1, ecx bit 29 (clang 14's __builtin_cpu_supports does not know it).
+bool CpuHasF16c() {
+  unsigned eax, ebx, ecx, edx;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
+}
+
 namespace {
 
 // SQ8 codes start with the vector's lowest component and the step between levels.
 constexpr size_t kSq8Header = 2 * sizeof(float);
-
-uint16_t ToHalf(float x) {
-  _Float16 h = static_cast<_Float16>(x);
-  uint16_t bits;
-  std::memcpy(&bits, &h, 2);
-  return bits;
-}
-
-float FromHalf(uint16_t bits) {
-  _Float16 h;
-  std::memcpy(&h, &bits, 2);
-  return static_cast<float>(h);
-}
 
 // Round to nearest even; a NaN stays a NaN.
 uint16_t ToBf16(float x) {
@@ -59,7 +100,7 @@ float Component(VectorCode code, const uint8_t* stored, size_t i) {
     }
     case VectorCode::kFp16:
       std::memcpy(&half, stored + 2 * i, 2);
-      return FromHalf(half);
+      return HalfToFloat(half);
     case VectorCode::kBf16:
       std::memcpy(&half, stored + 2 * i, 2);
       return FromBf16(half);
@@ -208,8 +249,7 @@ CodeIsa BestCodeIsa() {
   static const CodeIsa best = [] {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) return CodeIsa::kAvx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c")) {
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && CpuHasF16c()) {
       return CodeIsa::kAvx2;
     }
     return CodeIsa::kScalar;
@@ -318,7 +358,7 @@ void VectorCodec::Encode(const float* v, uint8_t* out) const {
       return EncodeSq8(v, dim_, out);
     case VectorCode::kFp16:
       for (size_t i = 0; i < dim_; ++i) {
-        uint16_t h = ToHalf(v[i]);
+        uint16_t h = FloatToHalf(v[i]);
         std::memcpy(out + 2 * i, &h, 2);
       }
       return;

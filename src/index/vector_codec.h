@@ -16,6 +16,12 @@
 namespace imgsearch::index {
 
 // Ordered by precision, least precise first.
+// IEEE half precision, rounding to nearest even (as F16C's conversions do).
+uint16_t FloatToHalf(float x);
+float HalfToFloat(uint16_t bits);
+// Whether this CPU has the F16C conversions.
+bool CpuHasF16c();
+
 enum class VectorCode { kSq8 = 0, kBf16 = 1, kFp16 = 2, kFp32 = 3 };
 
 // "SQ8", "FP16", "BF16", "FP32" (upper or lower case).

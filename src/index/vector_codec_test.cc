@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <immintrin.h>
+
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "index/index_factory.h"
@@ -22,6 +25,37 @@ std::vector<float> Gaussian(size_t n, uint32_t seed, float scale) {
   std::vector<float> out(n);
   for (float& x : out) x = dist(rng);
   return out;
+}
+
+__attribute__((target("f16c"))) uint16_t F16cToHalf(float x) {
+  return static_cast<uint16_t>(_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT));
+}
+__attribute__((target("f16c"))) float F16cToFloat(uint16_t h) {
+  return _cvtsh_ss(h);
+}
+
+// The plain half conversions against the CPU's own: every half, and floats of every kind
+// (normal, subnormal halves, overflow, ties).
+TEST(HalfTest, ConversionsMatchF16cExactly) {
+  if (!CpuHasF16c()) GTEST_SKIP() << "this CPU has no F16C";
+  for (uint32_t h = 0; h <= 0xffff; ++h) {
+    float ours = HalfToFloat(uint16_t(h)), cpu = F16cToFloat(uint16_t(h));
+    if (std::isnan(cpu)) {
+      EXPECT_TRUE(std::isnan(ours)) << h;
+      continue;
+    }
+    ASSERT_EQ(std::memcmp(&ours, &cpu, 4), 0) << h;
+    ASSERT_EQ(FloatToHalf(ours), h) << h;
+  }
+  std::mt19937 rng(5);
+  for (int i = 0; i < 2000000; ++i) {
+    uint32_t bits = rng();
+    if (i % 2) bits = (bits & 0x807fffff) | ((100 + rng() % 50) << 23);  // near the half range
+    float x;
+    std::memcpy(&x, &bits, 4);
+    if (std::isnan(x)) continue;
+    ASSERT_EQ(FloatToHalf(x), F16cToHalf(x)) << x;
+  }
 }
 
 constexpr VectorCode kCodes[] = {VectorCode::kSq8, VectorCode::kFp16, VectorCode::kBf16,
