@@ -148,9 +148,12 @@ void Score(const Truth& truth, size_t originals, const DuplicateReport& r, doubl
   std::map<std::string, size_t> wrong_by_class;  // where the wrong pairs are
   for (const DuplicateGroup& g : r.groups) {
     std::set<int> families;
-    for (const ImageInfo& i : g.images) families.insert(FamilyOf(truth, i.path) >= 0 ? FamilyOf(truth, i.path) : -1 - int(i.id % 1000000));
+    for (const ImageInfo& i : g.images)
+      families.insert(FamilyOf(truth, i.path) >= 0 ? FamilyOf(truth, i.path)
+                                                   : -1 - int(i.id % 1000000));
     if (families.size() > 1)
-      wrong_by_class[fs::path(g.images[0].path).parent_path().filename().string()] += g.images.size();
+      wrong_by_class[fs::path(g.images[0].path).parent_path().filename().string()] +=
+          g.images.size();
   }
   std::printf("  images in groups with more than one photo, by class:");
   for (const auto& [cls, n] : wrong_by_class) std::printf(" %s %zu", cls.c_str(), n);

@@ -1,4 +1,5 @@
 #include "pipeline/images.h"
+#include "store/filter.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -17,23 +18,6 @@ std::vector<uint8_t> HashBits(const std::string& hash) {
     bits[i] = static_cast<uint8_t>(std::strtoul(hash.substr(2 * i, 2).c_str(), nullptr, 16));
   }
   return bits;
-}
-
-// A string as a filter literal. Not JSON: the filter language knows only \\, \", \n and
-// \t, and takes every other character as it is.
-std::string Quoted(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 }  // namespace
@@ -112,7 +96,7 @@ Result<std::map<std::string, ImageInfo>> ImagesByPath(const Collection& images,
     QueryRequest query;
     query.filter = "path in [";
     for (size_t i = first; i < std::min(paths.size(), first + kLookupBatch); ++i)
-      query.filter += (i > first ? ", " : "") + Quoted(paths[i]);
+      query.filter += (i > first ? ", " : "") + store::QuoteFilterLiteral(paths[i]);
     query.filter += "]";
     query.output_fields = ImageFieldNames();
     IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images.Query(query));
@@ -134,7 +118,7 @@ Result<std::map<int64_t, ImageInfo>> ImagesById(const Collection& images,
 
 Result<bool> HasEarlierCopy(const Collection& images, const std::string& hash, int64_t id) {
   QueryRequest query;
-  query.filter = "hash == " + Quoted(hash) + " and id < " + std::to_string(id);
+  query.filter = "hash == " + store::QuoteFilterLiteral(hash) + " and id < " + std::to_string(id);
   query.limit = 1;
   IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images.Query(query));
   return !rows.empty();

@@ -231,19 +231,4 @@ IndexSpec IndexFromMilvus(const CollectionSchema& schema, const json& described,
   return spec;
 }
 
-std::string QuotedForFilter(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 }  // namespace imgsearch::remote

@@ -28,7 +28,4 @@ Result<CollectionSchema> SchemaFromMilvus(const nlohmann::json& described);
 IndexSpec IndexFromMilvus(const CollectionSchema& schema, const nlohmann::json& described,
                           const nlohmann::json& index_details);
 
-// A filter literal for a string (the quoting of Milvus's expression grammar).
-std::string QuotedForFilter(const std::string& text);
-
 }  // namespace imgsearch::remote

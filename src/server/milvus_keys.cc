@@ -8,6 +8,7 @@
 #include <set>
 
 #include "server/milvus_request.h"
+#include "store/filter.h"
 
 namespace imgsearch::server {
 
@@ -24,7 +25,7 @@ std::string KeyFilter(const MilvusView& view, const json& ids) {
       if (!list[i].is_string())
         Fail(kMilvusCheckPrimaryKey,
              "the primary key is a VarChar: ids must be strings, got " + list[i].dump());
-      filter += QuoteFilterString(list[i].get<std::string>());
+      filter += store::QuoteFilterLiteral(list[i].get<std::string>());
     } else {
       std::optional<int64_t> id = IntegerOf(list[i]);
       if (!id) {
@@ -45,7 +46,7 @@ json WriteKeyedRows(const Context& c, Collection& collection, std::vector<Row> r
     const std::string& key = row.fields[view.primary_field].get_ref<const std::string&>();
     if (!seen.insert(key).second) {
       Fail(kMilvusInvalidInsertData,
-           "primary key " + QuoteFilterString(key) + " appears twice in one request");
+           "primary key " + store::QuoteFilterLiteral(key) + " appears twice in one request");
     }
     keys.push_back(key);
   }

@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "server/milvus_request.h"
+#include "store/filter.h"
 
 namespace imgsearch::server {
 
@@ -78,7 +79,7 @@ bool Contains(const std::vector<std::string>& names, const std::string& name) {
 std::string InList(const std::vector<std::string>& names) {
   std::string out = std::string(kPartitionField) + " in [";
   for (size_t i = 0; i < names.size(); ++i)
-    out += (i > 0 ? ", " : "") + QuoteFilterString(names[i]);
+    out += (i > 0 ? ", " : "") + store::QuoteFilterLiteral(names[i]);
   return out + "]";
 }
 
@@ -191,8 +192,8 @@ json MilvusHandlers::DropPartition(Context& c, MilvusReply&) {
     Fail(kMilvusParameterInvalid,
          "partition cannot be dropped, partition is loaded, please release it first");
   }
-  ValueOrFail(
-      collection->DeleteWhere(std::string(kPartitionField) + " == " + QuoteFilterString(name)));
+  ValueOrFail(collection->DeleteWhere(std::string(kPartitionField) +
+                                      " == " + store::QuoteFilterLiteral(name)));
   ChangePartitions(c, collection_name, [&](std::vector<std::string>& names) {
     names.erase(std::remove(names.begin(), names.end(), name), names.end());
   });
@@ -200,16 +201,33 @@ json MilvusHandlers::DropPartition(Context& c, MilvusReply&) {
   return json::object();
 }
 
-json MilvusHandlers::LoadPartitions(Context& c, MilvusReply&) {
+namespace {
+
+// The request of partitions/load and partitions/release: the collection, its partitions,
+// and the ones named (each must exist).
+struct PartitionRequest {
+  std::string collection_name;
+  std::vector<std::string> names;
+  std::vector<std::string> wanted;
+};
+
+PartitionRequest ReadPartitionRequest(Context& c) {
   c.AcceptOnly({"collectionName", "partitionNames"});
   std::shared_ptr<Collection> collection = c.NamedCollection();
-  const std::string& collection_name = collection->schema().name;
-  std::vector<std::string> wanted = c.Strings("partitionNames");
-  if (wanted.empty()) Fail(kMilvusMissingRequiredParameters, "missing required partitionNames");
-  std::vector<std::string> names = PartitionNames(c.db(), *collection);
-  for (const std::string& p : wanted) {
-    if (!Contains(names, p)) PartitionNotFound(p);
+  PartitionRequest request{collection->schema().name, PartitionNames(c.db(), *collection),
+                           c.Strings("partitionNames")};
+  if (request.wanted.empty())
+    Fail(kMilvusMissingRequiredParameters, "missing required partitionNames");
+  for (const std::string& p : request.wanted) {
+    if (!Contains(request.names, p)) PartitionNotFound(p);
   }
+  return request;
+}
+
+}  // namespace
+
+json MilvusHandlers::LoadPartitions(Context& c, MilvusReply&) {
+  auto [collection_name, names, wanted] = ReadPartitionRequest(c);
   if (IsReleased(*c.api, collection_name)) {
     // A released collection loads just these partitions.
     SetReleased(*c.api, collection_name, false);
@@ -220,15 +238,7 @@ json MilvusHandlers::LoadPartitions(Context& c, MilvusReply&) {
 }
 
 json MilvusHandlers::ReleasePartitions(Context& c, MilvusReply&) {
-  c.AcceptOnly({"collectionName", "partitionNames"});
-  std::shared_ptr<Collection> collection = c.NamedCollection();
-  const std::string& collection_name = collection->schema().name;
-  std::vector<std::string> wanted = c.Strings("partitionNames");
-  if (wanted.empty()) Fail(kMilvusMissingRequiredParameters, "missing required partitionNames");
-  std::vector<std::string> names = PartitionNames(c.db(), *collection);
-  for (const std::string& p : wanted) {
-    if (!Contains(names, p)) PartitionNotFound(p);
-  }
+  auto [collection_name, names, wanted] = ReadPartitionRequest(c);
   if (IsReleased(*c.api, collection_name)) return json::object();
   SetPartitionsReleased(*c.api, collection_name, wanted, true);
   // With every partition released the collection is released.
@@ -243,7 +253,7 @@ json MilvusHandlers::PartitionStats(Context& c, MilvusReply&) {
   std::string name = NamedPartition(c, *collection);
   if (!ViewOf(collection->schema()).partitioned) return {{"rowCount", collection->Count()}};
   QueryRequest request;
-  request.filter = std::string(kPartitionField) + " == " + QuoteFilterString(name);
+  request.filter = std::string(kPartitionField) + " == " + store::QuoteFilterLiteral(name);
   return {{"rowCount", ValueOrFail(collection->Query(request)).size()}};
 }
 

@@ -86,8 +86,6 @@ struct DynamicOutput {
 std::vector<std::string> StoreOutputFields(const MilvusView& view, const MilvusApi::Context& c,
                                            const nlohmann::json* requested, DynamicOutput* dynamic);
 
-// A filter's text as a Milvus string literal.
-std::string QuoteFilterString(const std::string& text);
 // `a and b` where both may be empty; each side stays one group. A side whose
 // parentheses do not balance is refused, so that it cannot reach into the other.
 std::string AndFilters(const std::string& a, const std::string& b);

@@ -239,15 +239,6 @@ std::vector<std::string> StoreOutputFields(const MilvusView& view, const MilvusA
   return out;
 }
 
-std::string QuoteFilterString(const std::string& text) {
-  std::string out = "\"";
-  for (char ch : text) {
-    if (ch == '"' || ch == '\\') out += '\\';
-    out += ch;
-  }
-  return out + "\"";
-}
-
 namespace {
 
 // Whether the parentheses outside string literals balance and never close more than

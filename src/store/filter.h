@@ -50,4 +50,8 @@ class Filter {
 // a backslash escapes the next character.
 bool LikeMatch(std::string_view text, std::string_view pattern);
 
+// `text` as a string literal of the filter language: in double quotes, with \\, \",
+// \n and \t escaped (the only escapes it knows; every other character stands as it is).
+std::string QuoteFilterLiteral(std::string_view text);
+
 }  // namespace imgsearch::store

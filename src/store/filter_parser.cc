@@ -525,6 +525,21 @@ class Parser {
 
 }  // namespace
 
+std::string QuoteFilterLiteral(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      if (c == '\\' || c == '"') out += '\\';
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 Result<Filter> Filter::Parse(std::string_view text, const CollectionSchema& schema) {
   Filter filter;
   filter.primary_field_ = schema.primary_field;
