@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "server/milvus_test_fixture.h"
 #include "test_util.h"
 
 namespace imgsearch::server {
@@ -13,37 +14,13 @@ namespace {
 
 using json = nlohmann::json;
 
-class MilvusApiTest : public ::testing::Test {
+class MilvusApiTest : public MilvusApiFixture {
  protected:
-  void SetUp() override {
-    dir_ = testing::MakeTempDir() + "/db";
-    db_ = testing::ValueOrDie(Database::Open(dir_));
-    api_ = std::make_unique<MilvusApi>(*db_);
-  }
-  // The whole reply ({"code", "data"} or {"code", "message"}).
-  json Call(const std::string& route, const json& body, bool int64_as_string = false) {
-    return api_->Call(route, body.dump(), int64_as_string).ToJson();
-  }
-  // The data of a call that must succeed.
-  json Ok(const std::string& route, const json& body) {
-    json reply = Call(route, body);
-    EXPECT_EQ(reply["code"], 0) << route << " " << body.dump() << " -> " << reply.dump();
-    return reply["data"];
-  }
-  // A call that must fail with `code` and a message containing `text`.
+  // A refusal carries no data.
   void Refused(const std::string& route, const json& body, int code, const std::string& text) {
-    json reply = Call(route, body);
-    EXPECT_EQ(reply["code"], code) << route << " " << body.dump() << " -> " << reply.dump();
-    EXPECT_NE(reply.value("message", "").find(text), std::string::npos)
-        << route << " " << body.dump() << " -> " << reply.dump();
-    EXPECT_FALSE(reply.contains("data"));
+    EXPECT_FALSE(MilvusApiFixture::Refused(route, body, code, text).contains("data"));
   }
-
   const std::string& db_dir() const { return dir_; }
-
-  std::string dir_;
-  std::unique_ptr<Database> db_;
-  std::unique_ptr<MilvusApi> api_;
 };
 
 TEST_F(MilvusApiTest, QuickCreateInsertSearchQueryDeleteRoundTrip) {

@@ -5,40 +5,15 @@
 
 #include <cmath>
 
-#include "server/milvus_api.h"
-#include "test_util.h"
+#include "server/milvus_test_fixture.h"
 
 namespace imgsearch::server {
 namespace {
 
 using json = nlohmann::json;
 
-class MilvusFeaturesTest : public ::testing::Test {
+class MilvusFeaturesTest : public MilvusApiFixture {
  protected:
-  void SetUp() override {
-    dir_ = testing::MakeTempDir() + "/db";
-    Reopen();
-  }
-  void Reopen() {
-    api_.reset();
-    db_.reset();
-    db_ = testing::ValueOrDie(Database::Open(dir_));
-    api_ = std::make_unique<MilvusApi>(*db_);
-  }
-  json Call(const std::string& route, const json& body, bool int64_as_string = false) {
-    return api_->Call(route, body.dump(), int64_as_string).ToJson();
-  }
-  json Ok(const std::string& route, const json& body, bool int64_as_string = false) {
-    json reply = Call(route, body, int64_as_string);
-    EXPECT_EQ(reply["code"], 0) << route << " " << body.dump() << " -> " << reply.dump();
-    return reply["data"];
-  }
-  void Refused(const std::string& route, const json& body, int code, const std::string& text) {
-    json reply = Call(route, body);
-    EXPECT_EQ(reply["code"], code) << route << " " << body.dump() << " -> " << reply.dump();
-    EXPECT_NE(reply.value("message", "").find(text), std::string::npos)
-        << route << " " << body.dump() << " -> " << reply.dump();
-  }
   // Ids of the rows a query returns, sorted.
   std::vector<int64_t> QueryIds(const json& body) {
     std::vector<int64_t> ids;
@@ -46,10 +21,6 @@ class MilvusFeaturesTest : public ::testing::Test {
     std::sort(ids.begin(), ids.end());
     return ids;
   }
-
-  std::string dir_;
-  std::unique_ptr<Database> db_;
-  std::unique_ptr<MilvusApi> api_;
 };
 
 // The quick form, as the Node SDK's createCollection sends it (it adds metricType,

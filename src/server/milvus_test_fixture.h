@@ -1,0 +1,55 @@
+// Test helper: a MilvusApi over a fresh database, called without HTTP, with the checks
+// every Milvus dialect test makes of an answer.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "server/milvus_api.h"
+#include "test_util.h"
+
+namespace imgsearch::server {
+
+class MilvusApiFixture : public ::testing::Test {
+ protected:
+  using json = nlohmann::json;
+
+  void SetUp() override {
+    dir_ = testing::MakeTempDir() + "/db";
+    Reopen();
+  }
+  // A new MilvusApi over the same folder, as after a restart.
+  void Reopen() {
+    api_.reset();
+    db_.reset();
+    db_ = testing::ValueOrDie(Database::Open(dir_));
+    api_ = std::make_unique<MilvusApi>(*db_);
+  }
+  // The whole reply ({"code", "data"} or {"code", "message"}).
+  json Call(const std::string& route, const json& body, bool int64_as_string = false) {
+    return api_->Call(route, body.dump(), int64_as_string).ToJson();
+  }
+  // The data of a call that must succeed.
+  json Ok(const std::string& route, const json& body, bool int64_as_string = false) {
+    json reply = Call(route, body, int64_as_string);
+    EXPECT_EQ(reply["code"], 0) << route << " " << body.dump() << " -> " << reply.dump();
+    return reply["data"];
+  }
+  // A call that must fail with `code` and a message containing `text`; the reply.
+  json Refused(const std::string& route, const json& body, int code, const std::string& text) {
+    json reply = Call(route, body);
+    EXPECT_EQ(reply["code"], code) << route << " " << body.dump() << " -> " << reply.dump();
+    EXPECT_NE(reply.value("message", "").find(text), std::string::npos)
+        << route << " " << body.dump() << " -> " << reply.dump();
+    return reply;
+  }
+
+  std::string dir_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<MilvusApi> api_;
+};
+
+}  // namespace imgsearch::server
