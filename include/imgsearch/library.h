@@ -132,7 +132,7 @@ struct SearchOptions {
   std::string filter;
   bool exclude_self = false;  // leave out the query image itself (same id or same content)
   // Also one ranking across the models: "auto" (the weights Tune learned, else "rrf"),
-  // "tuned" (the learned weights; an error before Tune), "rrf" (reciprocal rank fusion,
+  // "tuned" (the learned fusion; an error before Tune), "rrf" (reciprocal rank fusion,
   // equal weights), "weighted" (distances scaled to [0, 1], weighted); "": none.
   std::string fuse;
   std::vector<double> weights;    // for "weighted", one per model (default 1 each)
@@ -220,11 +220,12 @@ struct EvalReport {
 
 // --- learning how to fuse
 
-// Learns the weights of reciprocal rank fusion (score = sum of weight / (60 + rank)) that
-// maximise mAP@K on a labelled folder (as for EvalOptions), and keeps them in the library
-// for fuse "auto". How well they carry over to classes not seen is estimated by
-// cross-validation over the classes: the weights are tuned on all folds but one and
-// scored on that one, against the model that was best on the same other folds.
+// Learns how to fuse the models on a labelled folder (as for EvalOptions) and keeps it in
+// the library for fuse "auto": each model's distances are made standard scores against the
+// library's own distances between unrelated images, and per-model weights of their sum are
+// chosen to maximise mAP@K with every class counted once. How well it carries over to
+// classes not seen is estimated by cross-validation over the classes: tuned on all folds
+// but one and scored on that one, against the model that was best on the same other folds.
 struct TuneOptions {
   std::string dir;
   int k = 10;
@@ -234,7 +235,7 @@ struct TuneOptions {
 };
 
 struct TuneReport {
-  std::map<std::string, double> weights;  // per model, as stored (0: left out)
+  std::map<std::string, double> weights;  // per model, as stored (the strongest is 1)
   size_t queries = 0;
   size_t classes = 0;
   double map = 0;          // of the weights on the classes tuned on

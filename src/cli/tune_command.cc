@@ -1,6 +1,6 @@
-// imgsearch tune: learns how to fuse the models (weights of reciprocal rank fusion) on a
-// folder of class sub-folders, keeps the weights in the library for `--fuse auto`, and
-// says how well they did on classes held out of the tuning.
+// imgsearch tune: learns how to fuse the models (weights of standardised distances) on a
+// folder of class sub-folders, keeps the fusion in the library for `--fuse auto`, and says
+// how well it did on classes held out of the tuning.
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>

@@ -104,6 +104,23 @@ std::vector<Fused> FuseWeighted(const std::vector<std::vector<Ranked>>& lists,
   return TopByScore(scores, k);
 }
 
+double DistanceScale::StandardScore(float distance) const {
+  double d = root ? std::sqrt(std::max(0.0, double(distance))) : double(distance);
+  return (center - d) / spread;
+}
+
+std::vector<Fused> FuseStandardized(const std::vector<std::vector<Ranked>>& lists,
+                                    const std::vector<double>& weights,
+                                    const std::vector<DistanceScale>& scales, size_t k) {
+  std::map<int64_t, double> scores;
+  for (size_t m = 0; m < lists.size() && m < weights.size() && m < scales.size(); ++m) {
+    if (weights[m] <= 0) continue;
+    for (const Ranked& r : lists[m])
+      scores[r.id] += weights[m] * scales[m].StandardScore(r.distance);
+  }
+  return TopByScore(scores, k);
+}
+
 PairAgreement Agreement(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
   PairAgreement out;
   std::set<int64_t> sa(a.begin(), a.end()), sb(b.begin(), b.end()), all = sa;

@@ -33,6 +33,28 @@ std::vector<Fused> FuseWeightedRrf(const std::vector<std::vector<Ranked>>& lists
 std::vector<Fused> FuseWeighted(const std::vector<std::vector<Ranked>>& lists,
                                 const std::vector<double>& weights, size_t k);
 
+// How one model's distances compare with another's: the distance between two unrelated
+// images of the library (`center`, the median over random pairs) and how widely it varies
+// (`spread`, the median absolute deviation scaled to a standard deviation). L2 distances
+// come squared, as Milvus reports them; `root` compares their square roots, which spread
+// evenly.
+struct DistanceScale {
+  double center = 0;
+  double spread = 1;
+  bool root = false;
+  // How many spreads nearer than two unrelated images: larger is nearer.
+  double StandardScore(float distance) const;
+};
+
+// Standardised fusion: score = sum over models of weight x StandardScore(distance). A hit
+// counts for as much as it stands out from chance under its model, so on each query the
+// model whose hits are unusually near weighs more than one whose hits are barely nearer
+// than any image. An id missing from a list adds 0 (as if at the typical distance); a list
+// whose weight is 0 adds nothing, not even its ids. The tuned fusion (pipeline/tune.h).
+std::vector<Fused> FuseStandardized(const std::vector<std::vector<Ranked>>& lists,
+                                    const std::vector<double>& weights,
+                                    const std::vector<DistanceScale>& scales, size_t k);
+
 struct PairAgreement {
   double overlap = 0;   // |A and B| / K
   double jaccard = 0;   // |A and B| / |A or B|

@@ -29,6 +29,23 @@ TEST(AgreementTest, WeightedFusionByHand) {
   EXPECT_DOUBLE_EQ(fused[2].score, 0.5);
 }
 
+TEST(AgreementTest, StandardizedFusionByHand) {
+  // Model 1 (L2, squared; center 3, spread 1): distances 1 and 4 -> roots 1, 2 -> scores
+  // 2, 1. Model 2 (center 10, spread 2): 4 and 8 -> 3, 1. Model 3 has weight 0: its id 9
+  // is left out and it adds nothing to id 2.
+  DistanceScale l2{3, 1, true}, other{10, 2, false};
+  auto fused = FuseStandardized({{{1, 1}, {2, 4}}, {{2, 4}, {3, 8}}, {{9, 0}, {2, 0}}},
+                                {1.0, 0.5, 0.0}, {l2, other, other}, 5);
+  ASSERT_EQ(fused.size(), 3u);
+  EXPECT_EQ(fused[0].id, 2);  // 1 + 0.5 x 3
+  EXPECT_DOUBLE_EQ(fused[0].score, 2.5);
+  EXPECT_EQ(fused[1].id, 1);  // 2
+  EXPECT_DOUBLE_EQ(fused[1].score, 2.0);
+  EXPECT_EQ(fused[2].id, 3);  // 0.5 x 1
+  EXPECT_DOUBLE_EQ(fused[2].score, 0.5);
+  EXPECT_DOUBLE_EQ(l2.StandardScore(-1), 3.0) << "a negative squared distance is clamped to 0";
+}
+
 TEST(AgreementTest, OverlapJaccardAndRankCorrelations) {
   PairAgreement same = Agreement({1, 2, 3}, {1, 2, 3});
   EXPECT_DOUBLE_EQ(same.overlap, 1.0);

@@ -180,8 +180,7 @@ void Average(EvalReport* report, const std::map<std::string, size_t>& queries_pe
 }  // namespace
 
 Result<EvalReport> Evaluate(std::vector<BoundModel>& models, const Collection& images,
-                            const EvalOptions& options,
-                            const std::optional<std::vector<double>>& tuned) {
+                            const EvalOptions& options, const TunedFusion* tuned) {
   IMGSEARCH_ASSIGN_OR_RETURN(auto labels, Labels(images, options.dir, options.classes));
   std::map<std::string, std::vector<int64_t>> members;
   for (const auto& [id, label] : labels) members[label].push_back(id);
@@ -236,9 +235,8 @@ Result<EvalReport> Evaluate(std::vector<BoundModel>& models, const Collection& i
     if (!search.fuse.empty() && tuned) {
       SearchOptions with_weights = search;
       with_weights.fuse = "tuned";
-      with_weights.weights = *tuned;
       IMGSEARCH_ASSIGN_OR_RETURN(SearchResults fused,
-                                 SearchModels(models, images, query, with_weights));
+                                 SearchModels(models, images, query, with_weights, tuned));
       std::vector<int64_t> ranked;
       for (const auto& f : fused.fused) ranked.push_back(f.id);
       Accumulate(&report, "tuned", label, ranked, relevant);

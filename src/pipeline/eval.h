@@ -15,11 +15,9 @@ using imgsearch::EvalOptions;
 using imgsearch::EvalReport;
 using imgsearch::EvalScores;
 
-// Evaluates each model and, with options.fuse, RRF and (given `tuned` weights, one per
-// model) the tuned fusion.
+// Evaluates each model and, with options.fuse, RRF and (given one) the tuned fusion.
 Result<EvalReport> Evaluate(std::vector<BoundModel>& models, const Collection& images,
-                            const EvalOptions& options,
-                            const std::optional<std::vector<double>>& tuned = std::nullopt);
+                            const EvalOptions& options, const TunedFusion* tuned = nullptr);
 
 // id -> class of every indexed image inside DIR/<class>/ (only the classes named, when
 // any are); an error when there is none.

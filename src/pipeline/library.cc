@@ -82,8 +82,9 @@ class LibraryImpl final : public Library {
   }
 
   Result<SearchResults> Search(const ImageQuery& query, const SearchOptions& options) override {
-    IMGSEARCH_ASSIGN_OR_RETURN(SearchOptions resolved, ResolveFusion(options));
-    return pipeline::SearchModels(models_, *images_, query, resolved);
+    std::optional<pipeline::TunedFusion> tuned;
+    IMGSEARCH_ASSIGN_OR_RETURN(SearchOptions resolved, ResolveFusion(options, &tuned));
+    return pipeline::SearchModels(models_, *images_, query, resolved, tuned ? &*tuned : nullptr);
   }
 
   nlohmann::json Compare(const SearchResults& results) const override {
@@ -102,8 +103,8 @@ class LibraryImpl final : public Library {
   }
 
   Result<EvalReport> Evaluate(const EvalOptions& options) override {
-    IMGSEARCH_ASSIGN_OR_RETURN(auto tuned, UsableTunedWeights());
-    return pipeline::Evaluate(models_, *images_, options, tuned);
+    IMGSEARCH_ASSIGN_OR_RETURN(auto tuned, UsableTunedFusion());
+    return pipeline::Evaluate(models_, *images_, options, tuned ? &*tuned : nullptr);
   }
 
   Result<DuplicateReport> FindDuplicates(const DuplicateOptions& options) override {
@@ -111,33 +112,31 @@ class LibraryImpl final : public Library {
   }
 
   Result<TuneReport> Tune(const TuneOptions& options) override {
-    IMGSEARCH_ASSIGN_OR_RETURN(TuneReport report, pipeline::Tune(models_, *images_, options));
-    nlohmann::json setting = {
-        {"method", "weighted-rrf"}, {"k0", 60}, {"k", options.k}, {"weights", report.weights}};
-    IMGSEARCH_RETURN_IF_ERROR(db_->Transact([&](Transaction& txn) {
-      return txn.PutSetting(pipeline::kFusionSetting, setting.dump());
-    }));
-    return report;
+    IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Tuned tuned, pipeline::Tune(models_, *images_, options));
+    const std::string setting = pipeline::FusionSetting(models_, tuned.fusion, options.k);
+    IMGSEARCH_RETURN_IF_ERROR(db_->Transact(
+        [&](Transaction& txn) { return txn.PutSetting(pipeline::kFusionSetting, setting); }));
+    return tuned.report;
   }
 
  private:
-  // The stored weights, unless the tuning gave every model in use 0 (models changed since).
-  Result<std::optional<std::vector<double>>> UsableTunedWeights() const {
-    IMGSEARCH_ASSIGN_OR_RETURN(auto weights, pipeline::StoredFusionWeights(*db_, models_));
-    if (weights && std::all_of(weights->begin(), weights->end(), [](double w) { return w <= 0; }))
-      weights.reset();
-    return weights;
+  // The stored fusion, unless it gives every model in use 0 (the models changed since).
+  Result<std::optional<pipeline::TunedFusion>> UsableTunedFusion() const {
+    IMGSEARCH_ASSIGN_OR_RETURN(auto fusion, pipeline::StoredFusion(*db_, models_));
+    if (fusion && std::all_of(fusion->weights.begin(), fusion->weights.end(),
+                              [](double w) { return w <= 0; }))
+      fusion.reset();
+    return fusion;
   }
 
-  // "auto" becomes the tuned weights when the library has them, else "rrf"; "tuned" takes
-  // the stored weights.
-  Result<SearchOptions> ResolveFusion(SearchOptions options) const {
+  // "auto" becomes the tuned fusion (read into `tuned`) when the library has one, else "rrf".
+  Result<SearchOptions> ResolveFusion(SearchOptions options,
+                                      std::optional<pipeline::TunedFusion>* tuned) const {
     if (options.fuse != "auto" && options.fuse != "tuned") return options;
-    IMGSEARCH_ASSIGN_OR_RETURN(auto weights, UsableTunedWeights());
-    if (!weights && options.fuse == "tuned")
+    IMGSEARCH_ASSIGN_OR_RETURN(*tuned, UsableTunedFusion());
+    if (!*tuned && options.fuse == "tuned")
       return Status::InvalidArgument("no tuned fusion weights: run imgsearch tune first");
-    options.fuse = weights ? "tuned" : "rrf";
-    if (weights) options.weights = *weights;
+    options.fuse = *tuned ? "tuned" : "rrf";
     return options;
   }
 

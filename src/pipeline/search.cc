@@ -70,7 +70,8 @@ Result<Query> ParseQuery(const std::string& text) {
 }
 
 Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collection& images,
-                                   const Query& query, const SearchOptions& options) {
+                                   const Query& query, const SearchOptions& options,
+                                   const TunedFusion* tuned) {
   if (options.k < 1 || options.k > 4096)
     return Status::InvalidArgument("k must be between 1 and 4096");
   if (!options.fuse.empty() && options.fuse != "rrf" && options.fuse != "weighted" &&
@@ -78,6 +79,8 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
     return Status::InvalidArgument("fuse must be auto, tuned, rrf or weighted, not \"" +
                                    options.fuse + "\"");
   }
+  if (options.fuse == "tuned" && (!tuned || tuned->weights.size() != models.size()))
+    return Status::InvalidArgument("no tuned fusion for these models: run imgsearch tune first");
   if (!options.weights.empty() && options.weights.size() != models.size()) {
     return Status::InvalidArgument("give one weight per model (" + std::to_string(models.size()) +
                                    ")");
@@ -109,7 +112,8 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
   }
   SearchResults results;
   std::vector<std::vector<Ranked>> lists;
-  std::vector<double> list_weights;  // the weight of each list's model
+  std::vector<double> list_weights;        // the weight of each list's model
+  std::vector<DistanceScale> list_scales;  // and the scale of its distances, when tuned
   std::map<int64_t, std::string> paths;
   for (const std::string& name : options.only) {
     bool known = std::any_of(models.begin(), models.end(),
@@ -122,7 +126,12 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
                                            model.source.name) == options.only.end()) {
       continue;
     }
-    list_weights.push_back(m < options.weights.size() ? options.weights[m] : 1.0);
+    if (options.fuse == "tuned") {
+      list_weights.push_back(tuned->weights[m]);
+      if (!tuned->scales.empty()) list_scales.push_back(tuned->scales[m]);
+    } else {
+      list_weights.push_back(m < options.weights.size() ? options.weights[m] : 1.0);
+    }
     IMGSEARCH_ASSIGN_OR_RETURN(
         QueryVector v, query.id >= 0 ? VectorOfId(model, query.id) : VectorOfImage(model, *image));
     SearchRequest request;
@@ -157,9 +166,16 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
     results.models.push_back(std::move(out));
   }
   if (!options.fuse.empty()) {
-    auto fused = options.fuse == "rrf"     ? FuseRrf(lists, options.k)
-                 : options.fuse == "tuned" ? FuseWeightedRrf(lists, list_weights, options.k)
-                                           : FuseWeighted(lists, list_weights, options.k);
+    std::vector<Fused> fused;
+    if (options.fuse == "rrf") {
+      fused = FuseRrf(lists, options.k);
+    } else if (options.fuse == "weighted") {
+      fused = FuseWeighted(lists, list_weights, options.k);
+    } else if (list_scales.empty()) {  // tuned before scales were kept
+      fused = FuseWeightedRrf(lists, list_weights, options.k);
+    } else {
+      fused = FuseStandardized(lists, list_weights, list_scales, options.k);
+    }
     for (const Fused& f : fused) results.fused.push_back({f.id, f.score, paths[f.id]});
     results.fusion = options.fuse;
   }

@@ -6,6 +6,7 @@
 
 #include "imgsearch/library.h"
 #include "pipeline/model_set.h"
+#include "pipeline/tuned_fusion.h"
 
 namespace imgsearch::pipeline {
 
@@ -27,8 +28,10 @@ nlohmann::json SearchResultsJson(const std::string& query_label, const SearchRes
 nlohmann::json DescribeCollections(const Database& db);
 
 // Each model's nearest images; the filter is evaluated on `images` (images.h), whose
-// fields the hits carry: path, hash, width, height.
+// fields the hits carry: path, hash, width, height. Fuse "tuned" fuses as `tuned` says
+// (an error without it).
 Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collection& images,
-                                   const Query& query, const SearchOptions& options);
+                                   const Query& query, const SearchOptions& options,
+                                   const TunedFusion* tuned = nullptr);
 
 }  // namespace imgsearch::pipeline

@@ -1,44 +1,81 @@
 #include "pipeline/tune.h"
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
+#include <iterator>
 #include <set>
 
-#include "base/json.h"
+#include "index/metric.h"
 #include "pipeline/eval.h"
 
 namespace imgsearch::pipeline {
 namespace {
 
-constexpr double kK0 = 60;  // as FuseWeightedRrf's default
-// The values coordinate ascent tries for each weight (the weights' scale does not matter).
-constexpr double kLevels[] = {0, 0.25, 0.5, 1, 2, 4};
+constexpr double kK0 = 60;  // as FuseRrf's default, for the equal-weight RRF reported beside
+// How many labelled images measure each model's distance scale: their pairs (about 45,000)
+// settle the median and spread to within a few percent.
+constexpr size_t kScaleSample = 300;
+// The values coordinate ascent tries for each weight (their scale does not matter). None is
+// 0: a model weak on the classes tuned on can be the best on others (phash on Caltech's
+// faces and airplanes), and a small weight still lets its hits count where they stand out.
+constexpr double kLevels[] = {0.05, 0.1, 0.25, 0.5, 1, 2, 4};
 
 // One labelled query, ready to be fused under any weights.
 struct QueryCase {
   std::vector<int64_t> candidates;  // ids found by any model
-  std::vector<double> rrf;          // candidates x models: 1 / (k0 + rank), 0 when absent
+  std::vector<double> score;        // candidates x models: standard score, 0 when absent
+  std::vector<double> rrf;          // candidates x models: 1 / (60 + rank), 0 when absent
+  std::vector<uint8_t> found;       // candidates x models: in that model's list
   std::vector<uint8_t> relevant;    // per candidate: of the query's class
   size_t relevant_total = 0;        // images of the class besides the query
   int fold = 0;
+  int label = 0;  // the query's class, numbered
 };
 
-// What a set of queries scores under a weight vector, and how many there were.
+// What a set of queries scores under a weight vector: over the queries (as eval reports
+// mAP) and per class.
 struct Score {
   double sum = 0;
   size_t count = 0;
+  std::map<int, std::pair<double, size_t>> classes;  // label -> (sum, count)
+  void Add(const QueryCase& q, double ap) {
+    sum += ap, ++count;
+    auto& c = classes[q.label];
+    c.first += ap, ++c.second;
+  }
+  void Add(const Score& other) {
+    sum += other.sum, count += other.count;
+    for (const auto& [label, c] : other.classes) {
+      classes[label].first += c.first, classes[label].second += c.second;
+    }
+  }
   double mean() const { return count ? sum / count : 0; }
+  // Every class counts once: what a class not seen yet can expect. Tuning maximises this,
+  // so that a few large classes (Caltech's 800 airplanes) do not choose the weights alone.
+  double class_mean() const {
+    double total = 0;
+    for (const auto& [label, c] : classes) total += c.first / c.second;
+    return classes.empty() ? 0 : total / classes.size();
+  }
 };
 
-double AveragePrecision(const QueryCase& q, const std::vector<double>& w, size_t k) {
+// Which of a case's tables the fusion sums: the tuned fusion's standard scores, or the
+// reciprocal ranks of RRF (reported beside it).
+using Table = std::vector<double> QueryCase::*;
+
+double AveragePrecision(const QueryCase& q, const std::vector<double>& w, size_t k, Table table) {
   const size_t models = w.size();
   std::vector<std::pair<double, int64_t>> scored;  // (score, candidate index)
   for (size_t c = 0; c < q.candidates.size(); ++c) {
     double s = 0;
-    for (size_t m = 0; m < models; ++m) s += w[m] * q.rrf[c * models + m];
-    if (s > 0) scored.emplace_back(s, static_cast<int64_t>(c));
+    bool counted = false;  // as FuseStandardized: only lists of weight > 0 bring ids
+    for (size_t m = 0; m < models; ++m) {
+      if (w[m] <= 0 || !q.found[c * models + m]) continue;
+      s += w[m] * (q.*table)[c * models + m];
+      counted = true;
+    }
+    if (counted) scored.emplace_back(s, static_cast<int64_t>(c));
   }
-  // As FuseWeightedRrf ranks: larger score first, then smaller id.
+  // As FuseStandardized ranks: larger score first, then smaller id.
   auto better = [&q](const auto& a, const auto& b) {
     return a.first > b.first ||
            (a.first == b.first && q.candidates[a.second] < q.candidates[b.second]);
@@ -57,12 +94,10 @@ double AveragePrecision(const QueryCase& q, const std::vector<double>& w, size_t
 // The queries of the folds `in` selects.
 template <typename Selected>
 Score ScoreOf(const std::vector<QueryCase>& cases, const std::vector<double>& w, size_t k,
-              Selected in) {
+              Selected in, Table table = &QueryCase::score) {
   Score score;
   for (const QueryCase& q : cases) {
-    if (!in(q.fold)) continue;
-    score.sum += AveragePrecision(q, w, k);
-    ++score.count;
+    if (in(q.fold)) score.Add(q, AveragePrecision(q, w, k, table));
   }
   return score;
 }
@@ -84,24 +119,25 @@ size_t BestModel(const std::vector<QueryCase>& cases, size_t models, size_t k, S
   return best;
 }
 
-// Coordinate ascent over kLevels from equal weights and from the best single model; the
-// better end point wins (the single model on a tie, being the simpler).
+// Coordinate ascent over kLevels of the per-class mean, from equal weights and from the
+// best single model (the others at the lowest level); the better end point wins.
 template <typename Selected>
 std::vector<double> Optimize(const std::vector<QueryCase>& cases, size_t models, size_t k,
                              Selected in) {
+  std::vector<double> leaning(models, kLevels[0]);
+  leaning[BestModel(cases, models, k, in)] = 1;
   std::vector<double> best_w;
   double best = -1;
-  for (std::vector<double> w :
-       {OneHot(models, BestModel(cases, models, k, in)), std::vector<double>(models, 1.0)}) {
-    double score = ScoreOf(cases, w, k, in).mean();
+  for (std::vector<double> w : {std::vector<double>(models, 1.0), leaning}) {
+    double score = ScoreOf(cases, w, k, in).class_mean();
     for (int round = 0; round < 3; ++round) {
       bool improved = false;
       for (size_t m = 0; m < models; ++m) {
         for (double level : kLevels) {
           std::vector<double> tried = w;
           tried[m] = level;
-          if (tried == w || *std::max_element(tried.begin(), tried.end()) == 0) continue;
-          double s = ScoreOf(cases, tried, k, in).mean();
+          if (tried == w) continue;
+          double s = ScoreOf(cases, tried, k, in).class_mean();
           if (s > score + 1e-12) w = tried, score = s, improved = true;
         }
       }
@@ -116,11 +152,18 @@ std::vector<double> Optimize(const std::vector<QueryCase>& cases, size_t models,
 
 // Each model's ranked list of every query, searched once, deep enough for fusion.
 Result<std::vector<QueryCase>> BuildCases(std::vector<BoundModel>& models, const Collection& images,
+                                          const std::vector<DistanceScale>& scales,
                                           const std::map<int64_t, std::string>& labels,
                                           const std::vector<int64_t>& queries,
                                           const std::map<std::string, int>& fold_of, size_t k) {
   std::map<std::string, std::set<int64_t>> members;
   for (const auto& [id, label] : labels) members[label].insert(id);
+  std::vector<index::Metric> metrics;
+  for (const BoundModel& m : models) {
+    IMGSEARCH_ASSIGN_OR_RETURN(index::Metric metric,
+                               index::ParseMetric(m.collection->index().metric_type));
+    metrics.push_back(metric);
+  }
   SearchOptions search;
   search.k = static_cast<int>(std::max<size_t>(k * 4, 50));  // as fusion at search time
   search.exclude_self = true;
@@ -133,17 +176,25 @@ Result<std::vector<QueryCase>> BuildCases(std::vector<BoundModel>& models, const
     QueryCase q;
     q.relevant_total = same.size() - 1;
     q.fold = fold_of.at(labels.at(id));
+    q.label = static_cast<int>(std::distance(members.begin(), members.find(labels.at(id))));
     std::map<int64_t, size_t> index;
     for (const ModelResults& model : results.models) {
       for (const Hit& hit : model.hits) {
         if (index.emplace(hit.id, q.candidates.size()).second) q.candidates.push_back(hit.id);
       }
     }
-    q.rrf.assign(q.candidates.size() * models.size(), 0);
+    const size_t cells = q.candidates.size() * models.size();
+    q.score.assign(cells, 0), q.rrf.assign(cells, 0), q.found.assign(cells, 0);
     for (size_t m = 0; m < results.models.size(); ++m) {
       const auto& hits = results.models[m].hits;
-      for (size_t r = 0; r < hits.size(); ++r)
-        q.rrf[index[hits[r].id] * models.size() + m] = 1.0 / (kK0 + double(r + 1));
+      for (size_t r = 0; r < hits.size(); ++r) {
+        size_t cell = index[hits[r].id] * models.size() + m;
+        // Hits report IP and COSINE as similarities; the scales are of distances.
+        float distance = index::ReportedDistance(metrics[m], hits[r].distance);
+        q.score[cell] = scales[m].StandardScore(distance);
+        q.rrf[cell] = 1.0 / (kK0 + double(r + 1));
+        q.found[cell] = 1;
+      }
     }
     for (int64_t candidate : q.candidates) q.relevant.push_back(same.count(candidate) ? 1 : 0);
     cases.push_back(std::move(q));
@@ -161,10 +212,8 @@ void EstimateHeldOut(const std::vector<QueryCase>& cases, size_t models, size_t 
     std::vector<double> w = Optimize(cases, models, k, train);
     Score t = ScoreOf(cases, w, k, test);
     Score s = ScoreOf(cases, OneHot(models, BestModel(cases, models, k, train)), k, test);
-    Score r = ScoreOf(cases, std::vector<double>(models, 1.0), k, test);
-    tuned.sum += t.sum, tuned.count += t.count;
-    single.sum += s.sum, single.count += s.count;
-    rrf.sum += r.sum, rrf.count += r.count;
+    Score r = ScoreOf(cases, std::vector<double>(models, 1.0), k, test, &QueryCase::rrf);
+    tuned.Add(t), single.Add(s), rrf.Add(r);
   }
   report->held_out_map = tuned.mean();
   report->held_out_best_model_map = single.mean();
@@ -173,8 +222,8 @@ void EstimateHeldOut(const std::vector<QueryCase>& cases, size_t models, size_t 
 
 }  // namespace
 
-Result<TuneReport> Tune(std::vector<BoundModel>& models, const Collection& images,
-                        const TuneOptions& options) {
+Result<Tuned> Tune(std::vector<BoundModel>& models, const Collection& images,
+                   const TuneOptions& options) {
   if (models.size() < 2) return Status::InvalidArgument("tuning fusion needs two models or more");
   if (options.k < 1 || options.k > 1000) return Status::InvalidArgument("k must be 1 to 1000");
   IMGSEARCH_ASSIGN_OR_RETURN(auto labels, Labels(images, options.dir, options.classes));
@@ -189,38 +238,30 @@ Result<TuneReport> Tune(std::vector<BoundModel>& models, const Collection& image
   for (const std::string& c : classes) fold_of[c] = static_cast<int>(fold_of.size()) % folds;
   std::vector<int64_t> queries = SampleQueries(labels, options.max_queries);
   const size_t k = static_cast<size_t>(options.k);
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<QueryCase> cases,
-                             BuildCases(models, images, labels, queries, fold_of, k));
+  Tuned tuned;
+  const std::vector<int64_t> sample = SampleQueries(labels, kScaleSample);
+  for (const BoundModel& m : models) {
+    IMGSEARCH_ASSIGN_OR_RETURN(DistanceScale scale, MeasureDistanceScale(m, sample));
+    tuned.fusion.scales.push_back(scale);
+  }
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      std::vector<QueryCase> cases,
+      BuildCases(models, images, tuned.fusion.scales, labels, queries, fold_of, k));
   auto all = [](int) { return true; };
-  TuneReport report;
+  TuneReport& report = tuned.report;
   report.queries = cases.size();
   report.classes = classes.size();
   std::vector<double> w = Optimize(cases, models.size(), k, all);
+  tuned.fusion.weights = w;
   for (size_t m = 0; m < models.size(); ++m) report.weights[models[m].source.name] = w[m];
   report.map = ScoreOf(cases, w, k, all).mean();
   size_t best = BestModel(cases, models.size(), k, all);
   report.best_model = models[best].source.name;
   report.best_model_map = ScoreOf(cases, OneHot(models.size(), best), k, all).mean();
-  report.rrf_map = ScoreOf(cases, std::vector<double>(models.size(), 1.0), k, all).mean();
+  report.rrf_map =
+      ScoreOf(cases, std::vector<double>(models.size(), 1.0), k, all, &QueryCase::rrf).mean();
   EstimateHeldOut(cases, models.size(), k, folds, &report);
-  return report;
-}
-
-Result<std::optional<std::vector<double>>> StoredFusionWeights(
-    const Database& db, const std::vector<BoundModel>& models) {
-  IMGSEARCH_ASSIGN_OR_RETURN(std::optional<std::string> text, db.GetSetting(kFusionSetting));
-  if (!text) return std::optional<std::vector<double>>();
-  IMGSEARCH_ASSIGN_OR_RETURN(nlohmann::json stored, base::ParseJson(*text));
-  const nlohmann::json weights =
-      stored.is_object() ? stored.value("weights", nlohmann::json()) : nlohmann::json();
-  if (!weights.is_object())
-    return Status::Corruption("the library's fusion setting has no weights: run tune again");
-  std::vector<double> w;
-  for (const BoundModel& m : models) {
-    auto it = weights.find(m.source.name);
-    w.push_back(it != weights.end() && it->is_number() ? it->get<double>() : 0.0);
-  }
-  return std::optional<std::vector<double>>(std::move(w));
+  return tuned;
 }
 
 }  // namespace imgsearch::pipeline

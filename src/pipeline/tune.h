@@ -1,29 +1,25 @@
-// Learned fusion: the weights of reciprocal rank fusion that maximise mAP@K on labelled
-// images, found by coordinate ascent from equal weights and from the best single model
-// (so that a model which only drags the others down gets weight 0, and the tuned fusion is
-// never worse than the best model on the classes it was tuned on). Each model's ranked
-// list of every query is computed once; a weight vector is then scored in memory.
+// Learned fusion: per-model weights of standardised fusion (FuseStandardized: each model's
+// distances as standard scores against the library's own distances, weighted and summed)
+// that maximise mAP@K on labelled images, found by coordinate ascent from equal weights and
+// from the best single model. The objective counts every class once, so that the weights
+// carry over to classes not seen rather than fit the largest ones. Each model's ranked list
+// of every query is computed once; a weight vector is then scored in memory.
 #pragma once
 
-#include <map>
-#include <string>
 #include <vector>
 
 #include "imgsearch/library.h"
 #include "pipeline/search.h"
+#include "pipeline/tuned_fusion.h"
 
 namespace imgsearch::pipeline {
 
-// The setting (Database::GetSetting) under which a library keeps its tuned weights:
-// {"method": "weighted-rrf", "k0": 60, "k": K, "weights": {model: weight}}.
-inline constexpr const char* kFusionSetting = "fusion";
+struct Tuned {
+  TuneReport report;
+  TunedFusion fusion;  // what the library keeps (FusionSetting)
+};
 
-Result<TuneReport> Tune(std::vector<BoundModel>& models, const Collection& images,
-                        const TuneOptions& options);
-
-// The stored weights in `models` order (a model the tuning did not see gets 0), or
-// nullopt when the library was never tuned.
-Result<std::optional<std::vector<double>>> StoredFusionWeights(
-    const Database& db, const std::vector<BoundModel>& models);
+Result<Tuned> Tune(std::vector<BoundModel>& models, const Collection& images,
+                   const TuneOptions& options);
 
 }  // namespace imgsearch::pipeline
