@@ -79,7 +79,9 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
     return Status::InvalidArgument("fuse must be auto, tuned, rrf or weighted, not \"" +
                                    options.fuse + "\"");
   }
-  if (options.fuse == "tuned" && (!tuned || tuned->weights.size() != models.size()))
+  if (options.fuse == "tuned" &&
+      (!tuned || tuned->weights.size() != models.size() ||
+       (!tuned->scales.empty() && tuned->scales.size() != models.size())))
     return Status::InvalidArgument("no tuned fusion for these models: run imgsearch tune first");
   if (!options.weights.empty() && options.weights.size() != models.size()) {
     return Status::InvalidArgument("give one weight per model (" + std::to_string(models.size()) +
