@@ -10,6 +10,20 @@ namespace {
 
 constexpr size_t kBlockBytes = size_t(4) << 20;
 
+// Serialize's bytes: a header of its own, then the index's blocks, shared.
+class FrozenFlat final : public FrozenIndex {
+ public:
+  std::vector<std::string_view> pieces() const override {
+    std::vector<std::string_view> all{header};
+    all.insert(all.end(), vectors.begin(), vectors.end());
+    return all;
+  }
+  std::string header;  // vector size, count, labels
+  std::vector<std::string_view> vectors;
+  std::vector<std::shared_ptr<const uint8_t[]>> owners;
+  std::shared_ptr<const void> borrowed_from;
+};
+
 }  // namespace
 
 void TopK::Push(int64_t label, float distance) {
@@ -103,12 +117,31 @@ Status FlatIndex::Serialize(std::string* out) const {
   return Status::Ok();
 }
 
+Result<std::unique_ptr<FrozenIndex>> FlatIndex::Freeze() const {
+  auto frozen = std::make_unique<FrozenFlat>();
+  Writer w(&frozen->header);
+  w.U64(stride_);
+  w.U64(labels_.size());
+  w.Array(labels_.data(), labels_.size());
+  for (size_t start = 0; start < labels_.size(); start += per_block_) {
+    const Block& block = blocks_[start / per_block_];
+    frozen->vectors.emplace_back(reinterpret_cast<const char*>(block.data),
+                                 std::min(per_block_, labels_.size() - start) * stride_);
+    if (block.owned) frozen->owners.push_back(block.owned);
+  }
+  frozen->borrowed_from = borrowed_from_;
+  return std::unique_ptr<FrozenIndex>(std::move(frozen));
+}
+
 void FlatIndex::MakeRoomFor(size_t position) {
   size_t index = position / per_block_, offset = position % per_block_;
   if (index < blocks_.size() && offset < blocks_[index].capacity) return;
   size_t capacity = index < blocks_.size() ? blocks_[index].capacity : 0;
-  capacity = std::min(per_block_, std::max<size_t>({16, 2 * capacity, offset + 1}));
-  auto owned = std::make_unique_for_overwrite<uint8_t[]>(capacity * stride_);
+  // Only the first block grows by doubling (a small index does not hold a whole block);
+  // growing later ones copied every vector once more and faulted in its pages twice.
+  capacity = index > 0 ? per_block_
+                       : std::min(per_block_, std::max<size_t>({16, 2 * capacity, offset + 1}));
+  std::shared_ptr<uint8_t[]> owned = std::make_unique_for_overwrite<uint8_t[]>(capacity * stride_);
   if (index < blocks_.size()) {
     std::memcpy(owned.get(), blocks_[index].data, offset * stride_);
     blocks_[index] = {owned.get(), std::move(owned), capacity};
@@ -120,9 +153,11 @@ void FlatIndex::MakeRoomFor(size_t position) {
 
 uint8_t* FlatIndex::mutable_vector_at(size_t position) {
   Block& block = blocks_[position / per_block_];
-  if (!block.owned) {
-    block.owned = std::make_unique_for_overwrite<uint8_t[]>(per_block_ * stride_);
-    std::memcpy(block.owned.get(), block.data, per_block_ * stride_);
+  if (!block.owned || block.owned.use_count() > 1) {
+    std::shared_ptr<uint8_t[]> copy =
+        std::make_unique_for_overwrite<uint8_t[]>(block.capacity * stride_);
+    std::memcpy(copy.get(), block.data, block.capacity * stride_);
+    block.owned = std::move(copy);
     block.data = block.owned.get();
   }
   return block.owned.get() + (position % per_block_) * stride_;
