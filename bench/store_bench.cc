@@ -11,6 +11,8 @@
 // Usage: store_bench [--dims 512,2048] [--hnsw-rows N] [--open-rows N] [--dir DIR]
 //                    [--parts flat,hnsw,store,cli] [--variants all|NAME,...]
 //                    [--imgsearch PATH (default: the imgsearch next to bench/)]
+//                    [--snapshot-every N (DatabaseOptions::snapshot_every_changes while
+//                     inserting; 0: no snapshot until the Flush at the end)]
 //                    [--embeddings FILE (imgsearch embed output: real vectors for hnsw)]
 // e.g. real vectors only: store_bench --parts hnsw --dims "" --embeddings emb.txt
 #include <hnswlib/hnswlib.h>
@@ -49,6 +51,7 @@ struct Options {
   std::string variants = "all";           // which of our graph indexes (names, comma-separated)
   std::string embeddings;                 // `imgsearch embed` output for the real-data runs
   std::string imgsearch;                  // the CLI for part "cli"
+  int64_t snapshot_every = DatabaseOptions().snapshot_every_changes;
 };
 
 Options Parse(int argc, char** argv) {
@@ -71,6 +74,7 @@ Options Parse(int argc, char** argv) {
     if (key == "--variants") o.variants = value;
     if (key == "--embeddings") o.embeddings = value;
     if (key == "--imgsearch") o.imgsearch = value;
+    if (key == "--snapshot-every") o.snapshot_every = std::stoll(value);
   }
   if (o.imgsearch.empty()) {
     o.imgsearch = (std::filesystem::absolute(argv[0]).parent_path().parent_path() / "imgsearch");
@@ -338,7 +342,9 @@ void BenchInsertAndOpen(const Options& o, int dim, size_t n) {
   double plain = PlainSqliteRowsPerSecond(o.dir + "/plain.sqlite", data, dim, n);
   double insert_seconds = 0;
   {
-    auto db = std::move(Database::Open(dir)).value();
+    DatabaseOptions options;
+    options.snapshot_every_changes = o.snapshot_every;
+    auto db = std::move(Database::Open(dir, options)).value();
     CollectionSchema s;
     s.name = "bench";
     s.dimension = dim;
