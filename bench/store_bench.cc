@@ -11,6 +11,8 @@
 // Usage: store_bench [--dims 512,2048] [--hnsw-rows N] [--open-rows N] [--dir DIR]
 //                    [--parts flat,hnsw,store,cli] [--variants all|NAME,...]
 //                    [--imgsearch PATH (default: the imgsearch next to bench/)]
+//                    [--model-index FLAT (part cli: the model's index; default: the
+//                     library's own, HNSW)]
 //                    [--snapshot-every N (DatabaseOptions::snapshot_every_changes while
 //                     inserting; 0: no snapshot until the Flush at the end)]
 //                    [--embeddings FILE (imgsearch embed output: real vectors for hnsw)]
@@ -52,6 +54,7 @@ struct Options {
   std::string embeddings;                 // `imgsearch embed` output for the real-data runs
   std::string imgsearch;                  // the CLI for part "cli"
   int64_t snapshot_every = DatabaseOptions().snapshot_every_changes;
+  std::string model_index;  // part cli: FLAT, or empty for the library's default
 };
 
 Options Parse(int argc, char** argv) {
@@ -75,6 +78,7 @@ Options Parse(int argc, char** argv) {
     if (key == "--embeddings") o.embeddings = value;
     if (key == "--imgsearch") o.imgsearch = value;
     if (key == "--snapshot-every") o.snapshot_every = std::stoll(value);
+    if (key == "--model-index") o.model_index = value;
   }
   if (o.imgsearch.empty()) {
     o.imgsearch = (std::filesystem::absolute(argv[0]).parent_path().parent_path() / "imgsearch");
@@ -430,12 +434,13 @@ double ChildSeconds(const std::string& command) {
 // A library of n images with the built-in color_layout model, written through the
 // database as Library::Index would (images and vectors of one image in one transaction),
 // without decoding n files.
-Status MakeLibrary(const std::string& dir, size_t n) {
+Status MakeLibrary(const std::string& dir, size_t n, bool flat_model) {
   LibraryOptions options;
   options.models = {"color_layout"};
   IMGSEARCH_RETURN_IF_ERROR(Library::Open(dir, options).status());
   IMGSEARCH_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(dir));
   IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<Collection> model, db->GetCollection("color_layout"));
+  if (flat_model) IMGSEARCH_RETURN_IF_ERROR(model->DropIndex());  // back to FLAT
   const int dim = int(model->schema().dimension);
   std::vector<float> vectors = Clustered(std::min<size_t>(n, 100000), dim, 7);
   size_t distinct = vectors.size() / dim;
@@ -477,12 +482,13 @@ void BenchColdCliSearch(const Options& o, size_t n) {
   std::string dir = o.dir + "/library";
   std::filesystem::remove_all(dir);
   double t = Seconds();
-  Status made = MakeLibrary(dir, n);
+  Status made = MakeLibrary(dir, n, o.model_index == "FLAT");
   if (!made.ok()) {
     std::fprintf(stderr, "making the library: %s\n", made.ToString().c_str());
     return;
   }
-  std::printf("library of %zu images (color_layout) written in %.0f s\n", n, Seconds() - t);
+  std::printf("library of %zu images (color_layout, %s) written in %.0f s\n", n,
+              o.model_index.empty() ? "its default index" : o.model_index.c_str(), Seconds() - t);
   std::vector<double> searches, starts;
   for (int r = 0; r < 3; ++r) {
     starts.push_back(ChildSeconds(o.imgsearch + " --version"));

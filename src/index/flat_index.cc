@@ -56,24 +56,53 @@ Status FlatIndex::Add(size_t n, const int64_t* labels, const void* vectors) {
     size_t position = labels_.size();
     MakeRoomFor(position);
     std::memcpy(mutable_vector_at(position), bytes + i * stride_, stride_);
-    position_of_[labels[i]] = position;
+    position_of_.Set(labels[i], position);
     labels_.push_back(labels[i]);
   }
   return Status::Ok();
 }
 
+void FlatIndex::Positions::Set(int64_t label, size_t position) {
+  // Dense while labels stay within a small multiple of those seen: slots do.
+  if (label >= 0 && static_cast<size_t>(label) < 2 * dense_.size() + 1024) {
+    if (static_cast<size_t>(label) >= dense_.size())
+      dense_.resize(std::max(static_cast<size_t>(label) + 1, 2 * dense_.size()), -1);
+    dense_[label] = static_cast<int64_t>(position);
+  } else {
+    sparse_[label] = position;
+  }
+}
+
+int64_t FlatIndex::Positions::Find(int64_t label) const {
+  if (label >= 0 && static_cast<size_t>(label) < dense_.size()) {
+    if (dense_[label] >= 0) return dense_[label];
+  }
+  auto it = sparse_.find(label);
+  return it == sparse_.end() ? -1 : static_cast<int64_t>(it->second);
+}
+
+void FlatIndex::Positions::Erase(int64_t label) {
+  if (label >= 0 && static_cast<size_t>(label) < dense_.size()) dense_[label] = -1;
+  sparse_.erase(label);
+}
+
+void FlatIndex::Positions::Clear() {
+  dense_.clear();
+  sparse_.clear();
+}
+
 void FlatIndex::Remove(int64_t label) {
-  auto it = position_of_.find(label);
-  if (it == position_of_.end()) return;
-  size_t pos = it->second, last = labels_.size() - 1;
+  int64_t found = position_of_.Find(label);
+  if (found < 0) return;
+  size_t pos = static_cast<size_t>(found), last = labels_.size() - 1;
   if (pos != last) {  // move the last vector into the hole
     std::memcpy(mutable_vector_at(pos), vector_at(last), stride_);
     labels_[pos] = labels_[last];
-    position_of_[labels_[pos]] = pos;
+    position_of_.Set(labels_[pos], pos);
   }
   labels_.pop_back();
   if (labels_.size() <= (blocks_.size() - 1) * per_block_) blocks_.pop_back();
-  position_of_.erase(it);
+  position_of_.Erase(label);
 }
 
 Result<std::vector<Neighbor>> FlatIndex::Search(const void* query, size_t k,
@@ -102,7 +131,7 @@ void FlatIndex::Clear() {
   blocks_.clear();
   borrowed_from_.reset();
   labels_.clear();
-  position_of_.clear();
+  position_of_.Clear();
 }
 
 Status FlatIndex::Serialize(std::string* out) const {
@@ -168,13 +197,15 @@ Status FlatIndex::DeserializeInPlace(std::string_view in, std::shared_ptr<const 
   std::string_view data;
   IMGSEARCH_RETURN_IF_ERROR(ParsePayload(in, &labels, &data));
   Clear();
+  position_of_.Reserve(labels.size());
+  labels_.reserve(labels.size());
   borrowed_from_ = std::move(keep_alive);
   const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
   size_t whole_blocks = labels.size() / per_block_;
   for (size_t b = 0; b < whole_blocks; ++b) {
     blocks_.push_back({bytes + b * per_block_ * stride_, nullptr, per_block_});
     for (size_t i = b * per_block_; i < (b + 1) * per_block_; ++i) {
-      position_of_[labels[i]] = i;
+      position_of_.Set(labels[i], i);
       labels_.push_back(labels[i]);
     }
   }
@@ -209,7 +240,7 @@ Status FlatIndex::ParsePayload(std::string_view in, std::vector<int64_t>* labels
 size_t FlatIndex::MemoryUsage() const {
   size_t owned = 0;
   for (const Block& block : blocks_) owned += block.owned ? block.capacity * stride_ : 0;
-  return owned + labels_.capacity() * sizeof(int64_t) + position_of_.size() * 32;
+  return owned + labels_.capacity() * sizeof(int64_t) + position_of_.MemoryUsage();
 }
 
 }  // namespace imgsearch::index

@@ -133,6 +133,7 @@ Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
   slot_ids_ = std::move(c.slot_ids);
   slot_alive_ = std::move(c.slot_alive);
   slot_fields_.assign(slot_ids_.size(), nullptr);
+  slot_of_id_.reserve(slot_ids_.size());  // one allocation, not a rehash per doubling
   for (size_t slot = 0; slot < slot_ids_.size(); ++slot) {
     if (!slot_alive_[slot]) continue;
     if (!slot_of_id_.emplace(slot_ids_[slot], static_cast<int64_t>(slot)).second) {
