@@ -21,9 +21,10 @@ constexpr std::array<uint32_t, 256> MakeTable() {
 }
 constexpr std::array<uint32_t, 256> kTable = MakeTable();
 
-__attribute__((target("sse4.2"))) uint32_t Crc32cHardware(const void* data, size_t size) {
+__attribute__((target("sse4.2"))) uint32_t Crc32cHardware(const void* data, size_t size,
+                                                          uint32_t previous) {
   const auto* p = static_cast<const uint8_t*>(data);
-  uint64_t crc = 0xFFFFFFFFu;
+  uint64_t crc = ~previous;
   for (; size >= 8; size -= 8, p += 8) {
     uint64_t word;
     std::memcpy(&word, p, 8);
@@ -36,19 +37,23 @@ __attribute__((target("sse4.2"))) uint32_t Crc32cHardware(const void* data, size
 
 }  // namespace
 
-uint32_t Crc32cPortable(const void* data, size_t size) {
+uint32_t Crc32cPortable(const void* data, size_t size, uint32_t previous) {
   const auto* p = static_cast<const uint8_t*>(data);
-  uint32_t crc = 0xFFFFFFFFu;
+  uint32_t crc = ~previous;
   for (size_t i = 0; i < size; ++i) crc = (crc >> 8) ^ kTable[(crc ^ p[i]) & 0xFF];
   return ~crc;
 }
 
 uint32_t Crc32c(const void* data, size_t size) {
+  return Crc32cExtend(0, data, size);
+}
+
+uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t size) {
   static const bool hardware = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("sse4.2") != 0;
   }();
-  return hardware ? Crc32cHardware(data, size) : Crc32cPortable(data, size);
+  return hardware ? Crc32cHardware(data, size, crc) : Crc32cPortable(data, size, crc);
 }
 
 }  // namespace imgsearch::base

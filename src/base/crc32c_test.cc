@@ -25,5 +25,16 @@ TEST(Crc32cTest, HardwareMatchesPortableOnEveryLengthAndAlignment) {
   }
 }
 
+TEST(Crc32cTest, ExtendingOverPiecesEqualsTheWhole) {
+  std::string data = "a file written in several pieces, checksummed as it goes";
+  for (size_t cut = 0; cut <= data.size(); ++cut) {
+    uint32_t head = Crc32c(data.data(), cut);
+    EXPECT_EQ(Crc32cExtend(head, data.data() + cut, data.size() - cut),
+              Crc32c(data.data(), data.size()));
+    EXPECT_EQ(Crc32cPortable(data.data() + cut, data.size() - cut, head),
+              Crc32c(data.data(), data.size()));
+  }
+}
+
 }  // namespace
 }  // namespace imgsearch::base

@@ -47,6 +47,11 @@ class Env {
   // Writes `contents` to `path` so that a crash leaves either the old file or the new one:
   // write to a temporary sibling, fsync, rename over `path`, fsync the directory.
   virtual Status WriteFileAtomic(const std::string& path, const std::string& contents) = 0;
+  // The same for a file made of `pieces` in order, so that a large file (an index
+  // snapshot) is written from where its bytes are, not first copied into one string. The
+  // base version joins them and calls WriteFileAtomic, for Envs that inject failures there.
+  virtual Status WritePiecesAtomic(const std::string& path,
+                                   const std::vector<std::string_view>& pieces);
 
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
   virtual bool FileExists(const std::string& path) = 0;

@@ -138,11 +138,19 @@ class PosixEnv final : public Env {
   }
 
   Status WriteFileAtomic(const std::string& path, const std::string& contents) override {
+    return WritePiecesAtomic(path, std::vector<std::string_view>{contents});
+  }
+
+  Status WritePiecesAtomic(const std::string& path,
+                           const std::vector<std::string_view>& pieces) override {
     std::string temp = path + ".tmp";
     {
       FdCloser fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
       if (fd.get() < 0) return ErrnoStatus("cannot create", temp, errno);
-      Status written = WriteAll(fd.get(), contents.data(), contents.size(), temp);
+      Status written;
+      for (std::string_view piece : pieces) {
+        if (written.ok()) written = WriteAll(fd.get(), piece.data(), piece.size(), temp);
+      }
       if (written.ok() && ::fsync(fd.get()) != 0)
         written = ErrnoStatus("fsync failed", temp, errno);
       if (!written.ok()) {
@@ -223,6 +231,13 @@ class FileInMemory final : public MappedFile {
 };
 
 }  // namespace
+
+Status Env::WritePiecesAtomic(const std::string& path,
+                              const std::vector<std::string_view>& pieces) {
+  std::string joined;
+  for (std::string_view piece : pieces) joined.append(piece);
+  return WriteFileAtomic(path, joined);
+}
 
 Result<std::unique_ptr<MappedFile>> Env::MapFile(const std::string& path) {
   IMGSEARCH_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path, uint64_t{1} << 40));

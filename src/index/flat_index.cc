@@ -10,6 +10,20 @@ namespace {
 
 constexpr size_t kBlockBytes = size_t(4) << 20;
 
+// Serialize's bytes: a header of its own, then the index's blocks, shared.
+class FrozenFlat final : public FrozenIndex {
+ public:
+  std::vector<std::string_view> pieces() const override {
+    std::vector<std::string_view> all{header};
+    all.insert(all.end(), vectors.begin(), vectors.end());
+    return all;
+  }
+  std::string header;  // vector size, count, labels
+  std::vector<std::string_view> vectors;
+  std::vector<std::shared_ptr<const uint8_t[]>> owners;
+  std::shared_ptr<const void> borrowed_from;
+};
+
 }  // namespace
 
 void TopK::Push(int64_t label, float distance) {
@@ -42,24 +56,53 @@ Status FlatIndex::Add(size_t n, const int64_t* labels, const void* vectors) {
     size_t position = labels_.size();
     MakeRoomFor(position);
     std::memcpy(mutable_vector_at(position), bytes + i * stride_, stride_);
-    position_of_[labels[i]] = position;
+    position_of_.Set(labels[i], position);
     labels_.push_back(labels[i]);
   }
   return Status::Ok();
 }
 
+void FlatIndex::Positions::Set(int64_t label, size_t position) {
+  // Dense while labels stay within a small multiple of those seen: slots do.
+  if (label >= 0 && static_cast<size_t>(label) < 2 * dense_.size() + 1024) {
+    if (static_cast<size_t>(label) >= dense_.size())
+      dense_.resize(std::max(static_cast<size_t>(label) + 1, 2 * dense_.size()), -1);
+    dense_[label] = static_cast<int64_t>(position);
+  } else {
+    sparse_[label] = position;
+  }
+}
+
+int64_t FlatIndex::Positions::Find(int64_t label) const {
+  if (label >= 0 && static_cast<size_t>(label) < dense_.size()) {
+    if (dense_[label] >= 0) return dense_[label];
+  }
+  auto it = sparse_.find(label);
+  return it == sparse_.end() ? -1 : static_cast<int64_t>(it->second);
+}
+
+void FlatIndex::Positions::Erase(int64_t label) {
+  if (label >= 0 && static_cast<size_t>(label) < dense_.size()) dense_[label] = -1;
+  sparse_.erase(label);
+}
+
+void FlatIndex::Positions::Clear() {
+  dense_.clear();
+  sparse_.clear();
+}
+
 void FlatIndex::Remove(int64_t label) {
-  auto it = position_of_.find(label);
-  if (it == position_of_.end()) return;
-  size_t pos = it->second, last = labels_.size() - 1;
+  int64_t found = position_of_.Find(label);
+  if (found < 0) return;
+  size_t pos = static_cast<size_t>(found), last = labels_.size() - 1;
   if (pos != last) {  // move the last vector into the hole
     std::memcpy(mutable_vector_at(pos), vector_at(last), stride_);
     labels_[pos] = labels_[last];
-    position_of_[labels_[pos]] = pos;
+    position_of_.Set(labels_[pos], pos);
   }
   labels_.pop_back();
   if (labels_.size() <= (blocks_.size() - 1) * per_block_) blocks_.pop_back();
-  position_of_.erase(it);
+  position_of_.Erase(label);
 }
 
 Result<std::vector<Neighbor>> FlatIndex::Search(const void* query, size_t k,
@@ -88,7 +131,7 @@ void FlatIndex::Clear() {
   blocks_.clear();
   borrowed_from_.reset();
   labels_.clear();
-  position_of_.clear();
+  position_of_.Clear();
 }
 
 Status FlatIndex::Serialize(std::string* out) const {
@@ -103,12 +146,31 @@ Status FlatIndex::Serialize(std::string* out) const {
   return Status::Ok();
 }
 
+Result<std::unique_ptr<FrozenIndex>> FlatIndex::Freeze() const {
+  auto frozen = std::make_unique<FrozenFlat>();
+  Writer w(&frozen->header);
+  w.U64(stride_);
+  w.U64(labels_.size());
+  w.Array(labels_.data(), labels_.size());
+  for (size_t start = 0; start < labels_.size(); start += per_block_) {
+    const Block& block = blocks_[start / per_block_];
+    frozen->vectors.emplace_back(reinterpret_cast<const char*>(block.data),
+                                 std::min(per_block_, labels_.size() - start) * stride_);
+    if (block.owned) frozen->owners.push_back(block.owned);
+  }
+  frozen->borrowed_from = borrowed_from_;
+  return std::unique_ptr<FrozenIndex>(std::move(frozen));
+}
+
 void FlatIndex::MakeRoomFor(size_t position) {
   size_t index = position / per_block_, offset = position % per_block_;
   if (index < blocks_.size() && offset < blocks_[index].capacity) return;
   size_t capacity = index < blocks_.size() ? blocks_[index].capacity : 0;
-  capacity = std::min(per_block_, std::max<size_t>({16, 2 * capacity, offset + 1}));
-  auto owned = std::make_unique_for_overwrite<uint8_t[]>(capacity * stride_);
+  // Only the first block grows by doubling (a small index does not hold a whole block);
+  // growing later ones copied every vector once more and faulted in its pages twice.
+  capacity = index > 0 ? per_block_
+                       : std::min(per_block_, std::max<size_t>({16, 2 * capacity, offset + 1}));
+  std::shared_ptr<uint8_t[]> owned = std::make_unique_for_overwrite<uint8_t[]>(capacity * stride_);
   if (index < blocks_.size()) {
     std::memcpy(owned.get(), blocks_[index].data, offset * stride_);
     blocks_[index] = {owned.get(), std::move(owned), capacity};
@@ -120,9 +182,11 @@ void FlatIndex::MakeRoomFor(size_t position) {
 
 uint8_t* FlatIndex::mutable_vector_at(size_t position) {
   Block& block = blocks_[position / per_block_];
-  if (!block.owned) {
-    block.owned = std::make_unique_for_overwrite<uint8_t[]>(per_block_ * stride_);
-    std::memcpy(block.owned.get(), block.data, per_block_ * stride_);
+  if (!block.owned || block.owned.use_count() > 1) {
+    std::shared_ptr<uint8_t[]> copy =
+        std::make_unique_for_overwrite<uint8_t[]>(block.capacity * stride_);
+    std::memcpy(copy.get(), block.data, block.capacity * stride_);
+    block.owned = std::move(copy);
     block.data = block.owned.get();
   }
   return block.owned.get() + (position % per_block_) * stride_;
@@ -133,13 +197,15 @@ Status FlatIndex::DeserializeInPlace(std::string_view in, std::shared_ptr<const 
   std::string_view data;
   IMGSEARCH_RETURN_IF_ERROR(ParsePayload(in, &labels, &data));
   Clear();
+  position_of_.Reserve(labels.size());
+  labels_.reserve(labels.size());
   borrowed_from_ = std::move(keep_alive);
   const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
   size_t whole_blocks = labels.size() / per_block_;
   for (size_t b = 0; b < whole_blocks; ++b) {
     blocks_.push_back({bytes + b * per_block_ * stride_, nullptr, per_block_});
     for (size_t i = b * per_block_; i < (b + 1) * per_block_; ++i) {
-      position_of_[labels[i]] = i;
+      position_of_.Set(labels[i], i);
       labels_.push_back(labels[i]);
     }
   }
@@ -174,7 +240,7 @@ Status FlatIndex::ParsePayload(std::string_view in, std::vector<int64_t>* labels
 size_t FlatIndex::MemoryUsage() const {
   size_t owned = 0;
   for (const Block& block : blocks_) owned += block.owned ? block.capacity * stride_ : 0;
-  return owned + labels_.capacity() * sizeof(int64_t) + position_of_.size() * 32;
+  return owned + labels_.capacity() * sizeof(int64_t) + position_of_.MemoryUsage();
 }
 
 }  // namespace imgsearch::index

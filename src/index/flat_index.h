@@ -32,6 +32,9 @@ class FlatIndex final : public Index {
   Status Deserialize(std::string_view in) override;
   // Whole blocks of vectors stay in `in` and are copied only when a removal writes to them.
   Status DeserializeInPlace(std::string_view in, std::shared_ptr<const void> keep_alive) override;
+  // Shares the blocks of vectors (a block changed later is copied first): no copy of the
+  // vectors while the caller's lock is held.
+  Result<std::unique_ptr<FrozenIndex>> Freeze() const override;
   size_t MemoryUsage() const override;
 
   // The stored vectors in insertion order (after removals: swapped), for bulk moves.
@@ -42,7 +45,7 @@ class FlatIndex final : public Index {
   void Clear();
 
  private:
-  // Copies a borrowed block into memory of its own first.
+  // Copies a borrowed block, or one a FrozenIndex shares, into memory of its own first.
   uint8_t* mutable_vector_at(size_t position);
   // Reads the payload's header and labels; *data views the vectors.
   Status ParsePayload(std::string_view in, std::vector<int64_t>* labels,
@@ -58,8 +61,9 @@ class FlatIndex final : public Index {
   size_t per_block_;
   struct Block {
     const uint8_t* data;
-    std::unique_ptr<uint8_t[]> owned;  // null while `data` is borrowed from a snapshot
-    size_t capacity;                   // vectors; only the last block is below per_block_
+    // Null while `data` is borrowed from a snapshot; shared with FrozenIndexes.
+    std::shared_ptr<uint8_t[]> owned;
+    size_t capacity;  // vectors; only the last block is below per_block_
   };
   // Room for the vector at `position`: a new block, or the last one grown (doubling, so
   // a small index does not hold a whole block).
@@ -67,7 +71,24 @@ class FlatIndex final : public Index {
   std::vector<Block> blocks_;
   std::shared_ptr<const void> borrowed_from_;  // keeps borrowed blocks valid
   std::vector<int64_t> labels_;
-  std::unordered_map<int64_t, size_t> position_of_;
+  // Label -> position. The store's labels are its slots, dense from 0: a vector then,
+  // not a hash map, whose million inserts (and frees at exit) were most of the cost of
+  // opening a large FLAT collection in place. Other labels go to the map.
+  class Positions {
+   public:
+    void Set(int64_t label, size_t position);
+    // -1 when absent.
+    int64_t Find(int64_t label) const;
+    void Erase(int64_t label);
+    void Clear();
+    void Reserve(size_t labels) { dense_.reserve(labels); }
+    size_t MemoryUsage() const { return dense_.capacity() * sizeof(int64_t) + sparse_.size() * 32; }
+
+   private:
+    std::vector<int64_t> dense_;  // by label; -1: absent
+    std::unordered_map<int64_t, size_t> sparse_;
+  };
+  Positions position_of_;
 };
 
 }  // namespace imgsearch::index

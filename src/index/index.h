@@ -48,6 +48,15 @@ struct SearchParams {
   bool InRange(float d) const { return d >= min_distance && d < max_distance; }
 };
 
+// An index's Serialize bytes, taken at one moment and valid, unchanged, while this object
+// lives, whatever the index does meanwhile: a snapshot is taken under the store's lock and
+// written to disk after it. The bytes are the concatenation of pieces().
+class FrozenIndex {
+ public:
+  virtual ~FrozenIndex() = default;
+  virtual std::vector<std::string_view> pieces() const = 0;
+};
+
 class Index {
  public:
   virtual ~Index() = default;
@@ -80,6 +89,10 @@ class Index {
     (void)keep_alive;
     return Deserialize(in);
   }
+
+  // Serialize's bytes as they are now. By default a copy; an index whose memory allows
+  // shares it instead (FLAT: whole blocks of vectors, copied only if changed later).
+  virtual Result<std::unique_ptr<FrozenIndex>> Freeze() const;
 
   // Approximate heap memory in bytes.
   virtual size_t MemoryUsage() const = 0;

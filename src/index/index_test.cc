@@ -218,6 +218,34 @@ TEST(IndexTest, FlatStaysExactAcrossStorageBlocks) {
   }
 }
 
+// A frozen FLAT index shares its blocks: its bytes are Serialize's, and stay so while the
+// index goes on removing (which copies a shared block first) and adding.
+TEST(IndexTest, FrozenFlatKeepsItsBytesWhileTheIndexChanges) {
+  const size_t n = 11, dim = size_t(1) << 18;  // four vectors per block
+  std::mt19937 rng(17);
+  std::normal_distribution<float> normal;
+  std::vector<float> data(n * dim);
+  for (float& x : data) x = normal(rng);
+  FlatIndex flat(Metric::kL2, dim);
+  auto labels = Labels(n);
+  ASSERT_TRUE(flat.Add(n - 1, labels.data(), data.data()).ok());
+  std::string bytes;
+  ASSERT_TRUE(flat.Serialize(&bytes).ok());
+  auto frozen = ValueOrDie(flat.Freeze());
+  auto joined = [&] {
+    std::string all;
+    for (std::string_view piece : frozen->pieces()) all.append(piece);
+    return all;
+  };
+  EXPECT_EQ(joined(), bytes);
+  for (int64_t gone : {1, 6}) flat.Remove(gone);
+  ASSERT_TRUE(flat.Add(1, &labels[n - 1], &data[(n - 1) * dim]).ok());
+  EXPECT_EQ(joined(), bytes);
+  FlatIndex loaded(Metric::kL2, dim);
+  ASSERT_TRUE(loaded.Deserialize(joined()).ok());
+  EXPECT_EQ(loaded.size(), n - 1);
+}
+
 // Filters, removals and ranges, for every index type.
 TEST(IndexTest, FiltersRemovalsAndRangesAreHonoured) {
   const size_t n = 3000, dim = 16;

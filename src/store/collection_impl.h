@@ -31,6 +31,9 @@
 
 namespace imgsearch::store {
 
+// A row's fields column as JSON: an object, or {} when the text is not one.
+nlohmann::json ParseRowFields(const std::string& text);
+
 class CollectionImpl final : public Collection {
  public:
   CollectionImpl(std::shared_ptr<Storage> storage, int64_t id, CollectionSchema schema,
@@ -119,6 +122,25 @@ class CollectionImpl final : public Collection {
   void KillSlot(int64_t slot);
   std::string StoredVector(const Row& row) const;
 
+  // --- fields of rows that a snapshot holds (collection_fields.cc)
+  // Opening from a snapshot reads no fields: each slot's stay null until a read needs
+  // them, so that opening does not parse every row. A point read takes one row's fields
+  // from SQLite; a filter, or a read of many rows, first completes them all (under the
+  // exclusive lock), which also checks that every live slot is backed by a live row and
+  // rebuilds from the rows, with a warning, when one is not.
+  Status CompleteFields(bool needed) const;
+  Status CompleteFieldsLocked();
+  // A live slot's fields: from memory, or read from its row. Caller holds state_mutex_.
+  Result<nlohmann::json> FieldsOf(int64_t slot) const;
+
+  // --- the deferred checksum of a snapshot whose payload the index uses in place
+  // (collection_verify.cc). Checks it; on a mismatch, warns and rebuilds from the rows.
+  // Caller holds storage_->write_mutex, and no state lock.
+  Status VerifyMappedSnapshotLocked();
+  // The same from the background thread: the check holds no lock (writers go on), and
+  // the writer lock is taken only to rebuild. Gives up when the thread is stopped.
+  void VerifyMappedSnapshotInBackground();
+
   // --- reading (collection_read.cc)
   struct OutputSpec {
     bool all_fields = false;
@@ -150,6 +172,7 @@ class CollectionImpl final : public Collection {
   // --- persistence and indexing (collection_persist.cc)
   Status LoadSnapshot();
   Status LoadSnapshotFile(const std::string& file);
+  Status CheckSequenceAgainstRows(int64_t sequence) const;
   // After a snapshot is loaded: its index holds exactly the live slots.
   Status CheckIndexAgainstSlots() const;
   // Applies rows with a sequence number above `after_sequence`, read through `db`, and
@@ -190,6 +213,14 @@ class CollectionImpl final : public Collection {
   std::unordered_map<int64_t, int64_t> slot_of_id_;
   FieldLookup lookup_;  // over slot_fields_ of live slots
   int64_t alive_count_ = 0;
+  // False while slots a snapshot brought in may still have null fields (and lookup_
+  // lacks them).
+  bool fields_complete_ = true;
+  // The mapped snapshot the index uses in place, until its payload checksum has been
+  // checked: searches may read it meanwhile (its lengths and header were checked), but no
+  // snapshot is written from it before.
+  std::shared_ptr<base::MappedFile> unverified_snapshot_;
+  std::string unverified_path_;
   int64_t last_sequence_ = 0;
   int64_t snapshot_sequence_ = 0;
   int64_t next_auto_id_ = 1;

@@ -12,11 +12,6 @@ namespace {
 
 constexpr size_t kIndexBatch = 64;  // vectors moved into the index per exclusive lock
 
-nlohmann::json ParseFields(const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  return j.is_object() ? j : nlohmann::json::object();
-}
-
 }  // namespace
 
 CollectionImpl::CollectionImpl(std::shared_ptr<Storage> storage, int64_t id,
@@ -80,6 +75,8 @@ void CollectionImpl::ResetState() {
   slot_of_id_.clear();
   lookup_.Clear();
   alive_count_ = 0;
+  fields_complete_ = true;
+  unverified_snapshot_.reset();
   (void)InstallIndex(index_spec_);  // validated when the spec was accepted
 }
 
@@ -120,7 +117,10 @@ Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
   // (FLAT) keeps using them in place, holding the mapping for as long as it does.
   IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<base::MappedFile> mapped,
                              storage_->env->MapFile(path));
-  Result<SnapshotContents> decoded = DecodeSnapshot(mapped->contents());
+  // The payload of an index used in place is checked after open, before any snapshot is
+  // taken from it (collection_verify.cc): at 1M vectors that pass was most of the open.
+  Result<SnapshotContents> decoded =
+      DecodeSnapshot(mapped->contents(), /*defer_payload_check=*/index_is_flat_);
   if (!decoded.ok()) return decoded.status().WithContext(path);
   SnapshotContents& c = *decoded;
   if (c.collection_id != id_ || c.dimension != schema_.dimension ||
@@ -133,6 +133,7 @@ Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
   slot_ids_ = std::move(c.slot_ids);
   slot_alive_ = std::move(c.slot_alive);
   slot_fields_.assign(slot_ids_.size(), nullptr);
+  slot_of_id_.reserve(slot_ids_.size());  // one allocation, not a rehash per doubling
   for (size_t slot = 0; slot < slot_ids_.size(); ++slot) {
     if (!slot_alive_[slot]) continue;
     if (!slot_of_id_.emplace(slot_ids_[slot], static_cast<int64_t>(slot)).second) {
@@ -141,29 +142,32 @@ Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
     ++alive_count_;
   }
   IMGSEARCH_RETURN_IF_ERROR(CheckIndexAgainstSlots().WithContext(path));
+  IMGSEARCH_RETURN_IF_ERROR(CheckSequenceAgainstRows(c.sequence).WithContext(path));
   snapshot_sequence_ = c.sequence;
   last_sequence_ = c.sequence;
-  // Fields of rows the snapshot already holds.
-  IMGSEARCH_ASSIGN_OR_RETURN(Statement select,
-                             storage_->reader->Prepare("SELECT pk, fields FROM " + table() +
-                                                       " WHERE deleted = 0 AND seq <= ?"));
-  select.Bind(1, snapshot_sequence_);
-  for (;;) {
-    IMGSEARCH_ASSIGN_OR_RETURN(bool row, select.Step());
-    if (!row) break;
-    auto it = slot_of_id_.find(select.Int(0));
-    if (it == slot_of_id_.end())
-      return Status::Corruption(path + ": row " + std::to_string(select.Int(0)) + " is missing");
-    slot_fields_[it->second] = ParseFields(select.Text(1));
-    lookup_.Add(it->second, slot_fields_[it->second]);
-  }
+  fields_complete_ = false;  // read when needed (collection_fields.cc)
   IMGSEARCH_RETURN_IF_ERROR(Replay(storage_->reader.get(), snapshot_sequence_));
-  // Every live slot must now be backed by a live row.
-  for (size_t slot = 0; slot < slot_ids_.size(); ++slot) {
-    if (slot_alive_[slot] && slot_fields_[slot].is_null()) {
-      return Status::Corruption(path + ": holds row " + std::to_string(slot_ids_[slot]) +
-                                " that no longer exists");
-    }
+  if (!c.payload_checked) {
+    unverified_snapshot_ = mapped;
+    unverified_path_ = path;
+  }
+  return Status::Ok();
+}
+
+// A snapshot names a change the rows must hold (or a compaction must have purged): one
+// taken of another database, or of this one before it was restored from an older copy,
+// is refused here, cheaply; a finer disagreement is found when the fields are read.
+Status CollectionImpl::CheckSequenceAgainstRows(int64_t sequence) const {
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      Statement newest,
+      storage_->reader->Prepare("SELECT (SELECT MAX(seq) FROM " + table() +
+                                "), (SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?)"));
+  newest.Bind(1, PurgedThroughKey(id_));
+  IMGSEARCH_ASSIGN_OR_RETURN(bool has_row, newest.Step());
+  int64_t known = has_row ? std::max(newest.Int(0), newest.Int(1)) : 0;
+  if (sequence > known) {
+    return Status::Corruption("snapshot of change " + std::to_string(sequence) +
+                              ", but the rows end at change " + std::to_string(known));
   }
   return Status::Ok();
 }
@@ -205,7 +209,7 @@ Status CollectionImpl::Replay(SqliteDb* db, int64_t after_sequence) {
                                 std::to_string(pk) + " has " + std::to_string(vector.size()) +
                                 " bytes, expected " + std::to_string(schema_.VectorBytes()));
     }
-    Apply(pk, vector, deleted ? nlohmann::json() : ParseFields(select.Text(3)));
+    Apply(pk, vector, deleted ? nlohmann::json() : ParseRowFields(select.Text(3)));
     last_sequence_ = std::max(last_sequence_, select.Int(4));
   }
   return Status::Ok();
@@ -254,7 +258,8 @@ Result<std::optional<SnapshotContents>> CollectionImpl::CaptureSnapshot() const 
   c.dimension = schema_.dimension;
   c.slot_ids = slot_ids_;
   c.slot_alive = slot_alive_;
-  IMGSEARCH_RETURN_IF_ERROR(index_->Serialize(&c.index_bytes));
+  // Shared, not copied, where the index allows: writers wait only for the slot tables.
+  IMGSEARCH_ASSIGN_OR_RETURN(c.frozen_index, index_->Freeze());
   return std::optional<SnapshotContents>(std::move(c));
 }
 
@@ -285,8 +290,9 @@ Status CollectionImpl::PersistSnapshot(const SnapshotContents& c, bool wait) {
   if (previous.empty() || SnapshotSequenceOf(previous) < c.sequence) {
     std::string name = SnapshotFileName(id_, c.sequence);
     base::Env* env = storage_->env;
-    IMGSEARCH_RETURN_IF_ERROR(
-        env->WriteFileAtomic(storage_->IndexDir() + "/" + name, EncodeSnapshot(c)));
+    std::string head, tail;
+    IMGSEARCH_RETURN_IF_ERROR(env->WritePiecesAtomic(storage_->IndexDir() + "/" + name,
+                                                     EncodeSnapshotPieces(c, &head, &tail)));
     IMGSEARCH_RETURN_IF_ERROR(storage_->manifest->Set(id_, name));
     if (!previous.empty() && previous != name) {
       Status removed = env->RemoveFile(storage_->IndexDir() + "/" + previous);
@@ -314,6 +320,7 @@ Status CollectionImpl::Flush() {
   IMGSEARCH_RETURN_IF_ERROR(CheckWritable());
   while (DrainTailBatch()) {
   }
+  IMGSEARCH_RETURN_IF_ERROR(VerifyMappedSnapshotLocked());
   return WriteSnapshot(/*wait=*/true);
 }
 
@@ -422,6 +429,7 @@ void CollectionImpl::BackgroundLoop() {
       if (!background_stop_) background_wake_.wait_for(lock, std::chrono::milliseconds(200));
       if (background_stop_) return;
     }
+    VerifyMappedSnapshotInBackground();
     for (;;) {
       {
         std::lock_guard<std::mutex> lock(background_mutex_);
@@ -435,8 +443,10 @@ void CollectionImpl::BackgroundLoop() {
     if (!write_lock.owns_lock()) continue;
     while (DrainTailBatch()) {
     }
-    // Writers wait only while the snapshot is copied in memory, not while it is written.
-    Result<std::optional<SnapshotContents>> captured = CaptureSnapshot();
+    Status verified = VerifyMappedSnapshotLocked();
+    // Writers wait only while the snapshot is captured in memory, not while it is written.
+    Result<std::optional<SnapshotContents>> captured =
+        verified.ok() ? CaptureSnapshot() : Result<std::optional<SnapshotContents>>(verified);
     write_lock.unlock();
     // Without waiting: when another process is writing a snapshot, the next round will do.
     Status written = captured.ok()

@@ -14,6 +14,9 @@ constexpr int kMaxTopK = 16384;
 // A filter that keeps at most this many rows is searched exactly: graph and list
 // traversals lose their way when almost every node is filtered out.
 constexpr size_t kExactFilterLimit = 2048;
+// A read of more rows than this completes every slot's fields first (one pass over the
+// rows) rather than reading each row's alone.
+constexpr size_t kRowsReadAlone = 1000;
 
 Result<float> NumberParam(const nlohmann::json& params, const char* key) {
   const auto& v = params[key];
@@ -95,7 +98,10 @@ Result<std::string> CollectionImpl::ReadVector(int64_t pk) const {
 Result<Row> CollectionImpl::BuildRow(int64_t slot, const OutputSpec& output) const {
   Row row;
   row.id = slot_ids_[slot];
-  const nlohmann::json& fields = slot_fields_[slot];
+  nlohmann::json fields;
+  if (output.all_fields || !output.fields.empty()) {
+    IMGSEARCH_ASSIGN_OR_RETURN(fields, FieldsOf(slot));
+  }
   if (output.all_fields) {
     row.fields = fields;
   } else {
@@ -118,6 +124,7 @@ Result<std::vector<Row>> CollectionImpl::Get(const std::vector<int64_t>& ids,
                                              const std::vector<std::string>& output_fields) const {
   IMGSEARCH_ASSIGN_OR_RETURN(OutputSpec output, ParseOutputFields(output_fields));
   IMGSEARCH_RETURN_IF_ERROR(Refresh());
+  IMGSEARCH_RETURN_IF_ERROR(CompleteFields(ids.size() > kRowsReadAlone));
   std::shared_lock<std::shared_mutex> lock(state_mutex_);
   std::vector<Row> rows;
   for (int64_t id : ids) {
@@ -151,6 +158,8 @@ Result<std::vector<Row>> CollectionImpl::Query(const QueryRequest& request) cons
   }
   if (request.offset < 0) return Status::InvalidArgument("offset must not be negative");
   IMGSEARCH_RETURN_IF_ERROR(Refresh());
+  size_t reads = request.ids.empty() ? static_cast<size_t>(request.limit) : request.ids.size();
+  IMGSEARCH_RETURN_IF_ERROR(CompleteFields(!filter.empty() || reads > kRowsReadAlone));
   std::shared_lock<std::shared_mutex> lock(state_mutex_);
   std::vector<std::pair<int64_t, int64_t>> matches;  // (id, slot)
   auto consider = [&](int64_t slot) {
@@ -257,6 +266,7 @@ Result<std::vector<std::vector<Hit>>> CollectionImpl::Search(const SearchRequest
   IMGSEARCH_ASSIGN_OR_RETURN(index::SearchParams params, index::ParseSearchParams(request.params));
 
   IMGSEARCH_RETURN_IF_ERROR(Refresh());
+  IMGSEARCH_RETURN_IF_ERROR(CompleteFields(!filter.empty()));
   std::shared_lock<std::shared_mutex> lock(state_mutex_);
   if (request.params.contains("radius")) {
     IMGSEARCH_ASSIGN_OR_RETURN(float radius, NumberParam(request.params, "radius"));

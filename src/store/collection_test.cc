@@ -528,47 +528,54 @@ TEST(CollectionTest, ReopenRestoresEverything) {
 }
 
 // A snapshot cut short anywhere, or with one bit flipped anywhere, is refused by its
-// checks before anything in it is used (the mapping is never read past its end), and the
-// collection is rebuilt from the rows with the same answers.
+// checks (the mapping is never read past its end), and the collection is rebuilt from the
+// rows with the same answers: at open, or, for a FLAT payload used in place, by the
+// checksum checked after open, before any snapshot is taken from it (Flush waits for it).
 TEST(CollectionTest, SnapshotCutOrFlippedAnywhereIsRebuiltFromRows) {
   const int dim = 12;
-  std::string dir = MakeTempDir();
-  SearchRequest req;
-  std::mt19937 rng(31);
-  req.vectors = {RandomVector(rng, dim), RandomVector(rng, dim)};
-  req.limit = 5;
-  std::vector<std::vector<Hit>> want;
-  {
-    auto db = ValueOrDie(Database::Open(dir));
-    auto c = MakeCollection(*db, PhotoSchema("photos", dim),
-                            {"HNSW_SQ", "L2", {{"refine", true}, {"refine_type", "FP32"}}});
-    ASSERT_TRUE(c->Insert(MakeRows(300, dim, 32)).ok());
-    ASSERT_TRUE(c->Flush().ok());
-    want = ValueOrDie(c->Search(req));
-  }
-  std::string snapshot;
-  for (const auto& entry : std::filesystem::directory_iterator(dir + "/index")) {
-    if (entry.path().extension() == ".idx") snapshot = entry.path();
-  }
-  ASSERT_FALSE(snapshot.empty());
-  const std::string original = testing::ReadFileBytes(snapshot);
-  std::vector<std::string> damaged;
-  for (size_t cut : {size_t(0), size_t(7), size_t(40), original.size() / 3, original.size() - 1})
-    damaged.push_back(original.substr(0, cut));
-  for (size_t at : {size_t(3), size_t(20), original.size() / 2, original.size() - 2}) {
-    damaged.push_back(original);
-    damaged.back()[at] ^= 0x10;
-  }
-  for (const std::string& bytes : damaged) {
-    testing::WriteFileBytes(snapshot, bytes);
-    auto db = ValueOrDie(Database::Open(dir));
-    auto c = ValueOrDie(db->GetCollection("photos"));
-    EXPECT_EQ(c->Count(), 300) << bytes.size();
-    EXPECT_TRUE(std::filesystem::exists(snapshot));  // still the file the MANIFEST names
-    auto got = ValueOrDie(c->Search(req));
-    for (size_t q = 0; q < want.size(); ++q) {
-      ASSERT_EQ(got[q].size(), want[q].size());
-      for (size_t i = 0; i < got[q].size(); ++i) EXPECT_EQ(got[q][i].id, want[q][i].id);
+  for (const IndexSpec& spec :
+       {IndexSpec{"HNSW_SQ", "L2", {{"refine", true}, {"refine_type", "FP32"}}},
+        IndexSpec{"FLAT", "L2", json::object()}}) {
+    SCOPED_TRACE(spec.index_type);
+    std::string dir = MakeTempDir();
+    SearchRequest req;
+    std::mt19937 rng(31);
+    req.vectors = {RandomVector(rng, dim), RandomVector(rng, dim)};
+    req.limit = 5;
+    std::vector<std::vector<Hit>> want;
+    {
+      auto db = ValueOrDie(Database::Open(dir));
+      auto c = MakeCollection(*db, PhotoSchema("photos", dim), spec);
+      ASSERT_TRUE(c->Insert(MakeRows(300, dim, 32)).ok());
+      ASSERT_TRUE(c->Flush().ok());
+      want = ValueOrDie(c->Search(req));
+    }
+    std::string snapshot;
+    for (const auto& entry : std::filesystem::directory_iterator(dir + "/index")) {
+      if (entry.path().extension() == ".idx") snapshot = entry.path();
+    }
+    ASSERT_FALSE(snapshot.empty());
+    const std::string original = testing::ReadFileBytes(snapshot);
+    std::vector<std::string> damaged;
+    for (size_t cut : {size_t(0), size_t(7), size_t(40), original.size() / 3, original.size() - 1})
+      damaged.push_back(original.substr(0, cut));
+    for (size_t at :
+         {size_t(3), size_t(20), original.size() / 2, original.size() - 6, original.size() - 2}) {
+      damaged.push_back(original);
+      damaged.back()[at] ^= 0x10;
+    }
+    for (const std::string& bytes : damaged) {
+      testing::WriteFileBytes(snapshot, bytes);
+      auto db = ValueOrDie(Database::Open(dir));
+      auto c = ValueOrDie(db->GetCollection("photos"));
+      EXPECT_EQ(c->Count(), 300) << bytes.size();
+      EXPECT_TRUE(std::filesystem::exists(snapshot));  // still the file the MANIFEST names
+      ASSERT_TRUE(c->Flush().ok());
+      auto got = ValueOrDie(c->Search(req));
+      for (size_t q = 0; q < want.size(); ++q) {
+        ASSERT_EQ(got[q].size(), want[q].size());
+        for (size_t i = 0; i < got[q].size(); ++i) EXPECT_EQ(got[q][i].id, want[q][i].id);
+      }
     }
   }
 }
@@ -603,6 +610,57 @@ TEST(CollectionTest, SnapshotWhoseIndexNamesNoLiveSlotIsRebuilt) {
   auto hits = ValueOrDie(c->Search(req));
   for (const Hit& hit : hits[0]) ids.insert(hit.id);
   EXPECT_EQ(ids, (std::set<int64_t>{1, 2, 3}));
+}
+
+// Opening from a snapshot reads no fields: a point read takes a row's fields from SQLite,
+// a filter completes them all. A snapshot (checksum intact) naming a row the database
+// does not hold is found then, and the collection rebuilt from the rows.
+TEST(CollectionTest, FieldsReadAfterOpenAgreeAndASnapshotWithAStrangerRowIsRebuilt) {
+  std::string dir = MakeTempDir();
+  auto rows = MakeRows(3, 4, 1, /*first_id=*/1);
+  {
+    auto db = ValueOrDie(Database::Open(dir));
+    auto c = MakeCollection(*db, PhotoSchema("photos", 4, /*auto_id=*/false));
+    ASSERT_TRUE(c->Insert(rows).ok());
+    ASSERT_TRUE(c->Flush().ok());
+  }
+  {
+    auto db = ValueOrDie(Database::Open(dir));
+    auto c = ValueOrDie(db->GetCollection("photos"));
+    auto got = ValueOrDie(c->Get({2}, {"*"}));
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].fields, rows[1].fields);
+    EXPECT_EQ(got[0].vector, rows[1].vector);
+    SearchRequest req;
+    req.vectors = {rows[2].vector};
+    req.limit = 1;
+    req.output_fields = {"path"};
+    auto hits = ValueOrDie(c->Search(req));
+    ASSERT_EQ(hits[0].size(), 1u);
+    EXPECT_EQ(hits[0][0].row.fields["path"], rows[2].fields["path"]);
+    QueryRequest wide;
+    wide.filter = "width >= 101";
+    EXPECT_EQ(ValueOrDie(c->Query(wide)).size(), 2u);
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/index")) {
+    if (entry.path().extension() != ".idx") continue;
+    auto contents = ValueOrDie(store::DecodeSnapshot(testing::ReadFileBytes(entry.path())));
+    contents.index_bytes = std::string(contents.index_view);
+    contents.slot_ids[2] = 999;  // row 3's slot now names a row that was never written
+    testing::WriteFileBytes(entry.path(), store::EncodeSnapshot(contents));
+  }
+  auto db = ValueOrDie(Database::Open(dir));
+  auto c = ValueOrDie(db->GetCollection("photos"));
+  QueryRequest all;
+  all.filter = "width >= 0";
+  std::set<int64_t> ids;
+  for (const Row& row : ValueOrDie(c->Query(all))) ids.insert(row.id);
+  EXPECT_EQ(ids, (std::set<int64_t>{1, 2, 3}));
+  EXPECT_TRUE(ValueOrDie(c->Get({999}, {})).empty());
+  SearchRequest req;
+  req.vectors = {rows[2].vector};
+  req.limit = 1;
+  EXPECT_EQ(ValueOrDie(c->Search(req))[0].at(0).id, 3);
 }
 
 TEST(CollectionTest, CompactFreesDeletedRowsAndKeepsResults) {

@@ -44,6 +44,7 @@ Result<int64_t> CollectionImpl::DeleteWhere(const std::string& filter_text) {
   WriteTransaction txn(storage_.get());
   IMGSEARCH_RETURN_IF_ERROR(txn.Begin());
   IMGSEARCH_RETURN_IF_ERROR(txn.Touch(this));  // memory is current from here on
+  IMGSEARCH_RETURN_IF_ERROR(CompleteFields(true));
   std::vector<int64_t> ids;
   {
     std::shared_lock<std::shared_mutex> read_lock(state_mutex_);
