@@ -174,7 +174,8 @@ std::string TargetOf(const Golden& golden, const imgsearch::store::SnapshotConte
 }
 
 void FuzzSnapshot(const Golden& golden, std::string_view body) {
-  (void)imgsearch::store::DecodeSnapshot(std::string(body));  // as read, CRC and all
+  const std::string as_read(body);
+  (void)imgsearch::store::DecodeSnapshot(as_read);  // as read, CRC and all
   std::string bytes(body);
   uint32_t crc = imgsearch::base::Crc32c(bytes.data(), bytes.size());
   bytes.append(reinterpret_cast<const char*>(&crc), sizeof(crc));

@@ -644,7 +644,8 @@ TEST(CollectionTest, FieldsReadAfterOpenAgreeAndASnapshotWithAStrangerRowIsRebui
   }
   for (const auto& entry : std::filesystem::directory_iterator(dir + "/index")) {
     if (entry.path().extension() != ".idx") continue;
-    auto contents = ValueOrDie(store::DecodeSnapshot(testing::ReadFileBytes(entry.path())));
+    const std::string bytes = testing::ReadFileBytes(entry.path());  // index_view points here
+    auto contents = ValueOrDie(store::DecodeSnapshot(bytes));
     contents.index_bytes = std::string(contents.index_view);
     contents.slot_ids[2] = 999;  // row 3's slot now names a row that was never written
     testing::WriteFileBytes(entry.path(), store::EncodeSnapshot(contents));

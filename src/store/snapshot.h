@@ -39,6 +39,9 @@ std::vector<std::string_view> EncodeSnapshotPieces(const SnapshotContents& conte
 // payload (of a version 2 file: the header's own checksum is still checked), for an index
 // that uses the payload in place and reads it only later.
 Result<SnapshotContents> DecodeSnapshot(std::string_view bytes, bool defer_payload_check = false);
+// A temporary's bytes would be gone before index_view is read.
+Result<SnapshotContents> DecodeSnapshot(std::string&& bytes,
+                                        bool defer_payload_check = false) = delete;
 // The checksum over the whole file, in chunks; gives up with kResourceExhausted as soon
 // as `stop` (if set) returns true.
 Status VerifySnapshotChecksum(std::string_view bytes, const std::function<bool()>& stop);
