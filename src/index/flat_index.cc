@@ -1,7 +1,11 @@
 #include "index/flat_index.h"
 
+#include <sys/mman.h>
 #include <algorithm>
+
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "index/serializer.h"
 
@@ -162,6 +166,22 @@ Result<std::unique_ptr<FrozenIndex>> FlatIndex::Freeze() const {
   return std::unique_ptr<FrozenIndex>(std::move(frozen));
 }
 
+namespace {
+
+// Memory for a block of vectors. Whole blocks are 2 MB-aligned and asked for as transparent
+// huge pages: in a VM, faulting in fresh 4 KB pages was a large share of the insert time
+// (about 3-4 ms per MB, against 1-3 with huge pages, measured with a memset of 1 GB).
+std::shared_ptr<uint8_t[]> AllocateBlock(size_t bytes) {
+  constexpr size_t kHugePage = size_t{2} << 20;
+  if (bytes < kHugePage) return std::make_unique_for_overwrite<uint8_t[]>(bytes);
+  void* memory = nullptr;
+  if (posix_memalign(&memory, kHugePage, bytes) != 0) throw std::bad_alloc();
+  (void)madvise(memory, bytes, MADV_HUGEPAGE);  // a hint: without it, plain pages
+  return std::shared_ptr<uint8_t[]>(static_cast<uint8_t*>(memory), [](uint8_t* p) { free(p); });
+}
+
+}  // namespace
+
 void FlatIndex::MakeRoomFor(size_t position) {
   size_t index = position / per_block_, offset = position % per_block_;
   if (index < blocks_.size() && offset < blocks_[index].capacity) return;
@@ -170,7 +190,7 @@ void FlatIndex::MakeRoomFor(size_t position) {
   // growing later ones copied every vector once more and faulted in its pages twice.
   capacity = index > 0 ? per_block_
                        : std::min(per_block_, std::max<size_t>({16, 2 * capacity, offset + 1}));
-  std::shared_ptr<uint8_t[]> owned = std::make_unique_for_overwrite<uint8_t[]>(capacity * stride_);
+  std::shared_ptr<uint8_t[]> owned = AllocateBlock(capacity * stride_);
   if (index < blocks_.size()) {
     std::memcpy(owned.get(), blocks_[index].data, offset * stride_);
     blocks_[index] = {owned.get(), std::move(owned), capacity};
@@ -183,8 +203,7 @@ void FlatIndex::MakeRoomFor(size_t position) {
 uint8_t* FlatIndex::mutable_vector_at(size_t position) {
   Block& block = blocks_[position / per_block_];
   if (!block.owned || block.owned.use_count() > 1) {
-    std::shared_ptr<uint8_t[]> copy =
-        std::make_unique_for_overwrite<uint8_t[]>(block.capacity * stride_);
+    std::shared_ptr<uint8_t[]> copy = AllocateBlock(block.capacity * stride_);
     std::memcpy(copy.get(), block.data, block.capacity * stride_);
     block.owned = std::move(copy);
     block.data = block.owned.get();
