@@ -61,11 +61,7 @@ class ExactSearcher {
     ExactSearcher s(metric, schema.dimension);
     IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, AllRows(collection, {schema.vector_field}));
     for (const Row& r : rows) {
-      std::string stored = schema.binary()
-                               ? std::string(r.binary_vector.begin(), r.binary_vector.end())
-                               : std::string(reinterpret_cast<const char*>(r.vector.data()),
-                                             r.vector.size() * sizeof(float));
-      std::string indexed = store::IndexedForm(metric, stored);
+      std::string indexed = store::IndexedForm(metric, store::StoredVector(schema, r));
       IMGSEARCH_RETURN_IF_ERROR(s.flat_->Add(1, &r.id, indexed.data()));
       s.vectors_[r.id] = indexed;
     }

@@ -24,10 +24,7 @@ Result<std::vector<std::string>> IndexedVectors(const BoundModel& model, index::
                              model.collection->Get(ids, {schema.vector_field}));
   std::vector<std::string> vectors;
   for (const Row& r : rows) {
-    std::string stored = schema.binary()
-                             ? std::string(r.binary_vector.begin(), r.binary_vector.end())
-                             : std::string(reinterpret_cast<const char*>(r.vector.data()),
-                                           r.vector.size() * sizeof(float));
+    std::string stored = store::StoredVector(schema, r);
     if (!stored.empty()) vectors.push_back(store::IndexedForm(metric, stored));
   }
   return vectors;

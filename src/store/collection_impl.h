@@ -120,7 +120,6 @@ class CollectionImpl final : public Collection {
   // Publishes one committed row (or tombstone when vector is empty) to memory.
   void Apply(int64_t pk, std::string_view vector, nlohmann::json fields);
   void KillSlot(int64_t slot);
-  std::string StoredVector(const Row& row) const;
 
   // --- fields of rows that a snapshot holds (collection_fields.cc)
   // Opening from a snapshot reads no fields: each slot's stay null until a read needs

@@ -14,12 +14,6 @@ Status CollectionImpl::CheckWritable() const {
   return Status::Ok();
 }
 
-std::string CollectionImpl::StoredVector(const Row& row) const {
-  if (schema_.binary()) return std::string(row.binary_vector.begin(), row.binary_vector.end());
-  return std::string(reinterpret_cast<const char*>(row.vector.data()),
-                     row.vector.size() * sizeof(float));
-}
-
 Result<std::vector<int64_t>> CollectionImpl::Write(std::vector<Row> rows, bool upsert) {
   WriteTransaction txn(storage_.get());
   IMGSEARCH_RETURN_IF_ERROR(txn.Begin());
@@ -110,7 +104,7 @@ Result<std::vector<int64_t>> CollectionImpl::StageRows(SqliteDb* db, std::vector
       Statement insert_vector,
       db->Prepare("INSERT OR REPLACE INTO " + vector_table() + " (pk, vector) VALUES (?, ?)"));
   for (Row& row : rows) {
-    change.vectors.push_back(StoredVector(row));
+    change.vectors.push_back(StoredVector(schema_, row));
     const std::string& vector = change.vectors.back();
     IMGSEARCH_RETURN_IF_ERROR(
         insert.Bind(1, row.id).Bind(2, cursor->next_sequence++).Bind(3, row.fields.dump()).Run());

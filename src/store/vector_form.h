@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "imgsearch/collection.h"
 #include "index/metric.h"
 
 namespace imgsearch::store {
@@ -23,6 +24,13 @@ inline std::string IndexedForm(index::Metric metric, std::string_view stored) {
     for (size_t i = 0; i < dim; ++i) v[i] *= inverse;
   }
   return out;
+}
+
+// A row's vector as the store keeps it: the bits of a binary vector, the floats' bytes.
+inline std::string StoredVector(const CollectionSchema& schema, const Row& row) {
+  if (schema.binary()) return std::string(row.binary_vector.begin(), row.binary_vector.end());
+  return std::string(reinterpret_cast<const char*>(row.vector.data()),
+                     row.vector.size() * sizeof(float));
 }
 
 }  // namespace imgsearch::store
