@@ -32,6 +32,7 @@ class FlatIndex final : public Index {
   Status Deserialize(std::string_view in) override;
   // Whole blocks of vectors stay in `in` and are copied only when a removal writes to them.
   Status DeserializeInPlace(std::string_view in, std::shared_ptr<const void> keep_alive) override;
+  bool ReadsInPlace() const override { return true; }
   // Shares the blocks of vectors (a block changed later is copied first): no copy of the
   // vectors while the caller's lock is held.
   Result<std::unique_ptr<FrozenIndex>> Freeze() const override;

@@ -7,8 +7,6 @@
 #include <cstring>
 #include <queue>
 
-#include "index/serializer.h"
-
 namespace imgsearch::index {
 namespace {
 
@@ -61,26 +59,23 @@ const float* HnswIndex::FloatsOf(Node node, std::vector<float>* buffer) const {
   return buffer->data();
 }
 
-HnswIndex::Node* HnswIndex::Links(Node node, int level) {
-  if (level == 0) return &links0_[size_t(node) * (2 * m_ + 1)];
-  return &upper_[node][size_t(level - 1) * (m_ + 1)];
-}
-
-const HnswIndex::Node* HnswIndex::Links(Node node, int level) const {
-  return const_cast<HnswIndex*>(this)->Links(node, level);
+HnswIndex::Node* HnswIndex::MutableLinks(Node node, int level) {
+  if (level == 0) return links0_.mutable_data() + size_t(node) * (2 * m_ + 1);
+  return upper_.mutable_data() + upper_start_[node] + size_t(level - 1) * (m_ + 1);
 }
 
 Status HnswIndex::Add(size_t n, const int64_t* labels, const void* vectors) {
+  IMGSEARCH_RETURN_IF_ERROR(PrepareToChange());
   const auto* data = static_cast<const float*>(vectors);
+  const size_t code_size = codec_.code_size(), refine_size = refine_codec_.code_size();
   for (size_t i = 0; i < n; ++i) {
     Node node = static_cast<Node>(labels_.size());
     const float* vector = data + i * dim_;
-    codes_.resize(codes_.size() + codec_.code_size());
-    codec_.Encode(vector, &codes_[codes_.size() - codec_.code_size()]);
+    codes_.resize(codes_.size() + code_size, 0);
+    codec_.Encode(vector, codes_.mutable_data() + size_t(node) * code_size);
     if (options_.refine) {
-      refine_codes_.resize(refine_codes_.size() + refine_codec_.code_size());
-      refine_codec_.Encode(vector,
-                           &refine_codes_[refine_codes_.size() - refine_codec_.code_size()]);
+      refine_codes_.resize(refine_codes_.size() + refine_size, 0);
+      refine_codec_.Encode(vector, refine_codes_.mutable_data() + size_t(node) * refine_size);
     }
     labels_.push_back(labels[i]);
     deleted_.push_back(0);
@@ -90,23 +85,55 @@ Status HnswIndex::Add(size_t n, const int64_t* labels, const void* vectors) {
                                  level_multiplier_);
     levels_.push_back(level);
     links0_.resize(links0_.size() + 2 * m_ + 1, 0);
-    upper_.emplace_back(size_t(level) * (m_ + 1), 0);
+    upper_start_.push_back(upper_.size());
+    upper_.resize(upper_.size() + size_t(level) * (m_ + 1), 0);
     Insert(node, vector);
   }
   return Status::Ok();
+}
+
+Status HnswIndex::PrepareToChange() {
+  if (!links_checked_) {
+    IMGSEARCH_RETURN_IF_ERROR(CheckLinks());
+    links_checked_ = true;
+  }
+  IndexLabels();
+  // Own every array now, once, rather than at whichever write comes first.
+  codes_.mutable_data();
+  refine_codes_.mutable_data();
+  labels_.mutable_data();
+  deleted_.mutable_data();
+  levels_.mutable_data();
+  links0_.mutable_data();
+  upper_.mutable_data();
+  borrowed_from_.reset();
+  return Status::Ok();
+}
+
+void HnswIndex::IndexLabels() {
+  if (labels_indexed_) return;
+  node_of_.reserve(labels_.size() - deleted_count_);
+  for (size_t n = 0; n < labels_.size(); ++n) {
+    if (!deleted_[n]) node_of_[labels_[n]] = static_cast<Node>(n);
+  }
+  labels_indexed_ = true;
 }
 
 HnswIndex::Node HnswIndex::GreedyDescend(const float* query, Node entry, int from_level,
                                          int to_level) const {
   Node current = entry;
   float best = DistanceTo(query, current);
+  const size_t count = labels_.size();
   for (int level = from_level; level > to_level; --level) {
     for (bool improved = true; improved;) {
       improved = false;
       const Node* links = Links(current, level);
-      for (Node i = 1; i <= links[0]; ++i) {
-        float d = DistanceTo(query, links[i]);
-        if (d < best) best = d, current = links[i], improved = true;
+      for (Node i = 1, end = LinkCount(links, level); i <= end; ++i) {
+        Node next = links[i];
+        // Unchecked links (a graph used in place) must name a node that has this level.
+        if (next >= count || levels_[next] < level) continue;
+        float d = DistanceTo(query, next);
+        if (d < best) best = d, current = next, improved = true;
       }
     }
   }
@@ -116,8 +143,9 @@ HnswIndex::Node HnswIndex::GreedyDescend(const float* query, Node entry, int fro
 template <typename Accept>
 std::vector<HnswIndex::Candidate> HnswIndex::SearchLayer(const float* query, Node entry, size_t ef,
                                                          int level, Accept accept) const {
+  const size_t count = labels_.size();
   VisitedSet& visited = ThreadVisitedSet();
-  visited.Reset(labels_.size());
+  visited.Reset(count);
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> frontier;
   std::vector<Candidate> results;  // max-heap
   float entry_distance = DistanceTo(query, entry);
@@ -132,12 +160,14 @@ std::vector<HnswIndex::Candidate> HnswIndex::SearchLayer(const float* query, Nod
     if (current.distance > bound()) break;
     frontier.pop();
     const Node* links = Links(current.node, level);
-    for (Node i = 1; i <= links[0]; ++i) {
-      _mm_prefetch(reinterpret_cast<const char*>(CodeOf(links[i])), _MM_HINT_T0);
+    const Node end = LinkCount(links, level);
+    for (Node i = 1; i <= end; ++i) {
+      if (links[i] < count)
+        _mm_prefetch(reinterpret_cast<const char*>(CodeOf(links[i])), _MM_HINT_T0);
     }
-    for (Node i = 1; i <= links[0]; ++i) {
+    for (Node i = 1; i <= end; ++i) {
       Node next = links[i];
-      if (!visited.Visit(next)) continue;
+      if (next >= count || !visited.Visit(next)) continue;
       float d = DistanceTo(query, next);
       if (d >= bound()) continue;
       frontier.push({d, next});
@@ -176,7 +206,7 @@ std::vector<HnswIndex::Node> HnswIndex::SelectNeighbors(std::vector<Candidate> c
 }
 
 void HnswIndex::Connect(Node node, Node neighbor, int level) {
-  Node* links = Links(neighbor, level);
+  Node* links = MutableLinks(neighbor, level);
   int capacity = Capacity(level);
   if (static_cast<int>(links[0]) < capacity) {
     links[++links[0]] = node;
@@ -208,7 +238,7 @@ void HnswIndex::Insert(Node node, const float* vector) {
     std::vector<Candidate> found = SearchLayer(query, entry, ef_construction_, l, everything);
     entry = std::min_element(found.begin(), found.end())->node;
     std::vector<Node> neighbors = SelectNeighbors(std::move(found), m_);
-    Node* links = Links(node, l);
+    Node* links = MutableLinks(node, l);
     links[0] = static_cast<Node>(neighbors.size());
     std::copy(neighbors.begin(), neighbors.end(), links + 1);
     for (Node n : neighbors) Connect(node, n, l);
@@ -220,9 +250,10 @@ void HnswIndex::Insert(Node node, const float* vector) {
 }
 
 void HnswIndex::Remove(int64_t label) {
+  IndexLabels();
   auto it = node_of_.find(label);
   if (it == node_of_.end() || deleted_[it->second]) return;
-  deleted_[it->second] = 1;
+  deleted_.mutable_data()[it->second] = 1;
   ++deleted_count_;
   node_of_.erase(it);
 }
@@ -267,127 +298,19 @@ std::vector<HnswIndex::Candidate> HnswIndex::Refine(const float* query,
   return found;
 }
 
-// HNSW_SQ data opens with its own magic and version, then the encodings, so that data of
-// one encoding is never read as another; plain HNSW keeps its original layout.
-constexpr char kQuantizedMagic[8] = {'H', 'N', 'S', 'W', '_', 'S', 'Q', '\0'};
-constexpr uint64_t kQuantizedVersion = 1;
-
-Status HnswIndex::Serialize(std::string* out) const {
-  Writer w(out);
-  if (quantized()) {
-    w.Bytes(kQuantizedMagic, sizeof(kQuantizedMagic));
-    w.U64(kQuantizedVersion);
-    w.U64(static_cast<uint64_t>(options_.code));
-    w.U64(options_.refine ? 1 : 0);
-    w.U64(static_cast<uint64_t>(options_.refine_code));
-  }
-  w.U64(dim_);
-  w.U64(static_cast<uint64_t>(m_));
-  w.U64(labels_.size());
-  w.U64(static_cast<uint64_t>(max_level_ + 1));
-  w.U64(entry_);
-  w.Array(labels_.data(), labels_.size());
-  w.Array(deleted_.data(), deleted_.size());
-  w.Array(levels_.data(), levels_.size());
-  w.Array(codes_.data(), codes_.size());
-  w.Array(links0_.data(), links0_.size());
-  for (const auto& u : upper_) w.Array(u.data(), u.size());
-  if (options_.refine) w.Array(refine_codes_.data(), refine_codes_.size());
-  return Status::Ok();
-}
-
-Status HnswIndex::ReadQuantizedHeader(Reader* r) const {
-  std::vector<uint8_t> magic;
-  IMGSEARCH_RETURN_IF_ERROR(r->Bytes(&magic, sizeof(kQuantizedMagic)));
-  if (std::memcmp(magic.data(), kQuantizedMagic, sizeof(kQuantizedMagic)) != 0)
-    return Status::Corruption("not HNSW_SQ data (bad magic)");
-  uint64_t version = 0, code = 0, refine = 0, refine_code = 0;
-  IMGSEARCH_RETURN_IF_ERROR(r->U64(&version));
-  if (version != kQuantizedVersion)
-    return Status::Unsupported("HNSW_SQ data version " + std::to_string(version));
-  IMGSEARCH_RETURN_IF_ERROR(r->U64(&code));
-  IMGSEARCH_RETURN_IF_ERROR(r->U64(&refine));
-  IMGSEARCH_RETURN_IF_ERROR(r->U64(&refine_code));
-  if (code != static_cast<uint64_t>(options_.code) || refine != (options_.refine ? 1u : 0u) ||
-      refine_code != static_cast<uint64_t>(options_.refine_code)) {
-    return Status::Corruption("HNSW_SQ data was built with other encodings");
-  }
-  return Status::Ok();
-}
-
 std::vector<int64_t> HnswIndex::Labels() const {
   std::vector<int64_t> labels;
+  labels.reserve(labels_.size() - deleted_count_);
   for (size_t n = 0; n < labels_.size(); ++n) {
     if (!deleted_[n]) labels.push_back(labels_[n]);
   }
   return labels;
 }
 
-Status HnswIndex::Deserialize(std::string_view in) {
-  Reader r(in);
-  if (quantized()) IMGSEARCH_RETURN_IF_ERROR(ReadQuantizedHeader(&r));
-  uint64_t dim = 0, m = 0, count = 0, levels_plus_one = 0, entry = 0;
-  IMGSEARCH_RETURN_IF_ERROR(r.U64(&dim));
-  IMGSEARCH_RETURN_IF_ERROR(r.U64(&m));
-  if (dim != dim_ || m != static_cast<uint64_t>(m_)) {
-    return Status::Corruption("HNSW data was built with other parameters");
-  }
-  IMGSEARCH_RETURN_IF_ERROR(r.U64(&count));
-  IMGSEARCH_RETURN_IF_ERROR(r.U64(&levels_plus_one));
-  IMGSEARCH_RETURN_IF_ERROR(r.U64(&entry));
-  if (count >= (1ull << 32) || levels_plus_one > 64 || (count > 0 && entry >= count)) {
-    return Status::Corruption("HNSW header is out of range");
-  }
-  HnswIndex loaded(metric_, dim_, options_);
-  IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.labels_, count));
-  IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.deleted_, count));
-  IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.levels_, count));
-  if (count > r.remaining() / codec_.code_size())
-    return Status::Corruption("HNSW data is truncated");
-  IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.codes_, count * codec_.code_size()));
-  IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.links0_, count * (2 * m_ + 1)));
-  loaded.upper_.resize(count);
-  for (uint64_t n = 0; n < count; ++n) {
-    int level = loaded.levels_[n];
-    if (level < 0 || level >= static_cast<int>(levels_plus_one))
-      return Status::Corruption("HNSW level out of range");
-    IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.upper_[n], uint64_t(level) * (m_ + 1)));
-  }
-  if (options_.refine) {
-    IMGSEARCH_RETURN_IF_ERROR(r.Array(&loaded.refine_codes_, count * refine_codec_.code_size()));
-  }
-  IMGSEARCH_RETURN_IF_ERROR(r.ExpectEnd());
-  // Every link must name an existing node: a corrupted graph must not walk off the end.
-  for (uint64_t n = 0; n < count; ++n) {
-    for (int level = 0; level <= loaded.levels_[n]; ++level) {
-      const Node* links = loaded.Links(static_cast<Node>(n), level);
-      // Unsigned: a count of 2^31 or more must not pass as a negative int.
-      if (links[0] > static_cast<Node>(loaded.Capacity(level)))
-        return Status::Corruption("HNSW link count out of range");
-      for (Node i = 1; i <= links[0]; ++i) {
-        if (links[i] >= count) return Status::Corruption("HNSW link out of range");
-      }
-    }
-    if (loaded.deleted_[n]) {
-      ++loaded.deleted_count_;
-    } else {
-      loaded.node_of_[loaded.labels_[n]] = static_cast<Node>(n);
-    }
-  }
-  loaded.max_level_ = static_cast<int>(levels_plus_one) - 1;
-  loaded.entry_ = static_cast<Node>(entry);
-  if (count > 0 && loaded.levels_[entry] != loaded.max_level_)
-    return Status::Corruption("HNSW entry point is wrong");
-  loaded.rng_.seed(count + 100);
-  *this = std::move(loaded);
-  return Status::Ok();
-}
-
 size_t HnswIndex::MemoryUsage() const {
-  size_t upper = 0;
-  for (const auto& u : upper_) upper += u.capacity() * sizeof(Node) + sizeof(u);
-  return codes_.capacity() + refine_codes_.capacity() + links0_.capacity() * sizeof(Node) + upper +
-         labels_.capacity() * 9 + levels_.capacity() * sizeof(int) + node_of_.size() * 32;
+  return codes_.owned_bytes() + refine_codes_.owned_bytes() + links0_.owned_bytes() +
+         upper_.owned_bytes() + upper_start_.capacity() * sizeof(uint64_t) + labels_.owned_bytes() +
+         deleted_.owned_bytes() + levels_.owned_bytes() + node_of_.size() * 32;
 }
 
 }  // namespace imgsearch::index

@@ -7,11 +7,19 @@
 // BF16): the walk then measures the query against the compressed codes, and with refine
 // on, the best refine_k x k candidates are measured again against a finer copy
 // (refine_type) before the k nearest are returned.
+//
+// Opened in place from a mapped snapshot, the graph reads its arrays where they lie; the
+// first Add copies them (the store adds from its background thread). Links are then not
+// checked at open, which would read the whole graph: every walk bounds what it reads
+// instead, and the store checks the snapshot's checksum in the background.
 #pragma once
 
+#include <algorithm>
+#include <memory>
 #include <random>
 #include <unordered_map>
 
+#include "index/borrowed_array.h"
 #include "index/index.h"
 #include "index/vector_codec.h"
 
@@ -43,6 +51,8 @@ class HnswIndex final : public Index {
                                        const LabelFilter& filter) const override;
   Status Serialize(std::string* out) const override;
   Status Deserialize(std::string_view in) override;
+  Status DeserializeInPlace(std::string_view in, std::shared_ptr<const void> keep_alive) override;
+  bool ReadsInPlace() const override { return true; }
   size_t MemoryUsage() const override;
 
  private:
@@ -54,9 +64,17 @@ class HnswIndex final : public Index {
     bool operator>(const Candidate& o) const { return distance > o.distance; }
   };
   // A node's neighbour list at one level: count followed by up to `capacity` ids.
-  Node* Links(Node node, int level);
-  const Node* Links(Node node, int level) const;
+  const Node* Links(Node node, int level) const {
+    if (level == 0) return links0_.data() + size_t(node) * (2 * m_ + 1);
+    return upper_.data() + upper_start_[node] + size_t(level - 1) * (m_ + 1);
+  }
+  Node* MutableLinks(Node node, int level);
   int Capacity(int level) const { return level == 0 ? 2 * m_ : m_; }
+  // How many links of `links` at `level` a walk may read: a graph used in place is not
+  // checked at open, so a damaged count must not send it past the list.
+  Node LinkCount(const Node* links, int level) const {
+    return std::min<Node>(links[0], static_cast<Node>(Capacity(level)));
+  }
 
   bool quantized() const { return options_.code != VectorCode::kFp32; }
   const uint8_t* CodeOf(Node node) const { return &codes_[size_t(node) * codec_.code_size()]; }
@@ -69,6 +87,15 @@ class HnswIndex final : public Index {
   std::vector<Candidate> Refine(const float* query, std::vector<Candidate> found,
                                 size_t keep) const;
   Status ReadQuantizedHeader(Reader* r) const;
+  // Reads any layout; with `in_place`, the arrays of an aligned layout are borrowed.
+  Status Load(std::string_view in, bool in_place);
+  // Every link names an existing node and every count fits: what a walk that changes the
+  // graph relies on.
+  Status CheckLinks() const;
+  // Before the first change of a graph used in place: own every array, check the links,
+  // and index the labels.
+  Status PrepareToChange();
+  void IndexLabels();
 
   void Insert(Node node, const float* vector);
   Node GreedyDescend(const float* query, Node entry, int from_level, int to_level) const;
@@ -91,15 +118,21 @@ class HnswIndex final : public Index {
   double level_multiplier_;
   std::mt19937_64 rng_{100};
 
-  std::vector<uint8_t> codes_;         // codec_.code_size() bytes per node
-  std::vector<uint8_t> refine_codes_;  // refine_codec_.code_size() per node, if refining
-  std::vector<int64_t> labels_;
-  std::vector<uint8_t> deleted_;
+  BorrowedArray<uint8_t> codes_;         // codec_.code_size() bytes per node
+  BorrowedArray<uint8_t> refine_codes_;  // refine_codec_.code_size() per node, if refining
+  BorrowedArray<int64_t> labels_;
+  BorrowedArray<uint8_t> deleted_;
   size_t deleted_count_ = 0;
-  std::vector<int> levels_;
-  std::vector<Node> links0_;              // (2M + 1) per node
-  std::vector<std::vector<Node>> upper_;  // levels_[n] * (M + 1) per node
+  BorrowedArray<int32_t> levels_;
+  BorrowedArray<Node> links0_;                 // (2M + 1) per node
+  BorrowedArray<Node> upper_;                  // levels_[n] * (M + 1) per node, node after node
+  std::vector<uint64_t> upper_start_;          // where each node's upper links begin
+  std::shared_ptr<const void> borrowed_from_;  // keeps borrowed arrays valid
+  bool links_checked_ = true;
+  // Label -> node, built when first needed (by Remove or Add): a million inserts were a
+  // large part of opening.
   std::unordered_map<int64_t, Node> node_of_;
+  bool labels_indexed_ = true;
   Node entry_ = 0;
   int max_level_ = -1;
 };

@@ -89,6 +89,9 @@ class Index {
     (void)keep_alive;
     return Deserialize(in);
   }
+  // Whether DeserializeInPlace reads the bytes only later, when it searches: the store then
+  // checks their checksum after open, in the background, rather than before it.
+  virtual bool ReadsInPlace() const { return false; }
 
   // Serialize's bytes as they are now. By default a copy; an index whose memory allows
   // shares it instead (FLAT: whole blocks of vectors, copied only if changed later).

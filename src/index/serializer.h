@@ -23,6 +23,12 @@ class Writer {
   void Array(const T* data, size_t count) {
     Raw(data, count * sizeof(T));
   }
+  // Zero bytes up to the next multiple of `alignment` counted from `start` (the offset in
+  // the output where these data began).
+  void Align(size_t start, size_t alignment) {
+    size_t over = (out_->size() - start) % alignment;
+    if (over != 0) out_->append(alignment - over, '\0');
+  }
 
  private:
   void Raw(const void* data, size_t size) { out_->append(static_cast<const char*>(data), size); }
@@ -47,6 +53,16 @@ class Reader {
     if (count > (in_.size() - pos_) / sizeof(T)) return Truncated();
     out->resize(count);
     return Raw(out->data(), count * sizeof(T));
+  }
+  // Skips to the next multiple of `alignment` from the start (what Writer::Align wrote).
+  Status Align(size_t alignment) {
+    size_t over = pos_ % alignment;
+    return over == 0 ? Status::Ok() : Skip(alignment - over);
+  }
+  Status Skip(size_t size) {
+    if (size > in_.size() - pos_) return Truncated();
+    pos_ += size;
+    return Status::Ok();
   }
   Status ExpectEnd() const {
     return pos_ == in_.size() ? Status::Ok() : Status::Corruption("trailing bytes in index data");

@@ -114,13 +114,13 @@ Status CollectionImpl::LoadSnapshot() {
 Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
   std::string path = storage_->IndexDir() + "/" + file;
   // Mapped, not read: the checksum is the only pass over the bytes, and an index that can
-  // (FLAT) keeps using them in place, holding the mapping for as long as it does.
+  // (FLAT, HNSW) keeps using them in place, holding the mapping for as long as it does.
   IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<base::MappedFile> mapped,
                              storage_->env->MapFile(path));
   // The payload of an index used in place is checked after open, before any snapshot is
   // taken from it (collection_verify.cc): at 1M vectors that pass was most of the open.
   Result<SnapshotContents> decoded =
-      DecodeSnapshot(mapped->contents(), /*defer_payload_check=*/index_is_flat_);
+      DecodeSnapshot(mapped->contents(), /*defer_payload_check=*/index_->ReadsInPlace());
   if (!decoded.ok()) return decoded.status().WithContext(path);
   SnapshotContents& c = *decoded;
   if (c.collection_id != id_ || c.dimension != schema_.dimension ||
@@ -318,9 +318,10 @@ Status CollectionImpl::ForgetSnapshot() {
 Status CollectionImpl::Flush() {
   std::lock_guard<std::mutex> write_lock(storage_->write_mutex);
   IMGSEARCH_RETURN_IF_ERROR(CheckWritable());
+  // Verified first: a damaged snapshot is rebuilt from the rows, which go to the tail.
+  IMGSEARCH_RETURN_IF_ERROR(VerifyMappedSnapshotLocked());
   while (DrainTailBatch()) {
   }
-  IMGSEARCH_RETURN_IF_ERROR(VerifyMappedSnapshotLocked());
   return WriteSnapshot(/*wait=*/true);
 }
 
@@ -441,9 +442,9 @@ void CollectionImpl::BackgroundLoop() {
     // try_lock: a dropping or closing database holds the write lock while it joins us.
     std::unique_lock<std::mutex> write_lock(storage_->write_mutex, std::try_to_lock);
     if (!write_lock.owns_lock()) continue;
+    Status verified = VerifyMappedSnapshotLocked();
     while (DrainTailBatch()) {
     }
-    Status verified = VerifyMappedSnapshotLocked();
     // Writers wait only while the snapshot is captured in memory, not while it is written.
     Result<std::optional<SnapshotContents>> captured =
         verified.ok() ? CaptureSnapshot() : Result<std::optional<SnapshotContents>>(verified);

@@ -529,7 +529,7 @@ TEST(CollectionTest, ReopenRestoresEverything) {
 
 // A snapshot cut short anywhere, or with one bit flipped anywhere, is refused by its
 // checks (the mapping is never read past its end), and the collection is rebuilt from the
-// rows with the same answers: at open, or, for a FLAT payload used in place, by the
+// rows with the same answers: at open, or, for a payload used in place (FLAT, HNSW), by the
 // checksum checked after open, before any snapshot is taken from it (Flush waits for it).
 TEST(CollectionTest, SnapshotCutOrFlippedAnywhereIsRebuiltFromRows) {
   const int dim = 12;
@@ -570,7 +570,8 @@ TEST(CollectionTest, SnapshotCutOrFlippedAnywhereIsRebuiltFromRows) {
       auto c = ValueOrDie(db->GetCollection("photos"));
       EXPECT_EQ(c->Count(), 300) << bytes.size();
       EXPECT_TRUE(std::filesystem::exists(snapshot));  // still the file the MANIFEST names
-      ASSERT_TRUE(c->Flush().ok());
+      Status flushed = c->Flush();
+      ASSERT_TRUE(flushed.ok()) << flushed.ToString();
       auto got = ValueOrDie(c->Search(req));
       for (size_t q = 0; q < want.size(); ++q) {
         ASSERT_EQ(got[q].size(), want[q].size());

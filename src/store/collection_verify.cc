@@ -1,4 +1,4 @@
-// The checksum of a snapshot whose payload the index uses in place (FLAT), checked after
+// The checksum of a snapshot whose payload the index uses in place (FLAT, HNSW), checked after
 // open rather than during it: a pass over every vector of a large collection cost more
 // than the rest of opening. Searches may read the payload meanwhile (every length and the
 // header's own checksum were checked before anything was used, so nothing is read out of

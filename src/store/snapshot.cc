@@ -11,8 +11,11 @@ namespace {
 
 constexpr char kMagic[8] = {'I', 'M', 'G', 'S', 'I', 'D', 'X', '\0'};
 // Version 2 adds a checksum of the bytes before the index payload, so that a payload used
-// in place can have its own check deferred; version 1 files are still read.
-constexpr uint64_t kVersion = 2;
+// in place can have its own check deferred. Version 3 pads the header with zeros so that
+// the payload starts at a multiple of kPayloadAlignment: mapped, its arrays are aligned
+// for the index to use in place. Versions 1 and 2 are still read.
+constexpr uint64_t kVersion = 3;
+constexpr size_t kPayloadAlignment = 64;
 constexpr size_t kCheckBytes = size_t(64) << 20;  // checked between looks at `stop`
 
 uint32_t Crc(std::string_view bytes, size_t size) {
@@ -62,6 +65,7 @@ std::vector<std::string_view> EncodeSnapshotPieces(const SnapshotContents& c, st
   w.Array(c.slot_ids.data(), c.slot_ids.size());
   w.Array(c.slot_alive.data(), c.slot_alive.size());
   w.U64(index_size);
+  w.Align(0, kPayloadAlignment);
   const uint32_t head_crc = base::Crc32c(head->data(), head->size());
   tail->assign(reinterpret_cast<const char*>(&head_crc), sizeof(head_crc));
   uint32_t crc = head_crc;
@@ -84,7 +88,7 @@ std::string EncodeSnapshot(const SnapshotContents& c) {
 Status VerifySnapshotChecksum(std::string_view bytes, const std::function<bool()>& stop) {
   uint64_t version = 0;
   if (bytes.size() >= sizeof(kMagic) + 8) std::memcpy(&version, bytes.data() + sizeof(kMagic), 8);
-  if (version != 1 && version != kVersion) return Status::Corruption("not a snapshot it can check");
+  if (version < 1 || version > kVersion) return Status::Corruption("not a snapshot it can check");
   size_t covered = bytes.size() - 4;  // both versions end with the CRC of all before it
   uint32_t crc = 0;
   for (size_t at = 0; at < covered; at += kCheckBytes) {
@@ -102,7 +106,7 @@ Result<SnapshotContents> DecodeSnapshot(std::string_view bytes, bool defer_paylo
     return Status::Corruption("not an imgsearch index snapshot (bad magic)");
   }
   std::memcpy(&version, bytes.data() + sizeof(kMagic), 8);
-  if (version != 1 && version != kVersion)
+  if (version < 1 || version > kVersion)
     return Status::Unsupported("snapshot format version " + std::to_string(version));
   const size_t trailer = TrailerSize(version);
   if (bytes.size() < sizeof(kMagic) + 8 + trailer) return Status::Corruption("snapshot cut short");
@@ -125,9 +129,14 @@ Result<SnapshotContents> DecodeSnapshot(std::string_view bytes, bool defer_paylo
   IMGSEARCH_RETURN_IF_ERROR(r.Array(&c.slot_ids, slots));
   IMGSEARCH_RETURN_IF_ERROR(r.Array(&c.slot_alive, slots));
   IMGSEARCH_RETURN_IF_ERROR(r.U64(&index_size));
-  // Version 2: nothing before the payload is used unchecked, even when the payload's own
-  // check is deferred.
   size_t head_size = bytes.size() - trailer - r.remaining();
+  if (version >= 3) {
+    IMGSEARCH_RETURN_IF_ERROR(
+        r.Skip((kPayloadAlignment - head_size % kPayloadAlignment) % kPayloadAlignment));
+    head_size = bytes.size() - trailer - r.remaining();
+  }
+  // Version 2 on: nothing before the payload is used unchecked, even when the payload's
+  // own check is deferred.
   if (version != 1 && Crc(bytes, head_size) != StoredCrc(bytes, bytes.size() - 8))
     return Status::Corruption("snapshot header checksum mismatch");
   IMGSEARCH_RETURN_IF_ERROR(r.View(index_size, &c.index_view));
