@@ -307,15 +307,16 @@ long ResidentBytes() {
 
 // Plain SQLite inserts of the same blobs, in the same batch size and durability settings.
 double PlainSqliteRowsPerSecond(const std::string& path, const std::vector<float>& data, int dim,
-                                size_t n) {
+                                size_t n, int page_size) {
   size_t distinct = data.size() / dim;
   std::filesystem::remove(path);
   sqlite3* db = nullptr;
   sqlite3_open(path.c_str(), &db);
-  sqlite3_exec(db,
-               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t (pk INTEGER "
-               "PRIMARY KEY, seq INTEGER, deleted INTEGER, vector BLOB, fields TEXT)",
-               nullptr, nullptr, nullptr);
+  const std::string setup = "PRAGMA page_size=" + std::to_string(page_size) +
+                            "; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t "
+                            "(pk INTEGER PRIMARY KEY, seq INTEGER, deleted INTEGER, vector BLOB, "
+                            "fields TEXT)";
+  sqlite3_exec(db, setup.c_str(), nullptr, nullptr, nullptr);
   sqlite3_stmt* stmt = nullptr;
   sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?, ?, 0, ?, ?)", -1, &stmt, nullptr);
   double t = Seconds();
@@ -343,7 +344,9 @@ void BenchInsertAndOpen(const Options& o, int dim, size_t n) {
   std::filesystem::remove_all(dir);
   std::vector<float> data = Clustered(std::min<size_t>(n, 100000), dim, 5);
   size_t distinct = data.size() / dim;
-  double plain = PlainSqliteRowsPerSecond(o.dir + "/plain.sqlite", data, dim, n);
+  // SQLite's default page size, and the store's own (8 KB), which suits rows of vectors.
+  double plain = PlainSqliteRowsPerSecond(o.dir + "/plain.sqlite", data, dim, n, 4096);
+  double plain_8k = PlainSqliteRowsPerSecond(o.dir + "/plain.sqlite", data, dim, n, 8192);
   double insert_seconds = 0;
   {
     DatabaseOptions options;
@@ -368,10 +371,11 @@ void BenchInsertAndOpen(const Options& o, int dim, size_t n) {
     insert_seconds = Seconds() - t;
     (void)c->Flush();
   }
+  const double rate = n / insert_seconds;
   std::printf(
       "insert %4d-d: %.0f rows/s in batches of 1000 (plain SQLite, same bytes: %.0f rows/s -> "
-      "%.2fx)\n",
-      dim, n / insert_seconds, plain, (n / insert_seconds) / plain);
+      "%.2fx; with 8 KB pages as the store: %.0f rows/s -> %.2fx)\n",
+      dim, rate, plain, rate / plain, plain_8k, rate / plain_8k);
   // Open time, cold-ish: the page cache still holds the files, as it would after a restart
   // on a machine with enough memory; the reference reads the snapshot file the same way.
   std::string snapshot;
