@@ -107,6 +107,22 @@ void ExpectSameAnswers(const Index& a, const Index& b, const std::vector<float>&
   EXPECT_EQ(la, lb);
 }
 
+// An index of `data` with label `removed` taken out, and its bytes.
+struct Built {
+  std::unique_ptr<Index> index;
+  std::string bytes;
+};
+
+Built BuildAndSerialize(const IndexDescription& d, const std::vector<float>& data, size_t dim,
+                        int64_t removed) {
+  Built b{ValueOrDie(MakeIndex(d, false, dim)), ""};
+  auto labels = LabelsFrom(0, data.size() / dim);
+  EXPECT_TRUE(b.index->Add(labels.size(), labels.data(), data.data()).ok());
+  b.index->Remove(removed);
+  EXPECT_TRUE(b.index->Serialize(&b.bytes).ok());
+  return b;
+}
+
 TEST(HnswLayoutTest, InPlaceAnswersAsAFullLoadAndChangesOnlyItsOwnCopy) {
   const size_t n = 1500, dim = 16;
   const auto data = RandomVectors(n, dim, 1), more = RandomVectors(100, dim, 2),
@@ -114,12 +130,7 @@ TEST(HnswLayoutTest, InPlaceAnswersAsAFullLoadAndChangesOnlyItsOwnCopy) {
   for (const Config& c : Configs()) {
     SCOPED_TRACE(std::string(c.type) + " " + c.params.dump() + " " + MetricName(c.metric));
     IndexDescription d{c.type, c.metric, c.params};
-    auto built = ValueOrDie(MakeIndex(d, false, dim));
-    auto labels = LabelsFrom(0, n);
-    ASSERT_TRUE(built->Add(n, labels.data(), data.data()).ok());
-    built->Remove(7);
-    std::string bytes;
-    ASSERT_TRUE(built->Serialize(&bytes).ok());
+    auto [built, bytes] = BuildAndSerialize(d, data, dim, 7);
     auto payload = std::make_shared<const std::string>(bytes);
     auto loaded = ValueOrDie(MakeIndex(d, false, dim)),
          in_place = ValueOrDie(MakeIndex(d, false, dim));
@@ -148,12 +159,7 @@ TEST(HnswLayoutTest, UnpaddedLayoutsOfEarlierVersionsAreStillRead) {
   for (const Config& c : Configs()) {
     SCOPED_TRACE(std::string(c.type) + " " + c.params.dump());
     IndexDescription d{c.type, c.metric, c.params};
-    auto built = ValueOrDie(MakeIndex(d, false, dim));
-    auto labels = LabelsFrom(0, n);
-    ASSERT_TRUE(built->Add(n, labels.data(), data.data()).ok());
-    built->Remove(3);
-    std::string bytes;
-    ASSERT_TRUE(built->Serialize(&bytes).ok());
+    auto [built, bytes] = BuildAndSerialize(d, data, dim, 3);
     const bool quantized = std::string(c.type) == "HNSW_SQ";
     auto old = std::make_shared<const std::string>(
         Unpadded(bytes, ParseLayout2(bytes, c.code_size, c.refine_size), quantized));
