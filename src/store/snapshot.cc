@@ -89,7 +89,7 @@ Status VerifySnapshotChecksum(std::string_view bytes, const std::function<bool()
   uint64_t version = 0;
   if (bytes.size() >= sizeof(kMagic) + 8) std::memcpy(&version, bytes.data() + sizeof(kMagic), 8);
   if (version < 1 || version > kVersion) return Status::Corruption("not a snapshot it can check");
-  size_t covered = bytes.size() - 4;  // both versions end with the CRC of all before it
+  size_t covered = bytes.size() - 4;  // every version ends with the CRC of all before it
   uint32_t crc = 0;
   for (size_t at = 0; at < covered; at += kCheckBytes) {
     if (stop && stop()) return Status::ResourceExhausted("checking the snapshot was stopped");
