@@ -87,6 +87,8 @@ class HnswIndex final : public Index {
   std::vector<Candidate> Refine(const float* query, std::vector<Candidate> found,
                                 size_t keep) const;
   Status ReadQuantizedHeader(Reader* r) const;
+  // The graph's encoding, refine and the refine encoding, which must be this index's.
+  Status ReadEncodings(Reader* r) const;
   // Reads any layout; with `in_place`, the arrays of an aligned layout are borrowed.
   Status Load(std::string_view in, bool in_place);
   // Every link names an existing node and every count fits: what a walk that changes the

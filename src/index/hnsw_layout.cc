@@ -73,10 +73,15 @@ Status HnswIndex::ReadQuantizedHeader(Reader* r) const {
   IMGSEARCH_RETURN_IF_ERROR(r->View(sizeof(kQuantizedMagic), &magic));
   if (!StartsWith(magic, kQuantizedMagic))
     return Status::Corruption("not HNSW_SQ data (bad magic)");
-  uint64_t version = 0, code = 0, refine = 0, refine_code = 0;
+  uint64_t version = 0;
   IMGSEARCH_RETURN_IF_ERROR(r->U64(&version));
   if (version != kQuantizedVersion)
     return Status::Unsupported("HNSW_SQ data version " + std::to_string(version));
+  return ReadEncodings(r);
+}
+
+Status HnswIndex::ReadEncodings(Reader* r) const {
+  uint64_t code = 0, refine = 0, refine_code = 0;
   IMGSEARCH_RETURN_IF_ERROR(r->U64(&code));
   IMGSEARCH_RETURN_IF_ERROR(r->U64(&refine));
   IMGSEARCH_RETURN_IF_ERROR(r->U64(&refine_code));
@@ -106,15 +111,7 @@ Status HnswIndex::Load(std::string_view in, bool in_place) {
     IMGSEARCH_RETURN_IF_ERROR(r.U64(&version));
     if (version != kLayout2Version)
       return Status::Unsupported("HNSW data layout " + std::to_string(version));
-    // The encodings follow, as in layout 1's header.
-    uint64_t code = 0, refine = 0, refine_code = 0;
-    IMGSEARCH_RETURN_IF_ERROR(r.U64(&code));
-    IMGSEARCH_RETURN_IF_ERROR(r.U64(&refine));
-    IMGSEARCH_RETURN_IF_ERROR(r.U64(&refine_code));
-    if (code != static_cast<uint64_t>(options_.code) || refine != (options_.refine ? 1u : 0u) ||
-        refine_code != static_cast<uint64_t>(options_.refine_code)) {
-      return Status::Corruption("HNSW data was built with other encodings");
-    }
+    IMGSEARCH_RETURN_IF_ERROR(ReadEncodings(&r));
   } else if (quantized() || StartsWith(in, kQuantizedMagic)) {
     IMGSEARCH_RETURN_IF_ERROR(ReadQuantizedHeader(&r));
   }
