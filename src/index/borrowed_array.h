@@ -21,7 +21,6 @@ class BorrowedArray {
   const T* data() const { return data_; }
   size_t size() const { return size_; }
   const T& operator[](size_t i) const { return data_[i]; }
-  bool borrowed() const { return size_ > 0 && data_ != owned_.data(); }
   // Heap bytes of its own (borrowed bytes belong to the lender).
   size_t owned_bytes() const { return owned_.capacity() * sizeof(T); }
 
@@ -54,6 +53,7 @@ class BorrowedArray {
   }
 
  private:
+  bool borrowed() const { return size_ > 0 && data_ != owned_.data(); }
   void Own() {
     if (borrowed()) owned_.assign(data_, data_ + size_);
     Sync();

@@ -1,8 +1,8 @@
 #include "index/flat_index.h"
 
 #include <sys/mman.h>
-#include <algorithm>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>

@@ -93,11 +93,9 @@ Status HnswIndex::Add(size_t n, const int64_t* labels, const void* vectors) {
 }
 
 Status HnswIndex::PrepareToChange() {
-  if (!links_checked_) {
-    IMGSEARCH_RETURN_IF_ERROR(CheckLinks());
-    links_checked_ = true;
-  }
   IndexLabels();
+  if (borrowed_from_ == nullptr) return Status::Ok();
+  IMGSEARCH_RETURN_IF_ERROR(CheckLinks());
   // Own every array now, once, rather than at whichever write comes first.
   codes_.mutable_data();
   refine_codes_.mutable_data();

@@ -89,8 +89,15 @@ class HnswIndex final : public Index {
   Status ReadQuantizedHeader(Reader* r) const;
   // The graph's encoding, refine and the refine encoding, which must be this index's.
   Status ReadEncodings(Reader* r) const;
-  // Reads any layout; with `in_place`, the arrays of an aligned layout are borrowed.
-  Status Load(std::string_view in, bool in_place);
+  // What a payload's header says, whatever its layout.
+  struct Header {
+    bool aligned = false;  // layout 2
+    uint64_t count = 0, levels_plus_one = 0, entry = 0, upper_size = 0;
+  };
+  Result<Header> ReadHeader(std::string_view in, Reader* r) const;
+  // Reads any layout; with `keep_alive` set, the arrays of an aligned layout are borrowed
+  // from `in`, which it keeps valid.
+  Status Load(std::string_view in, std::shared_ptr<const void> keep_alive);
   // Every link names an existing node and every count fits: what a walk that changes the
   // graph relies on.
   Status CheckLinks() const;
@@ -126,11 +133,12 @@ class HnswIndex final : public Index {
   BorrowedArray<uint8_t> deleted_;
   size_t deleted_count_ = 0;
   BorrowedArray<int32_t> levels_;
-  BorrowedArray<Node> links0_;                 // (2M + 1) per node
-  BorrowedArray<Node> upper_;                  // levels_[n] * (M + 1) per node, node after node
-  std::vector<uint64_t> upper_start_;          // where each node's upper links begin
-  std::shared_ptr<const void> borrowed_from_;  // keeps borrowed arrays valid
-  bool links_checked_ = true;
+  BorrowedArray<Node> links0_;         // (2M + 1) per node
+  BorrowedArray<Node> upper_;          // levels_[n] * (M + 1) per node, node after node
+  std::vector<uint64_t> upper_start_;  // where each node's upper links begin
+  // Keeps borrowed arrays valid; set only while some are borrowed, whose links are then
+  // still unchecked.
+  std::shared_ptr<const void> borrowed_from_;
   // Label -> node, built when first needed (by Remove or Add): a million inserts were a
   // large part of opening.
   std::unordered_map<int64_t, Node> node_of_;

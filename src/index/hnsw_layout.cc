@@ -93,82 +93,90 @@ Status HnswIndex::ReadEncodings(Reader* r) const {
 }
 
 Status HnswIndex::Deserialize(std::string_view in) {
-  return Load(in, /*in_place=*/false);
+  return Load(in, nullptr);
 }
 
 Status HnswIndex::DeserializeInPlace(std::string_view in, std::shared_ptr<const void> keep_alive) {
-  IMGSEARCH_RETURN_IF_ERROR(Load(in, /*in_place=*/true));
-  borrowed_from_ = std::move(keep_alive);
-  return Status::Ok();
+  return Load(in, std::move(keep_alive));
 }
 
-Status HnswIndex::Load(std::string_view in, bool in_place) {
-  Reader r(in);
-  const bool aligned = StartsWith(in, kLayout2Magic);
-  if (aligned) {
-    IMGSEARCH_RETURN_IF_ERROR(r.Skip(sizeof(kLayout2Magic)));
+Result<HnswIndex::Header> HnswIndex::ReadHeader(std::string_view in, Reader* r) const {
+  Header h;
+  h.aligned = StartsWith(in, kLayout2Magic);
+  if (h.aligned) {
+    IMGSEARCH_RETURN_IF_ERROR(r->Skip(sizeof(kLayout2Magic)));
     uint64_t version = 0;
-    IMGSEARCH_RETURN_IF_ERROR(r.U64(&version));
+    IMGSEARCH_RETURN_IF_ERROR(r->U64(&version));
     if (version != kLayout2Version)
       return Status::Unsupported("HNSW data layout " + std::to_string(version));
-    IMGSEARCH_RETURN_IF_ERROR(ReadEncodings(&r));
+    IMGSEARCH_RETURN_IF_ERROR(ReadEncodings(r));
   } else if (quantized() || StartsWith(in, kQuantizedMagic)) {
-    IMGSEARCH_RETURN_IF_ERROR(ReadQuantizedHeader(&r));
+    IMGSEARCH_RETURN_IF_ERROR(ReadQuantizedHeader(r));
   }
-  uint64_t dim = 0, m = 0, count = 0, levels_plus_one = 0, entry = 0, upper_size = 0;
-  IMGSEARCH_RETURN_IF_ERROR(r.U64(&dim));
-  IMGSEARCH_RETURN_IF_ERROR(r.U64(&m));
+  uint64_t dim = 0, m = 0;
+  IMGSEARCH_RETURN_IF_ERROR(r->U64(&dim));
+  IMGSEARCH_RETURN_IF_ERROR(r->U64(&m));
   if (dim != dim_ || m != static_cast<uint64_t>(m_)) {
     return Status::Corruption("HNSW data was built with other parameters");
   }
-  IMGSEARCH_RETURN_IF_ERROR(r.U64(&count));
-  IMGSEARCH_RETURN_IF_ERROR(r.U64(&levels_plus_one));
-  IMGSEARCH_RETURN_IF_ERROR(r.U64(&entry));
-  if (aligned) IMGSEARCH_RETURN_IF_ERROR(r.U64(&upper_size));
-  if (count >= (1ull << 32) || levels_plus_one > 64 || (count > 0 && entry >= count) ||
-      (count > 0) != (levels_plus_one > 0)) {
+  IMGSEARCH_RETURN_IF_ERROR(r->U64(&h.count));
+  IMGSEARCH_RETURN_IF_ERROR(r->U64(&h.levels_plus_one));
+  IMGSEARCH_RETURN_IF_ERROR(r->U64(&h.entry));
+  if (h.aligned) IMGSEARCH_RETURN_IF_ERROR(r->U64(&h.upper_size));
+  if (h.count >= (1ull << 32) || h.levels_plus_one > 64 || (h.count > 0 && h.entry >= h.count) ||
+      (h.count > 0) != (h.levels_plus_one > 0)) {
     return Status::Corruption("HNSW header is out of range");
   }
+  return h;
+}
+
+Status HnswIndex::Load(std::string_view in, std::shared_ptr<const void> keep_alive) {
+  Reader r(in);
+  IMGSEARCH_ASSIGN_OR_RETURN(const Header h, ReadHeader(in, &r));
   HnswIndex loaded(metric_, dim_, options_);
-  const bool borrow = in_place && aligned;
+  const bool borrow = keep_alive != nullptr && h.aligned;
   auto array = [&](uint64_t n, auto* out) {
-    if (aligned) IMGSEARCH_RETURN_IF_ERROR(r.Align(kArrayAlignment));
+    if (h.aligned) IMGSEARCH_RETURN_IF_ERROR(r.Align(kArrayAlignment));
     return ReadArray(&r, n, borrow, out);
   };
-  IMGSEARCH_RETURN_IF_ERROR(array(count, &loaded.labels_));
-  IMGSEARCH_RETURN_IF_ERROR(array(count, &loaded.deleted_));
-  IMGSEARCH_RETURN_IF_ERROR(array(count, &loaded.levels_));
+  IMGSEARCH_RETURN_IF_ERROR(array(h.count, &loaded.labels_));
+  IMGSEARCH_RETURN_IF_ERROR(array(h.count, &loaded.deleted_));
+  IMGSEARCH_RETURN_IF_ERROR(array(h.count, &loaded.levels_));
   // Where each node's upper links begin; the levels are checked on the way.
-  loaded.upper_start_.resize(count);
+  loaded.upper_start_.resize(h.count);
   uint64_t upper = 0;
-  for (uint64_t n = 0; n < count; ++n) {
+  for (uint64_t n = 0; n < h.count; ++n) {
     int32_t level = loaded.levels_[n];
-    if (level < 0 || uint64_t(level) >= levels_plus_one)
+    if (level < 0 || uint64_t(level) >= h.levels_plus_one)
       return Status::Corruption("HNSW level out of range");
     loaded.upper_start_[n] = upper;
     upper += uint64_t(level) * (m_ + 1);
     if (loaded.deleted_[n]) ++loaded.deleted_count_;
   }
-  if (aligned && upper != upper_size) return Status::Corruption("HNSW upper levels do not add up");
-  if (count > r.remaining() / codec_.code_size())
+  if (h.aligned && upper != h.upper_size)
+    return Status::Corruption("HNSW upper levels do not add up");
+  if (h.count > r.remaining() / codec_.code_size())
     return Status::Corruption("HNSW data is truncated");
-  IMGSEARCH_RETURN_IF_ERROR(array(count * codec_.code_size(), &loaded.codes_));
-  IMGSEARCH_RETURN_IF_ERROR(array(count * (2 * m_ + 1), &loaded.links0_));
+  IMGSEARCH_RETURN_IF_ERROR(array(h.count * codec_.code_size(), &loaded.codes_));
+  IMGSEARCH_RETURN_IF_ERROR(array(h.count * (2 * m_ + 1), &loaded.links0_));
   IMGSEARCH_RETURN_IF_ERROR(array(upper, &loaded.upper_));
   if (options_.refine) {
-    IMGSEARCH_RETURN_IF_ERROR(array(count * refine_codec_.code_size(), &loaded.refine_codes_));
+    IMGSEARCH_RETURN_IF_ERROR(array(h.count * refine_codec_.code_size(), &loaded.refine_codes_));
   }
   IMGSEARCH_RETURN_IF_ERROR(r.ExpectEnd());
-  loaded.max_level_ = static_cast<int>(levels_plus_one) - 1;
-  loaded.entry_ = static_cast<Node>(entry);
-  if (count > 0 && loaded.levels_[entry] != loaded.max_level_)
+  loaded.max_level_ = static_cast<int>(h.levels_plus_one) - 1;
+  loaded.entry_ = static_cast<Node>(h.entry);
+  if (h.count > 0 && loaded.levels_[h.entry] != loaded.max_level_)
     return Status::Corruption("HNSW entry point is wrong");
-  // Used in place, the links are checked before the first change; the walks bound what
-  // they read until then.
-  loaded.links_checked_ = false;
+  // Borrowed, the links are checked before the first change; the walks bound what they
+  // read until then. Copied, they are checked now.
+  if (borrow) {
+    loaded.borrowed_from_ = std::move(keep_alive);
+  } else {
+    IMGSEARCH_RETURN_IF_ERROR(loaded.CheckLinks());
+  }
   loaded.labels_indexed_ = false;
-  if (!borrow) IMGSEARCH_RETURN_IF_ERROR(loaded.PrepareToChange());
-  loaded.rng_.seed(count + 100);
+  loaded.rng_.seed(h.count + 100);
   *this = std::move(loaded);
   return Status::Ok();
 }

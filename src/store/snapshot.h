@@ -36,7 +36,7 @@ std::vector<std::string_view> EncodeSnapshotPieces(const SnapshotContents& conte
 // The result's index_view points into `bytes`, which must outlive it (a mapped file's
 // bytes, say: nothing is copied but the slot tables). Every length is checked against the
 // bytes, and every checksum, except with `defer_payload_check` the one over the index
-// payload (of a version 2 file: the header's own checksum is still checked), for an index
+// payload (from version 2 on, the header's own checksum is still checked), for an index
 // that uses the payload in place and reads it only later.
 Result<SnapshotContents> DecodeSnapshot(std::string_view bytes, bool defer_payload_check = false);
 // A temporary's bytes would be gone before index_view is read.
