@@ -26,7 +26,8 @@ APT_PACKAGES=(
   libcpp-httplib-dev libssl-dev  # OpenSSL: milvus+https:// (cpp-httplib is built with it)
   libhnswlib-dev libfaiss-dev libopenblas-dev
   libonnx-dev libprotobuf-dev
-  python3 python3-numpy python3-pil python3-onnx
+  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc  # Milvus gRPC, both ways
+  python3 python3-numpy python3-pil python3-onnx python3-venv
   ca-certificates
 )
 WITH_TESTS=0
@@ -222,6 +223,26 @@ install_milvus_sdk_test_packages() {
   (cd "$dir" && run_logged npm-ci-milvus-sdk "$(npm_advice)" npm ci --no-audit --no-fund)
 }
 
+# Python tooling lives in a virtual environment under .deps (never the system Python),
+# made with the python3 on PATH; --tests installs the pinned packages of
+# scripts/requirements-tests.txt into it (pytest, pymilvus, the real Milvus servers).
+# A stamp holds the requirements file's checksum, so an unchanged list costs nothing.
+VENV="$DEPS/venv"
+install_python_venv() {
+  local requirements="$ROOT/scripts/requirements-tests.txt" stamp="$VENV/.requirements.sha256" sum
+  sum="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && return 0
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating the Python virtual environment $VENV ($(python3 --version 2>&1))"
+    run_logged venv "that python3 has its venv module (Debian: apt-get install python3-venv)" \
+      python3 -m venv "$VENV"
+  fi
+  log "installing the tests' Python packages into $VENV (pinned in $requirements; a few minutes the first time)"
+  run_logged pip-tests "that pip reaches its package index ($("$VENV/bin/pip" config list 2>/dev/null | tr '\n' ' '))" \
+    "$VENV/bin/pip" install --disable-pip-version-check -q -r "$requirements"
+  echo "$sum" >"$stamp"
+}
+
 mkdir -p "$LOGS"
 # Fail before the long steps when the Node.js on PATH is too old.
 if [ "$WITH_TESTS" = 1 ] && command -v npm >/dev/null 2>&1; then check_node_version; fi
@@ -231,3 +252,4 @@ fetch_ort_headers
 fetch_ort_library
 if [ "$WITH_TESTS" = 1 ]; then install_browser_test_packages; fi
 if [ "$WITH_TESTS" = 1 ]; then install_milvus_sdk_test_packages; fi
+if [ "$WITH_TESTS" = 1 ]; then install_python_venv; fi
