@@ -14,6 +14,7 @@ DEPS="$ROOT/.deps"
 LOGS="$DEPS/logs"
 ORT_NPM_VERSION="1.30.0"       # onnxruntime-node: ships libonnxruntime.so.1 for linux-x64
 ORT_HEADERS_SUITE="trixie"     # libonnxruntime-dev of the next Debian release: headers only
+MILVUS_PROTO_NPM="@zilliz/milvus2-sdk-node@2.5.8"  # its tarball carries Milvus's .proto files
 NODE_MIN_MAJOR=18              # playwright-core (pinned in tests/web) runs on Node.js >= 18
 APT_LOCK_WAIT="${APT_LOCK_WAIT:-600}"  # seconds to wait for another apt/dpkg to finish
 
@@ -198,6 +199,22 @@ fetch_ort_library() {
   rm -rf "$work"
 }
 
+# Milvus's .proto files (the gRPC protocol imgsearch serves and speaks) come from the
+# tarball of the Milvus Node SDK, which ships them; they are compiled at build time with
+# Debian's protoc and grpc_cpp_plugin. descriptor.proto is Debian's own (libprotobuf-dev).
+fetch_milvus_protos() {
+  local dest="$DEPS/milvus-proto" files="common schema milvus feder msg rg" f
+  [ -f "$dest/milvus.proto" ] && return 0
+  log "fetching Milvus's .proto files (npm pack $MILVUS_PROTO_NPM)"
+  local work="$DEPS/npm-milvus-proto"
+  rm -rf "$work" && mkdir -p "$work" "$dest.tmp"
+  (cd "$work" && run_logged milvus-proto "$(npm_advice)" \
+    npm pack --ignore-scripts --no-audit --no-fund "$MILVUS_PROTO_NPM")
+  tar -xzf "$work"/zilliz-milvus2-sdk-node-*.tgz -C "$work"
+  for f in $files; do cp "$work/package/dist/proto/proto/$f.proto" "$dest.tmp/"; done
+  rm -rf "$dest" "$work" && mv "$dest.tmp" "$dest"
+}
+
 # playwright-core drives chromium in the web page test; its version is pinned by
 # tests/web/package.json and package-lock.json.
 install_browser_test_packages() {
@@ -250,6 +267,7 @@ install_apt_packages
 if [ "$WITH_TESTS" = 1 ]; then check_node_version; fi
 fetch_ort_headers
 fetch_ort_library
+fetch_milvus_protos
 if [ "$WITH_TESTS" = 1 ]; then install_browser_test_packages; fi
 if [ "$WITH_TESTS" = 1 ]; then install_milvus_sdk_test_packages; fi
 if [ "$WITH_TESTS" = 1 ]; then install_python_venv; fi

@@ -1,6 +1,8 @@
 // The library in Milvus, end to end: every command with --db milvus://HOST:PORT against an
-// `imgsearch serve` started on an empty folder as the stand-in Milvus (its REST v2
-// dialect), checked against the same commands on an embedded library.
+// `imgsearch serve` started on an empty folder as the stand-in Milvus, once over its gRPC
+// port (milvus://) and once over its REST v2 dialect (milvus+rest://), checked against the
+// same commands on an embedded library. tests/milvus-grpc/ runs such commands against
+// real Milvus servers.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -35,11 +37,18 @@ json RunJson(std::vector<std::string> args) {
   return parsed.is_discarded() ? json() : parsed;
 }
 
-// A stand-in Milvus: imgsearch serve on an empty folder.
+// A stand-in Milvus: imgsearch serve on an empty folder, reached over gRPC or REST.
 struct StandIn {
+  explicit StandIn(bool rest) : rest(rest) {}
+  bool rest;
   testing::ServeProcess serve{MakeTempDir() + "/standin"};
-  std::string location() const { return "milvus://127.0.0.1:" + std::to_string(serve.port()); }
+  std::string location() const {
+    return rest ? "milvus+rest://127.0.0.1:" + std::to_string(serve.port())
+                : "milvus://127.0.0.1:" + std::to_string(serve.grpc_port());
+  }
 };
+
+class MilvusStoreCliTest : public ::testing::TestWithParam<bool> {};  // REST: true
 
 // Hits as distance -> paths. Ids differ between the stores (and break ties between equal
 // distances), so the group at the cut-off distance is left out: K may cut it differently.
@@ -50,8 +59,8 @@ std::map<float, std::set<std::string>> ByDistance(const json& hits) {
   return groups;
 }
 
-TEST(MilvusStoreCliTest, EveryCommandWorksAsOnTheEmbeddedStore) {
-  StandIn milvus;
+TEST_P(MilvusStoreCliTest, EveryCommandWorksAsOnTheEmbeddedStore) {
+  StandIn milvus(GetParam());
   ASSERT_GT(milvus.serve.port(), 0) << milvus.serve.ErrorOutput();
   std::string images = CopyClasses(), local = MakeTempDir() + "/db", remote = milvus.location();
 
@@ -121,8 +130,8 @@ TEST(MilvusStoreCliTest, EveryCommandWorksAsOnTheEmbeddedStore) {
   EXPECT_NE(lines.find("green_1.png"), std::string::npos);
 }
 
-TEST(MilvusStoreCliTest, ShardsCoverTheFolderOnceAndPruneOnlyTheirShare) {
-  StandIn milvus;
+TEST_P(MilvusStoreCliTest, ShardsCoverTheFolderOnceAndPruneOnlyTheirShare) {
+  StandIn milvus(GetParam());
   ASSERT_GT(milvus.serve.port(), 0) << milvus.serve.ErrorOutput();
   std::string images = CopyClasses(), remote = milvus.location();
   json a = RunJson({"index", images, "--db", remote, "--shard", "0/2"});
@@ -154,8 +163,8 @@ TEST(MilvusStoreCliTest, ShardsCoverTheFolderOnceAndPruneOnlyTheirShare) {
 // A run cut short between a chunk's vectors and its images' rows (simulated by removing
 // images rows behind imgsearch's back) is repaired by the next run: the files come back
 // under the same ids, their vectors are overwritten, not doubled.
-TEST(MilvusStoreCliTest, ARunCutShortIsRepairedByTheNext) {
-  StandIn milvus;
+TEST_P(MilvusStoreCliTest, ARunCutShortIsRepairedByTheNext) {
+  StandIn milvus(GetParam());
   ASSERT_GT(milvus.serve.port(), 0) << milvus.serve.ErrorOutput();
   std::string images = CopyClasses(), remote = milvus.location();
   RunJson({"index", images, "--db", remote});
@@ -177,8 +186,8 @@ TEST(MilvusStoreCliTest, ARunCutShortIsRepairedByTheNext) {
   for (const json& c : RunJson({"collections", "--db", remote})) EXPECT_EQ(c["rows"], 10) << c;
 }
 
-TEST(MilvusStoreCliTest, ServeInFrontOfMilvusIsStateless) {
-  StandIn milvus;
+TEST_P(MilvusStoreCliTest, ServeInFrontOfMilvusIsStateless) {
+  StandIn milvus(GetParam());
   ASSERT_GT(milvus.serve.port(), 0) << milvus.serve.ErrorOutput();
   std::string images = CopyClasses(), remote = milvus.location();
   RunJson({"index", images, "--db", remote});
@@ -210,6 +219,9 @@ TEST(MilvusStoreCliTest, ServeInFrontOfMilvusIsStateless) {
   EXPECT_EQ(image->status, 200);
   EXPECT_EQ(image->body, bytes);
 }
+
+INSTANTIATE_TEST_SUITE_P(Transports, MilvusStoreCliTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Rest" : "Grpc"; });
 
 }  // namespace
 }  // namespace imgsearch

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -60,14 +61,17 @@ class ChildProcess {
   std::string out_path_, err_path_;
 };
 
-// `imgsearch serve --db DB --port 0` in a child process; the port is read from its
-// first line of output.
+// `imgsearch serve --db DB --port 0 --grpc-port -1` in a child process; the HTTP port is
+// read from its first line of output, the gRPC port (Milvus's protocol) from the second.
+// With "--grpc-port" among the extra arguments, those win (0: no gRPC, one line).
 class ServeProcess {
  public:
   explicit ServeProcess(const std::string& db, std::vector<std::string> extra_args = {}) {
     int out[2];
     EXPECT_EQ(pipe(out), 0);
     err_path_ = MakeTempDir() + "/err";
+    bool grpc_given = std::find(extra_args.begin(), extra_args.end(), "--grpc-port") != extra_args.end();
+    if (!grpc_given) extra_args.insert(extra_args.end(), {"--grpc-port", "-1"});
     pid_ = fork();
     if (pid_ == 0) {
       dup2(out[1], STDOUT_FILENO);
@@ -84,20 +88,32 @@ class ServeProcess {
     }
     close(out[1]);
     out_ = out[0];
+    // The gRPC line follows the first unless gRPC is off (or the server failed).
+    size_t lines = grpc_given ? 1 : 2;
     char buffer[256];
-    while (output_.find('\n') == std::string::npos) {
+    while (size_t(std::count(output_.begin(), output_.end(), '\n')) < lines) {
       ssize_t n = read(out_, buffer, sizeof(buffer));
       if (n <= 0) break;
       output_.append(buffer, static_cast<size_t>(n));
     }
-    size_t colon = output_.rfind(':');
-    port_ = colon == std::string::npos ? 0 : std::atoi(output_.c_str() + colon + 1);
+    size_t end = output_.find('\n');
+    std::string first = output_.substr(0, end);
+    size_t colon = first.rfind(':');
+    port_ = colon == std::string::npos ? 0 : std::atoi(first.c_str() + colon + 1);
+    if (end != std::string::npos) {
+      std::string second = output_.substr(end + 1);
+      colon = second.rfind(':');
+      if (second.find("Milvus gRPC") != std::string::npos && colon != std::string::npos)
+        grpc_port_ = std::atoi(second.c_str() + colon + 1);
+    }
+    output_ = first + "\n";
   }
   ~ServeProcess() {
     if (pid_ > 0) Signal(SIGKILL), Wait();
     close(out_);
   }
   int port() const { return port_; }
+  int grpc_port() const { return grpc_port_; }
   const std::string& first_line() const { return output_; }
   // Everything it printed after the first line, up to its exit.
   std::string RestOfOutput() {
@@ -122,6 +138,7 @@ class ServeProcess {
   pid_t pid_ = -1;
   int out_ = -1;
   int port_ = 0;
+  int grpc_port_ = 0;
   std::string output_;
   std::string err_path_;
 };

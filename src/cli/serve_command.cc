@@ -66,6 +66,10 @@ int RunServe(ServeOptions options) {
   if (!port.ok()) return PrintError(port.status()), kExitFailure;
   std::printf("imgsearch serving %s on http://%s:%d\n", options.db.c_str(),
               options.server.host.c_str(), *port);
+  if (int grpc_port = (*server)->grpc_port(); grpc_port != 0) {
+    std::printf("Milvus gRPC (pymilvus: MilvusClient(\"http://%s:%d\")) on %s:%d\n",
+                options.server.host.c_str(), grpc_port, options.server.host.c_str(), grpc_port);
+  }
   std::fflush(stdout);
   std::thread waiter([&] {
     char byte;
@@ -90,6 +94,12 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--host", options->server.host, "Address to bind (default 127.0.0.1)");
   cmd->add_option("--port", options->server.port, "Port (0: any free one)")
       ->check(CLI::Range(0, 65535));
+  options->server.grpc_port = 19530;  // Milvus's own port
+  CLI::Option* grpc_port =
+      cmd->add_option("--grpc-port", options->server.grpc_port,
+                      "Port of Milvus's gRPC protocol, for pymilvus and other Milvus SDKs "
+                      "(default 19530, skipped with a warning when taken; 0: off; -1: any free port)")
+          ->check(CLI::Range(-1, 65535));
   cmd->add_option("--token", options->tokens,
                   "Bearer token, TOKEN (read) or TOKEN:write (repeatable)")
       ->allow_extra_args(false);
@@ -109,7 +119,10 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                 "Milvus routes also report errors in the HTTP status (Milvus itself uses 200)");
   cmd->add_option("--threads", options->server.threads, "Connections served at once")
       ->check(CLI::Range(2, 1024));
-  cmd->callback([options, exit_code] { *exit_code = RunServe(*options); });
+  cmd->callback([options, exit_code, grpc_port] {
+    options->server.grpc_required = grpc_port->count() > 0;
+    *exit_code = RunServe(*options);
+  });
 }
 
 }  // namespace imgsearch::cli

@@ -17,8 +17,18 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr const char* kPlainScheme = "milvus://";
-constexpr const char* kTlsScheme = "milvus+https://";
+// Each scheme: its prefix, TLS, REST (else gRPC). The first of each kind is the one
+// Describe() writes.
+struct Scheme {
+  const char* prefix;
+  bool tls;
+  bool rest;
+};
+constexpr Scheme kSchemes[] = {{"milvus://", false, false},
+                               {"milvus+https://", true, false},
+                               {"milvus+grpcs://", true, false},
+                               {"milvus+rest://", false, true},
+                               {"milvus+rest+https://", true, true}};
 constexpr int kMilvusTimeoutCode = 10001;
 
 bool StartsWith(const std::string& text, const char* prefix) {
@@ -119,9 +129,8 @@ Status MilvusError(const std::string& where, int code, const std::string& messag
 }
 
 // What one answer means: Milvus's data, a failure, and whether to try again.
-Attempt Judge(const std::string& where, const HttpAnswer& answer, Retry retry) {
-  auto parsed = base::ParseJson(answer.body);
-  const json body = parsed.ok() && parsed->is_object() ? *parsed : json();
+Attempt Judge(const std::string& where, const RouteAnswer& answer, Retry retry) {
+  const json& body = answer.body;
   int code = -1;
   if (body.is_object() && body.contains("code")) {
     std::optional<int64_t> c = Int64Of(body["code"]);
@@ -129,7 +138,7 @@ Attempt Judge(const std::string& where, const HttpAnswer& answer, Retry retry) {
   }
   std::string message = body.is_object() && body.contains("message") && body["message"].is_string()
                             ? body["message"].get<std::string>()
-                            : answer.body.substr(0, 300);
+                            : answer.text.substr(0, 300);
   bool timed_out = answer.status == 408 || code == kMilvusTimeoutCode;
   if (answer.status == 200 && code == 0) return {body, false};
   Attempt attempt;
@@ -170,19 +179,29 @@ Attempt Judge(const std::string& where, const HttpAnswer& answer, Retry retry) {
 }  // namespace
 
 std::string MilvusEndpoint::Describe() const {
-  return std::string(tls ? kTlsScheme : kPlainScheme) + host + ":" + std::to_string(port);
+  for (const Scheme& scheme : kSchemes) {
+    if (scheme.tls == tls && scheme.rest == rest)
+      return scheme.prefix + host + ":" + std::to_string(port);
+  }
+  return host + ":" + std::to_string(port);
 }
 
 Result<MilvusEndpoint> ParseMilvusLocation(const std::string& location) {
   MilvusEndpoint endpoint;
   std::string rest;
-  if (StartsWith(location, kTlsScheme)) {
-    endpoint.tls = true;
-    rest = location.substr(std::string(kTlsScheme).size());
-  } else if (StartsWith(location, kPlainScheme)) {
-    rest = location.substr(std::string(kPlainScheme).size());
-  } else {
-    return Status::InvalidArgument(location + ": not a milvus:// location");
+  bool known = false;
+  for (const Scheme& scheme : kSchemes) {
+    if (StartsWith(location, scheme.prefix)) {
+      endpoint.tls = scheme.tls;
+      endpoint.rest = scheme.rest;
+      rest = location.substr(std::string(scheme.prefix).size());
+      known = true;
+    }
+  }
+  if (!known) {
+    return Status::InvalidArgument(location +
+                                   ": not a milvus:// location (milvus://, milvus+https://, "
+                                   "milvus+rest://, milvus+rest+https://)");
   }
   if (!rest.empty() && rest.back() == '/') rest.pop_back();
   size_t colon = rest.rfind(':');
@@ -207,6 +226,15 @@ std::unique_ptr<MilvusTransport> HttpTransport(const MilvusEndpoint& endpoint,
   return std::make_unique<HttplibTransport>(endpoint, timeout_seconds);
 }
 
+Result<RouteAnswer> MilvusTransport::Call(const std::string& route, const json& body,
+                                          const std::string& token) {
+  const std::string text = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  IMGSEARCH_ASSIGN_OR_RETURN(HttpAnswer answer, Post("/v2/vectordb/" + route, text, token));
+  auto parsed = base::ParseJson(answer.body);
+  return RouteAnswer{answer.status, parsed.ok() && parsed->is_object() ? *parsed : json(),
+                     std::move(answer.body)};
+}
+
 MilvusClient::MilvusClient(std::unique_ptr<MilvusTransport> transport, MilvusOptions options,
                            std::string describe)
     : transport_(std::move(transport)),
@@ -218,13 +246,12 @@ MilvusClient::MilvusClient(std::unique_ptr<MilvusTransport> transport, MilvusOpt
 
 Result<json> MilvusClient::Call(const std::string& route, json body, Retry retry) const {
   if (!options_.database.empty()) body["dbName"] = options_.database;
-  const std::string text = body.dump(-1, ' ', false, json::error_handler_t::replace);
   const std::string where = describe_ + " /v2/vectordb/" + route;
   const std::string token = TokenOf(options_);
   double backoff = options_.first_backoff_seconds;
   Attempt attempt;
   for (int tries = 1;; ++tries) {
-    Result<HttpAnswer> answer = transport_->Post("/v2/vectordb/" + route, text, token);
+    Result<RouteAnswer> answer = transport_->Call(route, body, token);
     if (!answer.ok()) {
       attempt = {answer.status().WithContext(where), retry == Retry::kAlways};
     } else {

@@ -19,12 +19,15 @@ namespace imgsearch::remote {
 // Where a milvus:// location points.
 struct MilvusEndpoint {
   bool tls = false;
+  bool rest = false;  // REST v2 instead of gRPC
   std::string host;
   int port = 19530;
   std::string Describe() const;  // "milvus://HOST:PORT" as given
 };
 
-// Parses milvus://HOST:PORT or milvus+https://HOST:PORT (PORT defaults to 19530).
+// Parses a Milvus location: milvus://HOST:PORT speaks gRPC, milvus+https:// (or
+// milvus+grpcs://) gRPC over TLS; milvus+rest://HOST:PORT and milvus+rest+https:// speak
+// REST v2. PORT defaults to 19530.
 Result<MilvusEndpoint> ParseMilvusLocation(const std::string& location);
 
 struct HttpAnswer {
@@ -32,18 +35,35 @@ struct HttpAnswer {
   std::string body;
 };
 
-// One HTTP POST with a JSON body. A connection that fails is an IOError; any HTTP status
-// is an answer. The client's tests replace it with canned answers.
+// A REST v2 route's answer: the HTTP status (or its equivalent) and Milvus's envelope
+// ({"code": 0, "data": ...} or {"code": N, "message": ...}); `text` is what came, for
+// messages when it was not JSON.
+struct RouteAnswer {
+  int status = 0;
+  nlohmann::json body;
+  std::string text;
+};
+
+// How calls reach Milvus. Over HTTP, Call posts the request object as JSON text to
+// /v2/vectordb/<route> with Post; the gRPC transport (milvus_grpc_transport.h) overrides
+// Call and speaks MilvusService instead, with the same routes and envelopes. A
+// connection that fails is an IOError; any status is an answer. The client's tests
+// replace it with canned answers.
 class MilvusTransport {
  public:
   virtual ~MilvusTransport() = default;
   virtual Result<HttpAnswer> Post(const std::string& path, const std::string& body,
                                   const std::string& token) = 0;
+  virtual Result<RouteAnswer> Call(const std::string& route, const nlohmann::json& body,
+                                   const std::string& token);
 };
 
-// Over cpp-httplib (with OpenSSL for milvus+https://).
+// Over cpp-httplib (with OpenSSL for milvus+rest+https://).
 std::unique_ptr<MilvusTransport> HttpTransport(const MilvusEndpoint& endpoint,
                                                double timeout_seconds);
+// The transport an endpoint asks for: gRPC, or REST v2 over HTTP.
+std::unique_ptr<MilvusTransport> TransportFor(const MilvusEndpoint& endpoint,
+                                              double timeout_seconds);
 
 // Whether a failed call may be tried again: never for a write that is not idempotent
 // once it may have reached Milvus (an insert could be applied twice).

@@ -274,7 +274,7 @@ Result<std::unique_ptr<Database>> OpenMilvusDatabase(
     const std::string& location, const DatabaseOptions& options,
     std::unique_ptr<MilvusTransport> transport, std::function<void(double)> sleep_for_testing) {
   IMGSEARCH_ASSIGN_OR_RETURN(MilvusEndpoint endpoint, ParseMilvusLocation(location));
-  if (!transport) transport = HttpTransport(endpoint, options.milvus.request_timeout_seconds);
+  if (!transport) transport = TransportFor(endpoint, options.milvus.request_timeout_seconds);
   std::string describe = endpoint.Describe();
   if (!options.milvus.database.empty()) describe += " (database " + options.milvus.database + ")";
   auto client = std::make_shared<MilvusClient>(std::move(transport), options.milvus, describe);

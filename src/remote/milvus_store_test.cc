@@ -127,12 +127,26 @@ TEST(MilvusLocationTest, ParsesSchemesHostsAndPorts) {
   EXPECT_FALSE(plain->tls);
   EXPECT_EQ(plain->host, "10.0.0.5");
   EXPECT_EQ(plain->port, 19531);
+  EXPECT_FALSE(plain->rest);  // milvus:// speaks gRPC
   auto tls = ParseMilvusLocation("milvus+https://db.example.com");
   ASSERT_TRUE(tls.ok());
   EXPECT_TRUE(tls->tls);
+  EXPECT_FALSE(tls->rest);
   EXPECT_EQ(tls->port, 19530);
+  EXPECT_EQ(tls->Describe(), "milvus+https://db.example.com:19530");
+  auto grpcs = ParseMilvusLocation("milvus+grpcs://h:1");
+  ASSERT_TRUE(grpcs.ok());
+  EXPECT_TRUE(grpcs->tls && !grpcs->rest);
+  auto rest = ParseMilvusLocation("milvus+rest://h:8080");
+  ASSERT_TRUE(rest.ok());
+  EXPECT_TRUE(rest->rest && !rest->tls);
+  EXPECT_EQ(rest->Describe(), "milvus+rest://h:8080");
+  auto rest_tls = ParseMilvusLocation("milvus+rest+https://h");
+  ASSERT_TRUE(rest_tls.ok());
+  EXPECT_TRUE(rest_tls->rest && rest_tls->tls);
   for (const char* bad :
-       {"milvus://", "milvus://h:0", "milvus://h:x", "http://h:1", "milvus://h/p:1"})
+       {"milvus://", "milvus://h:0", "milvus://h:x", "http://h:1", "milvus://h/p:1",
+        "milvus+ftp://h:1"})
     EXPECT_FALSE(ParseMilvusLocation(bad).ok()) << bad;
   EXPECT_TRUE(IsMilvusLocation("milvus+https://h:1"));
   EXPECT_FALSE(IsMilvusLocation("/tmp/milvus://"));

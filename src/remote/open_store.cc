@@ -5,7 +5,7 @@
 namespace imgsearch {
 
 bool IsMilvusLocation(const std::string& location) {
-  return location.rfind("milvus://", 0) == 0 || location.rfind("milvus+https://", 0) == 0;
+  return location.rfind("milvus://", 0) == 0 || location.rfind("milvus+", 0) == 0;
 }
 
 Result<std::unique_ptr<Database>> OpenStore(const std::string& location,

@@ -7,10 +7,6 @@ namespace imgsearch::server {
 
 using json = nlohmann::json;
 
-void Fail(int code, const std::string& message) {
-  throw MilvusFailure{code, message};
-}
-
 void FailIfError(const Status& status) {
   switch (status.code()) {
     case StatusCode::kOk:
@@ -177,7 +173,7 @@ void MilvusHandlers::RenameLoadState(MilvusApi& api, const std::string& from,
 
 MilvusReply MilvusApi::Call(const std::string& route, const std::string& body,
                             bool int64_as_string) {
-  Context context{this, json::object(), int64_as_string};
+  json request = json::object();
   if (!body.empty()) {
     Result<json> parsed = base::ParseJson(body);
     if (!parsed.ok()) {
@@ -189,11 +185,18 @@ MilvusReply MilvusApi::Call(const std::string& route, const std::string& body,
     if (parsed->is_null()) parsed = json::object();
     if (!parsed->is_object())
       return MilvusReply{kMilvusIncorrectParameterFormat, "the request body must be a JSON object"};
-    context.body = std::move(parsed).value();
+    request = std::move(parsed).value();
   }
+  return CallObject(route, std::move(request), int64_as_string);
+}
+
+MilvusReply MilvusApi::CallObject(const std::string& route, json request, bool int64_as_string) {
+  Context context{this, std::move(request), int64_as_string};
   MilvusReply reply;
   MilvusHandlers::Handler handler = MilvusHandlers::Find(route);
   try {
+    if (!context.body.is_object())
+      Fail(kMilvusIncorrectParameterFormat, "the request must be an object");
     if (handler == nullptr) Fail(kMilvusParameterInvalid, "imgsearch does not serve " + route);
     reply.data = handler(context, reply);
   } catch (const MilvusFailure& failure) {
@@ -211,6 +214,16 @@ MilvusReply MilvusApi::Call(const std::string& route, const std::string& body,
 // --- Context ---------------------------------------------------------------------------
 
 namespace {
+
+// Request keys that Milvus reads and imgsearch cannot honour: refused by name, never
+// ignored, since ignoring them would change the answer.
+bool UnsupportedParameter(const std::string& key) {
+  static const std::set<std::string> keys = {
+      "groupingField", "groupSize",   "strictGroupSize", "exprParams",
+      "functions",     "searchByPrimaryKeys", "properties", "numPartitions",
+      "partitionKey",  "isClusteringKey", "analyzerName", "iterator"};
+  return keys.count(key) > 0;
+}
 
 bool IsDefaultPartition(const json& v) {
   if (v.is_null()) return true;
@@ -242,10 +255,12 @@ void MilvusApi::Context::AcceptOnly(std::set<std::string> accepted) const {
                                                    "Customized"};
       if (!value.is_string() || levels.count(value.get<std::string>()) == 0)
         Fail(kMilvusParameterInvalid, "consistencyLevel " + value.dump() + " is not a level");
-    } else if (accepted.count(key) == 0) {
+    } else if (accepted.count(key) == 0 && UnsupportedParameter(key)) {
       Fail(kMilvusParameterInvalid,
            "parameter \"" + key + "\" is not supported by imgsearch for this request");
     }
+    // Any other key is ignored, as Milvus ignores keys it does not know (clients send
+    // primaryField, vectorField, ...).
   }
 }
 

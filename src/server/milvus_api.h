@@ -30,31 +30,9 @@
 #include <vector>
 
 #include "imgsearch/database.h"
+#include "remote/milvus_codes.h"
 
 namespace imgsearch::server {
-
-// Milvus's error numbers (merr) for the failures this dialect reports.
-enum MilvusCode : int {
-  kMilvusOk = 0,
-  kMilvusServiceUnimplemented = 10,
-  kMilvusCollectionNotFound = 100,
-  kMilvusCollectionNotLoaded = 101,
-  kMilvusPartitionNotFound = 200,
-  kMilvusPartitionNotLoaded = 201,
-  kMilvusIndexNotFound = 700,
-  kMilvusDatabaseNotFound = 800,
-  kMilvusParameterInvalid = 1100,
-  kMilvusNeedAuthenticate = 1800,
-  kMilvusIncorrectParameterFormat = 1801,
-  kMilvusMissingRequiredParameters = 1802,
-  kMilvusInvalidInsertData = 1804,
-  kMilvusCheckPrimaryKey = 1806,
-  kMilvusAliasNotFound = 1600,
-  kMilvusAliasCollectionNameConflict = 1601,
-  kMilvusAliasAlreadyExists = 1602,
-  kMilvusTimeout = 10001,  // with HTTP 408, as Milvus's time-out middleware answers
-  kMilvusUnexpected = 65535,
-};
 
 struct MilvusReply {
   int code = kMilvusOk;
@@ -82,6 +60,9 @@ class MilvusApi {
   // clients (Milvus does this unless "Accept-Type-Allow-Int64: true"; imgsearch returns
   // numbers unless the header says false). Never throws.
   MilvusReply Call(const std::string& route, const std::string& body, bool int64_as_string);
+  // The same with the request already an object: how the gRPC transport calls the
+  // dialect, with each request message translated into the route's request object.
+  MilvusReply CallObject(const std::string& route, nlohmann::json request, bool int64_as_string);
 
   // One call's request and settings, for the handlers (milvus_request.h).
   struct Context;

@@ -214,6 +214,27 @@ TEST_F(MilvusApiTest, Int64AsStringsForJavaScriptClients) {
   EXPECT_EQ(got["data"][0]["id"], id);
 }
 
+// As lenient as Milvus: keys Milvus does not read are ignored (its own REST tests send
+// primaryField and vectorField), and creating the same collection twice succeeds.
+TEST_F(MilvusApiTest, KeysMilvusIgnoresAreIgnoredAndAnIdenticalCreateSucceeds) {
+  json create = {{"collectionName", "lenient"}, {"dimension", 2}, {"primaryField", "id"},
+                 {"vectorField", "vector"}, {"somethingElse", {1, 2}}};
+  Ok("collections/create", create);
+  Ok("collections/create", create);
+  Ok("entities/insert", {{"collectionName", "lenient"},
+                         {"data", {{{"id", 1}, {"vector", {1, 0}}}}},
+                         {"vectorField", "vector"}});
+  json hits = Ok("entities/search", {{"collectionName", "lenient"},
+                                     {"data", {{1, 0}}},
+                                     {"primaryField", "id"},
+                                     {"limit", 1}});
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0]["id"], 1);
+  // ... but a key that Milvus reads and imgsearch cannot honour is refused by name.
+  Refused("entities/search", {{"collectionName", "lenient"}, {"data", {{1, 0}}}, {"groupSize", 2}},
+          1100, "groupSize");
+}
+
 TEST_F(MilvusApiTest, BadRequestsAreRefusedWithMilvusCodesAndMessages) {
   Ok("collections/create", {{"collectionName", "c"}, {"dimension", 2}});
   EXPECT_EQ(api_->Call("collections/list", "{not json", false).code, 1801);
@@ -222,8 +243,8 @@ TEST_F(MilvusApiTest, BadRequestsAreRefusedWithMilvusCodesAndMessages) {
   Refused("collections/describe", {{"collectionName", 7}}, 1801, "non-empty string");
   Refused("collections/describe", {{"collectionName", "nope"}}, 100, "collection not found");
   Refused("entities/search", {{"collectionName", "nope"}, {"data", {{1, 2}}}}, 100, "nope");
-  Refused("collections/create", {{"collectionName", "c"}, {"dimension", 2}}, 1100,
-          "already exists");
+  Refused("collections/create", {{"collectionName", "c"}, {"dimension", 3}}, 1100,
+          "already exists with another schema");
   Refused("collections/create", {{"collectionName", "d"}}, 1802, "dimension");
   Refused("collections/create", {{"collectionName", "d"}, {"dimension", "1-2"}}, 1801,
           "must be an integer");

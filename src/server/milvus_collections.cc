@@ -2,6 +2,7 @@
 // (rename is in milvus_aliases.cc). Collections made here carry the hidden fields of the
 // dialect: "$partition" always, "$meta" with dynamic fields, "$id" under a VarChar key.
 #include "server/milvus_request.h"
+#include "store/schema_json.h"
 
 namespace imgsearch::server {
 
@@ -216,6 +217,16 @@ json FieldsJson(const CollectionSchema& s) {
   return fields;
 }
 
+// Whether the collection called schema.name has this schema and index.
+bool SameCollection(Database& db, const CollectionSchema& schema, const IndexSpec& index) {
+  auto existing = db.GetCollection(schema.name);
+  if (!existing.ok()) return false;
+  CollectionSchema theirs = (*existing)->schema();
+  theirs.description = schema.description;  // Milvus compares fields, not descriptions
+  return store::SchemaToJson(theirs) == store::SchemaToJson(schema) &&
+         (*existing)->index().metric_type == index.metric_type;
+}
+
 }  // namespace
 
 std::string DefaultMetric(bool binary) {
@@ -231,8 +242,7 @@ json MilvusHandlers::CreateCollection(Context& c, MilvusReply&) {
   bool schema_form = form.contains("fields") && !form["fields"].empty();
   CollectionSchema schema = schema_form ? SchemaForm(c, form) : QuickForm(c);
   AddHiddenFields(&schema, DynamicFieldWanted(c, form, schema_form));
-  if (c.api->db_.HasCollection(name))
-    Fail(kMilvusParameterInvalid, "collection \"" + name + "\" already exists");
+  const bool exists = c.api->db_.HasCollection(name);
   if (AliasTarget(c.db(), name)) {
     Fail(kMilvusAliasCollectionNameConflict,
          "alias and collection name conflict: \"" + name + "\" is an alias");
@@ -253,6 +263,11 @@ json MilvusHandlers::CreateCollection(Context& c, MilvusReply&) {
       }
       if (!params.empty()) index = IndexFromMilvus(params[0], schema);
     }
+  }
+  if (exists) {
+    // As Milvus: creating the same collection again is no error; another one is.
+    if (SameCollection(c.db(), schema, index)) return json::object();
+    Fail(kMilvusParameterInvalid, "collection \"" + name + "\" already exists with another schema");
   }
   FailIfError(c.api->db_.CreateCollection(schema, index));
   SetReleased(*c.api, name, false);

@@ -14,12 +14,6 @@
 
 namespace imgsearch::server {
 
-struct MilvusFailure {
-  int code;
-  std::string message;
-};
-
-[[noreturn]] void Fail(int code, const std::string& message);
 // Status -> Milvus code: not found 100 (collections are what is looked up), invalid or
 // unsupported input 1100, anything else 65535.
 void FailIfError(const Status& status);

@@ -55,11 +55,7 @@ int Scope(const ServerOptions& options, const httplib::Request& req) {
   const std::string header = req.get_header_value("Authorization");
   const std::string bearer = "Bearer ";
   if (header.rfind(bearer, 0) != 0) return -1;
-  const std::string value = header.substr(bearer.size());
-  for (const Token& t : options.tokens) {
-    if (t.value == value) return t.write ? 1 : 0;
-  }
-  return -1;
+  return TokenScope(options.tokens, header.substr(bearer.size()));
 }
 
 // CORS: only listed origins get the headers that let a browser page read the answer.
@@ -86,6 +82,14 @@ std::string Describe(std::exception_ptr thrown) {
 }
 
 }  // namespace
+
+int TokenScope(const std::vector<Token>& tokens, const std::string& credential) {
+  if (tokens.empty()) return 1;
+  for (const Token& t : tokens) {
+    if (t.value == credential) return t.write ? 1 : 0;
+  }
+  return -1;
+}
 
 std::chrono::milliseconds Server::State::TimeLimit(const httplib::Request& req) const {
   double seconds = options.request_time_limit_seconds;
@@ -289,13 +293,29 @@ Result<int> Server::Bind() {
   int port = o.port == 0 ? state_->http.bind_to_any_port(o.host)
                          : (state_->http.bind_to_port(o.host, o.port) ? o.port : -1);
   if (port < 0) return Status::IOError("cannot listen on " + o.host + ":" + std::to_string(o.port));
+  if (o.grpc_port != 0) {
+    auto grpc = MilvusGrpcServer::Start(*state_->milvus, o.host, std::max(0, o.grpc_port), o.tokens,
+                                        o.max_grpc_message_bytes);
+    if (grpc.ok()) {
+      state_->grpc = std::move(grpc).value();
+    } else if (o.grpc_required) {
+      return grpc.status();
+    } else {
+      IMGSEARCH_LOG_WARN("serving without Milvus gRPC: {}", grpc.status().message());
+    }
+  }
   return port;
+}
+
+int Server::grpc_port() const {
+  return state_->grpc ? state_->grpc->port() : 0;
 }
 
 void Server::Run() {
   state_->run_entered = true;
   if (!state_->stop_requested) state_->http.listen_after_bind();
   state_->listening_ended = true;
+  if (state_->grpc) state_->grpc->Stop();
   // Every acknowledged write is committed already; writing the index snapshots now makes
   // the next start quick.
   Database& db = state_->library->database();
@@ -315,6 +335,7 @@ void Server::Stop() {
        !state_->http.is_running() && !state_->listening_ended && waited_ms < 2000; ++waited_ms)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   state_->http.stop();
+  if (state_->grpc) state_->grpc->Stop();
 }
 
 }  // namespace imgsearch::server

@@ -23,6 +23,10 @@ struct Token {
   bool write = false;  // read scope always; write scope when set
 };
 
+// The scope a credential gives: -1 none, 0 read, 1 write. Without configured tokens,
+// everybody may write.
+int TokenScope(const std::vector<Token>& tokens, const std::string& credential);
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port (see Bind)
@@ -45,6 +49,12 @@ struct ServerOptions {
   // keeps uploads (every serve process in front of one Milvus should share it).
   MilvusOptions milvus;
   std::string uploads_dir;
+  // Milvus's gRPC protocol (MilvusService) on its own port, beside HTTP: 0 off, -1 any
+  // free port (see Server::grpc_port). When the port is taken, Bind fails if
+  // grpc_required, else the server goes on without gRPC and says so in the log.
+  int grpc_port = 0;
+  bool grpc_required = true;
+  size_t max_grpc_message_bytes = 256u << 20;  // Milvus's own limit for a request
 };
 
 class Server {
@@ -54,8 +64,10 @@ class Server {
                                                 const ServerOptions& options);
   ~Server();
 
-  // Binds the socket; returns the port (useful with port 0).
+  // Binds the socket and starts gRPC (if asked); returns the HTTP port (useful with 0).
   Result<int> Bind();
+  // The port gRPC serves on; 0 when it does not.
+  int grpc_port() const;
   // Serves until Stop().
   void Run();
   // Makes Run return, or not start serving if it has not yet; from any thread, at any time.

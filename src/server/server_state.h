@@ -14,6 +14,7 @@
 
 #include "imgsearch/library.h"
 #include "remote/redis_mirror.h"
+#include "server/grpc/milvus_grpc.h"
 #include "server/milvus_api.h"
 #include "server/request_metrics.h"
 #include "server/server.h"
@@ -29,6 +30,7 @@ struct Server::State {
   // After db and models: its destructor finishes abandoned reads, which use them.
   std::unique_ptr<TimeLimiter> limiter;
   httplib::Server http;
+  std::unique_ptr<MilvusGrpcServer> grpc;  // when serving gRPC; after `milvus`, which it calls
 
   // Stop() may come before Run() has started listening (a SIGTERM right at start):
   // whichever of the two sees the other's flag acts on it.

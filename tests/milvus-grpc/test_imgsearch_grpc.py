@@ -1,0 +1,88 @@
+"""What only imgsearch's side shows: tokens mapped onto Milvus's authorization metadata,
+one library behind REST and gRPC at once, RPCs it does not serve named in UNIMPLEMENTED,
+and requests that are not messages at all."""
+
+import json
+import os
+import urllib.request
+
+import grpc
+import pytest
+from conftest import TMP, ImgsearchServer
+from pymilvus import MilvusClient, MilvusException
+
+DIM = 4
+READ = "read-token-0123456789"
+WRITE = "write-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def guarded():
+    server = ImgsearchServer(os.path.join(TMP, "guarded"), tokens=[READ, WRITE + ":write"])
+    yield server
+    server.stop()
+
+
+def test_tokens_map_onto_scopes(guarded):
+    writer = MilvusClient(uri=guarded.uri, token=WRITE)
+    writer.create_collection("scoped", dimension=DIM, consistency_level="Strong")
+    writer.insert("scoped", [{"id": 1, "vector": [1.0, 0, 0, 0]}])
+    # user:password, with the token as the password, is a credential too.
+    reader = MilvusClient(uri=guarded.uri, user="anyone", password=READ)
+    assert reader.query("scoped", filter="id == 1", output_fields=["id"]) == [{"id": 1}]
+    with pytest.raises(MilvusException) as refused:
+        reader.insert("scoped", [{"id": 2, "vector": [0, 1.0, 0, 0]}])
+    assert "may read but not write" in str(refused.value)
+    with pytest.raises(MilvusException):
+        MilvusClient(uri=guarded.uri, token="not-a-token-at-all-0000").list_collections()
+    assert writer.query("scoped", filter="", output_fields=["count(*)"])[0]["count(*)"] == 1
+
+
+def test_rest_and_grpc_share_one_library(imgsearch):
+    client = MilvusClient(uri=imgsearch.uri)
+    client.create_collection("shared", dimension=DIM, consistency_level="Strong")
+    client.insert("shared", [{"id": 7, "vector": [0.5, 0.5, 0, 0], "tag": "grpc"}])
+    body = json.dumps({"collectionName": "shared", "filter": "id == 7",
+                       "outputFields": ["tag"]}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{imgsearch.http_port}/v2/vectordb/entities/query",
+                                     data=body, headers={"Content-Type": "application/json"})
+    answer = json.load(urllib.request.urlopen(request, timeout=30))
+    assert answer["code"] == 0 and answer["data"] == [{"id": 7, "tag": "grpc"}]
+    # ... and the other way round: a row inserted over REST is read over gRPC.
+    body = json.dumps({"collectionName": "shared",
+                       "data": [{"id": 8, "vector": [0, 0, 1, 0], "tag": "rest"}]}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{imgsearch.http_port}/v2/vectordb/entities/insert",
+                                     data=body, headers={"Content-Type": "application/json"})
+    assert json.load(urllib.request.urlopen(request, timeout=30))["code"] == 0
+    assert client.get("shared", ids=[8], output_fields=["tag"]) == [{"id": 8, "tag": "rest"}]
+    client.drop_collection("shared")
+
+
+def raw_call(server, method, payload):
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
+    call = channel.unary_unary(f"/milvus.proto.milvus.MilvusService/{method}")
+    try:
+        return call(payload, timeout=30)
+    finally:
+        channel.close()
+
+
+def test_unserved_rpcs_are_named(imgsearch):
+    with pytest.raises(grpc.RpcError) as users:
+        raw_call(imgsearch, "CreateCredential", b"")
+    assert users.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "MilvusService/CreateCredential" in users.value.details()
+    assert "users" in users.value.details()  # the REST dialect's reason, word for word
+    with pytest.raises(grpc.RpcError) as other:
+        raw_call(imgsearch, "ManualCompaction", b"")
+    assert other.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "MilvusService/ManualCompaction" in other.value.details()
+
+
+def test_bytes_that_are_no_message_are_refused(imgsearch):
+    with pytest.raises(grpc.RpcError) as bad:
+        raw_call(imgsearch, "Search", b"\xff\xff\xff\xff\x0f garbage")
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "SearchRequest" in bad.value.details()
+    # The server is still up.
+    assert "shared" not in MilvusClient(uri=imgsearch.uri).list_collections()
