@@ -262,6 +262,31 @@ void AppendValue(const json& v, const FieldInfo& info, schemapb::FieldData* f) {
   }
 }
 
+// Sets a column's kind of data, so that a column without rows still says its type.
+void InitColumn(const FieldInfo& info, schemapb::FieldData* f) {
+  switch (info.type) {
+    case schemapb::Bool: f->mutable_scalars()->mutable_bool_data(); break;
+    case schemapb::Int8:
+    case schemapb::Int16:
+    case schemapb::Int32: f->mutable_scalars()->mutable_int_data(); break;
+    case schemapb::Int64: f->mutable_scalars()->mutable_long_data(); break;
+    case schemapb::Float: f->mutable_scalars()->mutable_float_data(); break;
+    case schemapb::Double: f->mutable_scalars()->mutable_double_data(); break;
+    case schemapb::String:
+    case schemapb::VarChar: f->mutable_scalars()->mutable_string_data(); break;
+    case schemapb::JSON: f->mutable_scalars()->mutable_json_data(); break;
+    case schemapb::FloatVector:
+      f->mutable_vectors()->set_dim(info.dim);
+      f->mutable_vectors()->mutable_float_vector();
+      break;
+    case schemapb::BinaryVector:
+      f->mutable_vectors()->set_dim(info.dim);
+      f->mutable_vectors()->mutable_binary_vector();
+      break;
+    default: break;
+  }
+}
+
 }  // namespace
 
 void ColumnsFromRows(const json& rows, const CollectionFields& fields,
@@ -281,6 +306,7 @@ void ColumnsFromRows(const json& rows, const CollectionFields& fields,
     f->set_field_name(name);
     f->set_type(info.type);
     f->set_field_id(info.id);
+    InitColumn(info, f);
     for (const json& row : rows) {
       auto it = row.find(name);
       AppendValue(it == row.end() ? json(nullptr) : *it, info, f);
@@ -291,6 +317,7 @@ void ColumnsFromRows(const json& rows, const CollectionFields& fields,
   meta->set_field_name(kMetaField);
   meta->set_type(schemapb::JSON);
   meta->set_is_dynamic(true);
+  meta->mutable_scalars()->mutable_json_data();
   for (const json& row : rows) {
     json keys = json::object();
     for (const auto& [key, value] : row.items()) {

@@ -77,8 +77,9 @@ def imgsearch():
 
 
 @pytest.fixture(scope="session")
-def milvus23():
-    """Milvus 2.3 standalone (the `milvus` package: the real server with embedded etcd)."""
+def milvus23_server():
+    """Milvus 2.3 standalone (the `milvus` package: the real server with embedded etcd),
+    one per run: its embedded etcd takes a fixed peer port, so two cannot run at once."""
     if not real_milvus_wanted():
         pytest.skip("IMGSEARCH_REAL_MILVUS=0")
     from milvus import default_server
@@ -86,9 +87,13 @@ def milvus23():
     default_server.set_base_dir(os.path.join(TMP, "milvus23"))
     default_server.listen_port = free_port()
     default_server.start()
-    yield f"http://127.0.0.1:{default_server.listen_port}"
+    yield default_server
     default_server.stop()
-    default_server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def milvus23(milvus23_server):
+    return f"http://127.0.0.1:{milvus23_server.listen_port}"
 
 
 @pytest.fixture(scope="session")

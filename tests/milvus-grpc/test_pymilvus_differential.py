@@ -61,8 +61,15 @@ def random_rows(n, seed, extra=True):
 
 
 def hits_of(result):
-    return [[(hit["id"], round(hit["distance"], 4), dict(hit["entity"])) for hit in hits]
-            for hits in result]
+    out = []
+    for hits in result:
+        row = []
+        for hit in hits:
+            fields = dict(hit)
+            key = fields.get("id", fields.get("pk"))
+            row.append((key, round(fields["distance"], 4), dict(fields["entity"])))
+        out.append(row)
+    return out
 
 
 def assert_same_hits(a, b):
@@ -97,7 +104,7 @@ def test_quick_start(imgsearch, reference):
         client.delete(name, ids=[3, 4])
         client.delete(name, filter="num >= 190")
         out["after"] = client.query(name, filter="num >= 0", output_fields=["count(*)"])[0]
-        out["gone"] = client.get(name, ids=[3, 4, 195])
+        out["gone"] = [dict(r) for r in client.get(name, ids=[3, 4, 195])]
         client.drop_collection(name)
         out["dropped"] = client.has_collection(name)
         return out
@@ -189,7 +196,7 @@ def test_binary_vectors_hamming(imgsearch, reference):
         client.insert(name, rows)
         hits = client.search(name, [query], limit=10, search_params={"metric_type": "HAMMING"})
         client.drop_collection(name)
-        return [(h["id"], h["distance"]) for h in hits[0]]
+        return [(key, distance) for key, distance, _ in hits_of(hits)[0]]
 
     mine, theirs = on_both(imgsearch, reference, case)
     # Hamming distances tie: the distances must agree in order, the ids at each distance.

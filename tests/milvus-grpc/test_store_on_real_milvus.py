@@ -81,7 +81,7 @@ def test_index_search_reindex_delete_prune(milvus):
     shutil.copyfile(os.path.join(images, "red", "red_1.png"), os.path.join(images, "blue", "blue_2.png"))
     os.remove(os.path.join(images, "green", "green_1.png"))
     again = run("index", images, "--db", remote, "--prune", *index_args(name))
-    assert again["changed"] == 1 and again["removed"] == 1, again
+    assert again["updated"] == 1 and again["pruned"] == 1, again
     rows = {c["name"]: c["rows"] for c in run("collections", "--db", remote)}
     assert rows["images"] == 9 and rows["phash"] == 9 and rows["color_layout"] == 9, rows
 

@@ -501,9 +501,13 @@ void Query(MilvusApi& api, const milvuspb::QueryRequest& req, milvuspb::QueryRes
   json rows = Data(api, "entities/query", body);
   CollectionFields fields = FieldsOf(api, req.db_name(), req.collection_name());
   std::vector<std::string> names = RowKeys(rows, {});
-  if (rows.empty()) {
-    for (const std::string& name : req.output_fields()) {
-      if (fields.by_name.count(name)) names.push_back(name);
+  if (rows.empty()) {  // empty columns still name the fields, as Milvus answers
+    names = {fields.primary};
+    for (const std::string& name : req.output_fields().empty()
+                                       ? fields.order
+                                       : std::vector<std::string>(req.output_fields().begin(),
+                                                                  req.output_fields().end())) {
+      if (fields.by_name.count(name) && name != fields.primary) names.push_back(name);
     }
   }
   milvus_proto::ColumnsFromRows(rows, fields, names, out->mutable_fields_data());
