@@ -11,6 +11,7 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "remote/milvus_codes.h"
 
 namespace imgsearch::remote {
 namespace {
@@ -29,7 +30,6 @@ constexpr Scheme kSchemes[] = {{"milvus://", false, false},
                                {"milvus+grpcs://", true, false},
                                {"milvus+rest://", false, true},
                                {"milvus+rest+https://", true, true}};
-constexpr int kMilvusTimeoutCode = 10001;
 
 bool StartsWith(const std::string& text, const char* prefix) {
   return text.rfind(prefix, 0) == 0;
@@ -103,6 +103,7 @@ class HttplibTransport final : public MilvusTransport {
 struct Attempt {
   Result<json> result = json();
   bool retry = false;  // worth another try
+  int code = 0;        // Milvus's code, when it answered one
 };
 
 std::string TokenOf(const MilvusOptions& options) {
@@ -139,7 +140,7 @@ Attempt Judge(const std::string& where, const RouteAnswer& answer, Retry retry) 
   std::string message = body.is_object() && body.contains("message") && body["message"].is_string()
                             ? body["message"].get<std::string>()
                             : answer.text.substr(0, 300);
-  bool timed_out = answer.status == 408 || code == kMilvusTimeoutCode;
+  bool timed_out = answer.status == 408 || code == kMilvusTimeout;
   if (answer.status == 200 && code == 0) return {body, false};
   Attempt attempt;
   if (timed_out) {
@@ -148,6 +149,7 @@ Attempt Judge(const std::string& where, const RouteAnswer& answer, Retry retry) 
     attempt.retry = retry == Retry::kAlways;
     return attempt;
   }
+  attempt.code = code;
   if (answer.status == 429 || RefusedForNow(code)) {
     attempt.result =
         MilvusError(where, code, message + " (HTTP " + std::to_string(answer.status) + ")");
@@ -257,6 +259,15 @@ Result<json> MilvusClient::Call(const std::string& route, json body, Retry retry
     } else {
       attempt = Judge(where, *answer, retry);
     }
+    // A collection Milvus no longer has loaded (a restarted Milvus recovers loads in the
+    // background, or another client released it): load it and try again. Nothing was
+    // carried out.
+    if (attempt.code == kMilvusCollectionNotLoaded && route != "collections/load" &&
+        body.contains("collectionName")) {
+      json load = {{"collectionName", body["collectionName"]}};
+      if (body.contains("dbName")) load["dbName"] = body["dbName"];
+      attempt.retry = LoadAndWait(load, token);
+    }
     if (!attempt.retry || tries >= std::max(1, options_.max_attempts)) break;
     IMGSEARCH_LOG_WARN("{} (try {} of {}); trying again in {:.1f} s",
                        attempt.result.status().message(), tries, options_.max_attempts, backoff);
@@ -264,6 +275,17 @@ Result<json> MilvusClient::Call(const std::string& route, json body, Retry retry
     backoff = std::min(backoff * 2, 30.0);
   }
   return std::move(attempt.result);
+}
+
+bool MilvusClient::LoadAndWait(const json& collection, const std::string& token) const {
+  if (!transport_->Call("collections/load", collection, token).ok()) return false;
+  for (double waited = 0; waited < options_.request_timeout_seconds; waited += 0.2) {
+    auto state = transport_->Call("collections/get_load_state", collection, token);
+    if (!state.ok()) return false;
+    if (TextOf(Field(state->body, "data"), "loadState") == "LoadStateLoaded") return true;
+    sleep_(0.2);
+  }
+  return false;
 }
 
 const json& Field(const json& object, const char* key) {

@@ -84,6 +84,10 @@ class MilvusClient {
   void SetSleepForTesting(std::function<void(double seconds)> sleep) { sleep_ = std::move(sleep); }
 
  private:
+  // Loads a collection Milvus has not loaded (code 101) and waits, at most the request
+  // time limit, until it is; whether it is.
+  bool LoadAndWait(const nlohmann::json& collection, const std::string& token) const;
+
   std::unique_ptr<MilvusTransport> transport_;
   MilvusOptions options_;
   std::string describe_;
