@@ -459,7 +459,8 @@ void Search(MilvusApi& api, const milvuspb::SearchRequest& req, milvuspb::Search
   body["collectionName"] = req.collection_name();
   if (!req.db_name().empty()) body["dbName"] = req.db_name();
   if (req.partition_names_size() > 0) body["partitionNames"] = Names(req.partition_names());
-  if (req.output_fields_size() > 0) body["outputFields"] = Names(req.output_fields());
+  // No output fields: ids and distances alone, as Milvus answers a search.
+  body["outputFields"] = Names(req.output_fields());
   int64_t limit = body.contains("limit") && body["limit"].is_number_integer() ? int64_t(body["limit"]) : 100;
   MilvusReply reply = Route(api, "entities/search", body);
   SearchResultsOf(api, req.db_name(), req.collection_name(), reply, req.output_fields(), limit, out);
