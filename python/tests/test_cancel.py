@@ -48,7 +48,7 @@ def big_pictures(tmp_path_factory: pytest.TempPathFactory) -> Path:
     blocks of 8x8 pixels so that their files stay small."""
     folder = tmp_path_factory.mktemp("big")
     rng = np.random.default_rng(11)
-    for i in range(60):
+    for i in range(80):
         blocks = rng.integers(0, 256, (113, 150, 3), dtype=np.uint8)
         picture = np.kron(blocks, np.ones((8, 8, 1), np.uint8))[:900, :1200]
         write_png(folder / f"big_{i:02d}.png", np.ascontiguousarray(picture))
@@ -62,22 +62,22 @@ def test_ctrl_c_cancels_index_with_everything_committed(tmp_path: Path, big_pict
                              stdout=subprocess.PIPE, text=True, env=env)
     assert child.stdout is not None
     first = json.loads(child.stdout.readline())
-    assert first["done"] >= 1 and first["total"] == 60
-    time.sleep(0.1)  # most likely inside C++ now, decoding the next picture
+    assert first["done"] >= 1 and first["total"] == 80
+    time.sleep(0.05)  # most likely inside C++ now, decoding the next picture
     child.send_signal(signal.SIGINT)  # as Ctrl-C in a terminal or a notebook's interrupt
     lines = [json.loads(line) for line in child.stdout]
     assert child.wait(timeout=120) == 0, lines
     outcome = lines[-1]
     assert outcome.get("interrupted"), lines
-    assert 1 <= outcome["images"] < 60
-    print(f"interrupted after {outcome['images']} of 60 images, raised in {outcome['where']}")
+    assert 1 <= outcome["images"] < 80
+    print(f"interrupted after {outcome['images']} of 80 images, raised in {outcome['where']}")
 
     # Everything committed is there, and the next run continues from it.
     lib = imgsearch.Library.open(library)
     assert len(lib) == outcome["images"]
     report = lib.index(big_pictures)
-    assert report.unchanged == outcome["images"] and report.added == 60 - outcome["images"]
-    assert len(lib) == 60
+    assert report.unchanged == outcome["images"] and report.added == 80 - outcome["images"]
+    assert len(lib) == 80
 
 
 def test_signal_during_cpp_work_is_seen_between_chunks(tmp_path: Path, big_pictures: Path) -> None:
@@ -115,7 +115,7 @@ def test_signal_during_cpp_work_is_seen_between_chunks(tmp_path: Path, big_pictu
         names.append(tb.tb_frame.f_code.co_name)
         tb = tb.tb_next
     assert names[-1] == "handler" and names[-2] == "test_signal_during_cpp_work_is_seen_between_chunks"
-    assert 1 <= len(lib) < 60
+    assert 1 <= len(lib) < 80
 
 
 def test_exception_in_progress_stops_the_run(tmp_path: Path, big_pictures: Path) -> None:
@@ -131,7 +131,7 @@ def test_exception_in_progress_stops_the_run(tmp_path: Path, big_pictures: Path)
     with pytest.raises(Enough):
         lib.index(big_pictures, chunk=1, progress=progress)
     assert len(lib) == 3
-    assert lib.index(big_pictures).added == 57
+    assert lib.index(big_pictures).added == 77
 
 
 def test_bad_progress_argument(tmp_path: Path) -> None:
