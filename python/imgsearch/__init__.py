@@ -53,9 +53,12 @@ from ._imgsearch import (
     ModelResults,
     SearchResults,
     TuneReport,
-    __version__,
     builtin_models,
 )
+from . import _imgsearch
+
+#: The C++ library's version (CMakeLists.txt's project version), as the wheel's.
+__version__: str = getattr(_imgsearch, "__version__")
 
 ImageInput = Union[str, "os.PathLike[str]", bytes, Any]
 
