@@ -204,7 +204,9 @@ nb::object WrapDatabase(std::shared_ptr<Database> db) {
   return nb::cast(PyDatabase{std::move(db)});
 }
 
-void BindDatabase(nb::module_& m) {
+namespace {
+
+void BindCollection(nb::module_& m) {
   nb::class_<PyCollection>(m, "Collection",
                            R"doc(The rows of one vector field and their scalar fields,
 with Milvus's operations and numpy in and out. Obtained from a Database.)doc")
@@ -492,7 +494,12 @@ radius, range_filter.)doc")
                ", metric=" + self.c->index().metric_type + ", index=" + self.c->index().index_type +
                ")";
       });
+}
 
+}  // namespace
+
+void BindDatabase(nb::module_& m) {
+  BindCollection(m);
   nb::class_<PyDatabase>(m, "Database", R"doc(A folder holding collections (or a Milvus server).
 Thread-safe; many processes may open one database at once.)doc")
       .def_static(

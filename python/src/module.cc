@@ -6,6 +6,7 @@
 #include "concurrency.h"
 #include "convert.h"
 #include "imgsearch/version.h"
+#include "results.h"
 
 namespace nb = nanobind;
 
@@ -14,6 +15,7 @@ NB_MODULE(_imgsearch, m) {
   m.attr("__version__") = IMGSEARCH_VERSION;
   imgsearch::python::RegisterErrors(m);
   imgsearch::python::BindDatabase(m);
+  imgsearch::python::BindResults(m);
   imgsearch::python::BindLibrary(m);
   imgsearch::python::BindEmbed(m);
   m.def("_max_parallel_calls", &imgsearch::python::MaxParallelCalls, nb::arg("reset") = false,
