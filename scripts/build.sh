@@ -12,6 +12,13 @@ else
   echo "[build] building imgsearch into $BUILD_DIR: the first build takes about 10 minutes" \
     "on 2 cores ($(nproc) here); ninja shows its progress as [done/total]" >&2
 fi
+# The Python extension (python/) is built too when the tests' venv has nanobind
+# (scripts/setup.sh --tests): the pytest suite imports it from $BUILD_DIR/python.
+PYTHON_ARGS=()
+VENV_PYTHON="$ROOT/.deps/venv/bin/python"
+if [ -x "$VENV_PYTHON" ] && "$VENV_PYTHON" -c "import nanobind" 2>/dev/null; then
+  PYTHON_ARGS=(-DIMGSEARCH_BUILD_PYTHON_MODULE=ON "-DPython_EXECUTABLE=$VENV_PYTHON")
+fi
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DIMGSEARCH_WERROR=ON ${CMAKE_EXTRA_ARGS:-} >/dev/null
+  -DIMGSEARCH_WERROR=ON "${PYTHON_ARGS[@]}" ${CMAKE_EXTRA_ARGS:-} >/dev/null
 cmake --build "$BUILD_DIR" --parallel "$(nproc)"

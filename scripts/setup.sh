@@ -29,6 +29,7 @@ APT_PACKAGES=(
   libonnx-dev libprotobuf-dev
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc  # Milvus gRPC, both ways
   python3 python3-numpy python3-pil python3-onnx python3-venv
+  python3-dev  # headers: `pip install ./python` with Debian's Python
   ca-certificates
 )
 WITH_TESTS=0
