@@ -20,11 +20,13 @@ BINARY = os.environ.get("IMGSEARCH_BINARY", "")
 def milvus(tmp_path: Path):
     if not BINARY or not os.access(BINARY, os.X_OK):
         pytest.skip("IMGSEARCH_BINARY does not name the imgsearch program (run through ctest)")
-    server = subprocess.Popen([BINARY, "serve", "--db", str(tmp_path / "standin"), "--port", "0"],
+    server = subprocess.Popen([BINARY, "serve", "--db", str(tmp_path / "standin"), "--port", "0",
+                               "--grpc-port", "-1"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert server.stdout is not None
-    first = server.stdout.readline()
-    port = int(first.rsplit(":", 1)[1])
+    server.stdout.readline()  # HTTP
+    grpc_line = server.stdout.readline()  # Milvus's gRPC protocol, what milvus:// speaks
+    port = int(grpc_line.rsplit(":", 1)[1])
     yield f"milvus://127.0.0.1:{port}"
     server.kill()
     server.wait()
