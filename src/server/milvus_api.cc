@@ -296,9 +296,13 @@ int64_t MilvusApi::Context::Int(const char* key, int64_t fallback) const {
 bool MilvusApi::Context::Bool(const char* key, bool fallback) const {
   const json* v = Given(key);
   if (v == nullptr) return fallback;
-  if (!v->is_boolean())
-    Fail(kMilvusIncorrectParameterFormat, std::string(key) + " must be true or false");
-  return v->get<bool>();
+  if (v->is_boolean()) return v->get<bool>();
+  // Milvus also reads booleans written as text, with Go's strconv.ParseBool.
+  static const std::set<std::string> kTrue = {"1", "t", "T", "TRUE", "true", "True"};
+  static const std::set<std::string> kFalse = {"0", "f", "F", "FALSE", "false", "False"};
+  if (v->is_string() && kTrue.count(v->get<std::string>())) return true;
+  if (v->is_string() && kFalse.count(v->get<std::string>())) return false;
+  Fail(kMilvusIncorrectParameterFormat, std::string(key) + " must be true or false");
 }
 
 std::vector<std::string> MilvusApi::Context::Strings(const char* key) const {

@@ -233,6 +233,12 @@ TEST_F(MilvusApiTest, KeysMilvusIgnoresAreIgnoredAndAnIdenticalCreateSucceeds) {
   // ... but a key that Milvus reads and imgsearch cannot honour is refused by name.
   Refused("entities/search", {{"collectionName", "lenient"}, {"data", {{1, 0}}}, {"groupSize", 2}},
           1100, "groupSize");
+  // Booleans written as text are read as Milvus reads them (Go's strconv.ParseBool).
+  Ok("collections/create", {{"collectionName", "textual"}, {"dimension", 2}, {"autoID", "true"}});
+  json ids = Ok("entities/insert", {{"collectionName", "textual"}, {"data", {{{"vector", {1, 0}}}}}});
+  EXPECT_EQ(ids["insertCount"], 1);
+  Refused("collections/create", {{"collectionName", "t2"}, {"dimension", 2}, {"autoID", "yes"}},
+          1801, "true or false");
 }
 
 TEST_F(MilvusApiTest, BadRequestsAreRefusedWithMilvusCodesAndMessages) {
