@@ -21,6 +21,7 @@ APT_LOCK_WAIT="${APT_LOCK_WAIT:-600}"  # seconds to wait for another apt/dpkg to
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-format
   clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer comes with clang's runtime
+  libomp-14-dev  # clang's OpenMP (FAISS's headers need it in the fuzz and TSan builds)
   libgtest-dev libgmock-dev libbenchmark-dev
   libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev libgif-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libsqlite3-dev libhiredis-dev redis-server
