@@ -6,7 +6,8 @@
 // Checks: a refusal is a Status; an accepted spec prints (ModelSpecToJson) to JSON that
 // is accepted again and prints the same; its preprocessing is valid; and when the tensor
 // is small, preprocessing a tiny image with it writes every one of its TensorSize() floats and
-// no more.
+// no more. The same bytes are also read as an ONNX file by the summary that recognises the
+// recipe's tf2onnx graphs (model::ReadGraphSummary, imgsearch's own protobuf reader).
 #include <cmath>
 #include <limits>
 #include <map>
@@ -15,6 +16,7 @@
 
 #include "fuzz_check.h"
 #include "imgsearch/model_spec.h"
+#include "model/keras_recognition.h"
 #include "model/spec_metadata.h"
 
 namespace {
@@ -72,5 +74,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                  ? imgsearch::ApplyModelSpecJson(text, &spec)
                                  : imgsearch::model::ApplySpecMetadata(MetadataOf(text), &spec);
   if (status.ok()) CheckAccepted(spec);
+  auto graph = imgsearch::model::ReadGraphSummary(text);
+  if (graph.ok()) {
+    FUZZ_CHECK(graph->node_names.size() == graph->node_ops.size(), "a node without its op");
+    imgsearch::model::RecognizeKerasApplication(*graph);
+  }
   return 0;
 }

@@ -3,7 +3,8 @@
 # Idempotent and quick when everything is already present. Called by scripts/demo.sh
 # and scripts/test.sh; safe to run by hand. With --tests it also installs what only the
 # tests use: Debian's chromium and, from npm, playwright-core (tests/web) and the Milvus
-# Node SDK (tests/milvus-sdk).
+# Node SDK (tests/milvus-sdk). With --recipe it also makes .deps/venv-recipe, the recipe's
+# TensorFlow tools (scripts/recipe_models.sh).
 #
 # Every step says what it does; the output of apt-get and npm goes to .deps/logs/, and a
 # step that fails prints the tool's own last lines, what to check, and exits 1.
@@ -35,6 +36,8 @@ APT_PACKAGES=(
 )
 WITH_TESTS=0
 [ "${1:-}" = "--tests" ] && WITH_TESTS=1
+WITH_RECIPE=0  # --recipe: only the recipe's Python tools (scripts/recipe_models.sh)
+[ "${1:-}" = "--recipe" ] && WITH_RECIPE=1
 [ "$WITH_TESTS" = 1 ] && APT_PACKAGES+=(chromium fonts-dejavu-core)
 # Node.js and npm fetch the ONNX Runtime library; a machine may already have them from
 # another source (e.g. NodeSource), whose nodejs conflicts with Debian's npm.
@@ -242,24 +245,39 @@ install_milvus_sdk_test_packages() {
   (cd "$dir" && run_logged npm-ci-milvus-sdk "$(npm_advice)" npm ci --no-audit --no-fund)
 }
 
-# Python tooling lives in a virtual environment under .deps (never the system Python),
-# made with the python3 on PATH; --tests installs the pinned packages of
-# scripts/requirements-tests.txt into it (pytest, pymilvus, the real Milvus servers).
-# A stamp holds the requirements file's checksum, so an unchanged list costs nothing.
+# Python tooling lives in virtual environments under .deps (never the system Python),
+# made with the python3 on PATH: --tests installs the pinned packages of
+# scripts/requirements-tests.txt into .deps/venv (pytest, pymilvus, the real Milvus
+# servers, onnxruntime); --recipe those of scripts/requirements-recipe.txt into
+# .deps/venv-recipe (tensorflow-cpu, tf-keras, tf2onnx: the recipe's own tools, whose pins
+# of numpy and protobuf need not agree with the tests'). A stamp holds the requirements
+# file's checksum, so an unchanged list costs nothing.
 VENV="$DEPS/venv"
-install_python_venv() {
-  local requirements="$ROOT/scripts/requirements-tests.txt" stamp="$VENV/.requirements.sha256" sum
+RECIPE_VENV="$DEPS/venv-recipe"
+# install_venv VENV REQUIREMENTS LOGNAME WHAT
+install_venv() {
+  local venv="$1" requirements="$2" logname="$3" what="$4"
+  local stamp="$venv/.requirements.sha256" sum
   sum="$(sha256sum "$requirements" | cut -d' ' -f1)"
   [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && return 0
-  if [ ! -x "$VENV/bin/python" ]; then
-    log "creating the Python virtual environment $VENV ($(python3 --version 2>&1))"
-    run_logged venv "that python3 has its venv module (Debian: apt-get install python3-venv)" \
-      python3 -m venv "$VENV"
+  if [ ! -x "$venv/bin/python" ]; then
+    log "creating the Python virtual environment $venv ($(python3 --version 2>&1))"
+    run_logged "venv-$logname" "that python3 has its venv module (Debian: apt-get install python3-venv)" \
+      python3 -m venv "$venv"
   fi
-  log "installing the tests' Python packages into $VENV (pinned in $requirements; a few minutes the first time)"
-  run_logged pip-tests "that pip reaches its package index ($("$VENV/bin/pip" config list 2>/dev/null | tr '\n' ' '))" \
-    "$VENV/bin/pip" install --disable-pip-version-check -q -r "$requirements"
+  log "installing $what into $venv (pinned in $requirements; a few minutes the first time)"
+  run_logged "pip-$logname" "that pip reaches its package index ($("$venv/bin/pip" config list 2>/dev/null | tr '\n' ' '))" \
+    "$venv/bin/pip" install --disable-pip-version-check -q -r "$requirements"
   echo "$sum" >"$stamp"
+}
+
+install_python_venv() {
+  install_venv "$VENV" "$ROOT/scripts/requirements-tests.txt" tests "the tests' Python packages"
+}
+
+install_recipe_venv() {
+  install_venv "$RECIPE_VENV" "$ROOT/scripts/requirements-recipe.txt" recipe \
+    "the recipe's tools (tensorflow-cpu, tf-keras, tf2onnx; about 1.5 GB)"
 }
 
 mkdir -p "$LOGS"
@@ -273,3 +291,4 @@ fetch_milvus_protos
 if [ "$WITH_TESTS" = 1 ]; then install_browser_test_packages; fi
 if [ "$WITH_TESTS" = 1 ]; then install_milvus_sdk_test_packages; fi
 if [ "$WITH_TESTS" = 1 ]; then install_python_venv; fi
+if [ "$WITH_RECIPE" = 1 ]; then install_recipe_venv; fi

@@ -50,6 +50,15 @@ std::string ModelSpecToJson(const ModelSpec& spec);
 // (resnet50.onnx -> resnet50.json), or with .json appended.
 std::string ModelSpecSidecarPath(const std::string& model_path);
 
+// A model named in one word with its preprocessing: "PATH:PRESET", as in
+// onnx_resnet50.onnx:keras-caffe. `preset` is empty, and `path` the whole text, when a file
+// of the whole name exists or the text after the last ':' is no preset name.
+struct ModelReference {
+  std::string path;
+  std::string preset;
+};
+ModelReference SplitModelPreset(const std::string& text);
+
 const char* PoolingName(Pooling pooling);
 const char* OutputModeName(OutputMode mode);
 

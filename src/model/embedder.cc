@@ -1,7 +1,9 @@
 #include "imgsearch/embedder.h"
 
 #include "base/env.h"
+#include "base/log.h"
 #include "model/builtin_models.h"
+#include "model/keras_recognition.h"
 #include "model/onnx_session.h"
 #include "model/postprocess.h"
 #include "model/spec_metadata.h"
@@ -101,8 +103,48 @@ Status ResolveOutput(const OnnxSession& session, ModelSpec* spec) {
                           "\" is not in the model (outputs: " + NamesOf(outputs) + ")");
 }
 
-Result<ModelSpec> LoadSpec(const std::string& model, bool builtin, const OnnxSession& session,
-                           const EmbedderOptions& options) {
+// How to give a model's preprocessing when it cannot be told from the model.
+std::string HowToGivePreprocessing(const std::string& model) {
+  return "give it with the file, as " + model + ":keras-caffe (or :torch, :tf, :clip), or write " +
+         ModelSpecSidecarPath(model) +
+         " with {\"preset\": \"keras-caffe\"} (or torch, tf, clip, or a \"preprocess\" object)";
+}
+
+// A model with no spec: the recipe's files (Keras applications converted by tf2onnx) are
+// recognised from their graph, and the assumption is said; anything else is refused.
+Status RecognisePreprocessing(const std::string& model, const OnnxSession& session,
+                              ModelSpec* spec) {
+  const std::string unknown = "no preprocessing is known for this model: ";
+  if (session.inputs().size() != 1)
+    return Status::InvalidArgument(unknown + HowToGivePreprocessing(model));
+  IMGSEARCH_ASSIGN_OR_RETURN(std::unique_ptr<base::MappedFile> file,
+                             base::Env::Default()->MapFile(model));
+  auto graph = model::ReadGraphSummary(file->contents());
+  if (!graph.ok() || !model::IsTf2OnnxNhwcGraph(*graph, session.inputs()[0].shape)) {
+    return Status::InvalidArgument(unknown + HowToGivePreprocessing(model));
+  }
+  auto application = model::RecognizeKerasApplication(*graph);
+  if (!application) {
+    return Status::InvalidArgument(
+        "a Keras model converted by tf2onnx (NHWC input), but not a Keras application that "
+        "imgsearch knows by its layers (ResNet50/101/152, VGG16/19), so its preprocessing "
+        "cannot be told from the graph: " +
+        HowToGivePreprocessing(model));
+  }
+  IMGSEARCH_ASSIGN_OR_RETURN(spec->preprocess, PreprocessPreset(application->preset));
+  spec->preset = application->preset;
+  spec->has_preprocess = true;
+  IMGSEARCH_LOG_WARN(
+      "{}: a Keras {} ({}) converted by tf2onnx: assuming the preprocessing Keras pairs with "
+      "it, preset {} (load_img to 224x224 nearest, RGB->BGR, ImageNet means subtracted, "
+      "NHWC); if it was trained otherwise, {}",
+      model, application->family, application->model, application->preset,
+      HowToGivePreprocessing(model));
+  return Status::Ok();
+}
+
+Result<ModelSpec> LoadSpec(const std::string& model, const std::string& preset, bool builtin,
+                           const OnnxSession& session, const EmbedderOptions& options) {
   ModelSpec spec;
   spec.name = builtin ? model : StemOf(model);
   IMGSEARCH_RETURN_IF_ERROR(
@@ -113,13 +155,20 @@ Result<ModelSpec> LoadSpec(const std::string& model, bool builtin, const OnnxSes
                                base::Env::Default()->ReadFile(sidecar, kMaxSidecarBytes));
     IMGSEARCH_RETURN_IF_ERROR(ApplyModelSpecJson(text, &spec).WithContext(sidecar));
   }
+  if (!preset.empty()) {
+    IMGSEARCH_ASSIGN_OR_RETURN(spec.preprocess, PreprocessPreset(preset));
+    spec.preset = preset;
+    spec.has_preprocess = true;
+  }
   if (!options.spec_override.empty()) {
     IMGSEARCH_RETURN_IF_ERROR(ApplyModelSpecJson(options.spec_override, &spec));
   }
+  if (!spec.has_preprocess && !builtin) {
+    IMGSEARCH_RETURN_IF_ERROR(RecognisePreprocessing(model, session, &spec));
+  }
   if (!spec.has_preprocess) {
-    return Status::InvalidArgument(
-        "no preprocessing is known for this model: write " + sidecar +
-        " with {\"preset\": \"keras-caffe\"} (or torch, tf, clip, or a \"preprocess\" object)");
+    return Status::InvalidArgument("no preprocessing is known for this model: " +
+                                   HowToGivePreprocessing(model));
   }
   if (!spec.has_output_layout) spec.output_layout = spec.preprocess.layout;
   return spec;
@@ -135,16 +184,18 @@ Result<std::unique_ptr<Embedder>> Embedder::Open(const std::string& model,
   state->options = options;
   model::SessionConfig config{options.intra_op_threads, options.allow_spinning};
   const model::BuiltinModel* builtin = model::FindBuiltinModel(model);
-  if (builtin == nullptr && !base::Env::Default()->FileExists(model)) {
+  // "PATH:PRESET" names the file and its preprocessing in one word.
+  ModelReference file = builtin != nullptr ? ModelReference{model, ""} : SplitModelPreset(model);
+  if (builtin == nullptr && !base::Env::Default()->FileExists(file.path)) {
     return Status::NotFound("model \"" + model + "\" is neither a built-in model nor a file");
   }
   auto session = builtin != nullptr ? OnnxSession::FromBytes(model, builtin->onnx_bytes, config)
-                                    : OnnxSession::FromFile(model, config);
+                                    : OnnxSession::FromFile(file.path, config);
   if (!session.ok()) return session.status();
   state->session = std::move(session).value();
 
-  IMGSEARCH_ASSIGN_OR_RETURN(state->spec,
-                             LoadSpec(model, builtin != nullptr, *state->session, options));
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      state->spec, LoadSpec(file.path, file.preset, builtin != nullptr, *state->session, options));
   IMGSEARCH_ASSIGN_OR_RETURN(TensorInfo input, ResolveInput(*state->session, &state->spec));
   IMGSEARCH_RETURN_IF_ERROR(ResolveOutput(*state->session, &state->spec));
   state->fixed_batch = input.shape[0] > 0 ? input.shape[0] : 0;

@@ -5,6 +5,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "base/env.h"
 #include "base/json.h"
 
 namespace imgsearch {
@@ -176,6 +177,15 @@ std::string ModelSpecSidecarPath(const std::string& model_path) {
     return model_path.substr(0, model_path.size() - suffix.size()) + ".json";
   }
   return model_path + ".json";
+}
+
+ModelReference SplitModelPreset(const std::string& text) {
+  size_t colon = text.find_last_of(':');
+  if (colon == std::string::npos || colon == 0 || base::Env::Default()->FileExists(text))
+    return {text, ""};
+  std::string preset = text.substr(colon + 1);
+  if (!PreprocessPreset(preset).ok()) return {text, ""};
+  return {text.substr(0, colon), preset};
 }
 
 const char* PoolingName(Pooling pooling) {

@@ -95,5 +95,19 @@ TEST(ModelSpecTest, MetadataKeyByKeyAndNotUtf8) {
   EXPECT_NE(bad.message().find("not UTF-8"), std::string::npos) << bad.message();
 }
 
+// The recipe's files with their preprocessing in one word: --model
+// r=onnx_resnet50.onnx:keras-caffe.
+TEST(ModelSpecTest, PresetGivenWithThePath) {
+  ModelReference r = SplitModelPreset("dir/onnx_resnet50.onnx:keras-caffe");
+  EXPECT_EQ(r.path, "dir/onnx_resnet50.onnx");
+  EXPECT_EQ(r.preset, "keras-caffe");
+  EXPECT_EQ(SplitModelPreset("a:b.onnx:torch").path, "a:b.onnx");
+  for (const char* whole : {"model.onnx", "model.onnx:nonsense", ":keras-caffe", "dir:x/m.onnx"}) {
+    ModelReference kept = SplitModelPreset(whole);
+    EXPECT_EQ(kept.path, whole);
+    EXPECT_EQ(kept.preset, "");
+  }
+}
+
 }  // namespace
 }  // namespace imgsearch

@@ -95,8 +95,9 @@ Result<Fingerprint> FingerprintOf(const ModelSource& source, const RecordedModel
     f.checksum = ContentHash(builtin->onnx_bytes);
     return f;
   }
+  const std::string path = SplitModelPreset(source.source).path;
   struct stat st {};
-  if (::stat(source.source.c_str(), &st) != 0)
+  if (::stat(path.c_str(), &st) != 0)
     return Status::NotFound("model \"" + source.name + "\": " + source.source + " is gone");
   f.file_size = static_cast<int64_t>(st.st_size);
   f.file_mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
@@ -106,7 +107,7 @@ Result<Fingerprint> FingerprintOf(const ModelSource& source, const RecordedModel
     return f;
   }
   IMGSEARCH_ASSIGN_OR_RETURN(std::string bytes,
-                             base::Env::Default()->ReadFile(source.source, uint64_t{1} << 36));
+                             base::Env::Default()->ReadFile(path, uint64_t{1} << 36));
   f.checksum = ContentHash(bytes);
   return f;
 }
@@ -185,9 +186,14 @@ Result<ModelSource> ParseModelArgument(const std::string& argument) {
         "--model \"" + argument + "\": the name \"" + m.name +
         "\" is the library's list of images; name the model NAME=" + m.source);
   }
-  // Files are recorded by absolute path, so later commands work from any folder.
-  if (base::Env::Default()->FileExists(m.source))
-    m.source = std::filesystem::absolute(m.source).lexically_normal().string();
+  // Files are recorded by absolute path, so later commands work from any folder; a preset
+  // given with the file (PATH:PRESET) is kept with it.
+  ModelReference file = SplitModelPreset(m.source);
+  if (base::Env::Default()->FileExists(file.path)) {
+    m.source = std::filesystem::absolute(file.path).lexically_normal().string();
+    if (!file.preset.empty()) m.source += ":" + file.preset;
+  }
+  if (eq == std::string::npos) m.name = std::filesystem::path(file.path).stem().string();
   return m;
 }
 

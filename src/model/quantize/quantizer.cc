@@ -106,6 +106,11 @@ Status WriteSidecar(const QuantizeOptions& o, const ModelSpec& spec, QuantizeRep
     IMGSEARCH_ASSIGN_OR_RETURN(sidecar, base::ParseJson(text));
   }
   if (spec.name != Stem(o.model)) sidecar["name"] = spec.name + "-int8";
+  // A preprocessing recognised from the float graph (a Keras application from tf2onnx) is
+  // written down, so that the int8 copy does not depend on being recognised too.
+  if (!sidecar.contains("preset") && !sidecar.contains("preprocess") && !spec.preset.empty()) {
+    sidecar["preset"] = spec.preset;
+  }
   sidecar["quantized"] = {{"from", FileName(o.model)},
                           {"format", "QDQ"},
                           {"weights", "int8, symmetric, per output channel"},
