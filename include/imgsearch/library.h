@@ -251,7 +251,7 @@ struct TuneReport {
 // --- near-duplicates
 
 // Groups the images that are the same picture (resized, re-compressed, lightly cropped,
-// brightness or contrast changed, turned grey). Candidates are pairs whose binary hash
+// brightness or contrast changed, turned grey, rotated or mirrored). Candidates are pairs whose binary hash
 // (the library's binary model, e.g. the built-in phash) differs in few bits; a candidate
 // is confirmed when the images' vectors under a float model are nearly parallel (the
 // built-in color_layout compares brightness alone when one of the two is grey). Pairs
@@ -264,6 +264,9 @@ struct DuplicateOptions {
   // The confirming float model (default: the built-in color_layout if the library has it,
   // else its first float model); "none": the hash alone decides.
   std::string confirm_model;
+  // Also a copy rotated by a quarter or half turn or mirrored (needs the built-in phash as
+  // the hash model; the built-in color_layout confirms it turned).
+  bool rotations = true;
 };
 
 struct DuplicateGroup {
@@ -277,6 +280,7 @@ struct DuplicateGroup {
 struct DuplicateReport {
   std::string hash_model;
   std::string confirm_model;  // "none" when the hash alone decided
+  bool rotations = false;     // rotated and mirrored copies were searched for
   size_t images = 0;
   size_t candidate_pairs = 0;  // within the hash distance
   size_t confirmed_pairs = 0;
