@@ -9,8 +9,13 @@
 // must give exactly the same pairs and the same groups; its time at N is extrapolated
 // (x (N/S)^2), never run.
 //
+// With --rotations on, also the search for rotated and mirrored copies that `imgsearch
+// duplicates` runs by default: the hashes against each of six transforms of them (the
+// quarter turns are each other's inverse), checked against the quadratic cross search on
+// the sample.
+//
 //   duplicates_scale_bench [--hashes N] [--sample S] [--hash-distance D] [--images DIR]
-//                          [--threads T]
+//                          [--threads T] [--rotations on]
 #include <cstdio>
 #include <map>
 #include <random>
@@ -19,6 +24,7 @@
 #include "bench_util.h"
 #include "imgsearch/embedder.h"
 #include "index/hamming_join.h"
+#include "model/dihedral.h"
 #include "pipeline/duplicates.h"
 
 namespace imgsearch::bench {
@@ -88,6 +94,36 @@ Grouped Group(size_t n, const std::vector<index::HammingPair>& found) {
   return g;
 }
 
+// The six cross searches of the rotated copies: on the sample against the quadratic cross
+// search, then on all hashes.
+bool TimeRotations(const std::vector<uint64_t>& hashes, size_t sample, int distance, int threads) {
+  bool same = true;
+  double slow = 0, fast = 0, all = 0;
+  size_t pairs = 0;
+  std::vector<uint64_t> turned(hashes.size());
+  for (int t : {1, 2, 3, 4, 6, 7}) {
+    for (size_t i = 0; i < hashes.size(); ++i) turned[i] = model::TransformPhash(hashes[i], t);
+    double start = Seconds();
+    auto reference =
+        index::HammingPairsAcrossQuadratic(hashes.data(), turned.data(), sample, 1, distance);
+    slow += Seconds() - start;
+    start = Seconds();
+    same &= reference == index::HammingPairsAcross(hashes.data(), turned.data(), sample, 1, 64,
+                                                   distance, threads);
+    fast += Seconds() - start;
+    start = Seconds();
+    pairs += index::HammingPairsAcross(hashes.data(), turned.data(), hashes.size(), 1, 64, distance,
+                                       threads)
+                 .size();
+    all += Seconds() - start;
+  }
+  std::printf(
+      "\nrotated and mirrored: sample quadratic %.2f s, multi-index %.3f s, %s; all %zu: "
+      "%.2f s (%zu ordered pairs over the six transforms)\n",
+      slow, fast, same ? "same pairs" : "DIFFERENT pairs", hashes.size(), all, pairs);
+  return same;
+}
+
 void PrintPlan(size_t n, int distance) {
   std::printf("  split at %zu hashes:", n);
   for (const index::HammingBlock& b : index::HammingJoinPlan(n, 64, distance))
@@ -99,6 +135,7 @@ int Run(int argc, char** argv) {
   size_t n = 1000000, sample = 20000;
   int distance = DuplicateOptions{}.hash_distance, threads = 0;
   std::string images;
+  bool rotations = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--hashes") n = std::stoul(argv[i + 1]);
@@ -106,6 +143,7 @@ int Run(int argc, char** argv) {
     if (flag == "--hash-distance") distance = std::stoi(argv[i + 1]);
     if (flag == "--images") images = argv[i + 1];
     if (flag == "--threads") threads = std::stoi(argv[i + 1]);
+    if (flag == "--rotations") rotations = std::string(argv[i + 1]) == "on";
   }
   if (threads <= 0) threads = base::UsableCores();
   double start = Seconds();
@@ -146,6 +184,7 @@ int Run(int argc, char** argv) {
   std::printf("  the quadratic search at %zu, extrapolated from the sample: %.0f s (%.0fx)\n", n,
               quadratic, quadratic / all_seconds);
   PrintPlan(n, distance);
+  if (rotations) same &= TimeRotations(hashes, sample, distance, threads);
   return same ? 0 : 1;
 }
 
