@@ -1,13 +1,14 @@
 // Near-duplicate groups on real photos. N originals of a photo folder (a class at a time,
-// in turn) get six edited copies each: half size, JPEG quality 30, a 4% crop, brighter,
-// more contrast, grey. The whole folder and the copies are indexed into one library and
-// Library::FindDuplicates is scored over pairs: recall of (original, copy) pairs per kind
-// of edit, and the pairs of two different photos of the folder that were grouped (the
-// precision's enemy: photos of the same kind of object). The reference is the hash alone
-// (confirm "none"), in the same run; the time is given against the indexing time.
+// in turn) get ten edited copies each: half size, JPEG quality 30, a 4% crop, brighter,
+// more contrast, grey, turned a quarter, half and three quarters, mirrored. The whole folder and
+// the copies are indexed into one library and Library::FindDuplicates is scored over pairs: recall
+// of (original, copy) pairs per kind of edit, and the pairs of two different photos of the folder
+// that were grouped (the precision's enemy: photos of the same kind of object). The reference is
+// the hash alone (confirm "none"), in the same run; the time is given against the indexing time.
 //
 //   duplicates_bench --images DIR [--originals N] [--model NAME=FILE.onnx]... [--work DIR]
-//                    [--hash-distances 8,12] [--similarities 0.9,0.95]
+//                    [--hash-distances 8,12] [--similarities 0.9,0.95] [--rotations off,on]
+//                    [--edits all|upright]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +18,7 @@
 
 #include "base/env.h"
 #include "image/encode.h"
+#include "image/exif.h"
 #include "image/resize.h"
 #include "imgsearch/library.h"
 
@@ -25,8 +27,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* const kKinds[] = {"half-size", "quality-30",    "cropped",
-                              "brighter",  "more-contrast", "grey"};
+const char* const kKinds[] = {"half-size",     "quality-30", "cropped",    "brighter",
+                              "more-contrast", "grey",       "rotated-90", "rotated-180",
+                              "rotated-270",   "mirrored"};
 
 uint8_t Clamp(double v) {
   return static_cast<uint8_t>(std::clamp(v, 0.0, 255.0) + 0.5);
@@ -34,6 +37,11 @@ uint8_t Clamp(double v) {
 
 Image Edited(const Image& photo, const std::string& kind) {
   Image out = photo;
+  // As EXIF orientations: 6 turns clockwise a quarter, 3 a half, 8 three quarters; 2 mirrors.
+  if (kind == "rotated-90") return image::ApplyOrientation(photo, 6);
+  if (kind == "rotated-180") return image::ApplyOrientation(photo, 3);
+  if (kind == "rotated-270") return image::ApplyOrientation(photo, 8);
+  if (kind == "mirrored") return image::ApplyOrientation(photo, 2);
   if (kind == "half-size")
     return image::Resize(photo, std::max(1, photo.width / 2), std::max(1, photo.height / 2),
                          Interpolation::kBilinear);
@@ -87,6 +95,10 @@ struct Truth {
   std::map<std::string, std::string> kind;  // path of a copy -> its kind of edit
 };
 
+// The first six kinds are the upright edits (the benchmark before rotations were searched).
+constexpr size_t kUprightKinds = 6;
+size_t kinds_used = std::size(kKinds);
+
 Truth WriteCopies(const std::vector<std::string>& originals, const std::string& dir) {
   Truth truth;
   fs::create_directories(dir);
@@ -94,7 +106,8 @@ Truth WriteCopies(const std::vector<std::string>& originals, const std::string& 
     truth.family[originals[i]] = int(i);
     auto photo = LoadImage(originals[i]);
     if (!photo.ok()) continue;
-    for (const char* kind : kKinds) {
+    for (size_t k = 0; k < kinds_used; ++k) {
+      const char* kind = kKinds[k];
       int quality = std::string(kind) == "quality-30" ? 30 : 90;
       std::string path = dir + "/" + std::to_string(i) + "-" + kind + ".jpg";
       auto jpeg = image::EncodeJpeg(Edited(*photo, kind), quality);
@@ -133,7 +146,7 @@ void Score(const Truth& truth, size_t originals, const DuplicateReport& r, doubl
       }
     }
   }
-  size_t per_family = 1 + std::size(kKinds);
+  size_t per_family = 1 + kinds_used;
   size_t expected = originals * per_family * (per_family - 1) / 2;
   std::printf("\nconfirm: %s (hash %s)\n", r.confirm_model.c_str(), r.hash_model.c_str());
   std::printf("  candidate pairs %zu, confirmed %zu, groups %zu, %.3f s (%.4fx the indexing)\n",
@@ -158,8 +171,8 @@ void Score(const Truth& truth, size_t originals, const DuplicateReport& r, doubl
   std::printf("  images in groups with more than one photo, by class:");
   for (const auto& [cls, n] : wrong_by_class) std::printf(" %s %zu", cls.c_str(), n);
   std::printf("\n  original~copy recall per edit:");
-  for (const char* kind : kKinds)
-    std::printf(" %s %.2f", kind, double(found_by_kind[kind]) / double(originals));
+  for (size_t k = 0; k < kinds_used; ++k)
+    std::printf(" %s %.2f", kKinds[k], double(found_by_kind[kKinds[k]]) / double(originals));
   std::printf("\n");
 }
 
@@ -178,6 +191,7 @@ int Run(int argc, char** argv) {
     return out;
   };
   std::vector<std::string> models = {"phash", "color_layout"};
+  std::vector<bool> rotations = {true};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--images") images = argv[i + 1];
@@ -189,6 +203,14 @@ int Run(int argc, char** argv) {
       for (double d : numbers(argv[i + 1])) distances.push_back(int(d));
     }
     if (flag == "--similarities") similarities = numbers(argv[i + 1]);
+    if (flag == "--edits")
+      kinds_used = std::string(argv[i + 1]) == "upright" ? kUprightKinds : std::size(kKinds);
+    if (flag == "--rotations") {
+      std::string list = argv[i + 1];
+      rotations.clear();
+      if (list.find("off") != std::string::npos) rotations.push_back(false);
+      if (list.find("on") != std::string::npos) rotations.push_back(true);
+    }
   }
   if (images.empty()) {
     std::fprintf(stderr,
@@ -201,7 +223,7 @@ int Run(int argc, char** argv) {
   std::vector<std::string> picked = PickOriginals(photos, originals);
   Truth truth = WriteCopies(picked, work + "/copies");
   std::printf("%zu photos in %s, %zu originals with %zu copies each\n", photos.size(),
-              images.c_str(), picked.size(), std::size(kKinds));
+              images.c_str(), picked.size(), kinds_used);
 
   LibraryOptions options;
   options.models = models;
@@ -222,19 +244,23 @@ int Run(int argc, char** argv) {
     confirms.push_back(eq != std::string::npos ? models[m].substr(0, eq)
                                                : fs::path(models[m]).stem().string());
   }
-  for (const std::string& confirm : confirms) {
-    for (int distance : distances) {
-      for (double similarity : similarities) {
-        DuplicateOptions find;
-        find.confirm_model = confirm;
-        find.hash_distance = distance;
-        find.min_similarity = similarity;
-        auto report = (*library)->FindDuplicates(find);
-        if (!report.ok())
-          return std::fprintf(stderr, "%s\n", report.status().ToString().c_str()), 1;
-        std::printf("\n--hash-distance %d --similarity %.3f", distance, similarity);
-        Score(truth, picked.size(), *report, index_seconds);
-        if (confirm == "none") break;  // the similarity plays no part
+  for (bool rotated : rotations) {
+    for (const std::string& confirm : confirms) {
+      for (int distance : distances) {
+        for (double similarity : similarities) {
+          DuplicateOptions find;
+          find.confirm_model = confirm;
+          find.hash_distance = distance;
+          find.min_similarity = similarity;
+          find.rotations = rotated;
+          auto report = (*library)->FindDuplicates(find);
+          if (!report.ok())
+            return std::fprintf(stderr, "%s\n", report.status().ToString().c_str()), 1;
+          std::printf("\n--hash-distance %d --similarity %.3f --rotations %s", distance, similarity,
+                      rotated ? "on" : "off");
+          Score(truth, picked.size(), *report, index_seconds);
+          if (confirm == "none") break;  // the similarity plays no part
+        }
       }
     }
   }

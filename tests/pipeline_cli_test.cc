@@ -141,6 +141,41 @@ TEST(PipelineCliTest, SearchFindsTheImageAndItsClass) {
   EXPECT_TRUE(none["results"]["phash"].empty());
 }
 
+TEST(PipelineCliTest, SearchCutsOffOrdersPagesAndCrops) {
+  std::string images = CopyClasses(), db = MakeTempDir() + "/db";
+  IndexJson({images, "--db", db});
+  std::string query = images + "/blue/blue_1.png";
+  auto all =
+      SearchJson({query, "--db", db, "-k", "10", "-m", "color_layout"})["results"]["color_layout"];
+  ASSERT_GE(all.size(), 6u);
+  double cutoff = all[2]["distance"].get<double>();
+  auto cut =
+      SearchJson({query, "--db", db, "-k", "10", "-m", "color_layout", "--max-distance",
+                  "color_layout=" + std::to_string(cutoff + 1e-6)})["results"]["color_layout"];
+  ASSERT_EQ(cut.size(), 3u);
+  for (const auto& hit : cut) EXPECT_LE(hit["distance"].get<double>(), cutoff + 1e-5);
+  auto page = SearchJson({query, "--db", db, "-k", "2", "--offset", "2", "-m",
+                          "color_layout"})["results"]["color_layout"];
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_EQ(page[0]["id"], all[2]["id"]);
+  EXPECT_EQ(page[0]["rank"], 3);
+  auto newest = SearchJson({query, "--db", db, "-k", "10", "-m", "color_layout", "--order",
+                            "-date"})["results"]["color_layout"];
+  ASSERT_EQ(newest.size(), all.size());
+  for (size_t i = 1; i < newest.size(); ++i)
+    EXPECT_GE(newest[i - 1]["mtime_ns"].get<int64_t>(), newest[i]["mtime_ns"].get<int64_t>());
+  auto cropped = SearchJson({query, "--db", db, "-k", "3", "--crop", "10,20,30,20"});
+  EXPECT_EQ(cropped["results"]["phash"].size(), 3u);
+  auto outside = RunImgsearch({"search", query, "--db", db, "--crop", "70,50,20,20"});
+  EXPECT_EQ(outside.exit_code, 1);
+  EXPECT_NE(outside.err.find("crop box"), std::string::npos) << outside.err;
+  auto wrong_kind = RunImgsearch({"search", query, "--db", db, "--min-score", "phash=3"});
+  EXPECT_EQ(wrong_kind.exit_code, 1);
+  EXPECT_NE(wrong_kind.err.find("max_distance"), std::string::npos) << wrong_kind.err;
+  EXPECT_EQ(RunImgsearch({"search", query, "--db", db, "--max-distance", "x"}).exit_code, 2);
+  EXPECT_EQ(RunImgsearch({"search", query, "--db", db, "--crop", "1,2"}).exit_code, 2);
+}
+
 TEST(PipelineCliTest, ClearErrors) {
   std::string images = CopyClasses(), db = MakeTempDir() + "/db";
   IndexJson({images, "--db", db});

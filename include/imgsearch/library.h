@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -125,6 +126,16 @@ struct ImageQuery {
   static Result<ImageQuery> Parse(const std::string& text);
 };
 
+struct CropBox {
+  int x = 0;  // the left edge, from the picture's left
+  int y = 0;  // the top edge, from the picture's top
+  int width = 0;
+  int height = 0;
+
+  // "X,Y,W,H", four whole numbers, W and H above 0.
+  static Result<CropBox> Parse(const std::string& text);
+};
+
 struct SearchOptions {
   int k = 10;
   // Milvus expression over the images' path, size, mtime, hash, width, height and the
@@ -138,11 +149,31 @@ struct SearchOptions {
   std::vector<double> weights;    // for "weighted", one per model (default 1 each)
   std::vector<std::string> only;  // search only these models (by name); empty = all
   uint64_t max_pixels = 0;        // a query image larger than this is refused (0: default)
+  // Relevance cutoffs, per model by name ("" for every model of that kind): a hit farther
+  // than max_distance (models measured by L2, HAMMING or JACCARD) or less similar than
+  // min_score (IP, COSINE) is left out. A named model's cutoff of the other kind is an error.
+  std::map<std::string, double> max_distance;
+  std::map<std::string, double> min_score;
+  std::optional<double> min_fused_score;  // the fused ranking: hits scoring less are left out
+  // "relevance" (nearest first), "date" (oldest first) or "-date" (newest first). The date
+  // is the file's modification time, or the user field `date_field` (numbers, or text that
+  // sorts as dates do, such as ISO 8601; images without it come last). Ordered by date, the
+  // results are those of the nearest kMaxSearchDepth images that pass the cutoffs.
+  std::string order = "relevance";
+  std::string date_field;
+  int offset = 0;  // results skipped before the K returned: pages are offset 0, K, 2K, ...
+  // Search by a region of the query: a box in pixels of the picture as displayed (after
+  // its EXIF orientation), cut out before each model's preprocessing. It must lie inside
+  // the picture. A query by id is read from its file for this.
+  std::optional<CropBox> crop;
 };
+
+// The most hits one search looks at per model: offset + k, and the results ordered by date.
+inline constexpr int kMaxSearchDepth = 4096;
 
 struct ModelResults {
   std::string model;
-  std::vector<Hit> hits;  // fields: path, hash, width, height
+  std::vector<Hit> hits;  // fields: path, hash, width, height, mtime (and fields by date)
   double seconds = 0;     // time spent in this model's collection search
 };
 
@@ -150,12 +181,14 @@ struct FusedHit {
   int64_t id = 0;
   double score = 0;  // larger is better
   std::string path;
+  int64_t mtime_ns = 0;  // the file's modification time
 };
 
 struct SearchResults {
   std::vector<ModelResults> models;
   std::vector<FusedHit> fused;  // empty unless options.fuse is set
   std::string fusion;           // the method that made `fused` ("tuned", "rrf", "weighted")
+  int offset = 0;               // the rank of the first result is offset + 1
 
   // {"query", "results": {model: [{rank, id, distance, path}]}, "fused": [{rank, id,
   // score, path}]}: the shape the command line and the server print.
@@ -251,9 +284,9 @@ struct TuneReport {
 // --- near-duplicates
 
 // Groups the images that are the same picture (resized, re-compressed, lightly cropped,
-// brightness or contrast changed, turned grey). Candidates are pairs whose binary hash
-// (the library's binary model, e.g. the built-in phash) differs in few bits; a candidate
-// is confirmed when the images' vectors under a float model are nearly parallel (the
+// brightness or contrast changed, turned grey, rotated or mirrored). Candidates are pairs whose
+// binary hash (the library's binary model, e.g. the built-in phash) differs in few bits; a
+// candidate is confirmed when the images' vectors under a float model are nearly parallel (the
 // built-in color_layout compares brightness alone when one of the two is grey). Pairs
 // join into groups, the most alike first; two groups merge when at least half of the
 // pairs between them are confirmed (so a run of look-alike photos does not chain into one).
@@ -264,6 +297,9 @@ struct DuplicateOptions {
   // The confirming float model (default: the built-in color_layout if the library has it,
   // else its first float model); "none": the hash alone decides.
   std::string confirm_model;
+  // Also a copy rotated by a quarter or half turn or mirrored (needs the built-in phash as
+  // the hash model; the built-in color_layout confirms it turned).
+  bool rotations = true;
 };
 
 struct DuplicateGroup {
@@ -277,6 +313,7 @@ struct DuplicateGroup {
 struct DuplicateReport {
   std::string hash_model;
   std::string confirm_model;  // "none" when the hash alone decided
+  bool rotations = false;     // rotated and mirrored copies were searched for
   size_t images = 0;
   size_t candidate_pairs = 0;  // within the hash distance
   size_t confirmed_pairs = 0;

@@ -21,9 +21,9 @@ struct DuplicatesCommandOptions {
 };
 
 void PrintReport(const DuplicateReport& r) {
-  std::printf("%zu images; hash %s, confirmed by %s: %zu candidate pairs, %zu confirmed\n",
-              r.images, r.hash_model.c_str(), r.confirm_model.c_str(), r.candidate_pairs,
-              r.confirmed_pairs);
+  std::printf("%zu images; hash %s%s, confirmed by %s: %zu candidate pairs, %zu confirmed\n",
+              r.images, r.hash_model.c_str(), r.rotations ? " (also rotated and mirrored)" : "",
+              r.confirm_model.c_str(), r.candidate_pairs, r.confirmed_pairs);
   for (size_t g = 0; g < r.groups.size(); ++g) {
     const DuplicateGroup& group = r.groups[g];
     std::printf("\ngroup %zu: %zu images (weakest pair: similarity %.3f, %d bits apart)\n", g + 1,
@@ -74,6 +74,9 @@ void AddDuplicatesCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--confirm-model", options->duplicates.confirm_model,
                   "The float model that confirms them (default: color_layout, else the first "
                   "float model; \"none\": the hash alone)");
+  cmd->add_flag("--no-rotations{false},--rotations{true}", options->duplicates.rotations,
+                "Whether a copy rotated a quarter or half turn or mirrored counts (default: "
+                "yes, with the built-in phash)");
   cmd->add_flag("--json", options->json, "Print JSON");
   cmd->add_option("--html", options->html, "Also write a page with the groups' thumbnails");
   cmd->callback([options, exit_code] { *exit_code = RunDuplicates(*options); });

@@ -9,7 +9,10 @@
 #include <set>
 #include <tuple>
 
+#include "base/cpu.h"
+#include "index/hamming_join.h"
 #include "model/builtin_models.h"
+#include "model/dihedral.h"
 #include "pipeline/images.h"
 
 namespace imgsearch::pipeline {
@@ -29,6 +32,11 @@ bool IsBuiltin(const BoundModel& model) {
 size_t BrightnessDimensions(const BoundModel& model) {
   const model::BuiltinModel* builtin = model::FindBuiltinModel(model.source.source);
   return builtin != nullptr ? builtin->brightness_dimensions : 0;
+}
+
+bool IsBuiltinNamed(const BoundModel& model, std::string_view name) {
+  const model::BuiltinModel* builtin = model::FindBuiltinModel(model.source.source);
+  return builtin != nullptr && builtin->name == name;
 }
 
 bool IsBinary(const BoundModel& model) {
@@ -114,27 +122,40 @@ Result<Hashes> LoadHashes(const BoundModel& model) {
   return hashes;
 }
 
-struct Pair {
-  size_t a = 0, b = 0;  // indexes into Hashes::ids
-  int distance = 0;
-  double similarity = 1;
-};
-
-// Every pair within `max_distance` bits. Quadratic, but one popcount per pair of 64-bit
-// hashes: about a second for 30,000 images.
-std::vector<Pair> CandidatePairs(const Hashes& hashes, int max_distance) {
-  std::vector<Pair> pairs;
+// Every pair within `max_distance` bits, found by multi-index hashing
+// (index/hamming_join.h): the same pairs as comparing every pair of hashes, without the
+// quadratic cost at hundreds of thousands of images. With `rotations` (a 64-bit phash),
+// also every pair whose hashes are that close once one picture is rotated or mirrored.
+std::vector<Pair> CandidatePairs(const Hashes& hashes, size_t bits, int max_distance,
+                                 bool rotations) {
   size_t n = hashes.ids.size();
-  for (size_t a = 0; a < n; ++a) {
-    const uint64_t* x = hashes.Of(a);
-    for (size_t b = a + 1; b < n; ++b) {
-      const uint64_t* y = hashes.Of(b);
-      int distance = 0;
-      for (size_t w = 0; w < hashes.words && distance <= max_distance; ++w)
-        distance += std::popcount(x[w] ^ y[w]);
-      if (distance <= max_distance) pairs.push_back({a, b, distance, 1});
+  int threads = base::UsableCores();
+  std::vector<Pair> pairs;
+  for (const index::HammingPair& p :
+       index::HammingPairs(hashes.bits.data(), n, hashes.words, bits, max_distance, threads))
+    pairs.push_back({p.a, p.b, p.distance, 1, 0});
+  if (!rotations) return pairs;
+  std::vector<uint64_t> turned(n);
+  // Under the quarter turn 3 the pair (a, b) is the pair (b, a) under 5, its inverse, so
+  // 5 needs no search of its own; the others undo themselves.
+  for (int t : {1, 2, 3, 4, 6, 7}) {
+    for (size_t i = 0; i < n; ++i) turned[i] = model::TransformPhash(hashes.bits[i], t);
+    for (const index::HammingPair& p : index::HammingPairsAcross(
+             hashes.bits.data(), turned.data(), n, 1, bits, max_distance, threads)) {
+      if (p.a < p.b)
+        pairs.push_back({p.a, p.b, p.distance, 1, t});
+      else
+        pairs.push_back({p.b, p.a, p.distance, 1, model::InverseDihedral(t)});
     }
   }
+  // Each pair once: the fewest bits apart, unturned before turned.
+  std::sort(pairs.begin(), pairs.end(), [](const Pair& x, const Pair& y) {
+    return std::tie(x.a, x.b, x.distance, x.transform) <
+           std::tie(y.a, y.b, y.distance, y.transform);
+  });
+  pairs.erase(std::unique(pairs.begin(), pairs.end(),
+                          [](const Pair& x, const Pair& y) { return x.a == y.a && x.b == y.b; }),
+              pairs.end());
   return pairs;
 }
 
@@ -153,9 +174,12 @@ Result<std::map<int64_t, std::vector<float>>> LoadVectors(const Collection& coll
   return vectors;
 }
 
-double Cosine(const std::vector<float>& a, const std::vector<float>& b, size_t dimensions) {
+// Over the first `dimensions`, and only those marked in `comparable` when it is not empty.
+double Cosine(const std::vector<float>& a, const std::vector<float>& b, size_t dimensions,
+              const std::vector<bool>& comparable) {
   double dot = 0, aa = 0, bb = 0;
   for (size_t i = 0; i < dimensions && i < a.size() && i < b.size(); ++i) {
+    if (!comparable.empty() && (i >= comparable.size() || !comparable[i])) continue;
     dot += double(a[i]) * b[i];
     aa += double(a[i]) * a[i];
     bb += double(b[i]) * b[i];
@@ -173,59 +197,37 @@ bool HasNoColour(const std::vector<float>& v, size_t brightness) {
   return colour <= 1e-4 * all;  // the colour part is under 1% of the vector's length
 }
 
-double Similarity(const std::vector<float>& a, const std::vector<float>& b, size_t brightness) {
+double Similarity(const std::vector<float>& a, const std::vector<float>& b, size_t brightness,
+                  const std::vector<bool>& comparable = {}) {
   bool grey = brightness > 0 && (HasNoColour(a, brightness) || HasNoColour(b, brightness));
-  return Cosine(a, b, grey ? brightness : a.size());
+  return Cosine(a, b, grey ? brightness : a.size(), comparable);
 }
 
 // Keeps the pairs whose vectors under `model` are at least `min_similarity` alike. A pair
-// with an image the model has no vector for (not embedded yet) is not confirmed.
+// with an image the model has no vector for (not embedded yet) is not confirmed. A pair
+// found turned is compared turned when the model is the built-in color_layout, whose
+// vector turns with the picture (model/dihedral.h); another model's as they are.
 Result<std::vector<Pair>> Confirm(const BoundModel& model, const Hashes& hashes,
                                   std::vector<Pair> pairs, double min_similarity) {
   std::vector<int64_t> ids;
   for (const Pair& p : pairs) ids.insert(ids.end(), {hashes.ids[p.a], hashes.ids[p.b]});
   IMGSEARCH_ASSIGN_OR_RETURN(auto vectors, LoadVectors(*model.collection, ids));
   size_t brightness = BrightnessDimensions(model);
+  bool turns = IsBuiltinNamed(model, "color_layout");
   std::vector<Pair> confirmed;
   for (Pair& p : pairs) {
     auto a = vectors.find(hashes.ids[p.a]), b = vectors.find(hashes.ids[p.b]);
     if (a == vectors.end() || b == vectors.end()) continue;
-    p.similarity = Similarity(a->second, b->second, brightness);
+    if (p.transform != 0 && turns) {
+      std::vector<bool> comparable;
+      std::vector<float> turned = model::TransformColorLayout(b->second, p.transform, &comparable);
+      p.similarity = Similarity(a->second, turned, brightness, comparable);
+    } else {
+      p.similarity = Similarity(a->second, b->second, brightness);
+    }
     if (p.similarity >= min_similarity) confirmed.push_back(p);
   }
   return confirmed;
-}
-
-// Joins the confirmed pairs into groups, the most alike first. Two groups merge only when
-// at least kLinkage of the pairs between them are confirmed: plain chaining (A~B, B~C, ...)
-// lets a run of similar photos, a class shot against one background, grow into one group.
-void LinkGroups(std::vector<Pair> pairs, DisjointSets* sets) {
-  std::sort(pairs.begin(), pairs.end(), [](const Pair& x, const Pair& y) {
-    return std::tie(x.distance, y.similarity) < std::tie(y.distance, x.similarity);
-  });
-  std::set<std::pair<size_t, size_t>> confirmed;
-  for (const Pair& p : pairs) confirmed.insert({p.a, p.b});
-  std::map<size_t, std::vector<size_t>> members;
-  auto of = [&](size_t root) -> std::vector<size_t>& {
-    std::vector<size_t>& m = members[root];
-    if (m.empty()) m.push_back(root);
-    return m;
-  };
-  for (const Pair& p : pairs) {
-    size_t ra = sets->Find(p.a), rb = sets->Find(p.b);
-    if (ra == rb) continue;
-    const std::vector<size_t>&a = of(ra), &b = of(rb);
-    size_t linked = 0;
-    for (size_t x : a)
-      for (size_t y : b) linked += confirmed.count({std::min(x, y), std::max(x, y)});
-    if (double(linked) < kLinkage * double(a.size() * b.size())) continue;
-    std::vector<size_t> joined = a;
-    joined.insert(joined.end(), b.begin(), b.end());
-    members.erase(ra);
-    members.erase(rb);
-    sets->Join(ra, rb);
-    members[sets->Find(ra)] = std::move(joined);
-  }
 }
 
 Result<std::vector<DuplicateGroup>> Group(const Collection& images, const Hashes& hashes,
@@ -244,8 +246,11 @@ Result<std::vector<DuplicateGroup>> Group(const Collection& images, const Hashes
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   IMGSEARCH_ASSIGN_OR_RETURN(auto infos, ImagesById(images, ids));
-  std::map<int64_t, size_t> index_of;
-  for (size_t i = 0; i < hashes.ids.size(); ++i) index_of[hashes.ids[i]] = i;
+  std::map<int64_t, size_t> index_of;  // of the grouped images only
+  for (const Pair& p : pairs) {
+    index_of[hashes.ids[p.a]] = p.a;
+    index_of[hashes.ids[p.b]] = p.b;
+  }
   for (int64_t id : ids) {  // ascending, so each group lists its images by id
     auto info = infos.find(id);
     if (info != infos.end()) by_root[sets.Find(index_of[id])].images.push_back(info->second);
@@ -287,6 +292,36 @@ void DisjointSets::Join(size_t a, size_t b) {
   size_[a] += size_[b];
 }
 
+void LinkGroups(std::vector<Pair> pairs, DisjointSets* sets) {
+  std::sort(pairs.begin(), pairs.end(), [](const Pair& x, const Pair& y) {
+    return std::tie(x.distance, y.similarity, x.a, x.b) <
+           std::tie(y.distance, x.similarity, y.a, y.b);
+  });
+  std::set<std::pair<size_t, size_t>> confirmed;
+  for (const Pair& p : pairs) confirmed.insert({p.a, p.b});
+  std::map<size_t, std::vector<size_t>> members;
+  auto of = [&](size_t root) -> std::vector<size_t>& {
+    std::vector<size_t>& m = members[root];
+    if (m.empty()) m.push_back(root);
+    return m;
+  };
+  for (const Pair& p : pairs) {
+    size_t ra = sets->Find(p.a), rb = sets->Find(p.b);
+    if (ra == rb) continue;
+    const std::vector<size_t>&a = of(ra), &b = of(rb);
+    size_t linked = 0;
+    for (size_t x : a)
+      for (size_t y : b) linked += confirmed.count({std::min(x, y), std::max(x, y)});
+    if (double(linked) < kLinkage * double(a.size() * b.size())) continue;
+    std::vector<size_t> joined = a;
+    joined.insert(joined.end(), b.begin(), b.end());
+    members.erase(ra);
+    members.erase(rb);
+    sets->Join(ra, rb);
+    members[sets->Find(ra)] = std::move(joined);
+  }
+}
+
 Result<DuplicateReport> FindDuplicates(const std::vector<BoundModel>& models,
                                        const Collection& images, const DuplicateOptions& options) {
   auto start = std::chrono::steady_clock::now();
@@ -302,7 +337,11 @@ Result<DuplicateReport> FindDuplicates(const std::vector<BoundModel>& models,
   report.hash_model = hash_model->source.name;
   report.confirm_model = confirm_model ? confirm_model->source.name : "none";
   report.images = hashes.ids.size();
-  std::vector<Pair> pairs = CandidatePairs(hashes, options.hash_distance);
+  // The turned hashes are known for the built-in phash only (model/dihedral.h).
+  report.rotations = options.rotations && IsBuiltinNamed(*hash_model, "phash") && hashes.words == 1;
+  std::vector<Pair> pairs =
+      CandidatePairs(hashes, hash_model->collection->schema().VectorBytes() * 8,
+                     options.hash_distance, report.rotations);
   report.candidate_pairs = pairs.size();
   if (confirm_model != nullptr) {
     IMGSEARCH_ASSIGN_OR_RETURN(
@@ -338,6 +377,7 @@ nlohmann::json DuplicateReport::ToJson() const {
   }
   return {{"hash_model", hash_model},
           {"confirm_model", confirm_model},
+          {"rotations", rotations},
           {"images", images},
           {"candidate_pairs", candidate_pairs},
           {"confirmed_pairs", confirmed_pairs},

@@ -31,4 +31,19 @@ class DisjointSets {
   std::vector<size_t> size_;
 };
 
+// A candidate pair: indexes a < b into the hashes, the bits they differ in, the
+// confirming model's cosine (1 when the hash alone decides) and the rotation or mirroring
+// (model/dihedral.h) that takes b's picture to a's (0: none).
+struct Pair {
+  size_t a = 0, b = 0;
+  int distance = 0;
+  double similarity = 1;
+  int transform = 0;
+};
+
+// Joins the confirmed pairs into groups, the most alike first. Two groups merge only when
+// at least half of the pairs between them are confirmed: plain chaining (A~B, B~C, ...)
+// lets a run of similar photos, a class shot against one background, grow into one group.
+void LinkGroups(std::vector<Pair> pairs, DisjointSets* sets);
+
 }  // namespace imgsearch::pipeline

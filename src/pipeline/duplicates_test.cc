@@ -12,6 +12,7 @@
 #include <set>
 
 #include "image/encode.h"
+#include "image/exif.h"
 #include "image/resize.h"
 #include "imgsearch/library.h"
 #include "test_util.h"
@@ -179,6 +180,38 @@ TEST(DuplicatesTest, EveryEditJoinsItsOriginalAndDifferentPicturesStayApart) {
   nlohmann::json json = report.ToJson();
   EXPECT_EQ(json["groups"].size(), 4u);
   EXPECT_EQ(json["groups"][0]["images"].size(), 7u);
+}
+
+TEST(DuplicatesTest, RotatedAndMirroredCopiesJoinTheirOriginal) {
+  Folder folder{MakeTempDir() + "/photos", {}};
+  std::filesystem::create_directories(folder.dir);
+  // EXIF orientations as edits: a quarter turn each way, a half turn, two mirrorings.
+  const std::map<std::string, int> turns = {{"original", 1},   {"turned-90", 6}, {"turned-180", 3},
+                                            {"turned-270", 8}, {"mirrored", 2},  {"flipped", 4}};
+  for (int p = 0; p < 14; ++p) {
+    Image picture = MakePicture(2000 + p);
+    for (const auto& [name, orientation] : turns) {
+      if (p >= 4 && name != "original") continue;  // ten pictures without copies
+      std::string path = folder.dir + "/picture-" + std::to_string(p) + "-" + name + ".jpg";
+      WriteFileBytes(
+          path, ValueOrDie(image::EncodeJpeg(image::ApplyOrientation(picture, orientation), 92)));
+      folder.picture_of[path] = p;
+    }
+  }
+  auto library = IndexFolder(folder);
+  DuplicateReport report = ValueOrDie(library->FindDuplicates({}));
+  EXPECT_TRUE(report.rotations);
+  PairCounts pairs = CountPairs(folder, report);
+  EXPECT_EQ(pairs.true_found, pairs.expected) << "recall";
+  EXPECT_EQ(pairs.found, pairs.true_found) << "precision";
+  EXPECT_EQ(report.groups.size(), 4u);
+  EXPECT_EQ(report.ToJson()["rotations"], true);
+
+  DuplicateOptions upright;
+  upright.rotations = false;
+  DuplicateReport without = ValueOrDie(library->FindDuplicates(upright));
+  EXPECT_FALSE(without.rotations);
+  EXPECT_LT(CountPairs(folder, without).true_found, pairs.expected / 2);
 }
 
 TEST(DuplicatesTest, TheFloatModelRejectsAHashMatchOfAnotherPicture) {

@@ -222,6 +222,10 @@ Result<ImageQuery> ImageQuery::Parse(const std::string& text) {
   return pipeline::ParseQuery(text);
 }
 
+Result<CropBox> CropBox::Parse(const std::string& text) {
+  return pipeline::ParseCropBox(text);
+}
+
 nlohmann::json SearchResults::ToJson(const std::string& query_label) const {
   return pipeline::SearchResultsJson(query_label, *this);
 }

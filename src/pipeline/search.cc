@@ -5,8 +5,11 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <numeric>
+#include <tuple>
 
 #include "base/env.h"
+#include "image/resize.h"
 #include "pipeline/agreement.h"
 #include "pipeline/images.h"
 #include "pipeline/ingest.h"
@@ -37,13 +40,15 @@ Result<QueryVector> VectorOfImage(const BoundModel& model, const Image& image) {
   return QueryVector{e.floats, {}};
 }
 
-// Gives each hit its image's path, hash, width and height. A hit whose image was removed
-// between the two reads is left out.
-Status AttachImageFields(const Collection& images, std::vector<Hit>* hits) {
+// Gives each hit its image's path, hash, width, height and mtime (and the user's fields
+// when `with_user_fields`). A hit whose image was removed between the two reads is left
+// out.
+Status AttachImageFields(const Collection& images, std::vector<Hit>* hits, bool with_user_fields) {
   std::vector<int64_t> ids;
   for (const Hit& hit : *hits) ids.push_back(hit.id);
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows,
-                             images.Get(ids, {"path", "hash", "width", "height"}));
+  std::vector<std::string> names = {"path", "hash", "width", "height", "mtime"};
+  if (with_user_fields) names.push_back("fields");
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images.Get(ids, names));
   std::map<int64_t, nlohmann::json> fields;
   for (Row& row : rows) fields[row.id] = std::move(row.fields);
   std::erase_if(*hits, [&](const Hit& hit) { return !fields.count(hit.id); });
@@ -51,7 +56,157 @@ Status AttachImageFields(const Collection& images, std::vector<Hit>* hits) {
   return Status::Ok();
 }
 
+Result<std::string> PathOfId(const Collection& images, int64_t id) {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images.Get({id}, {"path"}));
+  if (rows.empty()) return Status::NotFound("no image with id " + std::to_string(id));
+  return rows[0].fields.value("path", std::string());
+}
+
+Result<Image> Cropped(const Image& image, const CropBox& box) {
+  if (box.x < 0 || box.y < 0 || box.width < 1 || box.height < 1 ||
+      int64_t(box.x) + box.width > image.width || int64_t(box.y) + box.height > image.height)
+    return Status::InvalidArgument(
+        "the crop box " + std::to_string(box.x) + "," + std::to_string(box.y) + "," +
+        std::to_string(box.width) + "," + std::to_string(box.height) + " does not lie inside the " +
+        std::to_string(image.width) + "x" + std::to_string(image.height) + " picture");
+  return image::Crop(image, box.x, box.y, box.width, box.height);
+}
+
+bool MeasuresSimilarity(const BoundModel& model) {
+  const std::string& metric = model.collection->index().metric_type;
+  return metric == "IP" || metric == "COSINE";
+}
+
+// Cutoffs name models that exist and fit their metric; the order and the page are known.
+Status CheckCutoffsAndOrder(const std::vector<BoundModel>& models, const SearchOptions& options) {
+  if (options.order != "relevance" && options.order != "date" && options.order != "-date")
+    return Status::InvalidArgument("order must be relevance, date or -date, not \"" +
+                                   options.order + "\"");
+  if (options.offset < 0 || options.offset > kMaxSearchDepth - options.k)
+    return Status::InvalidArgument("offset must be between 0 and " +
+                                   std::to_string(kMaxSearchDepth) + " - k");
+  for (bool similarity : {false, true}) {
+    for (const auto& [name, cutoff] : similarity ? options.min_score : options.max_distance) {
+      if (name.empty()) continue;
+      auto model = std::find_if(models.begin(), models.end(),
+                                [&](const BoundModel& m) { return m.source.name == name; });
+      if (model == models.end())
+        return Status::NotFound("a cutoff for model \"" + name + "\", which the library has not");
+      if (MeasuresSimilarity(*model) != similarity)
+        return Status::InvalidArgument(
+            "model \"" + name + "\" reports " +
+            (similarity ? "distances: give it a max_distance, not a min_score"
+                        : "similarities: give it a min_score, not a max_distance"));
+    }
+  }
+  return Status::Ok();
+}
+
+// Whether a hit of `model` passes its cutoff: its own, else the one for every model.
+bool WithinCutoff(const BoundModel& model, const SearchOptions& options, double reported) {
+  bool similarity = MeasuresSimilarity(model);
+  const std::map<std::string, double>& cutoffs =
+      similarity ? options.min_score : options.max_distance;
+  auto it = cutoffs.find(model.source.name);
+  if (it == cutoffs.end()) it = cutoffs.find("");
+  if (it == cutoffs.end()) return true;
+  return similarity ? reported >= it->second : reported <= it->second;
+}
+
+// What a result sorts by when ordered by date: a number (mtime, or a numeric user field),
+// then text (a user field written as a date), then nothing (no such field).
+struct DateKey {
+  int kind = 2;  // 0: number, 1: text, 2: none
+  double number = 0;
+  std::string text;
+};
+
+DateKey DateOf(const nlohmann::json& fields, const std::string& date_field) {
+  if (date_field.empty()) return {0, double(fields.value("mtime", int64_t{0})), ""};
+  auto user = fields.find("fields");
+  if (user == fields.end() || !user->is_object()) return {};
+  auto value = user->find(date_field);
+  if (value == user->end()) return {};
+  if (value->is_number()) return {0, value->get<double>(), ""};
+  if (value->is_string()) return {1, 0, value->get<std::string>()};
+  return {};
+}
+
+// The positions of `fields` in date order (stable: equal dates keep their relevance order);
+// images without a date come last either way.
+std::vector<size_t> DateOrder(const std::vector<const nlohmann::json*>& fields,
+                              const SearchOptions& options) {
+  std::vector<DateKey> keys;
+  for (const nlohmann::json* f : fields) keys.push_back(DateOf(*f, options.date_field));
+  std::vector<size_t> order(fields.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  bool newest_first = options.order == "-date";
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+    const DateKey &a = keys[x], &b = keys[y];
+    if (a.kind != b.kind) return a.kind < b.kind;
+    if (newest_first) return std::tie(b.number, b.text) < std::tie(a.number, a.text);
+    return std::tie(a.number, a.text) < std::tie(b.number, b.text);
+  });
+  return order;
+}
+
+template <typename T>
+void Reorder(std::vector<T>* items, const std::vector<size_t>& order) {
+  std::vector<T> sorted;
+  for (size_t i : order) sorted.push_back(std::move((*items)[i]));
+  *items = std::move(sorted);
+}
+
+// Drops the first `offset` and keeps at most `k`.
+template <typename T>
+void Page(std::vector<T>* items, int offset, int k) {
+  items->erase(items->begin(), items->begin() + std::min<long>(offset, long(items->size())));
+  if (items->size() > size_t(k)) items->resize(size_t(k));
+}
+
+// The fused hits in the order asked for, cut off and paged; each with its file's mtime.
+Status FinishFused(const Collection& images, const SearchOptions& options,
+                   std::vector<FusedHit>* fused) {
+  if (options.min_fused_score)
+    std::erase_if(*fused, [&](const FusedHit& f) { return f.score < *options.min_fused_score; });
+  std::vector<int64_t> ids;
+  for (const FusedHit& f : *fused) ids.push_back(f.id);
+  std::vector<std::string> names = {"mtime"};
+  if (!options.date_field.empty()) names.push_back("fields");
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images.Get(ids, names));
+  std::map<int64_t, nlohmann::json> fields;
+  for (Row& row : rows) fields[row.id] = std::move(row.fields);
+  std::vector<const nlohmann::json*> of;
+  for (FusedHit& f : *fused) {
+    const nlohmann::json& found = fields[f.id];
+    f.mtime_ns = found.value("mtime", int64_t{0});
+    of.push_back(&found);
+  }
+  if (options.order != "relevance") Reorder(fused, DateOrder(of, options));
+  Page(fused, options.offset, options.k);
+  return Status::Ok();
+}
+
 }  // namespace
+
+Result<CropBox> ParseCropBox(const std::string& text) {
+  std::vector<int> numbers;
+  for (size_t at = 0; at <= text.size() && numbers.size() <= 4;) {
+    size_t comma = std::min(text.find(',', at), text.size());
+    std::string part = text.substr(at, comma - at);
+    if (part.empty() || part.size() > 6 ||
+        part.find_first_not_of("0123456789") != std::string::npos)
+      numbers.assign(5, 0);  // not a whole number: refused below
+    else
+      numbers.push_back(std::stoi(part));
+    at = comma + 1;
+  }
+  if (numbers.size() != 4 || numbers[2] < 1 || numbers[3] < 1)
+    return Status::InvalidArgument(
+        "a crop box is X,Y,WIDTH,HEIGHT in pixels (width and height above 0), not \"" + text +
+        "\"");
+  return CropBox{numbers[0], numbers[1], numbers[2], numbers[3]};
+}
 
 Result<Query> ParseQuery(const std::string& text) {
   Query q;
@@ -87,20 +242,32 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
     return Status::InvalidArgument("give one weight per model (" + std::to_string(models.size()) +
                                    ")");
   }
-  // Fusion looks deeper into each list than the K it returns.
-  const int depth = options.fuse.empty() ? options.k : std::max(options.k * 4, 50);
+  IMGSEARCH_RETURN_IF_ERROR(CheckCutoffsAndOrder(models, options));
+  // Fusion looks deeper into each list than the K it returns; an order by date looks at
+  // every hit it may return.
+  const int wanted = options.offset + options.k;
+  const bool by_date = options.order != "relevance";
+  const int depth = by_date                ? kMaxSearchDepth
+                    : options.fuse.empty() ? wanted
+                                           : std::min(kMaxSearchDepth, std::max(wanted * 4, 50));
   std::optional<Image> image;
   std::string query_hash;
-  if (query.id < 0) {
+  if (query.id < 0 || options.crop) {
     DecodeOptions decode = DecodeOptionsForAll(models);
     if (options.max_pixels > 0) decode.max_pixels = options.max_pixels;
-    std::string bytes = query.bytes;
+    std::string bytes = query.bytes, path = query.path;
+    if (query.id >= 0) {
+      IMGSEARCH_ASSIGN_OR_RETURN(path, PathOfId(images, query.id));
+    }
     if (bytes.empty()) {
       IMGSEARCH_ASSIGN_OR_RETURN(bytes,
-                                 base::Env::Default()->ReadFile(query.path, decode.max_file_bytes));
+                                 base::Env::Default()->ReadFile(path, decode.max_file_bytes));
     }
-    query_hash = ContentHash(bytes);
-    IMGSEARCH_ASSIGN_OR_RETURN(image, DecodeImage(bytes, query.path, decode));
+    if (query.id < 0) query_hash = ContentHash(bytes);
+    IMGSEARCH_ASSIGN_OR_RETURN(image, DecodeImage(bytes, path, decode));
+    if (options.crop) {
+      IMGSEARCH_ASSIGN_OR_RETURN(image, Cropped(*image, *options.crop));
+    }
   }
   // The filter is on the images' fields; the models search among the ids that pass.
   std::optional<std::vector<int64_t>> allowed;
@@ -134,8 +301,8 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
     } else {
       list_weights.push_back(m < options.weights.size() ? options.weights[m] : 1.0);
     }
-    IMGSEARCH_ASSIGN_OR_RETURN(
-        QueryVector v, query.id >= 0 ? VectorOfId(model, query.id) : VectorOfImage(model, *image));
+    IMGSEARCH_ASSIGN_OR_RETURN(QueryVector v,
+                               image ? VectorOfImage(model, *image) : VectorOfId(model, query.id));
     SearchRequest request;
     if (v.bits.empty()) {
       request.vectors = {std::move(v.floats)};
@@ -148,7 +315,8 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
     IMGSEARCH_ASSIGN_OR_RETURN(auto found, model.collection->Search(request));
     ModelResults out{model.source.name, {}, 0};
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    IMGSEARCH_RETURN_IF_ERROR(AttachImageFields(images, &found[0]));
+    IMGSEARCH_RETURN_IF_ERROR(
+        AttachImageFields(images, &found[0], by_date && !options.date_field.empty()));
     std::vector<Ranked> ranked;
     for (Hit& hit : found[0]) {
       bool self =
@@ -157,8 +325,14 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
       if (static_cast<int>(ranked.size()) >= depth) break;
       ranked.push_back({hit.id, hit.distance});
       paths[hit.id] = hit.row.fields.at("path").get<std::string>();
-      if (static_cast<int>(out.hits.size()) < options.k) out.hits.push_back(std::move(hit));
+      if (WithinCutoff(model, options, hit.distance)) out.hits.push_back(std::move(hit));
     }
+    if (by_date) {
+      std::vector<const nlohmann::json*> fields;
+      for (const Hit& hit : out.hits) fields.push_back(&hit.row.fields);
+      Reorder(&out.hits, DateOrder(fields, options));
+    }
+    Page(&out.hits, options.offset, options.k);
     // IP and COSINE report similarities, larger first; fusion wants smaller-is-nearer.
     std::string metric = model.collection->index().metric_type;
     if (metric == "IP" || metric == "COSINE") {
@@ -169,18 +343,21 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
   }
   if (!options.fuse.empty()) {
     std::vector<Fused> fused;
+    int fused_depth = by_date ? kMaxSearchDepth : wanted;
     if (options.fuse == "rrf") {
-      fused = FuseRrf(lists, options.k);
+      fused = FuseRrf(lists, fused_depth);
     } else if (options.fuse == "weighted") {
-      fused = FuseWeighted(lists, list_weights, options.k);
+      fused = FuseWeighted(lists, list_weights, fused_depth);
     } else if (list_scales.empty()) {  // tuned before scales were kept
-      fused = FuseWeightedRrf(lists, list_weights, options.k);
+      fused = FuseWeightedRrf(lists, list_weights, fused_depth);
     } else {
-      fused = FuseStandardized(lists, list_weights, list_scales, options.k);
+      fused = FuseStandardized(lists, list_weights, list_scales, fused_depth);
     }
-    for (const Fused& f : fused) results.fused.push_back({f.id, f.score, paths[f.id]});
+    for (const Fused& f : fused) results.fused.push_back({f.id, f.score, paths[f.id], 0});
+    IMGSEARCH_RETURN_IF_ERROR(FinishFused(images, options, &results.fused));
     results.fusion = options.fuse;
   }
+  results.offset = options.offset;
   return results;
 }
 
@@ -190,19 +367,24 @@ nlohmann::json SearchResultsJson(const std::string& query_label, const SearchRes
     nlohmann::json hits = nlohmann::json::array();
     for (size_t i = 0; i < r.hits.size(); ++i) {
       const Hit& h = r.hits[i];
-      hits.push_back({{"rank", i + 1},
+      hits.push_back({{"rank", size_t(all.offset) + i + 1},
                       {"id", h.id},
                       {"distance", h.distance},
-                      {"path", h.row.fields.at("path")}});
+                      {"path", h.row.fields.at("path")},
+                      {"mtime_ns", h.row.fields.value("mtime", int64_t{0})}});
     }
     out["results"][r.model] = hits;
   }
-  if (!all.fused.empty()) {
+  if (!all.fusion.empty()) {
     out["fusion"] = all.fusion;
     out["fused"] = nlohmann::json::array();
     for (size_t i = 0; i < all.fused.size(); ++i) {
       const auto& f = all.fused[i];
-      out["fused"].push_back({{"rank", i + 1}, {"id", f.id}, {"score", f.score}, {"path", f.path}});
+      out["fused"].push_back({{"rank", size_t(all.offset) + i + 1},
+                              {"id", f.id},
+                              {"score", f.score},
+                              {"path", f.path},
+                              {"mtime_ns", f.mtime_ns}});
     }
   }
   return out;

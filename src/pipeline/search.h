@@ -17,6 +17,9 @@ using imgsearch::ModelResults;
 using imgsearch::SearchOptions;
 using imgsearch::SearchResults;
 
+// "X,Y,W,H" -> a crop box.
+Result<CropBox> ParseCropBox(const std::string& text);
+
 // "id:42" -> id 42; anything else is a path.
 Result<Query> ParseQuery(const std::string& text);
 

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <map>
 
 #include "base/json.h"
 
@@ -14,6 +15,78 @@ using json = nlohmann::json;
 std::string PartText(const httplib::MultipartFormDataMap& parts, const char* name) {
   auto it = parts.find(name);
   return it == parts.end() ? std::string() : it->second.content;
+}
+
+// A cutoff: a number for every model of its kind, or {"MODEL": number, ...}.
+Status ReadCutoffs(const json& value, const char* key, std::map<std::string, double>* cutoffs) {
+  if (value.is_number()) {
+    (*cutoffs)[""] = value.get<double>();
+    return Status::Ok();
+  }
+  if (!value.is_object())
+    return Status::InvalidArgument(std::string(key) +
+                                   " must be a number or an object of numbers by model");
+  for (const auto& [model, cutoff] : value.items()) {
+    if (!cutoff.is_number())
+      return Status::InvalidArgument(std::string(key) + " of \"" + model + "\" must be a number");
+    (*cutoffs)[model] = cutoff.get<double>();
+  }
+  return Status::Ok();
+}
+
+// The keys a search's results are cut off, ordered, paged and cropped by, as JSON values:
+// "max_distance", "min_score", "min_fused_score", "order", "date_field", "offset", "crop".
+Status ReadResultShape(const json& body, SearchOptions* options) {
+  if (auto it = body.find("max_distance"); it != body.end())
+    IMGSEARCH_RETURN_IF_ERROR(ReadCutoffs(*it, "max_distance", &options->max_distance));
+  if (auto it = body.find("min_score"); it != body.end())
+    IMGSEARCH_RETURN_IF_ERROR(ReadCutoffs(*it, "min_score", &options->min_score));
+  if (auto it = body.find("min_fused_score"); it != body.end()) {
+    if (!it->is_number()) return Status::InvalidArgument("min_fused_score must be a number");
+    options->min_fused_score = it->get<double>();
+  }
+  if (auto it = body.find("order"); it != body.end()) {
+    if (!it->is_string()) return Status::InvalidArgument("order must be a string");
+    options->order = it->get<std::string>();
+  }
+  if (auto it = body.find("date_field"); it != body.end()) {
+    if (!it->is_string()) return Status::InvalidArgument("date_field must be a string");
+    options->date_field = it->get<std::string>();
+  }
+  if (auto it = body.find("offset"); it != body.end()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > kMaxSearchDepth)
+      return Status::InvalidArgument("offset must be an integer from 0 to " +
+                                     std::to_string(kMaxSearchDepth));
+    options->offset = it->get<int>();
+  }
+  if (auto it = body.find("crop"); it != body.end()) {
+    bool box = it->is_array() && it->size() == 4;
+    for (size_t i = 0; box && i < 4; ++i)
+      box = (*it)[i].is_number_integer() && (*it)[i].get<int64_t>() >= 0 &&
+            (*it)[i].get<int64_t>() <= INT32_MAX;
+    if (!box) return Status::InvalidArgument("crop must be [x, y, width, height] in whole pixels");
+    options->crop =
+        CropBox{(*it)[0].get<int>(), (*it)[1].get<int>(), (*it)[2].get<int>(), (*it)[3].get<int>()};
+  }
+  return Status::Ok();
+}
+
+// The same keys from multipart text fields: JSON values, and "crop" also as "X,Y,W,H".
+Status ReadResultShapeParts(const httplib::MultipartFormDataMap& parts, SearchOptions* options) {
+  json body = json::object();
+  for (const char* key : {"max_distance", "min_score", "min_fused_score", "offset", "crop"}) {
+    std::string text = PartText(parts, key);
+    if (text.empty()) continue;
+    if (std::string_view(key) == "crop" && text.front() != '[') text = "[" + text + "]";
+    auto value = base::ParseJson(text);
+    if (!value.ok())
+      return Status::InvalidArgument(std::string(key) + ": \"" + text + "\" is not a value");
+    body[key] = *value;
+  }
+  for (const char* key : {"order", "date_field"}) {
+    if (parts.count(key)) body[key] = PartText(parts, key);
+  }
+  return ReadResultShape(body, options);
 }
 
 }  // namespace
@@ -37,6 +110,7 @@ Result<SearchCall> ParseMultipartSearch(const httplib::MultipartFormDataMap& par
   call.options.filter = PartText(parts, "filter");
   call.options.fuse = PartText(parts, "fuse");
   call.options.exclude_self = PartText(parts, "exclude_self") == "true";
+  IMGSEARCH_RETURN_IF_ERROR(ReadResultShapeParts(parts, &call.options));
   // Several "models" fields, or one with comma-separated names.
   auto [first, last] = parts.equal_range("models");
   for (auto it = first; it != last; ++it) {
@@ -70,9 +144,14 @@ Result<DuplicateOptions> ParseDuplicatesQuery(const httplib::Params& params) {
       options.hash_model = value;
     } else if (name == "confirm_model") {
       options.confirm_model = value;
+    } else if (name == "rotations") {
+      if (value != "true" && value != "false")
+        return Status::InvalidArgument("rotations must be true or false, not \"" + value + "\"");
+      options.rotations = value == "true";
     } else {
-      return Status::InvalidArgument("unknown parameter \"" + name +
-                                     "\" (hash_distance, similarity, hash_model, confirm_model)");
+      return Status::InvalidArgument(
+          "unknown parameter \"" + name +
+          "\" (hash_distance, similarity, hash_model, confirm_model, rotations)");
     }
   }
   return options;
@@ -107,6 +186,7 @@ Result<SearchCall> ParseJsonSearch(std::string_view text) {
     call.options.fuse = body.value("fuse", "");
     call.options.exclude_self = body.value("exclude_self", false);
     if (body.contains("models")) call.options.only = body["models"].get<std::vector<std::string>>();
+    IMGSEARCH_RETURN_IF_ERROR(ReadResultShape(body, &call.options));
   } catch (const json::exception& e) {
     return Status::InvalidArgument(std::string("malformed search request: ") + e.what());
   }

@@ -21,26 +21,40 @@ using testing::MakeTempDir;
 TEST(ServerTest, DuplicatesAnswersTheGroupsAndRefusesABadQuery) {
   ServerFixture f;
   auto c = f.Client();
-  auto groups = c.Get("/api/duplicates");
+  auto groups = c.Get("/api/duplicates?rotations=false");
   ASSERT_EQ(groups->status, 200) << groups->body;
   json j = Body(groups);
   EXPECT_EQ(j["hash_model"], "phash");
   EXPECT_EQ(j["confirm_model"], "color_layout");
+  EXPECT_EQ(j["rotations"], false);
   EXPECT_EQ(j["images"], 10);
-  // The byte-identical copy is the one group; a hash match of another colour is not.
+  // Upright, the byte-identical copy is the one group; a hash match of another colour is not.
   ASSERT_EQ(j["groups"].size(), 1u);
   std::set<std::string> names;
   for (const json& image : j["groups"][0]["images"])
     names.insert(std::filesystem::path(image["path"].get<std::string>()).filename().string());
   EXPECT_EQ(names, (std::set<std::string>{"red_0.png", "copy_of_red_0.png"}));
   EXPECT_GT(j["candidate_pairs"].get<int>(), j["confirmed_pairs"].get<int>());
+  // By default mirrored copies count too: green_2 is green_0 flipped top to bottom (its
+  // rectangle moves from rows 10-30 to 30-50 of a flat green).
+  json turned = Body(c.Get("/api/duplicates"));
+  EXPECT_EQ(turned["rotations"], true);
+  std::set<std::set<std::string>> turned_groups;
+  for (const json& group : turned["groups"]) {
+    std::set<std::string> members;
+    for (const json& image : group["images"])
+      members.insert(std::filesystem::path(image["path"].get<std::string>()).filename().string());
+    turned_groups.insert(members);
+  }
+  EXPECT_EQ(turned_groups, (std::set<std::set<std::string>>{{"red_0.png", "copy_of_red_0.png"},
+                                                            {"green_0.png", "green_2.png"}}));
 
   auto hash_only = Body(c.Get("/api/duplicates?confirm_model=none&hash_distance=20"));
   EXPECT_EQ(hash_only["confirm_model"], "none");
   EXPECT_EQ(hash_only["confirmed_pairs"], hash_only["candidate_pairs"]);
   for (const char* bad :
        {"similarity=abc", "similarity=0.9x", "hash_distance=-1", "hash_distance=1&hash_distance=2",
-        "colour=1", "hash_model=color_layout", "similarity=2"})
+        "colour=1", "hash_model=color_layout", "similarity=2", "rotations=maybe"})
     EXPECT_EQ(c.Get(std::string("/api/duplicates?") + bad)->status, 400) << bad;
   EXPECT_EQ(c.Get("/api/duplicates?confirm_model=resnet")->status, 404);
 }

@@ -1,8 +1,10 @@
 // The web page end to end in headless Chromium (Debian's chromium, driven by
 // playwright-core): index the class fixtures, serve them, pick an image, see one column
 // per model plus the fused one and the agreement table, check by screenshot that results
-// are drawn, click a result to search by it, change k and the models with answers arriving
-// out of order, and get a clear error for a file that is not an image.
+// are drawn, see each card name its folder (path and date on hover), trim the fused list with
+// the cutoff slider, draw a box on the query to search by a region, click a result to search
+// by it, change k and the models with answers arriving out of order, get a clear error for
+// a file that is not an image, and see the duplicate groups (a mirrored copy among them).
 //
 //   node tests/web/browser_test.mjs IMGSEARCH_BINARY FIXTURE_DIR WORK_DIR
 import { spawn, spawnSync } from "node:child_process";
@@ -101,6 +103,43 @@ try {
   check(picture.colours > 40, "the screenshot has " + picture.colours + " colours (thumbnails drawn)");
   check(picture.coloured > 0.05, "saturated thumbnail pixels cover " + (picture.coloured * 100).toFixed(1) + "%");
 
+  // Each card names the folder and the file; the full path and the date are on hover.
+  const card = await page.$eval(".column[data-model=color_layout] .hit", (h) =>
+    ({ name: h.querySelector(".name").textContent, title: h.title, path: h.dataset.path }));
+  check(/^(blue|red|green)\/[a-z_0-9]+\.png$/.test(card.name), "the card names folder and file: " + card.name);
+  check(card.title.startsWith(card.path) && card.path.startsWith("/") &&
+        /modified \d{4}-\d\d-\d\d \d\d:\d\d/.test(card.title), "full path and date on hover: " + JSON.stringify(card.title));
+
+  // The cutoff slider trims the fused list: fewer results, none scoring under the cutoff.
+  // (Chromium does not show Playwright the body of a request carrying a file, so the
+  // answer is checked, not the request.)
+  await page.$eval("#cutoff", (s) => { s.value = "30"; s.dispatchEvent(new Event("change")); });
+  await page.waitForFunction(() => document.querySelectorAll(".column.fused .hit").length < 8 &&
+      document.querySelector("#columns").getAttribute("aria-busy") === "false");
+  const cutoff = Number((await page.textContent("#cutoff-value")).replace("≥", "").trim());
+  const scores = await page.$$eval(".column.fused .hit .meta", (ms) => ms.map((m) => Number(m.textContent.split("score ")[1])));
+  check(scores.length >= 1 && scores.every((s) => s >= cutoff - 1e-4),
+        "the cutoff slider keeps " + scores.length + " fused results, all scoring at least " + cutoff);
+  await page.$eval("#cutoff", (s) => { s.value = "100"; s.dispatchEvent(new Event("change")); });
+  await page.waitForFunction(() => document.querySelectorAll(".column.fused .hit").length === 8 &&
+      document.querySelector("#columns").getAttribute("aria-busy") === "false");
+  check(true, "the slider at the right end shows the whole list again");
+
+  // A box drawn on the query searches by that region, in the picture's own pixels.
+  const frame = await page.locator("#query").boundingBox();
+  await page.mouse.move(frame.x + frame.width * 0.25, frame.y + frame.height * 0.25);
+  await page.mouse.down();
+  await page.mouse.move(frame.x + frame.width * 0.75, frame.y + frame.height * 0.75, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForFunction(() => document.querySelector("#status").textContent.includes("by the region"));
+  const box = (await page.textContent("#status")).match(/by the region (\d+),(\d+),(\d+),(\d+)/);
+  check(box !== null, "the search was by a region: " + (box ? box.slice(1).join(",") : ""));
+  const [x, y, w, h] = box.slice(1).map(Number);
+  check(Math.abs(x - 20) <= 2 && Math.abs(y - 15) <= 2 && Math.abs(w - 40) <= 2 && Math.abs(h - 30) <= 2,
+        "the box is in the 80x60 picture's pixels: " + [x, y, w, h]);
+  check(await page.isVisible("#crop-box") && await page.isVisible("#clear-crop"), "the box stays drawn over the query");
+  check((await page.$$(".column.fused .hit")).length > 0, "the region's results are drawn");
+
   // Click a result: the page searches by that image's id.
   const second = page.locator(".column[data-model=phash] .hit").nth(1);
   const clickedId = await second.getAttribute("data-id");
@@ -146,15 +185,18 @@ try {
   await page.waitForSelector("#status.error");
   const error = await page.textContent("#status");
   check(error.includes("not an image"), "bad file reported: " + error);
-  // The duplicate groups: the byte-identical copy of red_0, the larger one marked to keep.
+  // The duplicate groups: the byte-identical copy of red_0, and green_0 with green_2, which
+  // is green_0 flipped top to bottom (its rectangle moves from rows 10-30 to 30-50 of a flat
+  // green) and so a mirrored copy; one image of each group marked to keep.
   await page.click("#show-duplicates");
   await page.waitForSelector(".column.group .hit");
   const groups = await page.$$eval(".column.group", (cs) => cs.map((c) =>
-    [...c.querySelectorAll(".hit")].map((h) => h.title.split("/").pop().split(" ")[0])));
-  check(JSON.stringify(groups.map((g) => g.sort())) === JSON.stringify([["copy_of_red_0.png", "red_0.png"]]),
-        "one duplicate group, red_0 and its copy: " + JSON.stringify(groups));
+    [...c.querySelectorAll(".hit")].map((h) => h.dataset.path.split("/").pop())));
+  check(JSON.stringify(groups.map((g) => g.sort()).sort()) ===
+        JSON.stringify([["copy_of_red_0.png", "red_0.png"], ["green_0.png", "green_2.png"]]),
+        "two duplicate groups, red_0 and its copy, green_0 and its mirror image: " + JSON.stringify(groups));
   const keep = await page.$$eval(".column.group .hit .meta", (ms) => ms.filter((m) => m.textContent.includes("keep: largest")).length);
-  check(keep === 1, "one image of the group marked to keep");
+  check(keep === 2, "one image of each group marked to keep");
   check((await page.textContent("#duplicates-summary")).includes("among 10 images"), "the summary counts the images");
   // The page of `imgsearch eval --html`: one curve per model and for the fusion.
   const evalPage = path.join(work, "eval.html");
