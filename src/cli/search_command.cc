@@ -78,6 +78,10 @@ void AddSearchCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::IsMember({"auto", "tuned", "rrf", "weighted"}));
   cmd->add_option("--weights", options->search.weights, "Weights of the models for --fuse weighted")
       ->delimiter(',');
+  cmd->add_option("--rerank", options->search.rerank,
+                  "Re-rank by query expansion: qe[:N][,alpha=A] (top N hits, weight "
+                  "similarity^A; float models only) or off; default: what `tune` chose, with "
+                  "--fuse auto");
   cmd->add_flag("--json", options->json, "Print JSON");
   cmd->callback([options, exit_code] { *exit_code = RunSearch(*options); });
 }

@@ -36,6 +36,7 @@ Result<SearchCall> ParseMultipartSearch(const httplib::MultipartFormDataMap& par
   }
   call.options.filter = PartText(parts, "filter");
   call.options.fuse = PartText(parts, "fuse");
+  call.options.rerank = PartText(parts, "rerank");
   call.options.exclude_self = PartText(parts, "exclude_self") == "true";
   // Several "models" fields, or one with comma-separated names.
   auto [first, last] = parts.equal_range("models");
@@ -105,6 +106,7 @@ Result<SearchCall> ParseJsonSearch(std::string_view text) {
     }
     call.options.filter = body.value("filter", "");
     call.options.fuse = body.value("fuse", "");
+    call.options.rerank = body.value("rerank", "");
     call.options.exclude_self = body.value("exclude_self", false);
     if (body.contains("models")) call.options.only = body["models"].get<std::vector<std::string>>();
   } catch (const json::exception& e) {

@@ -20,11 +20,11 @@ struct SearchCall {
   std::string label;  // how the answer names the query: "id:42" or the upload's file name
 };
 
-// {"id", "k", "filter", "fuse", "models", "exclude_self"}; kInvalidArgument for anything
+// {"id", "k", "filter", "fuse", "rerank", "models", "exclude_self"}; kInvalidArgument for anything
 // else than a JSON object with an integer "id" and values of the right types.
 Result<SearchCall> ParseJsonSearch(std::string_view body);
 
-// The file part "image" and the fields "k", "filter", "fuse", "exclude_self" and
+// The file part "image" and the fields "k", "filter", "fuse", "rerank", "exclude_self" and
 // "models" (several parts, or names separated by commas).
 Result<SearchCall> ParseMultipartSearch(const httplib::MultipartFormDataMap& parts);
 
