@@ -72,11 +72,15 @@ std::vector<float> ExpandQuery(index::Metric metric, const std::vector<float>& q
     double weight = alpha == 0 ? 1.0 : std::pow(std::max(0.0, similarity), alpha);
     for (size_t i = 0; i < x.size(); ++i) sum[i] += weight * x[i];
   }
-  std::vector<float> expanded(sum.begin(), sum.end());
-  double norm = 0;
-  for (float x : expanded) norm += double(x) * x;
-  if (!(norm > 0)) return query;
-  Normalize(&expanded);
+  double norm = 0, query_norm = 0;
+  for (double x : sum) norm += x * x;
+  for (float x : q) query_norm += double(x) * x;
+  if (!(norm > 0) || !(query_norm > 0)) return query;
+  // At the query's length: unit for the library's models; for L2 over vectors of another
+  // length, the length decides the ranking.
+  const double scale = std::sqrt(query_norm / norm);
+  std::vector<float> expanded;
+  for (double x : sum) expanded.push_back(static_cast<float>(x * scale));
   return expanded;
 }
 

@@ -39,8 +39,9 @@ Result<Rerank> ParseRerank(std::string_view text);
 double SimilarityOf(index::Metric metric, float internal_distance);
 
 // The expanded query: normalise(q + sum_i max(0, sim_i)^alpha x_i), sim_i the similarity of
-// neighbour i to q (for COSINE, q and x_i taken at unit length). Neighbours of another size
-// than q are skipped. An all-zero sum gives q back.
+// neighbour i to q (for COSINE, q and x_i taken at unit length), at the length of q (unit
+// for unit vectors, which the library's models make). Neighbours of another size than q are
+// skipped. An all-zero sum gives q back.
 std::vector<float> ExpandQuery(index::Metric metric, const std::vector<float>& query,
                                const std::vector<std::vector<float>>& neighbours, double alpha);
 

@@ -208,12 +208,13 @@ TEST(RerankTest, QueryExpansionOfOneModelMatchesBruteForce) {
             << metric << " " << rerank.ToString() << " query " << id;
         // The reported distances are to the expanded query.
         const Hit& top = results.models[0].hits[0];
-        double closeness = Closeness(metric, expanded, vectors[top.id - 1]);
+        std::vector<float> hit = vectors[top.id - 1];
+        if (metric == "COSINE") {
+          std::vector<double> unit = Unit(hit);
+          hit.assign(unit.begin(), unit.end());
+        }
+        double closeness = Closeness(metric == "COSINE" ? "IP" : metric, expanded, hit);
         double reported = metric == "L2" ? -top.distance : top.distance;
-        if (metric == "COSINE")
-          closeness = Closeness("IP", expanded,
-                                std::vector<float>(Unit(vectors[top.id - 1]).begin(),
-                                                   Unit(vectors[top.id - 1]).end()));
         EXPECT_NEAR(reported, closeness, 1e-4) << metric;
       }
     }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "pipeline/eval.h"
@@ -51,7 +52,8 @@ LabelledSet MakeImages() {
 
 // A model whose vector of image i is its class's centre scaled by `signal`, plus unit
 // Gaussian noise (signal 0: noise alone).
-void AddModel(LabelledSet* set, const std::string& name, double signal, unsigned seed) {
+void AddModel(LabelledSet* set, const std::string& name, double signal, unsigned seed,
+              bool unit = false) {
   CollectionSchema schema;
   schema.name = name;
   schema.auto_id = false;
@@ -66,6 +68,11 @@ void AddModel(LabelledSet* set, const std::string& name, double signal, unsigned
     row.vector.resize(kDimension);
     for (float& v : row.vector) v = noise(rng);
     row.vector[(id - 1) / kPerClass] += static_cast<float>(signal);
+    if (unit) {  // as the library's models make them
+      double norm = 0;
+      for (float v : row.vector) norm += double(v) * v;
+      for (float& v : row.vector) v = static_cast<float>(v / std::sqrt(norm));
+    }
     rows.push_back(std::move(row));
   }
   auto collection = ValueOrDie(set->db->GetCollection(name));
@@ -190,8 +197,8 @@ TEST(TuneTest, TheStoredFusionSearchesAsTuned) {
 // beside the weights; without it allowed, none is tried or stored.
 TEST(TuneTest, QueryExpansionIsKeptWhenItHelpsOnHeldOutClasses) {
   LabelledSet set = MakeImages();
-  AddModel(&set, "first", 1.6, 12);
-  AddModel(&set, "second", 1.6, 13);
+  AddModel(&set, "first", 2.2, 12, /*unit=*/true);
+  AddModel(&set, "second", 2.2, 13, /*unit=*/true);
   Tuned tuned = ValueOrDie(Tune(set.models, *set.images, Options()));
   const TuneReport& report = tuned.report;
   EXPECT_FALSE(report.rerank_tried.empty());
