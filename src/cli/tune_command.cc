@@ -22,13 +22,13 @@ void PrintReport(const TuneReport& r, int k) {
   std::printf("%zu queries in %zu classes, K = %d\n\n", r.queries, r.classes, k);
   std::printf("%-16s %8s\n", "model", "weight");
   for (const auto& [name, weight] : r.weights) std::printf("%-16s %8.3f\n", name.c_str(), weight);
-  std::printf("\n%-34s %12s %18s\n", "mAP@K", "tuned on", "held out (CV)");
-  std::printf("%-34s %12.3f %18.3f\n", "tuned fusion", r.map, r.held_out_map);
-  std::printf("%-34s %12.3f %18.3f\n", ("best single model (" + r.best_model + ")").c_str(),
+  std::printf("\n%-40s %12s %18s\n", "mAP@K", "tuned on", "held out (CV)");
+  std::printf("%-40s %12.3f %18.3f\n", "tuned fusion", r.map, r.held_out_map);
+  std::printf("%-40s %12.3f %18.3f\n", ("best single model (" + r.best_model + ")").c_str(),
               r.best_model_map, r.held_out_best_model_map);
-  std::printf("%-34s %12.3f %18.3f\n", "RRF, equal weights", r.rrf_map, r.held_out_rrf_map);
+  std::printf("%-40s %12.3f %18.3f\n", "RRF, equal weights", r.rrf_map, r.held_out_rrf_map);
   if (!r.rerank_tried.empty()) {
-    std::printf("%-34s %12.3f %18.3f\n", ("tuned fusion, re-ranked " + r.rerank_tried).c_str(),
+    std::printf("%-40s %12.3f %18.3f\n", ("tuned fusion, re-ranked " + r.rerank_tried).c_str(),
                 r.rerank_map, r.held_out_rerank_map);
     std::printf("\nre-ranking: %s\n",
                 r.rerank == "off" ? "off (it did not help on held-out folds)" : r.rerank.c_str());
