@@ -43,7 +43,7 @@ import json, sys
 models = json.load(open(sys.argv[1]))["models"]
 singles = {m: s["map"] for m, s in models.items() if m not in ("fused", "tuned") and "+" not in m}
 best = max(singles, key=singles.get)
-fused = max((m for m in models if m not in singles), key=lambda m: models[m]["map"])
+fused = max((m for m in models if m.split("+")[0] in ("fused", "tuned")), key=lambda m: models[m]["map"])
 print(f"\nin this run: best single model {best} {singles[best]:.3f} mAP@5, "
       f"best fusion {fused} {models[fused]['map']:.3f} ({100 * (models[fused]['map'] - singles[best]):+.1f} points)")
 PY
