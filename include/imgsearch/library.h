@@ -146,7 +146,13 @@ struct SearchOptions {
   // "tuned" (the learned fusion; an error before Tune), "rrf" (reciprocal rank fusion,
   // equal weights), "weighted" (distances scaled to [0, 1], weighted); "": none.
   std::string fuse;
-  std::vector<double> weights;    // for "weighted", one per model (default 1 each)
+  std::vector<double> weights;  // for "weighted", one per model (default 1 each)
+  // Re-ranking by query expansion (doc/fusion.md): "qe[:N][,alpha=A]" searches each float
+  // model again with its query plus its top N hits weighted by similarity^A (N = 5, A = 3
+  // when left out; A = 0 is average QE); fused, the top N of the fused ranking. Binary
+  // models are left as they are. "off": none. "": with fuse "auto" or "tuned", what Tune
+  // chose and stored, else none.
+  std::string rerank;
   std::vector<std::string> only;  // search only these models (by name); empty = all
   uint64_t max_pixels = 0;        // a query image larger than this is refused (0: default)
   // Relevance cutoffs, per model by name ("" for every model of that kind): a hit farther
@@ -189,6 +195,7 @@ struct SearchResults {
   std::vector<FusedHit> fused;  // empty unless options.fuse is set
   std::string fusion;           // the method that made `fused` ("tuned", "rrf", "weighted")
   int offset = 0;               // the rank of the first result is offset + 1
+  std::string rerank;           // the re-ranking applied ("qe:N,alpha=A"), "" for none
 
   // {"query", "results": {model: [{rank, id, distance, path}]}, "fused": [{rank, id,
   // score, path}]}: the shape the command line and the server print.
@@ -205,6 +212,9 @@ struct EvalOptions {
   size_t max_queries = 0;            // 0: every labelled image; else an even sample of this many
   bool fuse = true;                  // also evaluate RRF, and the tuned fusion when there is one
   std::vector<std::string> classes;  // only these class folders (empty: all)
+  // Also evaluate re-ranked search (SearchOptions::rerank): each model and fusion again,
+  // named "<name>+qe". "": the re-ranking Tune stored, if any; "off": none.
+  std::string rerank;
 };
 
 struct EvalScores {
@@ -265,6 +275,13 @@ struct TuneOptions {
   int folds = 5;                     // of the classes, for the estimate (2 or more)
   size_t max_queries = 0;            // 0: every labelled image; else an even sample
   std::vector<std::string> classes;  // only these class folders (empty: all)
+  // Also choose a re-ranking (TuneReport::rerank); false: store none.
+  bool rerank = true;
+  // Database-side augmentation (doc/fusion.md): "N" or "N,alpha=A" builds every float
+  // vector's augmented twin from its N nearest images, tunes again with search over the
+  // twins, and keeps them only if that does better on held-out folds; "off" drops them;
+  // "": leaves them as they are.
+  std::string dba;
 };
 
 struct TuneReport {
@@ -279,6 +296,22 @@ struct TuneReport {
   double held_out_map = 0;             // the weights tuned without them
   double held_out_best_model_map = 0;  // the model that was best without them
   double held_out_rrf_map = 0;
+  // Re-ranking (SearchOptions::rerank), chosen like the weights: each candidate scored
+  // with the tuned fusion, the one best on the tuning folds scored on the held-out one.
+  // Stored ("off" then) unless it beats the tuned fusion without it on held-out folds.
+  std::string rerank = "off";
+  std::string rerank_tried;        // the best candidate, stored or not
+  double rerank_map = 0;           // of the tuned fusion re-ranked by rerank_tried
+  double held_out_rerank_map = 0;  // with the candidate chosen on the other folds
+  // Database-side augmentation in use after the run ("off" or "N,alpha=A"), and when one
+  // was tried: the held-out mAP (re-ranked when re-ranking was kept) with and without it,
+  // and the cost of building the twins.
+  std::string dba = "off";
+  std::string dba_tried;
+  double held_out_dba_map = 0;
+  double held_out_without_dba_map = 0;
+  size_t dba_twins = 0;
+  double dba_seconds = 0;
 };
 
 // --- near-duplicates

@@ -87,6 +87,9 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
                   "Only these class folders (comma-separated or repeated)")
       ->delimiter(',')
       ->allow_extra_args(false);
+  cmd->add_option("--rerank", options->eval.rerank,
+                  "Also evaluate re-ranked search (qe[:N][,alpha=A]) as <name>+qe; default: "
+                  "the re-ranking `tune` chose, if any; off: none");
   cmd->add_flag("--json", options->json, "Print JSON");
   cmd->add_option("--html", options->html,
                   "Also write a page: precision-recall curves, mAP per class, agreement, and "

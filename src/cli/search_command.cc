@@ -129,6 +129,10 @@ void AddSearchCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(0, kMaxSearchDepth));
   cmd->add_option("--crop", options->crop,
                   "Search by a region of the query: X,Y,W,H in pixels of the picture as shown");
+  cmd->add_option("--rerank", options->search.rerank,
+                  "Re-rank by query expansion: qe[:N][,alpha=A] (top N hits, weight "
+                  "similarity^A; float models only) or off; default: what `tune` chose, with "
+                  "--fuse auto");
   cmd->add_flag("--json", options->json, "Print JSON");
   cmd->callback([options, exit_code] { *exit_code = RunSearch(*options); });
 }

@@ -22,12 +22,29 @@ void PrintReport(const TuneReport& r, int k) {
   std::printf("%zu queries in %zu classes, K = %d\n\n", r.queries, r.classes, k);
   std::printf("%-16s %8s\n", "model", "weight");
   for (const auto& [name, weight] : r.weights) std::printf("%-16s %8.3f\n", name.c_str(), weight);
-  std::printf("\n%-34s %12s %18s\n", "mAP@K", "tuned on", "held out (CV)");
-  std::printf("%-34s %12.3f %18.3f\n", "tuned fusion", r.map, r.held_out_map);
-  std::printf("%-34s %12.3f %18.3f\n", ("best single model (" + r.best_model + ")").c_str(),
+  std::printf("\n%-40s %12s %18s\n", "mAP@K", "tuned on", "held out (CV)");
+  std::printf("%-40s %12.3f %18.3f\n", "tuned fusion", r.map, r.held_out_map);
+  std::printf("%-40s %12.3f %18.3f\n", ("best single model (" + r.best_model + ")").c_str(),
               r.best_model_map, r.held_out_best_model_map);
-  std::printf("%-34s %12.3f %18.3f\n", "RRF, equal weights", r.rrf_map, r.held_out_rrf_map);
-  std::printf("\nstored: search --fuse auto, compare, eval and the server now use these weights\n");
+  std::printf("%-40s %12.3f %18.3f\n", "RRF, equal weights", r.rrf_map, r.held_out_rrf_map);
+  if (!r.rerank_tried.empty()) {
+    std::printf("%-40s %12.3f %18.3f\n", ("tuned fusion, re-ranked " + r.rerank_tried).c_str(),
+                r.rerank_map, r.held_out_rerank_map);
+    std::printf("\nre-ranking: %s\n",
+                r.rerank == "off" ? "off (it did not help on held-out folds)" : r.rerank.c_str());
+  }
+  if (!r.dba_tried.empty()) {
+    std::printf(
+        "\ndatabase-side augmentation %s: held out %.3f with it, %.3f without (%zu augmented "
+        "vectors built in %.1f s) -> %s\n",
+        r.dba_tried.c_str(), r.held_out_dba_map, r.held_out_without_dba_map, r.dba_twins,
+        r.dba_seconds, r.dba == "off" ? "dropped" : "kept");
+  } else if (r.dba != "off") {
+    std::printf("\ndatabase-side augmentation in use: %s\n", r.dba.c_str());
+  }
+  std::printf(
+      "\nstored: search --fuse auto, compare, eval and the server now use these weights%s\n",
+      r.rerank == "off" ? "" : " and this re-ranking");
 }
 
 int RunTune(const TuneCommandOptions& options) {
@@ -51,7 +68,17 @@ int RunTune(const TuneCommandOptions& options) {
                               {"held_out",
                                {{"map", r.held_out_map},
                                 {"best_model_map", r.held_out_best_model_map},
-                                {"rrf_map", r.held_out_rrf_map}}}}
+                                {"rrf_map", r.held_out_rrf_map},
+                                {"rerank_map", r.held_out_rerank_map}}},
+                              {"rerank", r.rerank},
+                              {"rerank_tried", r.rerank_tried},
+                              {"rerank_map", r.rerank_map},
+                              {"dba", r.dba},
+                              {"dba_tried", r.dba_tried},
+                              {"dba_held_out_map", r.held_out_dba_map},
+                              {"dba_held_out_without_map", r.held_out_without_dba_map},
+                              {"dba_vectors", r.dba_twins},
+                              {"dba_seconds", r.dba_seconds}}
                    .dump()
             << "\n";
   return kExitOk;
@@ -75,6 +102,11 @@ void AddTuneCommand(CLI::App& app, int* exit_code) {
                   "Only these class folders (comma-separated or repeated)")
       ->delimiter(',')
       ->allow_extra_args(false);
+  cmd->add_option("--dba", options->tune.dba,
+                  "Database-side augmentation: N[,alpha=A] builds each vector's augmented twin "
+                  "from its N nearest and keeps it if held-out mAP improves; off drops it");
+  cmd->add_flag("!--no-rerank", options->tune.rerank,
+                "Do not try re-ranking (query expansion); store none");
   cmd->add_flag("--json", options->json, "Print JSON");
   cmd->callback([options, exit_code] { *exit_code = RunTune(*options); });
 }

@@ -175,8 +175,55 @@ void Average(EvalReport* report, const std::map<std::string, size_t>& queries_pe
 
 }  // namespace
 
+namespace {
+
+// The ranked ids of a search's fused list, or of its model `m` (m >= 0).
+std::vector<int64_t> RankedIds(const SearchResults& results, int m = -1) {
+  std::vector<int64_t> ranked;
+  if (m < 0) {
+    for (const auto& f : results.fused) ranked.push_back(f.id);
+  } else {
+    for (const Hit& h : results.models[m].hits) ranked.push_back(h.id);
+  }
+  return ranked;
+}
+
+double TotalSeconds(const SearchResults& results) {
+  double seconds = 0;
+  for (const ModelResults& m : results.models) seconds += m.seconds;
+  return seconds;
+}
+
+// The query searched again with each model re-ranked alone, then fused re-ranked: the
+// scores under "<name>+qe", with the search time (of every model, for the fusion).
+Status AccumulateReranked(std::vector<BoundModel>& models, const Collection& images,
+                          const Query& query, const SearchOptions& plain, const TunedFusion* tuned,
+                          const Rerank& rerank, const std::string& label,
+                          const std::vector<int64_t>& relevant, EvalReport* report) {
+  SearchOptions alone = plain;
+  alone.fuse.clear();
+  alone.rerank = rerank.ToString();
+  IMGSEARCH_ASSIGN_OR_RETURN(SearchResults results, SearchModels(models, images, query, alone));
+  for (size_t m = 0; m < models.size(); ++m) {
+    const std::string name = models[m].source.name + "+qe";
+    Accumulate(report, name, label, RankedIds(results, int(m)), relevant);
+    report->models[name].latency_ms += results.models[m].seconds * 1000;
+  }
+  if (plain.fuse.empty()) return Status::Ok();
+  SearchOptions fused = alone;
+  fused.fuse = tuned ? "tuned" : plain.fuse;
+  IMGSEARCH_ASSIGN_OR_RETURN(results, SearchModels(models, images, query, fused, tuned));
+  const std::string name = fused.fuse == "tuned" ? "tuned+qe" : "fused+qe";
+  Accumulate(report, name, label, RankedIds(results), relevant);
+  report->models[name].latency_ms += TotalSeconds(results) * 1000;
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<EvalReport> Evaluate(std::vector<BoundModel>& models, const Collection& images,
-                            const EvalOptions& options, const TunedFusion* tuned) {
+                            const EvalOptions& options, const TunedFusion* tuned,
+                            const Rerank& rerank) {
   IMGSEARCH_ASSIGN_OR_RETURN(auto labels, Labels(images, options.dir, options.classes));
   std::map<std::string, std::vector<int64_t>> members;
   for (const auto& [id, label] : labels) members[label].push_back(id);
@@ -237,11 +284,17 @@ Result<EvalReport> Evaluate(std::vector<BoundModel>& models, const Collection& i
       for (const auto& f : fused.fused) ranked.push_back(f.id);
       Accumulate(&report, "tuned", label, ranked, relevant);
     }
+    if (rerank.on()) {
+      IMGSEARCH_RETURN_IF_ERROR(AccumulateReranked(models, images, query, search, tuned, rerank,
+                                                   label, relevant, &report));
+    }
   }
   Average(&report, queries_per_class);
   double n = static_cast<double>(queries.size());
   for (size_t m = 0; m < models.size(); ++m) {
-    report.models[names[m]].index_recall = index_hits[m] / (n * options.k);
+    // Under DBA the index holds the augmented vectors: no exact search of the same to check.
+    if (!models[m].augmented)
+      report.models[names[m]].index_recall = index_hits[m] / (n * options.k);
   }
   double latency = 0;
   for (const auto& name : names) latency += report.models[name].latency_ms;

@@ -15,9 +15,12 @@ using imgsearch::EvalOptions;
 using imgsearch::EvalReport;
 using imgsearch::EvalScores;
 
-// Evaluates each model and, with options.fuse, RRF and (given one) the tuned fusion.
+// Evaluates each model and, with options.fuse, RRF and (given one) the tuned fusion; with a
+// re-ranking (`rerank` on), each of them re-ranked too, named "<name>+qe" (the fusion
+// re-ranked is the tuned one when given, else RRF).
 Result<EvalReport> Evaluate(std::vector<BoundModel>& models, const Collection& images,
-                            const EvalOptions& options, const TunedFusion* tuned = nullptr);
+                            const EvalOptions& options, const TunedFusion* tuned = nullptr,
+                            const Rerank& rerank = {});
 
 // id -> class of every indexed image inside DIR/<class>/ (only the classes named, when
 // any are); an error when there is none.

@@ -60,8 +60,11 @@ std::string CurvesSvg(const EvalReport& r, const std::vector<std::string>& names
     std::string points;
     for (size_t k = 0; k < curve.precision.size(); ++k)
       points += Format("%.1f,%.1f ", px(curve.recall[k]), py(curve.precision[k]));
+    // A re-ranked curve is dashed.
+    const bool reranked = names[i].size() > 3 && names[i].ends_with("+qe");
     svg += "<polyline class=curve data-model=\"" + EscapeHtml(names[i]) + "\" stroke=\"" +
-           Colour(i) + "\" points=\"" + points + "\" />";
+           Colour(i) + (reranked ? "\" stroke-dasharray=\"6 3" : "") + "\" points=\"" + points +
+           "\" />";
   }
   return svg + "</svg>";
 }
@@ -145,9 +148,11 @@ std::string DisagreementsHtml(const EvalReport& r) {
 
 std::string EvalReport::ToHtml() const {
   std::vector<std::string> names;  // the models, then the fusions
+  const char* fusions[] = {"fused", "fused+qe", "tuned", "tuned+qe"};
   for (const auto& [name, curve] : curves)
-    if (name != "fused" && name != "tuned") names.push_back(name);
-  for (const char* fused : {"fused", "tuned"})
+    if (std::find(std::begin(fusions), std::end(fusions), name) == std::end(fusions))
+      names.push_back(name);
+  for (const char* fused : fusions)
     if (curves.count(fused)) names.push_back(fused);
   std::string html = pipeline::PageStart(
       "imgsearch: evaluation",

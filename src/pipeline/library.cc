@@ -8,6 +8,7 @@
 
 #include "base/env.h"
 #include "pipeline/compare_report.h"
+#include "pipeline/dba.h"
 #include "pipeline/duplicates.h"
 #include "pipeline/eval.h"
 #include "pipeline/images.h"
@@ -47,6 +48,7 @@ class LibraryImpl final : public Library {
                                pipeline::Ingest(*db_, *images_, models_, options));
     // Every image now has vectors of the models' current files.
     if (!report.cancelled) IMGSEARCH_RETURN_IF_ERROR(pipeline::FinishReembedding(*db_, models_));
+    IMGSEARCH_RETURN_IF_ERROR(SyncAugmentation());
     return report;
   }
 
@@ -55,7 +57,9 @@ class LibraryImpl final : public Library {
   Status SetFields(int64_t id, const nlohmann::json& fields) override;
 
   Result<int64_t> RemoveImages(const std::vector<int64_t>& ids) override {
-    return pipeline::RemoveImages(*db_, models_, ids);
+    IMGSEARCH_ASSIGN_OR_RETURN(int64_t removed, pipeline::RemoveImages(*db_, models_, ids));
+    IMGSEARCH_RETURN_IF_ERROR(SyncAugmentation());
+    return removed;
   }
 
   Result<std::vector<int64_t>> FindImages(const std::string& filter) const override {
@@ -104,7 +108,13 @@ class LibraryImpl final : public Library {
 
   Result<EvalReport> Evaluate(const EvalOptions& options) override {
     IMGSEARCH_ASSIGN_OR_RETURN(auto tuned, UsableTunedFusion());
-    return pipeline::Evaluate(models_, *images_, options, tuned ? &*tuned : nullptr);
+    pipeline::Rerank rerank;
+    if (!options.rerank.empty()) {
+      IMGSEARCH_ASSIGN_OR_RETURN(rerank, pipeline::ParseRerank(options.rerank));
+    } else if (tuned) {
+      rerank = tuned->rerank;
+    }
+    return pipeline::Evaluate(models_, *images_, options, tuned ? &*tuned : nullptr, rerank);
   }
 
   Result<DuplicateReport> FindDuplicates(const DuplicateOptions& options) override {
@@ -112,14 +122,62 @@ class LibraryImpl final : public Library {
   }
 
   Result<TuneReport> Tune(const TuneOptions& options) override {
-    IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Tuned tuned, pipeline::Tune(models_, *images_, options));
-    const std::string setting = pipeline::FusionSetting(models_, tuned.fusion, options.k);
-    IMGSEARCH_RETURN_IF_ERROR(db_->Transact(
-        [&](Transaction& txn) { return txn.PutSetting(pipeline::kFusionSetting, setting); }));
-    return tuned.report;
+    pipeline::Dba dba;
+    if (!options.dba.empty()) {
+      IMGSEARCH_ASSIGN_OR_RETURN(dba, pipeline::ParseDba(options.dba));
+    }
+    if (!options.dba.empty() && !dba.on()) IMGSEARCH_RETURN_IF_ERROR(StoreDba(dba));
+    if (!dba.on()) {  // as the library is now
+      IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Tuned tuned, pipeline::Tune(models_, *images_, options));
+      IMGSEARCH_ASSIGN_OR_RETURN(dba, pipeline::StoredDba(*db_));
+      tuned.report.dba = dba.ToString();
+      IMGSEARCH_RETURN_IF_ERROR(StoreFusion(tuned.fusion, options.k));
+      return tuned.report;
+    }
+    // Tuned without the twins, then with them; the better on held-out folds is kept.
+    IMGSEARCH_RETURN_IF_ERROR(StoreDba({}));
+    IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Tuned plain, pipeline::Tune(models_, *images_, options));
+    IMGSEARCH_ASSIGN_OR_RETURN(pipeline::DbaReport built,
+                               pipeline::SyncDba(*db_, models_, dba, /*full=*/true));
+    IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Tuned with, pipeline::Tune(models_, *images_, options));
+    auto held_out = [](const TuneReport& r) {
+      return r.rerank != "off" ? r.held_out_rerank_map : r.held_out_map;
+    };
+    const bool keep = held_out(with.report) > held_out(plain.report);
+    pipeline::Tuned& chosen = keep ? with : plain;
+    chosen.report.dba_tried = dba.ToString();
+    chosen.report.held_out_dba_map = held_out(with.report);
+    chosen.report.held_out_without_dba_map = held_out(plain.report);
+    chosen.report.dba_twins = built.twins;
+    chosen.report.dba_seconds = built.seconds;
+    chosen.report.dba = keep ? dba.ToString() : "off";
+    IMGSEARCH_RETURN_IF_ERROR(StoreDba(keep ? dba : pipeline::Dba{}));
+    IMGSEARCH_RETURN_IF_ERROR(StoreFusion(chosen.fusion, options.k));
+    return chosen.report;
   }
 
  private:
+  Status StoreFusion(const pipeline::TunedFusion& fusion, int k) {
+    const std::string setting = pipeline::FusionSetting(models_, fusion, k);
+    return db_->Transact(
+        [&](Transaction& txn) { return txn.PutSetting(pipeline::kFusionSetting, setting); });
+  }
+
+  // Keeps the augmentation setting; off drops the twins.
+  Status StoreDba(const pipeline::Dba& dba) {
+    if (!dba.on()) IMGSEARCH_RETURN_IF_ERROR(pipeline::DropDba(*db_, models_));
+    const std::string setting = pipeline::DbaSetting(dba);
+    return db_->Transact(
+        [&](Transaction& txn) { return txn.PutSetting(pipeline::kDbaSetting, setting); });
+  }
+
+  // After a write: the twins of database-side augmentation follow, when it is on.
+  Status SyncAugmentation() {
+    IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Dba dba, pipeline::StoredDba(*db_));
+    if (!dba.on()) return Status::Ok();
+    return pipeline::SyncDba(*db_, models_, dba).status();
+  }
+
   // The stored fusion, unless it gives every model in use 0 (the models changed since).
   Result<std::optional<pipeline::TunedFusion>> UsableTunedFusion() const {
     IMGSEARCH_ASSIGN_OR_RETURN(auto fusion, pipeline::StoredFusion(*db_, models_));
@@ -137,6 +195,7 @@ class LibraryImpl final : public Library {
     if (!*tuned && options.fuse == "tuned")
       return Status::InvalidArgument("no tuned fusion weights: run imgsearch tune first");
     options.fuse = *tuned ? "tuned" : "rrf";
+    if (options.rerank.empty() && *tuned) options.rerank = (*tuned)->rerank.ToString();
     return options;
   }
 
@@ -261,6 +320,8 @@ Result<std::unique_ptr<Library>> pipeline::OpenLibrary(const std::string& locati
     IMGSEARCH_ASSIGN_OR_RETURN(models, OnlyThese(std::move(models), options.models, location));
   }
   IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<Collection> images, pipeline::OpenImages(*db));
+  IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Dba dba, pipeline::StoredDba(*db));
+  if (dba.on()) IMGSEARCH_RETURN_IF_ERROR(pipeline::AttachDba(*db, models));
   return std::unique_ptr<Library>(
       new LibraryImpl(env, location, options, std::move(db), std::move(images), std::move(models)));
 }

@@ -186,5 +186,73 @@ TEST(LibraryTest, AnUploadFailingAtAnyIoCallLosesNothingAcknowledged) {
   }
 }
 
+// Tune stores the re-ranking it chose beside the weights (or none), and fuse "auto" uses
+// the stored one unless the search asks for another or "off".
+TEST(LibraryTest, TheTunedRerankingIsStoredAndUsedByAuto) {
+  const std::string dir = MakeTempDir() + "/classes";
+  for (int c = 0; c < 4; ++c) {
+    const std::string folder = dir + "/class" + std::to_string(c);
+    std::filesystem::create_directories(folder);
+    std::vector<std::string> photos = MakeTinyImages(4, 40 + c);
+    for (const std::string& photo : photos)
+      std::filesystem::copy_file(photo,
+                                 folder + "/" + std::filesystem::path(photo).filename().string());
+  }
+  auto library = ValueOrDie(Library::Open(MakeTempDir() + "/lib"));
+  IndexOptions index;
+  index.paths = {dir};
+  ASSERT_EQ(ValueOrDie(library->Index(index)).added, 16u);
+  TuneOptions tune;
+  tune.dir = dir;
+  tune.k = 3;
+  tune.folds = 2;
+  TuneReport report = ValueOrDie(library->Tune(tune));
+  EXPECT_FALSE(report.rerank_tried.empty());
+  std::optional<std::string> text = ValueOrDie(library->database().GetSetting("fusion"));
+  ASSERT_TRUE(text.has_value());
+  json setting = json::parse(*text);
+  if (report.rerank == "off") {
+    EXPECT_LE(report.held_out_rerank_map, report.held_out_map);
+    EXPECT_FALSE(setting.contains("rerank"));
+  } else {
+    EXPECT_GT(report.held_out_rerank_map, report.held_out_map);
+    EXPECT_EQ(setting["rerank"], report.rerank);
+  }
+  ImageQuery query;
+  query.id = 1;
+  SearchOptions options;
+  options.k = 5;
+  options.fuse = "auto";
+  setting.erase("rerank");
+  ASSERT_TRUE(
+      library->database()
+          .Transact([&](Transaction& txn) { return txn.PutSetting("fusion", setting.dump()); })
+          .ok());
+  SearchResults plain = ValueOrDie(library->Search(query, options));
+  EXPECT_EQ(plain.fusion, "tuned");
+  EXPECT_TRUE(plain.rerank.empty());
+  setting["rerank"] = "qe:2,alpha=0";
+  ASSERT_TRUE(
+      library->database()
+          .Transact([&](Transaction& txn) { return txn.PutSetting("fusion", setting.dump()); })
+          .ok());
+  EXPECT_EQ(ValueOrDie(library->Search(query, options)).rerank, "qe:2,alpha=0");
+  options.rerank = "qe:3,alpha=1";
+  EXPECT_EQ(ValueOrDie(library->Search(query, options)).rerank, "qe:3,alpha=1");
+  options.rerank = "off";
+  SearchResults off = ValueOrDie(library->Search(query, options));
+  EXPECT_EQ(off.ToJson("q"), plain.ToJson("q"));
+  options.fuse = "rrf";  // only the tuned fusion brings the stored re-ranking
+  options.rerank.clear();
+  EXPECT_TRUE(ValueOrDie(library->Search(query, options)).rerank.empty());
+  setting["rerank"] = "qe:0";
+  ASSERT_TRUE(
+      library->database()
+          .Transact([&](Transaction& txn) { return txn.PutSetting("fusion", setting.dump()); })
+          .ok());
+  options.fuse = "auto";
+  EXPECT_EQ(library->Search(query, options).status().code(), StatusCode::kCorruption);
+}
+
 }  // namespace
 }  // namespace imgsearch

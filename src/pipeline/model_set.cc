@@ -273,7 +273,8 @@ Result<std::vector<BoundModel>> OpenModelSet(Database& db, const std::string& db
           "-d vectors but its collection holds " + std::to_string(schema.dimension) +
           "-d ones: use another name for a different model");
     }
-    models.push_back({source, std::move(embedder).value(), std::move(collection), pending});
+    models.push_back(
+        {source, std::move(embedder).value(), std::move(collection), pending, nullptr});
     now.push_back(std::move(record));
   }
   IMGSEARCH_RETURN_IF_ERROR(RecordModels(db, now));

@@ -29,6 +29,9 @@ struct BoundModel {
   std::shared_ptr<Collection> collection;
   // Its file changed (or an earlier re-embedding stopped): every image needs it again.
   bool reembed = false;
+  // With database-side augmentation on (dba.h): the augmented twins of the collection's
+  // vectors, which search compares queries with; null otherwise.
+  std::shared_ptr<Collection> augmented;
 };
 
 // The session options a library's models run with: `threads` inference threads (0: one

@@ -10,9 +10,11 @@
 
 #include "base/env.h"
 #include "image/resize.h"
+#include "index/metric.h"
 #include "pipeline/agreement.h"
 #include "pipeline/images.h"
 #include "pipeline/ingest.h"
+#include "pipeline/rerank.h"
 
 namespace imgsearch::pipeline {
 namespace {
@@ -224,9 +226,106 @@ Result<Query> ParseQuery(const std::string& text) {
   return q;
 }
 
+namespace {
+
+// What every model's search of one query shares.
+struct SearchContext {
+  const SearchOptions* options = nullptr;  // the cutoffs, order and page
+  int k = 10;
+  int offset = 0;
+  int depth = 10;  // the length of each model's ranked list
+  bool by_date = false;
+  bool exclude_self = false;
+  int64_t query_id = -1;
+  std::string query_hash;
+  std::optional<std::vector<int64_t>> allowed;  // ids that passed the filter
+};
+
+// One model's answer: its first K hits, and its ranked list (smaller is nearer) for fusion.
+struct ModelAnswer {
+  ModelResults out;
+  std::vector<Ranked> ranked;
+};
+
+Result<ModelAnswer> SearchModel(const BoundModel& model, const Collection& images,
+                                const QueryVector& v, const SearchContext& context,
+                                std::map<int64_t, std::string>* paths) {
+  SearchRequest request;
+  if (v.bits.empty()) {
+    request.vectors = {v.floats};
+  } else {
+    request.binary_vectors = {v.bits};
+  }
+  request.limit = context.depth + (context.exclude_self ? 1 : 0);
+  request.ids = context.allowed;
+  auto started = std::chrono::steady_clock::now();
+  const Collection& searched = model.augmented ? *model.augmented : *model.collection;
+  IMGSEARCH_ASSIGN_OR_RETURN(auto found, searched.Search(request));
+  ModelAnswer answer{{model.source.name, {}, 0}, {}};
+  answer.out.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const SearchOptions& options = *context.options;
+  IMGSEARCH_RETURN_IF_ERROR(
+      AttachImageFields(images, &found[0], context.by_date && !options.date_field.empty()));
+  for (Hit& hit : found[0]) {
+    bool self = hit.id == context.query_id ||
+                (!context.query_hash.empty() && hit.row.fields.at("hash") == context.query_hash);
+    if (context.exclude_self && self) continue;
+    if (static_cast<int>(answer.ranked.size()) >= context.depth) break;
+    answer.ranked.push_back({hit.id, hit.distance});
+    (*paths)[hit.id] = hit.row.fields.at("path").get<std::string>();
+    if (WithinCutoff(model, options, hit.distance)) answer.out.hits.push_back(std::move(hit));
+  }
+  if (context.by_date) {
+    std::vector<const nlohmann::json*> fields;
+    for (const Hit& hit : answer.out.hits) fields.push_back(&hit.row.fields);
+    Reorder(&answer.out.hits, DateOrder(fields, options));
+  }
+  Page(&answer.out.hits, context.offset, context.k);
+  // IP and COSINE report similarities, larger first; fusion wants smaller-is-nearer.
+  std::string metric = model.collection->index().metric_type;
+  if (metric == "IP" || metric == "COSINE") {
+    for (Ranked& r : answer.ranked) r.distance = -r.distance;
+  }
+  return answer;
+}
+
+// The model's query expanded with the vectors of `neighbours` (rerank.h), searched again;
+// the time taken is added to the answer's. Binary models keep their answer.
+Status ExpandAndSearch(const BoundModel& model, const Collection& images, const QueryVector& v,
+                       const std::vector<int64_t>& neighbours, double alpha,
+                       const SearchContext& context, std::map<int64_t, std::string>* paths,
+                       ModelAnswer* answer) {
+  if (v.floats.empty() || neighbours.empty()) return Status::Ok();
+  auto started = std::chrono::steady_clock::now();
+  IMGSEARCH_ASSIGN_OR_RETURN(index::Metric metric,
+                             index::ParseMetric(model.collection->index().metric_type));
+  // The vectors search compared with: the augmented ones under DBA.
+  const Collection& searched = model.augmented ? *model.augmented : *model.collection;
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows,
+                             searched.Get(neighbours, {searched.schema().vector_field}));
+  std::vector<std::vector<float>> vectors;
+  for (Row& row : rows) vectors.push_back(std::move(row.vector));
+  QueryVector expanded{ExpandQuery(metric, v.floats, vectors, alpha), {}};
+  double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  double first = answer->out.seconds;
+  IMGSEARCH_ASSIGN_OR_RETURN(*answer, SearchModel(model, images, expanded, context, paths));
+  answer->out.seconds += first + spent;
+  return Status::Ok();
+}
+
+// The first `n` ids of a ranked list.
+std::vector<int64_t> TopIds(const std::vector<Ranked>& ranked, size_t n) {
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i < ranked.size() && i < n; ++i) ids.push_back(ranked[i].id);
+  return ids;
+}
+
+}  // namespace
+
 Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collection& images,
                                    const Query& query, const SearchOptions& options,
-                                   const TunedFusion* tuned) {
+                                   const TunedFusion* tuned, bool whole_lists) {
   if (options.k < 1 || options.k > 4096)
     return Status::InvalidArgument("k must be between 1 and 4096");
   if (!options.fuse.empty() && options.fuse != "rrf" && options.fuse != "weighted" &&
@@ -243,15 +342,26 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
                                    ")");
   }
   IMGSEARCH_RETURN_IF_ERROR(CheckCutoffsAndOrder(models, options));
+  Rerank rerank;
+  if (!options.rerank.empty()) {
+    IMGSEARCH_ASSIGN_OR_RETURN(rerank, ParseRerank(options.rerank));
+  }
+  SearchContext context;
+  context.options = &options;
+  context.k = options.k;
+  context.offset = options.offset;
   // Fusion looks deeper into each list than the K it returns; an order by date looks at
-  // every hit it may return.
+  // every hit it may return; query expansion takes its top N from the list.
   const int wanted = options.offset + options.k;
-  const bool by_date = options.order != "relevance";
-  const int depth = by_date                ? kMaxSearchDepth
-                    : options.fuse.empty() ? wanted
-                                           : std::min(kMaxSearchDepth, std::max(wanted * 4, 50));
+  context.by_date = options.order != "relevance";
+  context.depth = context.by_date        ? kMaxSearchDepth
+                  : options.fuse.empty() ? wanted
+                                         : std::min(kMaxSearchDepth, std::max(wanted * 4, 50));
+  context.depth = std::max(context.depth, rerank.qe);
+  context.exclude_self = options.exclude_self;
+  if (whole_lists) context.k = context.depth;
+  context.query_id = query.id;
   std::optional<Image> image;
-  std::string query_hash;
   if (query.id < 0 || options.crop) {
     DecodeOptions decode = DecodeOptionsForAll(models);
     if (options.max_pixels > 0) decode.max_pixels = options.max_pixels;
@@ -263,24 +373,21 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
       IMGSEARCH_ASSIGN_OR_RETURN(bytes,
                                  base::Env::Default()->ReadFile(path, decode.max_file_bytes));
     }
-    if (query.id < 0) query_hash = ContentHash(bytes);
+    if (query.id < 0) context.query_hash = ContentHash(bytes);
     IMGSEARCH_ASSIGN_OR_RETURN(image, DecodeImage(bytes, path, decode));
     if (options.crop) {
       IMGSEARCH_ASSIGN_OR_RETURN(image, Cropped(*image, *options.crop));
     }
   }
   // The filter is on the images' fields; the models search among the ids that pass.
-  std::optional<std::vector<int64_t>> allowed;
   if (!options.filter.empty()) {
     QueryRequest matching;
     matching.filter = options.filter;
     matching.limit = std::numeric_limits<int64_t>::max();
     IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images.Query(matching));
-    allowed.emplace();
-    for (const Row& row : rows) allowed->push_back(row.id);
+    context.allowed.emplace();
+    for (const Row& row : rows) context.allowed->push_back(row.id);
   }
-  SearchResults results;
-  std::vector<std::vector<Ranked>> lists;
   std::vector<double> list_weights;        // the weight of each list's model
   std::vector<DistanceScale> list_scales;  // and the scale of its distances, when tuned
   std::map<int64_t, std::string> paths;
@@ -289,6 +396,9 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
                              [&](const BoundModel& m) { return m.source.name == name; });
     if (!known) return Status::NotFound("model \"" + name + "\" is not used by this database");
   }
+  std::vector<const BoundModel*> used;
+  std::vector<QueryVector> vectors;
+  std::vector<ModelAnswer> answers;
   for (size_t m = 0; m < models.size(); ++m) {
     BoundModel& model = models[m];
     if (!options.only.empty() && std::find(options.only.begin(), options.only.end(),
@@ -303,61 +413,42 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
     }
     IMGSEARCH_ASSIGN_OR_RETURN(QueryVector v,
                                image ? VectorOfImage(model, *image) : VectorOfId(model, query.id));
-    SearchRequest request;
-    if (v.bits.empty()) {
-      request.vectors = {std::move(v.floats)};
-    } else {
-      request.binary_vectors = {std::move(v.bits)};
-    }
-    request.limit = depth + (options.exclude_self ? 1 : 0);
-    request.ids = allowed;
-    auto started = std::chrono::steady_clock::now();
-    IMGSEARCH_ASSIGN_OR_RETURN(auto found, model.collection->Search(request));
-    ModelResults out{model.source.name, {}, 0};
-    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    IMGSEARCH_RETURN_IF_ERROR(
-        AttachImageFields(images, &found[0], by_date && !options.date_field.empty()));
-    std::vector<Ranked> ranked;
-    for (Hit& hit : found[0]) {
-      bool self =
-          hit.id == query.id || (!query_hash.empty() && hit.row.fields.at("hash") == query_hash);
-      if (options.exclude_self && self) continue;
-      if (static_cast<int>(ranked.size()) >= depth) break;
-      ranked.push_back({hit.id, hit.distance});
-      paths[hit.id] = hit.row.fields.at("path").get<std::string>();
-      if (WithinCutoff(model, options, hit.distance)) out.hits.push_back(std::move(hit));
-    }
-    if (by_date) {
-      std::vector<const nlohmann::json*> fields;
-      for (const Hit& hit : out.hits) fields.push_back(&hit.row.fields);
-      Reorder(&out.hits, DateOrder(fields, options));
-    }
-    Page(&out.hits, options.offset, options.k);
-    // IP and COSINE report similarities, larger first; fusion wants smaller-is-nearer.
-    std::string metric = model.collection->index().metric_type;
-    if (metric == "IP" || metric == "COSINE") {
-      for (Ranked& r : ranked) r.distance = -r.distance;
-    }
-    lists.push_back(std::move(ranked));
-    results.models.push_back(std::move(out));
+    IMGSEARCH_ASSIGN_OR_RETURN(ModelAnswer answer, SearchModel(model, images, v, context, &paths));
+    used.push_back(&model);
+    vectors.push_back(std::move(v));
+    answers.push_back(std::move(answer));
   }
-  if (!options.fuse.empty()) {
-    std::vector<Fused> fused;
-    int fused_depth = by_date ? kMaxSearchDepth : wanted;
-    if (options.fuse == "rrf") {
-      fused = FuseRrf(lists, fused_depth);
-    } else if (options.fuse == "weighted") {
-      fused = FuseWeighted(lists, list_weights, fused_depth);
-    } else if (list_scales.empty()) {  // tuned before scales were kept
-      fused = FuseWeightedRrf(lists, list_weights, fused_depth);
-    } else {
-      fused = FuseStandardized(lists, list_weights, list_scales, fused_depth);
+  auto fuse = [&](size_t k) {
+    std::vector<std::vector<Ranked>> lists;
+    for (const ModelAnswer& a : answers) lists.push_back(a.ranked);
+    if (options.fuse == "rrf") return FuseRrf(lists, k);
+    if (options.fuse == "weighted") return FuseWeighted(lists, list_weights, k);
+    if (list_scales.empty()) return FuseWeightedRrf(lists, list_weights, k);  // tuned before scales
+    return FuseStandardized(lists, list_weights, list_scales, k);
+  };
+  if (rerank.on()) {
+    // Fused, every model expands with the fused ranking's top N; alone, with its own.
+    std::vector<int64_t> fused_top;
+    if (!options.fuse.empty()) {
+      for (const Fused& f : fuse(static_cast<size_t>(rerank.qe))) fused_top.push_back(f.id);
     }
-    for (const Fused& f : fused) results.fused.push_back({f.id, f.score, paths[f.id], 0});
+    for (size_t i = 0; i < answers.size(); ++i) {
+      std::vector<int64_t> neighbours =
+          options.fuse.empty() ? TopIds(answers[i].ranked, rerank.qe) : fused_top;
+      IMGSEARCH_RETURN_IF_ERROR(ExpandAndSearch(*used[i], images, vectors[i], neighbours,
+                                                rerank.alpha, context, &paths, &answers[i]));
+    }
+  }
+  SearchResults results;
+  if (!options.fuse.empty()) {
+    for (const Fused& f : fuse(context.by_date ? kMaxSearchDepth : wanted))
+      results.fused.push_back({f.id, f.score, paths[f.id], 0});
     IMGSEARCH_RETURN_IF_ERROR(FinishFused(images, options, &results.fused));
     results.fusion = options.fuse;
   }
   results.offset = options.offset;
+  if (rerank.on()) results.rerank = rerank.ToString();
+  for (ModelAnswer& a : answers) results.models.push_back(std::move(a.out));
   return results;
 }
 
@@ -375,6 +466,7 @@ nlohmann::json SearchResultsJson(const std::string& query_label, const SearchRes
     }
     out["results"][r.model] = hits;
   }
+  if (!all.rerank.empty()) out["rerank"] = all.rerank;
   if (!all.fusion.empty()) {
     out["fusion"] = all.fusion;
     out["fused"] = nlohmann::json::array();

@@ -32,9 +32,10 @@ nlohmann::json DescribeCollections(const Database& db);
 
 // Each model's nearest images; the filter is evaluated on `images` (images.h), whose
 // fields the hits carry: path, hash, width, height. Fuse "tuned" fuses as `tuned` says
-// (an error without it).
+// (an error without it). `whole_lists`: each model's hits are its whole ranked list (as
+// deep as fusion looks, for Tune), not its first K.
 Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collection& images,
                                    const Query& query, const SearchOptions& options,
-                                   const TunedFusion* tuned = nullptr);
+                                   const TunedFusion* tuned = nullptr, bool whole_lists = false);
 
 }  // namespace imgsearch::pipeline

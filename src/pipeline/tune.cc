@@ -18,6 +18,11 @@ constexpr size_t kScaleSample = 300;
 // 0: a model weak on the classes tuned on can be the best on others (phash on Caltech's
 // faces and airplanes), and a small weight still lets its hits count where they stand out.
 constexpr double kLevels[] = {0.05, 0.1, 0.25, 0.5, 1, 2, 4};
+// The re-rankings tried (rerank.h): αQE at α = 3 (Radenović et al.'s choice) over a range
+// of N, and average QE (α = 0) at small N.
+constexpr const char* kRerankCandidates[] = {"qe:1,alpha=3", "qe:2,alpha=3",  "qe:3,alpha=3",
+                                             "qe:5,alpha=3", "qe:10,alpha=3", "qe:2,alpha=0",
+                                             "qe:5,alpha=0"};
 
 // One labelled query, ready to be fused under any weights.
 struct QueryCase {
@@ -150,12 +155,14 @@ std::vector<double> Optimize(const std::vector<QueryCase>& cases, size_t models,
   return best_w;
 }
 
-// Each model's ranked list of every query, searched once, deep enough for fusion.
+// Each model's ranked list of every query, searched once, deep enough for fusion. With a
+// re-ranking, the lists are those the re-ranked fused search (under `fusion`) ends with.
 Result<std::vector<QueryCase>> BuildCases(std::vector<BoundModel>& models, const Collection& images,
-                                          const std::vector<DistanceScale>& scales,
+                                          const TunedFusion& fusion,
                                           const std::map<int64_t, std::string>& labels,
                                           const std::vector<int64_t>& queries,
                                           const std::map<std::string, int>& fold_of, size_t k) {
+  const std::vector<DistanceScale>& scales = fusion.scales;
   std::map<std::string, std::set<int64_t>> members;
   for (const auto& [id, label] : labels) members[label].insert(id);
   std::vector<index::Metric> metrics;
@@ -164,14 +171,18 @@ Result<std::vector<QueryCase>> BuildCases(std::vector<BoundModel>& models, const
                                index::ParseMetric(m.collection->index().metric_type));
     metrics.push_back(metric);
   }
+  // Each model's whole list, as deep as fusion looks at search time for K.
   SearchOptions search;
-  search.k = static_cast<int>(std::max<size_t>(k * 4, 50));  // as fusion at search time
+  search.k = static_cast<int>(k);
+  search.fuse = "rrf";
   search.exclude_self = true;
+  if (fusion.rerank.on()) search.fuse = "tuned", search.rerank = fusion.rerank.ToString();
   std::vector<QueryCase> cases;
   for (int64_t id : queries) {
     Query query;
     query.id = id;
-    IMGSEARCH_ASSIGN_OR_RETURN(SearchResults results, SearchModels(models, images, query, search));
+    IMGSEARCH_ASSIGN_OR_RETURN(SearchResults results,
+                               SearchModels(models, images, query, search, &fusion, true));
     const std::set<int64_t>& same = members.at(labels.at(id));
     QueryCase q;
     q.relevant_total = same.size() - 1;
@@ -202,14 +213,16 @@ Result<std::vector<QueryCase>> BuildCases(std::vector<BoundModel>& models, const
   return cases;
 }
 
-// Cross-validation over the folds: tuned on all but one, scored on that one.
-void EstimateHeldOut(const std::vector<QueryCase>& cases, size_t models, size_t k, int folds,
-                     TuneReport* report) {
+// Cross-validation over the folds: tuned on all but one, scored on that one. Returns each
+// fold's weights (tuned without it).
+std::vector<std::vector<double>> EstimateHeldOut(const std::vector<QueryCase>& cases, size_t models,
+                                                 size_t k, int folds, TuneReport* report) {
   Score tuned, single, rrf;
+  std::vector<std::vector<double>> fold_weights;
   for (int f = 0; f < folds; ++f) {
     auto train = [f](int fold) { return fold != f; };
     auto test = [f](int fold) { return fold == f; };
-    std::vector<double> w = Optimize(cases, models, k, train);
+    std::vector<double> w = fold_weights.emplace_back(Optimize(cases, models, k, train));
     Score t = ScoreOf(cases, w, k, test);
     Score s = ScoreOf(cases, OneHot(models, BestModel(cases, models, k, train)), k, test);
     Score r = ScoreOf(cases, std::vector<double>(models, 1.0), k, test, &QueryCase::rrf);
@@ -218,6 +231,44 @@ void EstimateHeldOut(const std::vector<QueryCase>& cases, size_t models, size_t 
   report->held_out_map = tuned.mean();
   report->held_out_best_model_map = single.mean();
   report->held_out_rrf_map = rrf.mean();
+  return fold_weights;
+}
+
+// The re-ranking, chosen as the weights are: for each fold, the candidate whose cases score
+// best on the other folds under the weights tuned on them, scored on that fold. The
+// candidate best on every class is kept when the held-out estimate beats the fusion
+// without re-ranking.
+void ChooseRerank(const std::vector<std::vector<QueryCase>>& candidate_cases,
+                  const std::vector<Rerank>& candidates,
+                  const std::vector<std::vector<double>>& fold_weights,
+                  const std::vector<double>& weights, size_t k, Tuned* tuned) {
+  TuneReport& report = tuned->report;
+  Score held_out;
+  for (size_t f = 0; f < fold_weights.size(); ++f) {
+    auto train = [f](int fold) { return fold != int(f); };
+    auto test = [f](int fold) { return fold == int(f); };
+    size_t best = 0;
+    double best_score = -1;
+    for (size_t c = 0; c < candidates.size(); ++c) {
+      double score = ScoreOf(candidate_cases[c], fold_weights[f], k, train).class_mean();
+      if (score > best_score + 1e-12) best = c, best_score = score;
+    }
+    held_out.Add(ScoreOf(candidate_cases[best], fold_weights[f], k, test));
+  }
+  auto all = [](int) { return true; };
+  size_t best = 0;
+  double best_score = -1;
+  for (size_t c = 0; c < candidates.size(); ++c) {
+    double score = ScoreOf(candidate_cases[c], weights, k, all).class_mean();
+    if (score > best_score + 1e-12) best = c, best_score = score;
+  }
+  report.rerank_tried = candidates[best].ToString();
+  report.rerank_map = ScoreOf(candidate_cases[best], weights, k, all).mean();
+  report.held_out_rerank_map = held_out.mean();
+  if (report.held_out_rerank_map > report.held_out_map) {
+    tuned->fusion.rerank = candidates[best];
+    report.rerank = report.rerank_tried;
+  }
 }
 
 }  // namespace
@@ -244,9 +295,8 @@ Result<Tuned> Tune(std::vector<BoundModel>& models, const Collection& images,
     IMGSEARCH_ASSIGN_OR_RETURN(DistanceScale scale, MeasureDistanceScale(m, sample));
     tuned.fusion.scales.push_back(scale);
   }
-  IMGSEARCH_ASSIGN_OR_RETURN(
-      std::vector<QueryCase> cases,
-      BuildCases(models, images, tuned.fusion.scales, labels, queries, fold_of, k));
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<QueryCase> cases,
+                             BuildCases(models, images, tuned.fusion, labels, queries, fold_of, k));
   auto all = [](int) { return true; };
   TuneReport& report = tuned.report;
   report.queries = cases.size();
@@ -260,7 +310,21 @@ Result<Tuned> Tune(std::vector<BoundModel>& models, const Collection& images,
   report.best_model_map = ScoreOf(cases, OneHot(models.size(), best), k, all).mean();
   report.rrf_map =
       ScoreOf(cases, std::vector<double>(models.size(), 1.0), k, all, &QueryCase::rrf).mean();
-  EstimateHeldOut(cases, models.size(), k, folds, &report);
+  std::vector<std::vector<double>> fold_weights =
+      EstimateHeldOut(cases, models.size(), k, folds, &report);
+  if (!options.rerank) return tuned;
+  // Every candidate re-ranks the fusion just tuned (its top N leads the expansion).
+  std::vector<Rerank> candidates;
+  std::vector<std::vector<QueryCase>> candidate_cases;
+  for (const char* text : kRerankCandidates) {
+    TunedFusion fusion = tuned.fusion;
+    IMGSEARCH_ASSIGN_OR_RETURN(fusion.rerank, ParseRerank(text));
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<QueryCase> reranked,
+                               BuildCases(models, images, fusion, labels, queries, fold_of, k));
+    candidates.push_back(fusion.rerank);
+    candidate_cases.push_back(std::move(reranked));
+  }
+  ChooseRerank(candidate_cases, candidates, fold_weights, w, k, &tuned);
   return tuned;
 }
 

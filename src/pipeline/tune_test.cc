@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "pipeline/eval.h"
@@ -51,7 +52,8 @@ LabelledSet MakeImages() {
 
 // A model whose vector of image i is its class's centre scaled by `signal`, plus unit
 // Gaussian noise (signal 0: noise alone).
-void AddModel(LabelledSet* set, const std::string& name, double signal, unsigned seed) {
+void AddModel(LabelledSet* set, const std::string& name, double signal, unsigned seed,
+              bool unit = false) {
   CollectionSchema schema;
   schema.name = name;
   schema.auto_id = false;
@@ -66,6 +68,11 @@ void AddModel(LabelledSet* set, const std::string& name, double signal, unsigned
     row.vector.resize(kDimension);
     for (float& v : row.vector) v = noise(rng);
     row.vector[(id - 1) / kPerClass] += static_cast<float>(signal);
+    if (unit) {  // as the library's models make them
+      double norm = 0;
+      for (float v : row.vector) norm += double(v) * v;
+      for (float& v : row.vector) v = static_cast<float>(v / std::sqrt(norm));
+    }
     rows.push_back(std::move(row));
   }
   auto collection = ValueOrDie(set->db->GetCollection(name));
@@ -183,6 +190,48 @@ TEST(TuneTest, TheStoredFusionSearchesAsTuned) {
   options.k = 10;
   EvalReport report = ValueOrDie(Evaluate(set.models, *set.images, options, &*stored));
   EXPECT_NEAR(report.models.at("tuned").map, tuned.report.map, 1e-9);
+}
+
+// Classes as noisy clusters: expanding a query with its nearest neighbours pulls it
+// towards its class's centre, so re-ranking helps on classes held out and is kept, stored
+// beside the weights; without it allowed, none is tried or stored.
+TEST(TuneTest, QueryExpansionIsKeptWhenItHelpsOnHeldOutClasses) {
+  LabelledSet set = MakeImages();
+  AddModel(&set, "first", 2.2, 12, /*unit=*/true);
+  AddModel(&set, "second", 2.2, 13, /*unit=*/true);
+  Tuned tuned = ValueOrDie(Tune(set.models, *set.images, Options()));
+  const TuneReport& report = tuned.report;
+  EXPECT_FALSE(report.rerank_tried.empty());
+  ASSERT_NE(report.rerank, "off") << report.held_out_rerank_map << " vs " << report.held_out_map;
+  EXPECT_GT(report.held_out_rerank_map, report.held_out_map);
+  EXPECT_GT(report.rerank_map, report.map);
+  EXPECT_EQ(tuned.fusion.rerank.ToString(), report.rerank);
+  ASSERT_TRUE(set.db
+                  ->Transact([&](Transaction& txn) {
+                    return txn.PutSetting(kFusionSetting,
+                                          FusionSetting(set.models, tuned.fusion, 10));
+                  })
+                  .ok());
+  std::optional<TunedFusion> stored = ValueOrDie(StoredFusion(*set.db, set.models));
+  EXPECT_EQ(stored->rerank, tuned.fusion.rerank);
+  // Evaluated with the stored fusion and re-ranking: the re-ranked fusion is scored too.
+  EvalOptions eval;
+  eval.dir = kRoot;
+  eval.k = 10;
+  EvalReport evaluated =
+      ValueOrDie(Evaluate(set.models, *set.images, eval, &*stored, stored->rerank));
+  EXPECT_GT(evaluated.models.at("tuned+qe").map, evaluated.models.at("tuned").map);
+  EXPECT_TRUE(evaluated.models.count("first+qe"));
+  EXPECT_NE(evaluated.ToHtml().find("data-model=\"tuned+qe\""), std::string::npos);
+
+  TuneOptions without = Options();
+  without.rerank = false;
+  Tuned plain = ValueOrDie(Tune(set.models, *set.images, without));
+  EXPECT_EQ(plain.report.rerank, "off");
+  EXPECT_TRUE(plain.report.rerank_tried.empty());
+  EXPECT_FALSE(plain.fusion.rerank.on());
+  EXPECT_EQ(plain.fusion.weights, tuned.fusion.weights);
+  EXPECT_EQ(FusionSetting(set.models, plain.fusion, 10).find("rerank"), std::string::npos);
 }
 
 // Vectors at 0, 1, 2 and 4 on a line: pair distances 1, 2, 4, 1, 3, 2 -> median 2 (the

@@ -19,9 +19,10 @@ double Median(std::vector<double> values) {
 // The vectors of `ids` in the form the index compares (normalised for COSINE).
 Result<std::vector<std::string>> IndexedVectors(const BoundModel& model, index::Metric metric,
                                                 const std::vector<int64_t>& ids) {
-  const CollectionSchema& schema = model.collection->schema();
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows,
-                             model.collection->Get(ids, {schema.vector_field}));
+  // Under DBA, the augmented vectors that search compares with.
+  const Collection& searched = model.augmented ? *model.augmented : *model.collection;
+  const CollectionSchema& schema = searched.schema();
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, searched.Get(ids, {schema.vector_field}));
   std::vector<std::string> vectors;
   for (const Row& r : rows) {
     std::string stored = store::StoredVector(schema, r);
@@ -79,6 +80,7 @@ std::string FusionSetting(const std::vector<BoundModel>& models, const TunedFusi
   }
   nlohmann::json setting = {
       {"method", "standardized"}, {"k", k}, {"weights", weights}, {"scales", scales}};
+  if (fusion.rerank.on()) setting["rerank"] = fusion.rerank.ToString();
   return setting.dump();
 }
 
@@ -95,6 +97,14 @@ Result<std::optional<TunedFusion>> StoredFusion(const Database& db,
     return Status::Corruption("the library's fusion setting has no weights: run tune again");
   const bool standardized = member("method") == "standardized";
   TunedFusion fusion;
+  if (const nlohmann::json rerank = member("rerank"); !rerank.is_null()) {
+    Result<Rerank> parsed = Status::InvalidArgument("not a string");
+    if (rerank.is_string()) parsed = ParseRerank(rerank.get<std::string>());
+    if (!parsed.ok())
+      return Status::Corruption("the library's fusion setting has a bad rerank (" +
+                                parsed.status().message() + "): run tune again");
+    fusion.rerank = *parsed;
+  }
   for (const BoundModel& m : models) {
     auto w = weights.find(m.source.name);
     fusion.weights.push_back(w != weights.end() && w->is_number() ? w->get<double>() : 0.0);

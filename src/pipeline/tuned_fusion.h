@@ -8,18 +8,21 @@
 
 #include "pipeline/agreement.h"
 #include "pipeline/model_set.h"
+#include "pipeline/rerank.h"
 
 namespace imgsearch::pipeline {
 
 // The setting (Database::GetSetting) under which a library keeps its tuned fusion:
 // {"method": "standardized", "k": K, "weights": {model: weight},
-//  "scales": {model: {"center": c, "spread": s, "root": bool}}}. Libraries tuned before
+//  "scales": {model: {"center": c, "spread": s, "root": bool}}, "rerank": "qe:N,alpha=A"}
+// ("rerank" only when Tune found that re-ranking helps). Libraries tuned before
 // scales existed hold {"method": "weighted-rrf", "weights": ...}; they still fuse that way.
 inline constexpr const char* kFusionSetting = "fusion";
 
 struct TunedFusion {
   std::vector<double> weights;        // per model, in the models' order (0: not tuned)
   std::vector<DistanceScale> scales;  // per model; empty: weighted reciprocal rank fusion
+  Rerank rerank;                      // applied by fuse "auto" unless a search says otherwise
 };
 
 // The scale of a model's distances between the images `sample` names, taken pairwise:

@@ -109,6 +109,7 @@ Result<SearchCall> ParseMultipartSearch(const httplib::MultipartFormDataMap& par
   }
   call.options.filter = PartText(parts, "filter");
   call.options.fuse = PartText(parts, "fuse");
+  call.options.rerank = PartText(parts, "rerank");
   call.options.exclude_self = PartText(parts, "exclude_self") == "true";
   IMGSEARCH_RETURN_IF_ERROR(ReadResultShapeParts(parts, &call.options));
   // Several "models" fields, or one with comma-separated names.
@@ -184,6 +185,7 @@ Result<SearchCall> ParseJsonSearch(std::string_view text) {
     }
     call.options.filter = body.value("filter", "");
     call.options.fuse = body.value("fuse", "");
+    call.options.rerank = body.value("rerank", "");
     call.options.exclude_self = body.value("exclude_self", false);
     if (body.contains("models")) call.options.only = body["models"].get<std::vector<std::string>>();
     IMGSEARCH_RETURN_IF_ERROR(ReadResultShape(body, &call.options));

@@ -20,15 +20,16 @@ struct SearchCall {
   std::string label;  // how the answer names the query: "id:42" or the upload's file name
 };
 
-// {"id", "k", "filter", "fuse", "models", "exclude_self", "max_distance", "min_score",
-// "min_fused_score", "order", "date_field", "offset", "crop"}; kInvalidArgument for
-// anything else than a JSON object with an integer "id" and values of the right types. A
-// cutoff is a number (every model of its kind) or {"MODEL": number}; crop is [x, y, w, h].
+// {"id", "k", "filter", "fuse", "rerank", "models", "exclude_self", "max_distance",
+// "min_score", "min_fused_score", "order", "date_field", "offset", "crop"};
+// kInvalidArgument for anything else than a JSON object with an integer "id" and values
+// of the right types. A cutoff is a number (every model of its kind) or {"MODEL":
+// number}; crop is [x, y, w, h].
 Result<SearchCall> ParseJsonSearch(std::string_view body);
 
-// The file part "image" and the fields "k", "filter", "fuse", "exclude_self" and
-// "models" (several parts, or names separated by commas), and those of ParseJsonSearch
-// from "max_distance" on as JSON text ("crop" also as "X,Y,W,H").
+// The file part "image" and the fields "k", "filter", "fuse", "rerank", "exclude_self"
+// and "models" (several parts, or names separated by commas), and those of
+// ParseJsonSearch from "max_distance" on as JSON text ("crop" also as "X,Y,W,H").
 Result<SearchCall> ParseMultipartSearch(const httplib::MultipartFormDataMap& parts);
 
 // The query of GET /api/duplicates: "hash_distance" (bits), "similarity" (-1..1),

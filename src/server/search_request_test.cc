@@ -8,7 +8,7 @@ namespace {
 TEST(SearchRequestTest, JsonSearchReadsEveryKey) {
   auto call = ParseJsonSearch(
       R"({"id": 7, "k": 3, "filter": "width > 1", "fuse": "rrf", "models": ["phash"],
-          "exclude_self": true})");
+          "exclude_self": true, "rerank": "qe:3"})");
   ASSERT_TRUE(call.ok()) << call.status().ToString();
   EXPECT_EQ(call->query.id, 7);
   EXPECT_EQ(call->label, "id:7");
@@ -17,6 +17,7 @@ TEST(SearchRequestTest, JsonSearchReadsEveryKey) {
   EXPECT_EQ(call->options.fuse, "rrf");
   EXPECT_EQ(call->options.only, std::vector<std::string>{"phash"});
   EXPECT_TRUE(call->options.exclude_self);
+  EXPECT_EQ(call->options.rerank, "qe:3");
 }
 
 TEST(SearchRequestTest, CutoffsOrderPagingAndCropFromJsonAndMultipart) {

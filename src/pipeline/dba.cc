@@ -1,0 +1,282 @@
+#include "pipeline/dba.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "base/json.h"
+#include "index/flat_index.h"
+#include "pipeline/images.h"
+#include "pipeline/rerank.h"
+#include "store/vector_form.h"
+
+namespace imgsearch::pipeline {
+namespace {
+
+constexpr const char* kNeighbours = "neighbours";  // ids, comma-separated, nearest first
+constexpr const char* kKth = "kth";                // internal distance of the N-th neighbour
+constexpr const char* kSource = "source";          // ContentHash of the original's bytes
+
+// What a stored twin remembers of how it was made.
+struct Twin {
+  std::vector<int64_t> neighbours;
+  float kth = 0;
+  std::string source;
+};
+
+CollectionSchema TwinSchema(const CollectionSchema& model) {
+  CollectionSchema s;
+  s.name = DbaCollectionName(model.name);
+  s.description = "database-side augmented vectors of model " + model.name;
+  s.auto_id = false;
+  s.dimension = model.dimension;
+  s.scalar_fields = {
+      {kNeighbours, DataType::kVarChar}, {kKth, DataType::kDouble}, {kSource, DataType::kVarChar}};
+  return s;
+}
+
+std::string JoinIds(const std::vector<int64_t>& ids) {
+  std::string text;
+  for (int64_t id : ids) text += (text.empty() ? "" : ",") + std::to_string(id);
+  return text;
+}
+
+std::vector<int64_t> SplitIds(const std::string& text) {
+  std::vector<int64_t> ids;
+  for (size_t start = 0; start < text.size();) {
+    size_t comma = std::min(text.find(',', start), text.size());
+    ids.push_back(std::strtoll(text.substr(start, comma - start).c_str(), nullptr, 10));
+    start = comma + 1;
+  }
+  return ids;
+}
+
+// One model's originals in memory: for exact neighbours and the reverse-neighbour test.
+class Originals {
+ public:
+  Originals(index::Metric metric, size_t dim) : metric_(metric), flat_(metric, dim), dim_(dim) {}
+
+  Status Load(const Collection& collection) {
+    const CollectionSchema& schema = collection.schema();
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, AllRows(collection, {schema.vector_field}));
+    for (Row& row : rows) {
+      std::string stored = store::StoredVector(schema, row);
+      std::string indexed = store::IndexedForm(metric_, stored);
+      IMGSEARCH_RETURN_IF_ERROR(flat_.Add(1, &row.id, indexed.data()));
+      hashes_[row.id] = ContentHash(stored);
+      indexed_[row.id] = std::move(indexed);
+      raw_[row.id] = std::move(row.vector);
+    }
+    return Status::Ok();
+  }
+
+  const std::map<int64_t, std::string>& hashes() const { return hashes_; }
+
+  // The N nearest other images, nearest first (ties: smaller id), as index::Neighbor.
+  std::vector<index::Neighbor> Nearest(int64_t id, int n) const {
+    std::vector<index::Neighbor> found = flat_.Scan(indexed_.at(id).data(), size_t(n) + 1, {}, {});
+    std::erase_if(found, [id](const index::Neighbor& x) { return x.label == id; });
+    if (found.size() > size_t(n)) found.resize(size_t(n));
+    return found;
+  }
+
+  float DistanceBetween(int64_t a, int64_t b) const {
+    return index::Distance(metric_, indexed_.at(a).data(), indexed_.at(b).data(), dim_);
+  }
+
+  // The twin of `id`: its vector, neighbours and the N-th's distance.
+  Row MakeTwin(int64_t id, const Dba& dba) const {
+    std::vector<index::Neighbor> nearest = Nearest(id, dba.n);
+    std::vector<std::vector<float>> vectors;
+    std::vector<int64_t> ids;
+    for (const index::Neighbor& x : nearest) {
+      vectors.push_back(raw_.at(x.label));
+      ids.push_back(x.label);
+    }
+    Row row;
+    row.id = id;
+    row.vector = ExpandQuery(metric_, raw_.at(id), vectors, dba.alpha);
+    // Fewer than N others: any newcomer is among the nearest.
+    double kth = int(nearest.size()) < dba.n ? 3.0e38 : double(nearest.back().distance);
+    row.fields = {{kNeighbours, JoinIds(ids)}, {kKth, kth}, {kSource, hashes_.at(id)}};
+    return row;
+  }
+
+ private:
+  index::Metric metric_;
+  index::FlatIndex flat_;
+  size_t dim_;
+  std::map<int64_t, std::string> indexed_;
+  std::map<int64_t, std::vector<float>> raw_;
+  std::map<int64_t, std::string> hashes_;
+};
+
+// Would `newcomer` at `distance` rank among the twin's N nearest (as index::Neighbor orders)?
+bool Displaces(const Twin& twin, int n, int64_t newcomer, float distance) {
+  if (int(twin.neighbours.size()) < n) return true;
+  index::Neighbor last{twin.neighbours.back(), twin.kth};
+  return index::Neighbor{newcomer, distance} < last;
+}
+
+// The ids whose twin must be made again, given the stored twins and the originals.
+std::set<int64_t> Stale(const std::map<int64_t, Twin>& twins, const Originals& originals,
+                        const Dba& dba, std::set<int64_t>* gone) {
+  std::set<int64_t> fresh;  // new or changed originals
+  for (const auto& [id, hash] : originals.hashes()) {
+    auto twin = twins.find(id);
+    if (twin == twins.end() || twin->second.source != hash) fresh.insert(id);
+  }
+  for (const auto& [id, twin] : twins) {
+    auto hash = originals.hashes().find(id);
+    if (hash == originals.hashes().end() || hash->second != twin.source) gone->insert(id);
+  }
+  std::set<int64_t> stale = fresh;
+  for (const auto& [id, twin] : twins) {
+    if (stale.count(id) || !originals.hashes().count(id)) continue;
+    bool lost = std::any_of(twin.neighbours.begin(), twin.neighbours.end(),
+                            [&](int64_t n) { return gone->count(n) > 0; });
+    bool displaced = !lost && std::any_of(fresh.begin(), fresh.end(), [&](int64_t y) {
+      return Displaces(twin, dba.n, y, originals.DistanceBetween(id, y));
+    });
+    if (lost || displaced) stale.insert(id);
+  }
+  return stale;
+}
+
+Result<std::map<int64_t, Twin>> ReadTwins(const Collection& twins) {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, AllRows(twins, {kNeighbours, kKth, kSource}));
+  std::map<int64_t, Twin> out;
+  for (const Row& row : rows) {
+    Twin twin;
+    twin.neighbours = SplitIds(row.fields.value(kNeighbours, std::string()));
+    twin.kth = static_cast<float>(row.fields.value(kKth, 0.0));
+    twin.source = row.fields.value(kSource, std::string());
+    out[row.id] = std::move(twin);
+  }
+  return out;
+}
+
+Result<std::shared_ptr<Collection>> TwinCollection(Database& db, const BoundModel& model) {
+  const std::string name = DbaCollectionName(model.source.name);
+  if (!db.HasCollection(name)) {
+    IndexSpec index = model.collection->index();
+    IMGSEARCH_RETURN_IF_ERROR(db.CreateCollection(TwinSchema(model.collection->schema()),
+                                                  IndexSpec("FLAT", index.metric_type)));
+  }
+  return db.GetCollection(name);
+}
+
+// One model's twins brought in step; adds to the report.
+Status SyncModel(Database& db, BoundModel& model, const Dba& dba, bool full, DbaReport* report) {
+  IMGSEARCH_ASSIGN_OR_RETURN(index::Metric metric,
+                             index::ParseMetric(model.collection->index().metric_type));
+  IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<Collection> twins, TwinCollection(db, model));
+  Originals originals(metric, size_t(model.collection->schema().dimension));
+  IMGSEARCH_RETURN_IF_ERROR(originals.Load(*model.collection));
+  std::map<int64_t, Twin> stored;
+  if (!full) {
+    IMGSEARCH_ASSIGN_OR_RETURN(stored, ReadTwins(*twins));
+  }
+  std::set<int64_t> gone;
+  std::set<int64_t> stale = Stale(stored, originals, dba, &gone);
+  if (full) {
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, AllRows(*twins, {}));
+    for (const Row& row : rows)
+      if (!originals.hashes().count(row.id)) gone.insert(row.id);
+  }
+  std::vector<int64_t> removed;
+  for (int64_t id : gone)
+    if (!originals.hashes().count(id)) removed.push_back(id);
+  if (!removed.empty()) IMGSEARCH_RETURN_IF_ERROR(twins->Delete(removed).status());
+  std::vector<Row> rows;
+  for (int64_t id : stale) {
+    rows.push_back(originals.MakeTwin(id, dba));
+    if (rows.size() == 512) {
+      IMGSEARCH_RETURN_IF_ERROR(twins->Upsert(std::move(rows)).status());
+      rows.clear();
+    }
+  }
+  if (!rows.empty()) IMGSEARCH_RETURN_IF_ERROR(twins->Upsert(std::move(rows)).status());
+  report->remade += stale.size();
+  report->removed += removed.size();
+  report->twins += size_t(twins->Count());
+  model.augmented = twins;
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string Dba::ToString() const {
+  if (!on()) return "off";
+  return Rerank{n, alpha}.ToString().substr(3);  // "N,alpha=A"
+}
+
+Result<Dba> ParseDba(const std::string& text) {
+  if (text == "off" || text == "0") return Dba{};
+  Result<Rerank> as_qe = ParseRerank("qe:" + text);
+  if (!as_qe.ok()) {
+    return Status::InvalidArgument("dba \"" + text + "\": expected off, N or N,alpha=A (N 1 to " +
+                                   std::to_string(kMaxQe) + ", A 0 to 20)");
+  }
+  return Dba{as_qe->qe, as_qe->alpha};
+}
+
+std::string DbaCollectionName(const std::string& model) {
+  return model + "__dba";
+}
+
+std::string DbaSetting(const Dba& dba) {
+  return nlohmann::json{{"n", dba.n}, {"alpha", dba.alpha}}.dump();
+}
+
+Result<Dba> StoredDba(const Database& db) {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::optional<std::string> text, db.GetSetting(kDbaSetting));
+  if (!text) return Dba{};
+  Result<nlohmann::json> parsed = base::ParseJson(*text);
+  Dba dba;
+  bool good = parsed.ok() && parsed->is_object() && (*parsed)["n"].is_number_integer() &&
+              (*parsed)["alpha"].is_number();
+  if (good) {
+    dba.n = (*parsed)["n"].get<int>();
+    dba.alpha = (*parsed)["alpha"].get<double>();
+    good = dba.n >= 0 && dba.n <= kMaxQe && dba.alpha >= 0 && dba.alpha <= 20;
+  }
+  if (!good) return Status::Corruption("the library's dba setting is unreadable: run tune --dba");
+  return dba;
+}
+
+Result<DbaReport> SyncDba(Database& db, std::vector<BoundModel>& models, const Dba& dba,
+                          bool full) {
+  auto started = std::chrono::steady_clock::now();
+  DbaReport report;
+  if (!dba.on()) return report;
+  for (BoundModel& model : models) {
+    if (model.collection->schema().binary()) continue;
+    IMGSEARCH_RETURN_IF_ERROR(SyncModel(db, model, dba, full, &report));
+  }
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+Status DropDba(Database& db, std::vector<BoundModel>& models) {
+  for (BoundModel& model : models) {
+    model.augmented.reset();
+    const std::string name = DbaCollectionName(model.source.name);
+    if (db.HasCollection(name)) IMGSEARCH_RETURN_IF_ERROR(db.DropCollection(name));
+  }
+  return Status::Ok();
+}
+
+Status AttachDba(Database& db, std::vector<BoundModel>& models) {
+  for (BoundModel& model : models) {
+    const std::string name = DbaCollectionName(model.source.name);
+    if (model.collection->schema().binary() || !db.HasCollection(name)) continue;
+    IMGSEARCH_ASSIGN_OR_RETURN(model.augmented, db.GetCollection(name));
+  }
+  return Status::Ok();
+}
+
+}  // namespace imgsearch::pipeline
