@@ -88,7 +88,8 @@ Status CheckCutoffsAndOrder(const std::vector<BoundModel>& models, const SearchO
     return Status::InvalidArgument("offset must be between 0 and " +
                                    std::to_string(kMaxSearchDepth) + " - k");
   for (bool similarity : {false, true}) {
-    for (const auto& [name, cutoff] : similarity ? options.min_score : options.max_distance) {
+    for (const auto& entry : similarity ? options.min_score : options.max_distance) {
+      const std::string& name = entry.first;  // a lambda below uses it (no bindings there)
       if (name.empty()) continue;
       auto model = std::find_if(models.begin(), models.end(),
                                 [&](const BoundModel& m) { return m.source.name == name; });
