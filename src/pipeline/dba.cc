@@ -133,7 +133,9 @@ std::set<int64_t> Stale(const std::map<int64_t, Twin>& twins, const Originals& o
     if (hash == originals.hashes().end() || hash->second != twin.source) gone->insert(id);
   }
   std::set<int64_t> stale = fresh;
-  for (const auto& [id, twin] : twins) {
+  for (const auto& entry : twins) {
+    const int64_t id = entry.first;  // lambdas below use them (no bindings there)
+    const Twin& twin = entry.second;
     if (stale.count(id) || !originals.hashes().count(id)) continue;
     bool lost = std::any_of(twin.neighbours.begin(), twin.neighbours.end(),
                             [&](int64_t n) { return gone->count(n) > 0; });
