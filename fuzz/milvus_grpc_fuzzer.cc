@@ -24,7 +24,11 @@ using imgsearch::server::MilvusApi;
 namespace protobuf = google::protobuf;
 
 const protobuf::ServiceDescriptor& Service() {
-  return *milvus::proto::milvus::MilvusService::descriptor();
+  static const protobuf::ServiceDescriptor* service =
+      protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          "milvus.proto.milvus.MilvusService");
+  FUZZ_CHECK(service != nullptr, "MilvusService is not among the generated descriptors");
+  return *service;
 }
 
 struct Call {

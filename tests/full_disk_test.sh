@@ -86,7 +86,7 @@ for _ in $(seq 100); do
   grep -q "serving" "$WORK/serve.out" 2>/dev/null && break
   sleep 0.1
 done
-url=$(grep -o 'http://[^ ]*' "$WORK/serve.out") || fail "the server did not start: $(cat "$WORK/serve.err")"
+url=$(grep -o -m1 'http://[^ ]*' "$WORK/serve.out") || fail "the server did not start: $(cat "$WORK/serve.err")"
 : >"$WORK/acknowledged-ids"
 full_answer=""
 for photo in "$WORK"/uploads/*.png; do
@@ -126,7 +126,7 @@ for _ in $(seq 100); do
   grep -q "serving" "$WORK/serve2.out" 2>/dev/null && break
   sleep 0.1
 done
-url=$(grep -o 'http://[^ ]*' "$WORK/serve2.out")
+url=$(grep -o -m1 'http://[^ ]*' "$WORK/serve2.out")
 code=$(curl -s -o /dev/null -w '%{http_code}' -F "image=@$WORK/uploads/099.png" "$url/api/images")
 [[ "$code" == 201 ]] || fail "an upload after freeing space answers $code"
 echo "PASS"

@@ -135,7 +135,8 @@ def test_compare_evaluate_tune_duplicates(library: imgsearch.Library, classes_di
     duplicates = library.find_duplicates()
     assert isinstance(duplicates, imgsearch.DuplicateReport)
     paths = [{Path(i.path).name for i in g.images} for g in duplicates.groups]
-    assert {"red_0.png", "copy_of_red_0.png"} in paths
+    # red_2 is red_0 upside down (class_picture), so it may join their group.
+    assert any({"red_0.png", "copy_of_red_0.png"} <= group for group in paths)
     assert duplicates.to_dict()["groups"] and "<html" in duplicates.to_html()[:300].lower()
 
 

@@ -67,8 +67,8 @@ int RunServe(ServeOptions options) {
   std::printf("imgsearch serving %s on http://%s:%d\n", options.db.c_str(),
               options.server.host.c_str(), *port);
   if (int grpc_port = (*server)->grpc_port(); grpc_port != 0) {
-    std::printf("Milvus gRPC (pymilvus: MilvusClient(\"http://%s:%d\")) on %s:%d\n",
-                options.server.host.c_str(), grpc_port, options.server.host.c_str(), grpc_port);
+    std::printf("Milvus gRPC (pymilvus and the other Milvus SDKs) on %s:%d\n",
+                options.server.host.c_str(), grpc_port);
   }
   std::fflush(stdout);
   std::thread waiter([&] {
