@@ -8,8 +8,8 @@
 // exception that escaped a handler or an internal error); and after the calls, the database closes
 // and opens again with the same collections and row counts (what was acknowledged is kept).
 #include "fuzz_check.h"
-#include "milvus_fixture.h"
 #include "imgsearch/database.h"
+#include "milvus_fixture.h"
 #include "server/http_reply.h"
 #include "server/milvus_api.h"
 

@@ -82,7 +82,6 @@ std::map<std::string, int64_t> Counts(const Database& db) {
   return counts;
 }
 
-
 }  // namespace
 
 void RunOnCopyAndReopen(const std::function<void(Database&)>& calls) {

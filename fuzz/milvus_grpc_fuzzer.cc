@@ -40,7 +40,8 @@ std::vector<Call> CallsOf(std::string_view input) {
   std::vector<Call> calls;
   while (input.size() >= 3 && calls.size() < 4) {
     auto byte = [&](size_t i) { return size_t(static_cast<unsigned char>(input[i])); };
-    const protobuf::MethodDescriptor* method = Service().method(int(byte(0) % size_t(Service().method_count())));
+    const protobuf::MethodDescriptor* method =
+        Service().method(int(byte(0) % size_t(Service().method_count())));
     size_t length = std::min(byte(1) | (byte(2) << 8), input.size() - 3);
     calls.push_back({method, std::string(input.substr(3, length))});
     input.remove_prefix(3 + length);

@@ -70,7 +70,8 @@ class ServeProcess {
     int out[2];
     EXPECT_EQ(pipe(out), 0);
     err_path_ = MakeTempDir() + "/err";
-    bool grpc_given = std::find(extra_args.begin(), extra_args.end(), "--grpc-port") != extra_args.end();
+    bool grpc_given =
+        std::find(extra_args.begin(), extra_args.end(), "--grpc-port") != extra_args.end();
     if (!grpc_given) extra_args.insert(extra_args.end(), {"--grpc-port", "-1"});
     pid_ = fork();
     if (pid_ == 0) {

@@ -96,9 +96,10 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(0, 65535));
   options->server.grpc_port = 19530;  // Milvus's own port
   CLI::Option* grpc_port =
-      cmd->add_option("--grpc-port", options->server.grpc_port,
-                      "Port of Milvus's gRPC protocol, for pymilvus and other Milvus SDKs "
-                      "(default 19530, skipped with a warning when taken; 0: off; -1: any free port)")
+      cmd->add_option(
+             "--grpc-port", options->server.grpc_port,
+             "Port of Milvus's gRPC protocol, for pymilvus and other Milvus SDKs "
+             "(default 19530, skipped with a warning when taken; 0: off; -1: any free port)")
           ->check(CLI::Range(-1, 65535));
   cmd->add_option("--token", options->tokens,
                   "Bearer token, TOKEN (read) or TOKEN:write (repeatable)")

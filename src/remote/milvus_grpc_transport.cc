@@ -31,11 +31,16 @@ struct TransportFailure {
 int StatusFor(grpc::StatusCode code) {
   switch (code) {
     case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return 503;
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return 408;
-    case grpc::StatusCode::UNAUTHENTICATED: return 401;
-    case grpc::StatusCode::PERMISSION_DENIED: return 403;
-    default: return 500;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return 503;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return 408;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return 401;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return 403;
+    default:
+      return 500;
   }
 }
 
@@ -46,8 +51,8 @@ class MilvusGrpcTransport final : public MilvusTransport {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(INT32_MAX);
     args.SetMaxSendMessageSize(INT32_MAX);
-    auto credentials =
-        endpoint.tls ? grpc::SslCredentials(grpc::SslCredentialsOptions()) : grpc::InsecureChannelCredentials();
+    auto credentials = endpoint.tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
+                                    : grpc::InsecureChannelCredentials();
     channel_ = grpc::CreateCustomChannel(endpoint.host + ":" + std::to_string(endpoint.port),
                                          credentials, args);
     stub_ = milvuspb::MilvusService::NewStub(channel_);
@@ -66,8 +71,8 @@ class MilvusGrpcTransport final : public MilvusTransport {
       RouteAnswer answer{200, {{"code", 0}, {"data", data}}, ""};
       return answer;
     } catch (const MilvusFailure& failure) {
-      return RouteAnswer{200, {{"code", failure.code}, {"message", failure.message}},
-                         failure.message};
+      return RouteAnswer{
+          200, {{"code", failure.code}, {"message", failure.message}}, failure.message};
     } catch (const TransportFailure& failure) {
       if (failure.status == 503) return Status::IOError(describe_ + ": " + failure.message);
       return RouteAnswer{failure.status, json(), failure.message};
@@ -96,9 +101,9 @@ class MilvusGrpcTransport final : public MilvusTransport {
       Resp response;
       grpc::Status status = (transport->stub_.get()->*method)(&context, req, &response);
       if (!status.ok()) {
-        throw TransportFailure{StatusFor(status.error_code()),
-                               "gRPC " + std::to_string(int(status.error_code())) + ": " +
-                                   status.error_message()};
+        throw TransportFailure{
+            StatusFor(status.error_code()),
+            "gRPC " + std::to_string(int(status.error_code())) + ": " + status.error_message()};
       }
       Check(StatusOf(response));
       return response;
@@ -190,8 +195,8 @@ json MilvusGrpcTransport::Dispatch(const std::string& route, const Request& r) {
     return json::object();
   }
   if (route == "collections/get_stats") {
-    auto stats = r.Rpc(&Stub::GetCollectionStatistics,
-                       With<milvuspb::GetCollectionStatisticsRequest>(r));
+    auto stats =
+        r.Rpc(&Stub::GetCollectionStatistics, With<milvuspb::GetCollectionStatisticsRequest>(r));
     int64_t rows = 0;
     for (const commonpb::KeyValuePair& kv : stats.stats()) {
       if (kv.key() == "row_count") rows = std::atoll(kv.value().c_str());
@@ -199,7 +204,8 @@ json MilvusGrpcTransport::Dispatch(const std::string& route, const Request& r) {
     return {{"rowCount", rows}};
   }
   if (route == "indexes/describe") return DescribeIndex(r, r.body.value("indexName", ""));
-  if (route == "indexes/create") return CreateIndexes(r, r.body.value("indexParams", json::array()));
+  if (route == "indexes/create")
+    return CreateIndexes(r, r.body.value("indexParams", json::array()));
   if (route == "indexes/drop") {
     auto req = With<milvuspb::DropIndexRequest>(r);
     req.set_index_name(r.body.value("indexName", ""));
@@ -218,7 +224,8 @@ json MilvusGrpcTransport::Dispatch(const std::string& route, const Request& r) {
   if (route == "entities/query") return Query(r, r.body.value("filter", ""));
   if (route == "entities/get") {
     std::string ids;
-    for (const json& id : r.body.value("id", json::array())) ids += (ids.empty() ? "" : ", ") + id.dump();
+    for (const json& id : r.body.value("id", json::array()))
+      ids += (ids.empty() ? "" : ", ") + id.dump();
     return Query(r, Fields(r).primary + " in [" + ids + "]");
   }
   if (route == "entities/search") return Search(r);
@@ -289,7 +296,8 @@ json MilvusGrpcTransport::DescribeIndex(const Request& r, const std::string& ind
   const milvuspb::DescribeIndexResponse described = r.Rpc(&Stub::DescribeIndex, req);
   for (const milvuspb::IndexDescription& d : described.index_descriptions()) {
     std::map<std::string, std::string> params = milvus_proto::KeyValueMap(d.params());
-    json index_params = params.count("params") ? milvus_proto::ValueJson(params["params"]) : json::object();
+    json index_params =
+        params.count("params") ? milvus_proto::ValueJson(params["params"]) : json::object();
     if (!index_params.is_object()) index_params = json::object();
     for (const auto& [key, value] : params) {  // Milvus 2.3 lists the parameters flat
       if (key != "params" && key != "index_type" && key != "metric_type")
@@ -350,7 +358,8 @@ void FillColumns(const json& rows, const CollectionFields& fields, Req* req) {
     meta->set_field_name("$meta");
     meta->set_type(schemapb::JSON);
     meta->set_is_dynamic(true);
-    for (size_t i = 0; i < rows.size(); ++i) meta->mutable_scalars()->mutable_json_data()->add_data("{}");
+    for (size_t i = 0; i < rows.size(); ++i)
+      meta->mutable_scalars()->mutable_json_data()->add_data("{}");
   }
   req->set_num_rows(uint32_t(rows.size()));
 }

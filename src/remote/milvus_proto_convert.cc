@@ -54,15 +54,33 @@ Column ReadColumn(const schemapb::FieldData& f) {
   }
   const schemapb::ScalarField& s = f.scalars();
   switch (s.data_case()) {
-    case schemapb::ScalarField::kBoolData: c.count = size_t(s.bool_data().data_size()); break;
-    case schemapb::ScalarField::kIntData: c.count = size_t(s.int_data().data_size()); break;
-    case schemapb::ScalarField::kLongData: c.count = size_t(s.long_data().data_size()); break;
-    case schemapb::ScalarField::kFloatData: c.count = size_t(s.float_data().data_size()); break;
-    case schemapb::ScalarField::kDoubleData: c.count = size_t(s.double_data().data_size()); break;
-    case schemapb::ScalarField::kStringData: c.count = size_t(s.string_data().data_size()); break;
-    case schemapb::ScalarField::kJsonData: c.count = size_t(s.json_data().data_size()); break;
-    case schemapb::ScalarField::kArrayData: c.count = size_t(s.array_data().data_size()); break;
-    case schemapb::ScalarField::DATA_NOT_SET: c.count = 0; break;
+    case schemapb::ScalarField::kBoolData:
+      c.count = size_t(s.bool_data().data_size());
+      break;
+    case schemapb::ScalarField::kIntData:
+      c.count = size_t(s.int_data().data_size());
+      break;
+    case schemapb::ScalarField::kLongData:
+      c.count = size_t(s.long_data().data_size());
+      break;
+    case schemapb::ScalarField::kFloatData:
+      c.count = size_t(s.float_data().data_size());
+      break;
+    case schemapb::ScalarField::kDoubleData:
+      c.count = size_t(s.double_data().data_size());
+      break;
+    case schemapb::ScalarField::kStringData:
+      c.count = size_t(s.string_data().data_size());
+      break;
+    case schemapb::ScalarField::kJsonData:
+      c.count = size_t(s.json_data().data_size());
+      break;
+    case schemapb::ScalarField::kArrayData:
+      c.count = size_t(s.array_data().data_size());
+      break;
+    case schemapb::ScalarField::DATA_NOT_SET:
+      c.count = 0;
+      break;
     default:
       Fail(kMilvusParameterInvalid,
            "field \"" + name + "\": imgsearch does not store " + schemapb::DataType_Name(f.type()));
@@ -120,16 +138,24 @@ json Column::Value(size_t i) const {
   }
   const schemapb::ScalarField& s = f.scalars();
   switch (s.data_case()) {
-    case schemapb::ScalarField::kBoolData: return s.bool_data().data(int(i));
-    case schemapb::ScalarField::kIntData: return s.int_data().data(int(i));
-    case schemapb::ScalarField::kLongData: return s.long_data().data(int(i));
-    case schemapb::ScalarField::kFloatData: return s.float_data().data(int(i));
-    case schemapb::ScalarField::kDoubleData: return s.double_data().data(int(i));
-    case schemapb::ScalarField::kStringData: return s.string_data().data(int(i));
+    case schemapb::ScalarField::kBoolData:
+      return s.bool_data().data(int(i));
+    case schemapb::ScalarField::kIntData:
+      return s.int_data().data(int(i));
+    case schemapb::ScalarField::kLongData:
+      return s.long_data().data(int(i));
+    case schemapb::ScalarField::kFloatData:
+      return s.float_data().data(int(i));
+    case schemapb::ScalarField::kDoubleData:
+      return s.double_data().data(int(i));
+    case schemapb::ScalarField::kStringData:
+      return s.string_data().data(int(i));
     case schemapb::ScalarField::kJsonData:
       return JsonValue(s.json_data().data(int(i)), f.field_name());
-    case schemapb::ScalarField::kArrayData: return ArrayValue(s.array_data().data(int(i)));
-    default: return nullptr;
+    case schemapb::ScalarField::kArrayData:
+      return ArrayValue(s.array_data().data(int(i)));
+    default:
+      return nullptr;
   }
 }
 
@@ -228,15 +254,27 @@ void AppendValue(const json& v, const FieldInfo& info, schemapb::FieldData* f) {
   bool vector = info.type == schemapb::FloatVector || info.type == schemapb::BinaryVector;
   schemapb::ScalarField* s = vector ? nullptr : f->mutable_scalars();
   switch (info.type) {
-    case schemapb::Bool: s->mutable_bool_data()->add_data(!null && v.is_boolean() && v.get<bool>()); break;
+    case schemapb::Bool:
+      s->mutable_bool_data()->add_data(!null && v.is_boolean() && v.get<bool>());
+      break;
     case schemapb::Int8:
     case schemapb::Int16:
-    case schemapb::Int32: s->mutable_int_data()->add_data(null ? 0 : int32_t(Int64Of(v).value_or(0))); break;
-    case schemapb::Int64: s->mutable_long_data()->add_data(null ? 0 : Int64Of(v).value_or(0)); break;
-    case schemapb::Float: s->mutable_float_data()->add_data(v.is_number() ? v.get<float>() : 0.f); break;
-    case schemapb::Double: s->mutable_double_data()->add_data(v.is_number() ? v.get<double>() : 0.0); break;
+    case schemapb::Int32:
+      s->mutable_int_data()->add_data(null ? 0 : int32_t(Int64Of(v).value_or(0)));
+      break;
+    case schemapb::Int64:
+      s->mutable_long_data()->add_data(null ? 0 : Int64Of(v).value_or(0));
+      break;
+    case schemapb::Float:
+      s->mutable_float_data()->add_data(v.is_number() ? v.get<float>() : 0.f);
+      break;
+    case schemapb::Double:
+      s->mutable_double_data()->add_data(v.is_number() ? v.get<double>() : 0.0);
+      break;
     case schemapb::String:
-    case schemapb::VarChar: s->mutable_string_data()->add_data(v.is_string() ? v.get<std::string>() : ""); break;
+    case schemapb::VarChar:
+      s->mutable_string_data()->add_data(v.is_string() ? v.get<std::string>() : "");
+      break;
     case schemapb::JSON:
       // The dialect returns JSON fields as JSON text.
       s->mutable_json_data()->add_data(null ? "" : v.is_string() ? v.get<std::string>() : v.dump());
@@ -258,23 +296,39 @@ void AppendValue(const json& v, const FieldInfo& info, schemapb::FieldData* f) {
       vec->mutable_binary_vector()->append(bytes);
       break;
     }
-    default: Fail(kMilvusUnexpected, "cannot return a field of type " + schemapb::DataType_Name(info.type));
+    default:
+      Fail(kMilvusUnexpected,
+           "cannot return a field of type " + schemapb::DataType_Name(info.type));
   }
 }
 
 // Sets a column's kind of data, so that a column without rows still says its type.
 void InitColumn(const FieldInfo& info, schemapb::FieldData* f) {
   switch (info.type) {
-    case schemapb::Bool: f->mutable_scalars()->mutable_bool_data(); break;
+    case schemapb::Bool:
+      f->mutable_scalars()->mutable_bool_data();
+      break;
     case schemapb::Int8:
     case schemapb::Int16:
-    case schemapb::Int32: f->mutable_scalars()->mutable_int_data(); break;
-    case schemapb::Int64: f->mutable_scalars()->mutable_long_data(); break;
-    case schemapb::Float: f->mutable_scalars()->mutable_float_data(); break;
-    case schemapb::Double: f->mutable_scalars()->mutable_double_data(); break;
+    case schemapb::Int32:
+      f->mutable_scalars()->mutable_int_data();
+      break;
+    case schemapb::Int64:
+      f->mutable_scalars()->mutable_long_data();
+      break;
+    case schemapb::Float:
+      f->mutable_scalars()->mutable_float_data();
+      break;
+    case schemapb::Double:
+      f->mutable_scalars()->mutable_double_data();
+      break;
     case schemapb::String:
-    case schemapb::VarChar: f->mutable_scalars()->mutable_string_data(); break;
-    case schemapb::JSON: f->mutable_scalars()->mutable_json_data(); break;
+    case schemapb::VarChar:
+      f->mutable_scalars()->mutable_string_data();
+      break;
+    case schemapb::JSON:
+      f->mutable_scalars()->mutable_json_data();
+      break;
     case schemapb::FloatVector:
       f->mutable_vectors()->set_dim(info.dim);
       f->mutable_vectors()->mutable_float_vector();
@@ -283,7 +337,8 @@ void InitColumn(const FieldInfo& info, schemapb::FieldData* f) {
       f->mutable_vectors()->set_dim(info.dim);
       f->mutable_vectors()->mutable_binary_vector();
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -399,10 +454,9 @@ json VectorsFromPlaceholders(const std::string& placeholder_group) {
     } else if (p.type() == commonpb::PlaceholderType::BinaryVector) {
       for (char b : bytes) vector.push_back(uint8_t(b));
     } else {
-      Fail(kMilvusParameterInvalid,
-           "imgsearch searches with float or binary vectors, not " +
-               commonpb::PlaceholderType_Name(p.type()) +
-               " (sparse vectors and text search are not supported)");
+      Fail(kMilvusParameterInvalid, "imgsearch searches with float or binary vectors, not " +
+                                        commonpb::PlaceholderType_Name(p.type()) +
+                                        " (sparse vectors and text search are not supported)");
     }
     data.push_back(std::move(vector));
   }

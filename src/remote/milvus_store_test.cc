@@ -144,9 +144,8 @@ TEST(MilvusLocationTest, ParsesSchemesHostsAndPorts) {
   auto rest_tls = ParseMilvusLocation("milvus+rest+https://h");
   ASSERT_TRUE(rest_tls.ok());
   EXPECT_TRUE(rest_tls->rest && rest_tls->tls);
-  for (const char* bad :
-       {"milvus://", "milvus://h:0", "milvus://h:x", "http://h:1", "milvus://h/p:1",
-        "milvus+ftp://h:1"})
+  for (const char* bad : {"milvus://", "milvus://h:0", "milvus://h:x", "http://h:1",
+                          "milvus://h/p:1", "milvus+ftp://h:1"})
     EXPECT_FALSE(ParseMilvusLocation(bad).ok()) << bad;
   EXPECT_TRUE(IsMilvusLocation("milvus+https://h:1"));
   EXPECT_FALSE(IsMilvusLocation("/tmp/milvus://"));

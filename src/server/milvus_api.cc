@@ -219,9 +219,9 @@ namespace {
 // ignored, since ignoring them would change the answer.
 bool UnsupportedParameter(const std::string& key) {
   static const std::set<std::string> keys = {
-      "groupingField", "groupSize",   "strictGroupSize", "exprParams",
-      "functions",     "searchByPrimaryKeys", "properties", "numPartitions",
-      "partitionKey",  "isClusteringKey", "analyzerName", "iterator"};
+      "groupingField", "groupSize",           "strictGroupSize", "exprParams",
+      "functions",     "searchByPrimaryKeys", "properties",      "numPartitions",
+      "partitionKey",  "isClusteringKey",     "analyzerName",    "iterator"};
   return keys.count(key) > 0;
 }
 

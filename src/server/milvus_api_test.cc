@@ -217,17 +217,19 @@ TEST_F(MilvusApiTest, Int64AsStringsForJavaScriptClients) {
 // As lenient as Milvus: keys Milvus does not read are ignored (its own REST tests send
 // primaryField and vectorField), and creating the same collection twice succeeds.
 TEST_F(MilvusApiTest, KeysMilvusIgnoresAreIgnoredAndAnIdenticalCreateSucceeds) {
-  json create = {{"collectionName", "lenient"}, {"dimension", 2}, {"primaryField", "id"},
-                 {"vectorField", "vector"}, {"somethingElse", {1, 2}}};
+  json create = {{"collectionName", "lenient"},
+                 {"dimension", 2},
+                 {"primaryField", "id"},
+                 {"vectorField", "vector"},
+                 {"somethingElse", {1, 2}}};
   Ok("collections/create", create);
   Ok("collections/create", create);
   Ok("entities/insert", {{"collectionName", "lenient"},
                          {"data", {{{"id", 1}, {"vector", {1, 0}}}}},
                          {"vectorField", "vector"}});
-  json hits = Ok("entities/search", {{"collectionName", "lenient"},
-                                     {"data", {{1, 0}}},
-                                     {"primaryField", "id"},
-                                     {"limit", 1}});
+  json hits =
+      Ok("entities/search",
+         {{"collectionName", "lenient"}, {"data", {{1, 0}}}, {"primaryField", "id"}, {"limit", 1}});
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0]["id"], 1);
   // ... but a key that Milvus reads and imgsearch cannot honour is refused by name.
@@ -235,7 +237,8 @@ TEST_F(MilvusApiTest, KeysMilvusIgnoresAreIgnoredAndAnIdenticalCreateSucceeds) {
           1100, "groupSize");
   // Booleans written as text are read as Milvus reads them (Go's strconv.ParseBool).
   Ok("collections/create", {{"collectionName", "textual"}, {"dimension", 2}, {"autoID", "true"}});
-  json ids = Ok("entities/insert", {{"collectionName", "textual"}, {"data", {{{"vector", {1, 0}}}}}});
+  json ids =
+      Ok("entities/insert", {{"collectionName", "textual"}, {"data", {{{"vector", {1, 0}}}}}});
   EXPECT_EQ(ids["insertCount"], 1);
   Refused("collections/create", {{"collectionName", "t2"}, {"dimension", 2}, {"autoID", "yes"}},
           1801, "true or false");

@@ -5,11 +5,11 @@
 #include <functional>
 
 #include "base/base64.h"
-#include "milvus.pb.h"
-#include "server/grpc/milvus_grpc.h"
-#include "remote/milvus_proto_convert.h"
-#include "server/milvus_request.h"
 #include "imgsearch/version.h"
+#include "milvus.pb.h"
+#include "remote/milvus_proto_convert.h"
+#include "server/grpc/milvus_grpc.h"
+#include "server/milvus_request.h"
 
 namespace imgsearch::server {
 
@@ -80,7 +80,9 @@ void SetStatus(commonpb::Status* status, int code, const std::string& message) {
   status->set_retriable(false);
 }
 
-commonpb::Status* StatusOf(commonpb::Status* status) { return status; }
+commonpb::Status* StatusOf(commonpb::Status* status) {
+  return status;
+}
 template <typename Response>
 commonpb::Status* StatusOf(Response* response) {
   return response->mutable_status();
@@ -198,8 +200,7 @@ void ShowCollections(MilvusApi& api, const milvuspb::ShowCollectionsRequest& req
   }
 }
 
-void DropCollection(MilvusApi& api, const milvuspb::DropCollectionRequest& req,
-                    commonpb::Status*) {
+void DropCollection(MilvusApi& api, const milvuspb::DropCollectionRequest& req, commonpb::Status*) {
   Route(api, "collections/drop", Body(req.db_name(), req.collection_name()));
 }
 
@@ -219,8 +220,7 @@ void CollectionStatistics(MilvusApi& api, const milvuspb::GetCollectionStatistic
   kv->set_value(std::to_string(d.value("rowCount", int64_t(0))));
 }
 
-void LoadCollection(MilvusApi& api, const milvuspb::LoadCollectionRequest& req,
-                    commonpb::Status*) {
+void LoadCollection(MilvusApi& api, const milvuspb::LoadCollectionRequest& req, commonpb::Status*) {
   Route(api, "collections/load", Body(req.db_name(), req.collection_name()));
 }
 
@@ -245,7 +245,8 @@ void GetLoadState(MilvusApi& api, const milvuspb::GetLoadStateRequest& req,
 void GetLoadingProgress(MilvusApi& api, const milvuspb::GetLoadingProgressRequest& req,
                         milvuspb::GetLoadingProgressResponse* out) {
   if (!Loaded(api, req.db_name(), req.collection_name(), req.partition_names()))
-    Fail(kMilvusCollectionNotLoaded, "collection not loaded[collection=" + req.collection_name() + "]");
+    Fail(kMilvusCollectionNotLoaded,
+         "collection not loaded[collection=" + req.collection_name() + "]");
   out->set_progress(100);
   out->set_refresh_progress(100);
 }
@@ -257,7 +258,8 @@ void CreateIndex(MilvusApi& api, const milvuspb::CreateIndexRequest& req, common
   json params = json::object();
   if (extra.count("params")) {
     params = ValueJson(extra["params"]);
-    if (!params.is_object()) Fail(kMilvusIncorrectParameterFormat, "index params must be a JSON object");
+    if (!params.is_object())
+      Fail(kMilvusIncorrectParameterFormat, "index params must be a JSON object");
   }
   json index = {{"fieldName", req.field_name()}};
   if (!req.index_name().empty()) index["indexName"] = req.index_name();
@@ -368,8 +370,7 @@ void Delete(MilvusApi& api, const milvuspb::DeleteRequest& req, milvuspb::Mutati
 // --- reads ------------------------------------------------------------------------------
 
 CollectionFields FieldsOf(MilvusApi& api, const std::string& db, const std::string& collection) {
-  return milvus_proto::FieldsFromDescribe(
-      Data(api, "collections/describe", Body(db, collection)));
+  return milvus_proto::FieldsFromDescribe(Data(api, "collections/describe", Body(db, collection)));
 }
 
 // The keys of the answer's rows, in order of first appearance: the columns to return.
@@ -397,7 +398,8 @@ json SearchBody(const milvuspb::SearchRequest& req, bool hybrid) {
   body["data"] = milvus_proto::VectorsFromPlaceholders(req.placeholder_group());
   if (!req.dsl().empty()) body["filter"] = req.dsl();
   json params = kv.count("params") ? ValueJson(kv["params"]) : json::object();
-  if (!params.is_object()) Fail(kMilvusIncorrectParameterFormat, "search params must be a JSON object");
+  if (!params.is_object())
+    Fail(kMilvusIncorrectParameterFormat, "search params must be a JSON object");
   std::string metric = kv.count("metric_type") ? kv["metric_type"] : "";
   if (metric.empty() && params.contains("metric_type") && params["metric_type"].is_string())
     metric = params["metric_type"];
@@ -424,7 +426,8 @@ json SearchBody(const milvuspb::SearchRequest& req, bool hybrid) {
 }
 
 void SearchResultsOf(MilvusApi& api, const std::string& db, const std::string& collection,
-                     const MilvusReply& reply, const google::protobuf::RepeatedPtrField<std::string>& requested,
+                     const MilvusReply& reply,
+                     const google::protobuf::RepeatedPtrField<std::string>& requested,
                      int64_t limit, milvuspb::SearchResults* out) {
   CollectionFields fields = FieldsOf(api, db, collection);
   const json& hits = reply.data;
@@ -461,16 +464,19 @@ void Search(MilvusApi& api, const milvuspb::SearchRequest& req, milvuspb::Search
   if (req.partition_names_size() > 0) body["partitionNames"] = Names(req.partition_names());
   // No output fields: ids and distances alone, as Milvus answers a search.
   body["outputFields"] = Names(req.output_fields());
-  int64_t limit = body.contains("limit") && body["limit"].is_number_integer() ? int64_t(body["limit"]) : 100;
+  int64_t limit =
+      body.contains("limit") && body["limit"].is_number_integer() ? int64_t(body["limit"]) : 100;
   MilvusReply reply = Route(api, "entities/search", body);
-  SearchResultsOf(api, req.db_name(), req.collection_name(), reply, req.output_fields(), limit, out);
+  SearchResultsOf(api, req.db_name(), req.collection_name(), reply, req.output_fields(), limit,
+                  out);
 }
 
 void HybridSearch(MilvusApi& api, const milvuspb::HybridSearchRequest& req,
                   milvuspb::SearchResults* out) {
   json body = Body(req.db_name(), req.collection_name());
   json searches = json::array();
-  for (const milvuspb::SearchRequest& sub : req.requests()) searches.push_back(SearchBody(sub, true));
+  for (const milvuspb::SearchRequest& sub : req.requests())
+    searches.push_back(SearchBody(sub, true));
   body["search"] = searches;
   std::map<std::string, std::string> rank = KeyValueMap(req.rank_params());
   json rerank = {{"strategy", rank.count("strategy") ? rank["strategy"] : "rrf"}};
@@ -486,7 +492,8 @@ void HybridSearch(MilvusApi& api, const milvuspb::HybridSearchRequest& req,
   if (req.partition_names_size() > 0) body["partitionNames"] = Names(req.partition_names());
   if (req.output_fields_size() > 0) body["outputFields"] = Names(req.output_fields());
   MilvusReply reply = Route(api, "entities/hybrid_search", body);
-  SearchResultsOf(api, req.db_name(), req.collection_name(), reply, req.output_fields(), limit, out);
+  SearchResultsOf(api, req.db_name(), req.collection_name(), reply, req.output_fields(), limit,
+                  out);
 }
 
 void Query(MilvusApi& api, const milvuspb::QueryRequest& req, milvuspb::QueryResults* out) {
@@ -504,10 +511,10 @@ void Query(MilvusApi& api, const milvuspb::QueryRequest& req, milvuspb::QueryRes
   std::vector<std::string> names = RowKeys(rows, {});
   if (rows.empty()) {  // empty columns still name the fields, as Milvus answers
     names = {fields.primary};
-    for (const std::string& name : req.output_fields().empty()
-                                       ? fields.order
-                                       : std::vector<std::string>(req.output_fields().begin(),
-                                                                  req.output_fields().end())) {
+    for (const std::string& name :
+         req.output_fields().empty()
+             ? fields.order
+             : std::vector<std::string>(req.output_fields().begin(), req.output_fields().end())) {
       if (fields.by_name.count(name) && name != fields.primary) names.push_back(name);
     }
   }
@@ -565,7 +572,8 @@ void HasPartition(MilvusApi& api, const milvuspb::HasPartitionRequest& req,
 
 void ShowPartitions(MilvusApi& api, const milvuspb::ShowPartitionsRequest& req,
                     milvuspb::ShowPartitionsResponse* out) {
-  for (const json& name : Data(api, "partitions/list", Body(req.db_name(), req.collection_name()))) {
+  for (const json& name :
+       Data(api, "partitions/list", Body(req.db_name(), req.collection_name()))) {
     out->add_partition_names(name);
     out->add_partitionids(IdOf(req.collection_name() + "/" + name.get<std::string>()));
     out->add_created_timestamps(0);
@@ -580,8 +588,7 @@ json PartitionsBody(const Request& req) {
   return body;
 }
 
-void LoadPartitions(MilvusApi& api, const milvuspb::LoadPartitionsRequest& req,
-                    commonpb::Status*) {
+void LoadPartitions(MilvusApi& api, const milvuspb::LoadPartitionsRequest& req, commonpb::Status*) {
   Route(api, "partitions/load", PartitionsBody(req));
 }
 
@@ -649,8 +656,10 @@ struct RpcEntry {
   GrpcAnswer (*run)(MilvusApi&, std::string_view);
 };
 
-#define IMGSEARCH_RPC(NAME, HANDLER, WRITES) \
-  RpcEntry { NAME, WRITES, [](MilvusApi& api, std::string_view b) { return Run(api, b, &HANDLER); } }
+#define IMGSEARCH_RPC(NAME, HANDLER, WRITES)                                               \
+  RpcEntry {                                                                               \
+    NAME, WRITES, [](MilvusApi& api, std::string_view b) { return Run(api, b, &HANDLER); } \
+  }
 
 const std::vector<RpcEntry>& RpcTable() {
   static const std::vector<RpcEntry> table = {
@@ -711,8 +720,8 @@ const RpcEntry* FindRpc(std::string_view method) {
 // roles, privilege groups, bulk import, databases and resource groups).
 bool RefusedFeature(std::string_view method) {
   static const std::vector<std::string_view> words = {
-      "Credential", "CredUser", "Role",     "Privilege", "Grant",    "SelectUser",
-      "Import",     "Database", "ResourceGroup", "Replica"};
+      "Credential", "CredUser", "Role",     "Privilege",     "Grant",
+      "SelectUser", "Import",   "Database", "ResourceGroup", "Replica"};
   for (std::string_view word : words) {
     if (method.find(word) != std::string_view::npos) return true;
   }

@@ -21,7 +21,8 @@ std::string Bytes(const grpc::ByteBuffer& buffer) {
   std::string out;
   if (!buffer.Dump(&slices).ok()) return out;
   out.reserve(buffer.Length());
-  for (const grpc::Slice& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
   return out;
 }
 
@@ -71,7 +72,8 @@ class UnaryCall : public grpc::ServerGenericBidiReactor {
     const auto& metadata = ctx_->client_metadata();
     auto auth = metadata.find("authorization");
     std::string_view authorization =
-        auth == metadata.end() ? std::string_view() : std::string_view(auth->second.data(), auth->second.size());
+        auth == metadata.end() ? std::string_view()
+                               : std::string_view(auth->second.data(), auth->second.size());
     GrpcAnswer answer = AnswerMilvusCall(*state_.api, method, Bytes(request_),
                                          GrpcScope(state_.tokens, authorization));
     if (answer.code != GrpcCode::kOk) {
@@ -105,8 +107,8 @@ Result<std::unique_ptr<MilvusGrpcServer>> MilvusGrpcServer::Start(MilvusApi& api
   state->tokens = std::move(tokens);
   state->pool = std::make_unique<base::ThreadPool>(8);
   grpc::ServerBuilder builder;
-  std::string address = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                        std::to_string(port);
+  std::string address =
+      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &state->port);
   builder.SetMaxReceiveMessageSize(int(std::min<size_t>(max_message_bytes, INT32_MAX)));
   builder.SetMaxSendMessageSize(INT32_MAX);
