@@ -18,7 +18,9 @@
 #
 # Carried over from this machine, because its network needs them: the apt sources
 # (/etc/apt/sources.list.d/), apt's Acquire options (/etc/apt/apt.conf.d/), local CA
-# certificates (/usr/local/share/ca-certificates/) and npm's cafile, /etc/resolv.conf.
+# certificates (/usr/local/share/ca-certificates/) and npm's cafile, pip's /etc/pip.conf
+# (the tests' virtual environment installs from the Python package index),
+# /etc/resolv.conf.
 # Services are not started in the root (policy-rc.d), as in any chroot.
 set -euo pipefail
 
@@ -163,6 +165,7 @@ configure_root_network() {
   mkdir -p "$root/usr/local/share/ca-certificates"
   cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
   cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+  [ -f /etc/pip.conf ] && cp /etc/pip.conf "$root/etc/pip.conf"
   printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
   chmod 755 "$root/usr/sbin/policy-rc.d"
 }
