@@ -188,6 +188,16 @@ fetch_ort_headers() {
   rm -rf "$work"
 }
 
+# npm_unpack WORK LOGNAME PACKAGE: a registry package's tarball (npm pack, its scripts not
+# run) unpacked into a fresh WORK/package.
+npm_unpack() {
+  local work="$1" name="$2" package="$3"
+  rm -rf "$work" && mkdir -p "$work"
+  (cd "$work" && run_logged "$name" "$(npm_advice)" \
+    npm pack --ignore-scripts --no-audit --no-fund "$package")
+  tar -xzf "$work"/*.tgz -C "$work"
+}
+
 # The shared library comes from the npm package onnxruntime-node (linux-x64 build).
 # --ignore-scripts: its install script tries to download GPU extras and fails offline.
 fetch_ort_library() {
@@ -195,10 +205,8 @@ fetch_ort_library() {
   [ -f "$dest/libonnxruntime.so.1" ] && return 0
   log "fetching ONNX Runtime library (npm pack onnxruntime-node@$ORT_NPM_VERSION, about 60 MB)"
   local work="$DEPS/npm-ort"
-  rm -rf "$work" && mkdir -p "$work" "$dest"
-  (cd "$work" && run_logged ort-library "$(npm_advice)" \
-    npm pack --ignore-scripts --no-audit --no-fund "onnxruntime-node@$ORT_NPM_VERSION")
-  tar -xzf "$work"/onnxruntime-node-*.tgz -C "$work"
+  mkdir -p "$dest"
+  npm_unpack "$work" ort-library "onnxruntime-node@$ORT_NPM_VERSION"
   cp "$work/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$dest/"
   ln -sf libonnxruntime.so.1 "$dest/libonnxruntime.so"
   rm -rf "$work"
@@ -212,10 +220,8 @@ fetch_milvus_protos() {
   [ -f "$dest/milvus.proto" ] && return 0
   log "fetching Milvus's .proto files (npm pack $MILVUS_PROTO_NPM)"
   local work="$DEPS/npm-milvus-proto"
-  rm -rf "$work" && mkdir -p "$work" "$dest.tmp"
-  (cd "$work" && run_logged milvus-proto "$(npm_advice)" \
-    npm pack --ignore-scripts --no-audit --no-fund "$MILVUS_PROTO_NPM")
-  tar -xzf "$work"/zilliz-milvus2-sdk-node-*.tgz -C "$work"
+  mkdir -p "$dest.tmp"
+  npm_unpack "$work" milvus-proto "$MILVUS_PROTO_NPM"
   for f in $files; do cp "$work/package/dist/proto/proto/$f.proto" "$dest.tmp/"; done
   rm -rf "$dest" "$work" && mv "$dest.tmp" "$dest"
 }

@@ -244,9 +244,7 @@ void AppendValue(const json& v, const FieldInfo& info, schemapb::FieldData* f) {
   if (null || !f->valid_data().empty()) {
     // valid_data is all or nothing: fill it for the rows before the first null.
     if (f->valid_data().empty()) {
-      size_t before = 0;
-      if (f->has_scalars()) before = size_t(ReadColumn(*f).count);
-      if (f->has_vectors()) before = size_t(ReadColumn(*f).count);
+      size_t before = f->has_scalars() || f->has_vectors() ? ReadColumn(*f).count : 0;
       for (size_t i = 0; i < before; ++i) f->add_valid_data(true);
     }
     f->add_valid_data(!null);

@@ -2,7 +2,6 @@
 // request object, the route called, and the answer into the response message.
 #include <atomic>
 #include <chrono>
-#include <functional>
 
 #include "base/base64.h"
 #include "imgsearch/version.h"
