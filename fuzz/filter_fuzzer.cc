@@ -1,5 +1,6 @@
 // Filter expressions: Filter::Parse (lexer, parser, type checker) against a fixed schema
-// with every scalar type (Int64, Double, VarChar, Bool, JSON, a nullable VarChar), then
+// with every scalar type (Int64, Double, VarChar, Bool, JSON, a nullable VarChar, an Array
+// of VarChar with a default-free nullable field), then
 // evaluation. Input: the filter text, then optionally a NUL byte and a JSON row that is
 // evaluated besides a few fixed rows (when the store would accept it: ValidateRow).
 // Checks, for a filter that parses:
@@ -32,7 +33,8 @@ const imgsearch::CollectionSchema& Schema() {
                        {"path", DataType::kVarChar, false, 65535, /*indexed=*/true},
                        {"ok", DataType::kBool},
                        {"meta", DataType::kJson, true},
-                       {"caption", DataType::kVarChar, true}};
+                       {"caption", DataType::kVarChar, true},
+                       {"tags", DataType::kArray, true, 16, false, DataType::kVarChar, 4}};
     return s;
   }();
   return schema;
@@ -45,25 +47,29 @@ std::vector<json> FixedRows() {
        {"path", "cats/tabby_01.jpg"},
        {"ok", true},
        {"meta", {{"camera", {{"iso", 400}, {"model", "X100"}}}, {"tags", {"cat", "indoor"}}}},
-       {"caption", nullptr}},
+       {"caption", nullptr},
+       {"tags", {"cat", "indoor"}}},
       {{"width", -3},
        {"score", -1e300},
        {"path", "dogs/rex%_.png"},
        {"ok", false},
        {"meta", {1, 2.5, "x", nullptr, {{"k", true}}}},
-       {"caption", "a \"quoted\" dog"}},
+       {"caption", "a \"quoted\" dog"},
+       {"tags", json::array()}},
       {{"width", INT64_MAX},
        {"score", 0},
        {"path", ""},
        {"ok", true},
        {"meta", "plain"},
-       {"caption", nullptr}},
+       {"caption", nullptr},
+       {"tags", nullptr}},
       {{"width", INT64_MIN},
        {"score", 3},
        {"path", "3"},
        {"ok", false},
        {"meta", 3},
-       {"caption", "3"}},
+       {"caption", "3"},
+       {"tags", {"3", "", "dog", "3"}}},
   };
 }
 

@@ -2,6 +2,7 @@
 // Milvus. Plain data; validated when a collection is created.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -9,10 +10,19 @@
 
 namespace imgsearch {
 
-enum class DataType { kBool, kInt64, kDouble, kVarChar, kJson, kFloatVector, kBinaryVector };
+enum class DataType {
+  kBool,
+  kInt64,
+  kDouble,
+  kVarChar,
+  kJson,
+  kArray,
+  kFloatVector,
+  kBinaryVector
+};
 
-// "Bool", "Int64", "Double", "VarChar", "JSON", "FloatVector", "BinaryVector" (Milvus's
-// REST names; "Float" is accepted as Double and "String" as VarChar).
+// "Bool", "Int64", "Double", "VarChar", "JSON", "Array", "FloatVector", "BinaryVector"
+// (Milvus's REST names; "Float" is accepted as Double and "String" as VarChar).
 Result<DataType> ParseDataType(const std::string& name);
 const char* DataTypeName(DataType type);
 
@@ -20,10 +30,18 @@ struct FieldSchema {
   std::string name;
   DataType type = DataType::kInt64;
   bool nullable = false;
-  int max_length = 65535;  // VarChar only: longest value in bytes
+  int max_length = 65535;  // VarChar, and Arrays of VarChar: longest value in bytes
   // Int64 or VarChar only: kept in a hash index, so that a filter "field == value" or
   // "field in [...]" (alone or and-ed with anything) finds its rows without a scan.
   bool indexed = false;
+  // Array only: the type of its elements (Bool, Int64, Double or VarChar) and how many it
+  // may hold. A value is a JSON array; a filter reads it with array_contains(field, v),
+  // array_contains_all/any(field, [...]), array_length(field) and field[i].
+  DataType element_type = DataType::kInt64;
+  int max_capacity = 0;
+  // The value a row that leaves the field out (or gives null) gets; null: none. Scalar
+  // types other than JSON and Array only.
+  nlohmann::json default_value = nullptr;
 };
 
 struct CollectionSchema {

@@ -121,6 +121,49 @@ json JsonValue(const std::string& bytes, const std::string& field) {
   return std::move(parsed).value();
 }
 
+json ValueFieldJson(const schemapb::ValueField& v) {
+  switch (v.data_case()) {
+    case schemapb::ValueField::kBoolData:
+      return v.bool_data();
+    case schemapb::ValueField::kIntData:
+      return v.int_data();
+    case schemapb::ValueField::kLongData:
+      return v.long_data();
+    case schemapb::ValueField::kFloatData:
+      return v.float_data();
+    case schemapb::ValueField::kDoubleData:
+      return v.double_data();
+    case schemapb::ValueField::kStringData:
+      return v.string_data();
+    default:
+      Fail(kMilvusParameterInvalid, "a default value must be a boolean, number or string");
+  }
+}
+
+void SetValueField(const json& v, schemapb::DataType type, schemapb::ValueField* out) {
+  switch (type) {
+    case schemapb::Bool:
+      out->set_bool_data(v.is_boolean() && v.get<bool>());
+      break;
+    case schemapb::Int8:
+    case schemapb::Int16:
+    case schemapb::Int32:
+      out->set_int_data(int32_t(Int64Of(v).value_or(0)));
+      break;
+    case schemapb::Int64:
+      out->set_long_data(Int64Of(v).value_or(0));
+      break;
+    case schemapb::Float:
+      out->set_float_data(v.is_number() ? v.get<float>() : 0.f);
+      break;
+    case schemapb::Double:
+      out->set_double_data(v.is_number() ? v.get<double>() : 0.0);
+      break;
+    default:
+      out->set_string_data(v.is_string() ? v.get<std::string>() : v.dump());
+  }
+}
+
 json Column::Value(size_t i) const {
   const schemapb::FieldData& f = *data;
   if (f.has_vectors()) {
@@ -213,6 +256,9 @@ CollectionFields FieldsFromDescribe(const json& described) {
     schemapb::DataType_Parse(field.value("type", ""), &type);
     info.type = type;
     info.id = field.value("id", int64_t(0));
+    schemapb::DataType element = schemapb::None;
+    schemapb::DataType_Parse(field.value("elementType", ""), &element);
+    info.element_type = element;
     for (const json& p : field.value("params", json::array())) {
       if (p.value("key", "") == "dim") info.dim = std::atoi(p.value("value", "0").c_str());
     }
@@ -237,6 +283,8 @@ std::string BinaryBytes(const json& v) {
   }
   return bytes;
 }
+
+void InitColumn(const FieldInfo& info, schemapb::FieldData* f);
 
 // Appends one value (or, for null, a placeholder with valid_data false) to a column.
 void AppendValue(const json& v, const FieldInfo& info, schemapb::FieldData* f) {
@@ -273,6 +321,19 @@ void AppendValue(const json& v, const FieldInfo& info, schemapb::FieldData* f) {
     case schemapb::VarChar:
       s->mutable_string_data()->add_data(v.is_string() ? v.get<std::string>() : "");
       break;
+    case schemapb::Array: {
+      schemapb::ArrayArray* arrays = s->mutable_array_data();
+      arrays->set_element_type(info.element_type);
+      schemapb::ScalarField* element = arrays->add_data();
+      FieldInfo element_info{info.element_type};
+      schemapb::FieldData column;  // the array's elements, as a column of their type
+      InitColumn(element_info, &column);
+      if (v.is_array()) {
+        for (const json& x : v) AppendValue(x, element_info, &column);
+      }
+      *element = column.scalars();
+      break;
+    }
     case schemapb::JSON:
       // The dialect returns JSON fields as JSON text.
       s->mutable_json_data()->add_data(null ? "" : v.is_string() ? v.get<std::string>() : v.dump());
@@ -326,6 +387,9 @@ void InitColumn(const FieldInfo& info, schemapb::FieldData* f) {
       break;
     case schemapb::JSON:
       f->mutable_scalars()->mutable_json_data();
+      break;
+    case schemapb::Array:
+      f->mutable_scalars()->mutable_array_data()->set_element_type(info.element_type);
       break;
     case schemapb::FloatVector:
       f->mutable_vectors()->set_dim(info.dim);
@@ -392,7 +456,7 @@ json SchemaToJson(const schemapb::CollectionSchema& schema) {
     if (!f.description().empty()) field["description"] = f.description();
     if (f.is_partition_key()) field["isPartitionKey"] = true;
     if (f.is_clustering_key()) field["isClusteringKey"] = true;
-    if (f.has_default_value()) field["defaultValue"] = "given";  // refused by name
+    if (f.has_default_value()) field["defaultValue"] = ValueFieldJson(f.default_value());
     if (f.data_type() == schemapb::Array)
       field["elementDataType"] = schemapb::DataType_Name(f.element_type());
     json params = json::object();
@@ -421,6 +485,13 @@ void SchemaFromDescribe(const json& described, schemapb::CollectionSchema* schem
     f->set_nullable(field.value("nullable", false));
     f->set_description(field.value("description", ""));
     f->set_is_partition_key(field.value("partitionKey", false));
+    if (field.contains("elementType")) {
+      schemapb::DataType element = schemapb::None;
+      schemapb::DataType_Parse(field.value("elementType", ""), &element);
+      f->set_element_type(element);
+    }
+    if (field.contains("defaultValue"))
+      SetValueField(field["defaultValue"], type, f->mutable_default_value());
     for (const json& p : field.value("params", json::array())) {
       commonpb::KeyValuePair* kv = f->add_type_params();
       kv->set_key(p.value("key", ""));
@@ -476,6 +547,13 @@ void SchemaFromJson(const std::string& name, const json& schema_json,
     f->set_is_primary_key(field.value("isPrimary", false));
     f->set_autoid(f->is_primary_key() && auto_id);
     f->set_nullable(field.value("nullable", false));
+    if (field.contains("elementDataType")) {
+      schemapb::DataType element = schemapb::None;
+      schemapb::DataType_Parse(field.value("elementDataType", ""), &element);
+      f->set_element_type(element);
+    }
+    if (field.contains("defaultValue"))
+      SetValueField(field["defaultValue"], type, f->mutable_default_value());
     const json params = field.value("elementTypeParams", json::object());
     for (const auto& [key, value] : params.items()) {
       commonpb::KeyValuePair* kv = f->add_type_params();
@@ -494,7 +572,7 @@ json DescribeJson(const schemapb::CollectionSchema& schema) {
     for (const commonpb::KeyValuePair& p : f.type_params())
       params.push_back({{"key", p.key()}, {"value", p.value()}});
     auto_id = auto_id || (f.is_primary_key() && f.autoid());
-    fields.push_back({{"name", f.name()},
+    json described = {{"name", f.name()},
                       {"id", f.fieldid()},
                       {"type", schemapb::DataType_Name(f.data_type())},
                       {"primaryKey", f.is_primary_key()},
@@ -502,7 +580,11 @@ json DescribeJson(const schemapb::CollectionSchema& schema) {
                       {"nullable", f.nullable()},
                       {"partitionKey", f.is_partition_key()},
                       {"description", f.description()},
-                      {"params", params}});
+                      {"params", params}};
+    if (f.data_type() == schemapb::Array)
+      described["elementType"] = schemapb::DataType_Name(f.element_type());
+    if (f.has_default_value()) described["defaultValue"] = ValueFieldJson(f.default_value());
+    fields.push_back(std::move(described));
   }
   return {{"collectionName", schema.name()},
           {"description", schema.description()},

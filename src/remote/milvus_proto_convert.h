@@ -28,6 +28,7 @@ nlohmann::json RowsFromColumns(const FieldDataList& columns, uint32_t num_rows);
 // A collection's fields as the dialect describes them (collections/describe "fields").
 struct FieldInfo {
   schemapb::DataType type = schemapb::None;
+  schemapb::DataType element_type = schemapb::None;  // Array fields
   int64_t id = 0;
   int dim = 0;
 };

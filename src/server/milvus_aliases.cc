@@ -90,10 +90,12 @@ void RenameCatalogue(Context& c, const std::string& from, const std::string& to)
     }
   });
   FailIfError(c.db().Transact([&](Transaction& txn) -> Status {
-    IMGSEARCH_ASSIGN_OR_RETURN(std::optional<std::string> partitions,
-                               txn.GetSetting("milvus.partitions/" + from));
-    IMGSEARCH_RETURN_IF_ERROR(txn.PutSetting("milvus.partitions/" + to, partitions.value_or("")));
-    return txn.PutSetting("milvus.partitions/" + from, "");
+    for (const std::string& prefix : kCollectionSettings) {
+      IMGSEARCH_ASSIGN_OR_RETURN(std::optional<std::string> value, txn.GetSetting(prefix + from));
+      IMGSEARCH_RETURN_IF_ERROR(txn.PutSetting(prefix + to, value.value_or("")));
+      IMGSEARCH_RETURN_IF_ERROR(txn.PutSetting(prefix + from, ""));
+    }
+    return Status::Ok();
   }));
   MilvusHandlers::RenameLoadState(*c.api, from, to);
 }
@@ -168,7 +170,10 @@ json MilvusHandlers::RenameCollection(Context& c, MilvusReply&) {
     Fail(kMilvusParameterInvalid,
          "duplicated new collection name " + to + " (a collection or an alias has that name)");
   }
+  std::vector<std::string> companions = CompanionFields(c.db(), from);
   FailIfError(c.db().RenameCollection(from, to));
+  for (const std::string& field : companions)
+    FailIfError(c.db().RenameCollection(CompanionName(from, field), CompanionName(to, field)));
   RenameCatalogue(c, from, to);
   return json::object();
 }

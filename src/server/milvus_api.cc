@@ -329,7 +329,9 @@ const json& MilvusApi::Context::Object(const char* key) const {
 
 std::shared_ptr<Collection> MilvusApi::Context::NamedCollection() const {
   std::string name = RequiredString("collectionName");
-  auto collection = api->db_.GetCollection(name);
+  // Names starting with $ are the dialect's hidden companions (milvus_vectors.cc).
+  auto collection = name[0] == '$' ? Result<std::shared_ptr<Collection>>(Status::NotFound(name))
+                                   : api->db_.GetCollection(name);
   if (!collection.ok()) {
     if (std::optional<std::string> target = AliasTarget(api->db_, name))
       collection = api->db_.GetCollection(*target);

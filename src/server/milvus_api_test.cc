@@ -144,6 +144,7 @@ TEST_F(MilvusApiTest, IndexesCreateDescribeListDrop) {
       {"fieldName": "id", "dataType": "Int64", "isPrimary": true},
       {"fieldName": "vector", "dataType": "FloatVector", "elementTypeParams": {"dim": 8}}]})");
   Ok("collections/create", {{"collectionName", "c"}, {"schema", schema}});
+  Ok("collections/load", {{"collectionName", "c"}});  // a bare schema waits for it
   EXPECT_EQ(Ok("indexes/list", {{"collectionName", "c"}}), json::array());  // none yet
   Refused("indexes/describe", {{"collectionName", "c"}, {"indexName", "vector"}}, 700,
           "index not found");
@@ -185,6 +186,7 @@ TEST_F(MilvusApiTest, BinaryVectorsWithHamming) {
       {"fieldName": "id", "dataType": "Int64", "isPrimary": true},
       {"fieldName": "bits", "dataType": "BinaryVector", "elementTypeParams": {"dim": 16}}]})");
   Ok("collections/create", {{"collectionName", "hashes"}, {"schema", schema}});
+  Ok("collections/load", {{"collectionName", "hashes"}});  // a bare schema waits for it
   EXPECT_EQ(Ok("collections/describe", {{"collectionName", "hashes"}})["fields"][1]["type"],
             "BinaryVector");
   // Bytes as an array, or base64 as Go sends []byte.
@@ -301,7 +303,7 @@ TEST_F(MilvusApiTest, BadRequestsAreRefusedWithMilvusCodesAndMessages) {
           {{"collectionName", "c"}, {"data", {{1, 2}}}, {"searchParams", {{"metricType", "L2"}}}},
           1100, "metric type not match");
   Refused("entities/search", {{"collectionName", "c"}, {"data", {{1, 2}}}, {"annsField", "v2"}},
-          1100, "not the vector field");
+          1100, "not a vector field");
   Refused("entities/search", {{"collectionName", "c"}, {"data", {"a", "b"}}}, 1804,
           "must be an array");
   Refused("entities/delete", {{"collectionName", "c"}}, 1802, "filter");
@@ -309,6 +311,7 @@ TEST_F(MilvusApiTest, BadRequestsAreRefusedWithMilvusCodesAndMessages) {
       {"fieldName": "id", "dataType": "Int64", "isPrimary": true},
       {"fieldName": "vector", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]})");
   Ok("collections/create", {{"collectionName", "bare"}, {"schema", bare}});
+  Ok("collections/load", {{"collectionName", "bare"}});  // a bare schema waits for it
   Refused(
       "indexes/create",
       {{"collectionName", "bare"},

@@ -17,8 +17,9 @@ void CheckCollectionParams(const json& params) {
     if (key == "consistencyLevel") continue;  // every level is met (reads see all writes)
     if (key == "shardsNum" && (value == 1 || value == "1")) continue;
     if (key == "enableDynamicField" && (value.is_boolean() || value == "true" || value == "false"))
-      continue;                                             // read by DynamicFieldWanted
-    if (key == "max_length" && IntegerOf(value)) continue;  // a quick form VarChar key's
+      continue;                                                // read by DynamicFieldWanted
+    if (key == "max_length" && IntegerOf(value)) continue;     // a quick form VarChar key's
+    if (key == "partitionsNum" && IntegerOf(value)) continue;  // read with the partition key
     Fail(kMilvusParameterInvalid, "collection parameter \"" + key + "\" = " + value.dump() +
                                       " is not supported by imgsearch");
   }
@@ -33,11 +34,11 @@ int ElementParam(const json& field, const char* key, int fallback) {
 }
 
 void CheckFieldKeys(const json& field, const std::string& name) {
-  static const std::set<std::string> known = {"fieldName",         "dataType", "isPrimary",
-                                              "elementTypeParams", "nullable", "description"};
+  static const std::set<std::string> known = {
+      "fieldName",   "dataType",     "isPrimary",      "elementTypeParams", "nullable",
+      "description", "defaultValue", "isPartitionKey", "elementDataType"};
   for (const auto& [key, value] : field.items()) {
-    bool harmless = (key == "isPartitionKey" || key == "isClusteringKey") && value == false;
-    harmless = harmless || (key == "defaultValue" && value.is_null());
+    bool harmless = key == "isClusteringKey" && value == false;
     if (known.count(key) == 0 && !harmless) {
       Fail(kMilvusParameterInvalid, "field \"" + name + "\": \"" + key + "\" = " + value.dump() +
                                         " is not supported by imgsearch");
@@ -57,8 +58,18 @@ void AddVarCharKey(CollectionSchema* schema, const std::string& name, int max_le
   schema->scalar_fields.insert(schema->scalar_fields.begin(), key);
 }
 
-// Adds one field of the schema form to `schema`.
-void AddField(const json& field, CollectionSchema* schema, bool* has_primary, bool* has_vector) {
+// What the schema form declares beyond the store schema of the collection itself: the
+// partition key, and the vector fields after the first (each the vector field of a
+// companion collection, milvus_vectors.cc).
+struct SchemaExtras {
+  std::string partition_key;
+  std::vector<CollectionSchema> vectors;  // name, vector_field, vector_type and dimension set
+};
+
+// Adds one field of the schema form to `schema` (or, a further vector field, to `extras`).
+void AddField(const json& field, CollectionSchema* schema, bool* has_primary, bool* has_vector,
+              SchemaExtras* extras) {
+  std::string* partition_key = &extras->partition_key;
   if (!field.is_object()) Fail(kMilvusIncorrectParameterFormat, "each field must be an object");
   std::string name = field.value("fieldName", "");
   if (name.empty()) Fail(kMilvusMissingRequiredParameters, "every field needs a fieldName");
@@ -86,14 +97,18 @@ void AddField(const json& field, CollectionSchema* schema, bool* has_primary, bo
   }
   DataType type = ValueOrFail(ParseDataType(type_name));
   if (type == DataType::kFloatVector || type == DataType::kBinaryVector) {
-    if (*has_vector) {
-      Fail(kMilvusParameterInvalid,
-           "imgsearch collections have one vector field; \"" + name + "\" would be a second");
+    CollectionSchema vector;
+    vector.vector_field = name;
+    vector.vector_type = type;
+    vector.dimension = ElementParam(field, "dim", 0);
+    if (!*has_vector) {
+      schema->vector_field = vector.vector_field;
+      schema->vector_type = vector.vector_type;
+      schema->dimension = vector.dimension;
+      *has_vector = true;
+    } else {
+      extras->vectors.push_back(vector);
     }
-    schema->vector_field = name;
-    schema->vector_type = type;
-    schema->dimension = ElementParam(field, "dim", 0);
-    *has_vector = true;
     return;
   }
   FieldSchema scalar;
@@ -101,10 +116,31 @@ void AddField(const json& field, CollectionSchema* schema, bool* has_primary, bo
   scalar.type = type;
   scalar.nullable = field.value("nullable", false);
   scalar.max_length = ElementParam(field, "max_length", scalar.max_length);
+  if (type == DataType::kArray) {
+    std::string element = field.value("elementDataType", "");
+    if (element.empty())
+      Fail(kMilvusParameterInvalid, "Array field \"" + name + "\" needs an elementDataType");
+    scalar.element_type = ValueOrFail(ParseDataType(element));
+    scalar.max_capacity = ElementParam(field, "max_capacity", 0);
+    if (scalar.max_capacity == 0) {
+      Fail(kMilvusParameterInvalid,
+           "type param(max_capacity) should be specified for array field \"" + name + "\"");
+    }
+  }
+  if (field.contains("defaultValue")) scalar.default_value = field["defaultValue"];
+  if (field.value("isPartitionKey", false)) {
+    if (!partition_key->empty())
+      Fail(kMilvusParameterInvalid, "there are more than one partition key");
+    if (type != DataType::kInt64 && type != DataType::kVarChar)
+      Fail(kMilvusParameterInvalid,
+           "the data type of the partition key should be Int64 or VarChar");
+    if (scalar.nullable) Fail(kMilvusParameterInvalid, "the partition key may not be nullable");
+    *partition_key = name;
+  }
   schema->scalar_fields.push_back(scalar);
 }
 
-CollectionSchema SchemaForm(const Context& c, const json& form) {
+CollectionSchema SchemaForm(const Context& c, const json& form, SchemaExtras* extras) {
   for (const auto& [key, value] : form.items()) {
     if (key == "fields" || key == "autoID" || key == "autoId") continue;
     if (key == "enableDynamicField" && value.is_boolean()) continue;
@@ -117,7 +153,8 @@ CollectionSchema SchemaForm(const Context& c, const json& form) {
   schema.description = c.String("description");
   schema.auto_id = form.value("autoID", form.value("autoId", false));
   bool has_primary = false, has_vector = false;
-  for (const json& field : form.at("fields")) AddField(field, &schema, &has_primary, &has_vector);
+  for (const json& field : form.at("fields"))
+    AddField(field, &schema, &has_primary, &has_vector, extras);
   if (!has_primary) Fail(kMilvusParameterInvalid, "the schema needs a primary key field");
   if (!has_vector) Fail(kMilvusParameterInvalid, "the schema needs a vector field");
   if (schema.primary_field == kHiddenIdField) {
@@ -191,7 +228,9 @@ json FieldJson(const std::string& name, const std::string& type, int64_t id) {
           {"nullable", false},     {"params", json::array()}};
 }
 
-json FieldsJson(const CollectionSchema& s) {
+json FieldsJson(const std::vector<std::shared_ptr<Collection>>& vectors,
+                const std::string& partition_key) {
+  const CollectionSchema& s = vectors.front()->schema();
   MilvusView view = ViewOf(s);
   json fields = json::array();
   json primary = FieldJson(view.primary_field, view.varchar_key ? "VarChar" : "Int64", 100);
@@ -202,19 +241,53 @@ json FieldsJson(const CollectionSchema& s) {
         {{"key", "max_length"}, {"value", std::to_string(view.key_max_length)}});
   }
   fields.push_back(primary);
-  json vector = FieldJson(s.vector_field, DataTypeName(s.vector_type), 101);
-  vector["params"].push_back({{"key", "dim"}, {"value", std::to_string(s.dimension)}});
-  fields.push_back(vector);
-  int64_t id = 102;
+  int64_t id = 101;
+  for (const auto& v : vectors) {
+    const CollectionSchema& vs = v->schema();
+    json vector = FieldJson(vs.vector_field, DataTypeName(vs.vector_type), id++);
+    vector["params"].push_back({{"key", "dim"}, {"value", std::to_string(vs.dimension)}});
+    fields.push_back(vector);
+  }
   for (const FieldSchema& f : s.scalar_fields) {
     if (f.name[0] == '$' || (view.varchar_key && f.name == view.primary_field)) continue;
     json field = FieldJson(f.name, DataTypeName(f.type), id++);
     field["nullable"] = f.nullable;
-    if (f.type == DataType::kVarChar)
+    field["partitionKey"] = f.name == partition_key;
+    if (!f.default_value.is_null()) field["defaultValue"] = f.default_value;
+    if (f.type == DataType::kArray) {
+      field["elementType"] = DataTypeName(f.element_type);
+      field["params"].push_back(
+          {{"key", "max_capacity"}, {"value", std::to_string(f.max_capacity)}});
+    }
+    bool has_length = f.type == DataType::kVarChar ||
+                      (f.type == DataType::kArray && f.element_type == DataType::kVarChar);
+    if (has_length)
       field["params"].push_back({{"key", "max_length"}, {"value", std::to_string(f.max_length)}});
     fields.push_back(field);
   }
   return fields;
+}
+
+// The schema of the companion holding `vector`'s field: the collection's rows (ids given
+// by the collection) with that vector.
+CollectionSchema CompanionSchema(const CollectionSchema& schema, const CollectionSchema& vector) {
+  CollectionSchema companion = schema;
+  companion.name = CompanionName(schema.name, vector.vector_field);
+  companion.auto_id = false;
+  companion.vector_field = vector.vector_field;
+  companion.vector_type = vector.vector_type;
+  companion.dimension = vector.dimension;
+  return companion;
+}
+
+// The index of `schema`'s vector field: the indexParams entry naming it, else `fallback`.
+IndexSpec IndexOf(const json* params, const CollectionSchema& schema, const IndexSpec& fallback) {
+  if (params == nullptr) return fallback;
+  for (const json& param : *params) {
+    if (param.is_object() && param.value("fieldName", json()) == schema.vector_field)
+      return IndexFromMilvus(param, schema);
+  }
+  return fallback;
 }
 
 // Whether the collection called schema.name has this schema and index.
@@ -240,7 +313,21 @@ json MilvusHandlers::CreateCollection(Context& c, MilvusReply&) {
   CheckCollectionParams(c.Object("params"));
   const json& form = c.Object("schema");
   bool schema_form = form.contains("fields") && !form["fields"].empty();
-  CollectionSchema schema = schema_form ? SchemaForm(c, form) : QuickForm(c);
+  SchemaExtras extras;
+  CollectionSchema schema = schema_form ? SchemaForm(c, form, &extras) : QuickForm(c);
+  const std::string& key_field = extras.partition_key;
+  PartitionKey partition_key{key_field};
+  if (const json* n = c.Object("params").contains("partitionsNum")
+                          ? &c.Object("params")["partitionsNum"]
+                          : nullptr) {
+    if (key_field.empty()) {
+      Fail(kMilvusParameterInvalid,
+           "num_partitions should only be specified with partition key field enabled");
+    }
+    partition_key.partitions = IntegerOf(*n).value_or(0);
+    if (partition_key.partitions < 1 || partition_key.partitions > 1024)
+      Fail(kMilvusParameterInvalid, "partitionsNum must be between 1 and 1024");
+  }
   AddHiddenFields(&schema, DynamicFieldWanted(c, form, schema_form));
   const bool exists = c.api->db_.HasCollection(name);
   if (AliasTarget(c.db(), name)) {
@@ -253,25 +340,69 @@ json MilvusHandlers::CreateCollection(Context& c, MilvusReply&) {
   if (!schema_form) {  // the quick form is indexed and loaded at once, as in Milvus
     index.index_type = "AUTOINDEX";
     index.name = schema.vector_field;
-  } else {
+  }
+  const json* index_params = nullptr;
+  std::vector<std::pair<CollectionSchema, IndexSpec>> companions;
+  if (schema_form) {
     index.index_type = schema.binary() ? "BIN_FLAT" : "FLAT";
-    if (c.body.contains("indexParams")) {
-      const json& params = c.body["indexParams"];
-      if (!params.is_array() || params.size() > 1) {
+    index_params = c.Given("indexParams");
+    if (index_params != nullptr) {
+      if (!index_params->is_array() || index_params->size() > 1 + extras.vectors.size()) {
         Fail(kMilvusParameterInvalid,
-             "indexParams must be an array with at most one entry (the vector field's)");
+             "indexParams must be an array with at most one entry per vector field");
       }
-      if (!params.empty()) index = IndexFromMilvus(params[0], schema);
+      for (const json& param : *index_params) {
+        json field = param.is_object() ? param.value("fieldName", json()) : json();
+        bool known = field == schema.vector_field;
+        for (const CollectionSchema& v : extras.vectors) known = known || field == v.vector_field;
+        if (!known) IndexFromMilvus(param, schema);  // names what is wrong with it
+      }
+    }
+    index = IndexOf(index_params, schema, index);
+    for (const CollectionSchema& vector : extras.vectors) {
+      CollectionSchema companion = CompanionSchema(schema, vector);
+      IndexSpec fallback(vector.binary() ? "BIN_FLAT" : "FLAT", DefaultMetric(vector.binary()));
+      companions.emplace_back(companion, IndexOf(index_params, companion, fallback));
     }
   }
+  std::vector<std::string> companion_fields;
+  for (const auto& [companion, spec] : companions)
+    companion_fields.push_back(companion.vector_field);
   if (exists) {
     // As Milvus: creating the same collection again is no error; another one is.
-    if (SameCollection(c.db(), schema, index)) return json::object();
+    if (SameCollection(c.db(), schema, index) && CompanionFields(c.db(), name) == companion_fields)
+      return json::object();
     Fail(kMilvusParameterInvalid, "collection \"" + name + "\" already exists with another schema");
   }
+  for (const auto& [companion, spec] : companions) {
+    FailIfError(ValidateSchema(companion));
+    if (!c.db().HasCollection(companion.name)) continue;
+    if (IsCompanion(c.db(), companion.name)) {
+      Fail(kMilvusParameterInvalid, "the library holds a collection \"" + companion.name +
+                                        "\" already, which vector field \"" +
+                                        companion.vector_field + "\" would need");
+    }
+    FailIfError(c.db().DropCollection(companion.name));  // left by a create cut short
+  }
   FailIfError(c.api->db_.CreateCollection(schema, index));
-  SetReleased(*c.api, name, false);
+  for (const auto& [companion, spec] : companions) {
+    Status created = c.db().CreateCollection(companion, spec);
+    if (!created.ok()) {  // leaves nothing half made
+      for (const auto& [made, unused] : companions) (void)c.db().DropCollection(made.name);
+      (void)c.db().DropCollection(name);
+      FailIfError(created);
+    }
+  }
+  // As Milvus: the quick form, or a schema with index parameters, is loaded at once; a
+  // bare schema waits for an index and a load.
+  bool indexed = !schema_form || (index_params != nullptr && !index_params->empty());
+  SetReleased(*c.api, name, !indexed);
   DropCatalogue(c, name);  // no partitions left from an older collection of that name
+  if (!key_field.empty()) SetPartitionKey(c, name, partition_key);
+  if (!companion_fields.empty()) {
+    FailIfError(c.db().Transact(
+        [&](Transaction& txn) { return SetCompanionFields(txn, name, companion_fields); }));
+  }
   return json::object();
 }
 
@@ -280,17 +411,20 @@ json MilvusHandlers::DescribeCollection(Context& c, MilvusReply& reply) {
   std::shared_ptr<Collection> collection = c.NamedCollection();
   const CollectionSchema& s = collection->schema();
   MilvusView view = ViewOf(s);
+  std::optional<PartitionKey> key = PartitionKeyOf(c.db(), s.name);
+  std::vector<std::shared_ptr<Collection>> vectors = VectorCollections(c, collection);
   json indexes = json::array();
-  if (HasIndex(*collection)) {
-    indexes.push_back({{"fieldName", s.vector_field},
-                       {"indexName", IndexName(*collection)},
-                       {"metricType", collection->index().metric_type}});
+  for (const auto& v : vectors) {
+    if (!HasIndex(*v)) continue;
+    indexes.push_back({{"fieldName", v->schema().vector_field},
+                       {"indexName", IndexName(*v)},
+                       {"metricType", v->index().metric_type}});
   }
   return {{"collectionName", s.name},
           {"description", s.description},
           {"autoId", s.auto_id && !view.varchar_key},
           {"enableDynamicField", view.dynamic},
-          {"fields", FieldsJson(s)},
+          {"fields", FieldsJson(vectors, key ? key->field : "")},
           {"indexes", indexes},
           {"load", IsReleased(*c.api, s.name) ? "LoadStateNotLoad" : "LoadStateLoaded"},
           {"shardsNum", 1},
@@ -302,12 +436,17 @@ json MilvusHandlers::DescribeCollection(Context& c, MilvusReply& reply) {
 
 json MilvusHandlers::ListCollections(Context& c, MilvusReply&) {
   c.AcceptOnly({});
-  return c.api->db_.ListCollections();
+  json names = json::array();
+  for (const std::string& name : c.api->db_.ListCollections()) {
+    if (name[0] != '$') names.push_back(name);  // companions stay hidden
+  }
+  return names;
 }
 
 json MilvusHandlers::HasCollection(Context& c, MilvusReply&) {
   c.AcceptOnly({"collectionName"});
-  return {{"has", c.api->db_.HasCollection(c.RequiredString("collectionName"))}};
+  std::string name = c.RequiredString("collectionName");
+  return {{"has", name[0] != '$' && c.api->db_.HasCollection(name)}};
 }
 
 json MilvusHandlers::DropCollection(Context& c, MilvusReply&) {
@@ -326,7 +465,12 @@ json MilvusHandlers::DropCollection(Context& c, MilvusReply&) {
          "unable to drop the collection [" + name + "] because it has associated aliases " +
              json(aliases).dump() + ", please remove all aliases before dropping the collection");
   }
+  std::vector<std::string> companions = CompanionFields(c.db(), name);
   FailIfError(c.api->db_.DropCollection(name));
+  for (const std::string& field : companions) {
+    Status dropped = c.db().DropCollection(CompanionName(name, field));
+    if (!dropped.ok() && dropped.code() != StatusCode::kNotFound) FailIfError(dropped);
+  }
   SetReleased(*c.api, name, false);
   DropCatalogue(c, name);
   return json::object();

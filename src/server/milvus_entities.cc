@@ -29,6 +29,13 @@ std::vector<Row> RowsFromBody(const Context& c, const MilvusView& view,
   return rows;
 }
 
+// The vectors of further vector fields, taken out of the request's rows.
+std::vector<CompanionRows> CompanionVectors(Context& c,
+                                            const std::shared_ptr<Collection>& collection) {
+  if (!c.body.contains("data")) return {};  // RowsFromBody names the problem
+  return TakeCompanionVectors(VectorCollections(c, collection), &c.body["data"]);
+}
+
 // Row problems found by the store (types, nulls, duplicate ids) are insert-data errors.
 std::vector<int64_t> WrittenIds(Result<std::vector<int64_t>>&& ids) {
   if (!ids.ok() && ids.status().code() == StatusCode::kInvalidArgument)
@@ -57,10 +64,17 @@ std::vector<int64_t> IdsFromBody(const Context& c) {
   return out;
 }
 
+// The rows in Milvus's form, with the vectors of `vectors` (other vector fields) added.
 json RowsJson(const Context& c, const MilvusView& view, const std::vector<Row>& rows,
-              const DynamicOutput& dynamic) {
+              const DynamicOutput& dynamic,
+              const std::vector<std::shared_ptr<Collection>>& vectors) {
   json out = json::array();
-  for (const Row& row : rows) out.push_back(RowToMilvus(view, row, c, dynamic));
+  std::vector<int64_t> ids;
+  for (const Row& row : rows) {
+    out.push_back(RowToMilvus(view, row, c, dynamic));
+    ids.push_back(row.id);
+  }
+  AddVectors(vectors, ids, &out);
   return out;
 }
 
@@ -93,12 +107,15 @@ json MilvusHandlers::Insert(Context& c, MilvusReply&) {
   c.AcceptOnly({"collectionName", "data", "partitionName"});
   std::shared_ptr<Collection> collection = c.NamedCollection();
   MilvusView view = ViewOf(collection->schema());
+  std::vector<CompanionRows> companions = CompanionVectors(c, collection);
   std::vector<Row> rows = RowsFromBody(c, view, WritePartition(c, *collection));
   if (view.varchar_key) {
-    json keys = WriteKeyedRows(c, *collection, std::move(rows), false);
+    json keys = WriteKeyedRows(c, *collection, std::move(rows), false, &companions);
     return {{"insertCount", keys.size()}, {"insertIds", keys}};
   }
-  std::vector<int64_t> ids = WrittenIds(collection->Insert(std::move(rows)));
+  std::vector<int64_t> ids =
+      companions.empty() ? WrittenIds(collection->Insert(std::move(rows)))
+                         : WriteWithCompanions(c, *collection, std::move(rows), companions, false);
   return {{"insertCount", ids.size()}, {"insertIds", IdsJson(c, ids)}};
 }
 
@@ -110,13 +127,16 @@ json MilvusHandlers::Upsert(Context& c, MilvusReply&) {
     Fail(kMilvusParameterInvalid,
          "cannot upsert into an autoID collection: its ids are assigned by imgsearch");
   }
+  std::vector<CompanionRows> companions = CompanionVectors(c, collection);
   std::vector<Row> rows = RowsFromBody(c, view, WritePartition(c, *collection));
   if (view.varchar_key) {
-    json keys = WriteKeyedRows(c, *collection, std::move(rows), true);
+    json keys = WriteKeyedRows(c, *collection, std::move(rows), true, &companions);
     return {{"upsertCount", keys.size()}, {"upsertIds", keys}};
   }
   // An upsert moves the row into the partition named, as in Milvus.
-  std::vector<int64_t> ids = WrittenIds(collection->Upsert(std::move(rows)));
+  std::vector<int64_t> ids =
+      companions.empty() ? WrittenIds(collection->Upsert(std::move(rows)))
+                         : WriteWithCompanions(c, *collection, std::move(rows), companions, true);
   return {{"upsertCount", ids.size()}, {"upsertIds", IdsJson(c, ids)}};
 }
 
@@ -128,7 +148,7 @@ json MilvusHandlers::Delete(Context& c, MilvusReply&) {
   if (filter.empty() && c.body.contains("id")) filter = KeyFilter(view, c.body["id"]);
   if (filter.empty()) Fail(kMilvusMissingRequiredParameters, "delete needs a filter (or id)");
   std::string partitions = PartitionFilter(c, *collection, RequestedPartitions(c), false);
-  return {{"deleteCount", ValueOrFail(collection->DeleteWhere(AndFilters(filter, partitions)))}};
+  return {{"deleteCount", DeleteRows(c, collection, AndFilters(filter, partitions))}};
 }
 
 json MilvusHandlers::Get(Context& c, MilvusReply&) {
@@ -137,15 +157,19 @@ json MilvusHandlers::Get(Context& c, MilvusReply&) {
   if (!c.body.contains("id")) Fail(kMilvusMissingRequiredParameters, "missing required id");
   MilvusView view = ViewOf(collection->schema());
   DynamicOutput dynamic;
-  std::vector<std::string> fields = StoreOutputFields(view, c, c.Given("outputFields"), &dynamic);
+  json requested = c.Given("outputFields") ? *c.Given("outputFields") : json();
+  std::vector<std::shared_ptr<Collection>> vectors = TakeVectorOutputs(
+      VectorCollections(c, collection), collection->schema().vector_field, &requested);
+  std::vector<std::string> fields = StoreOutputFields(view, c, &requested, &dynamic);
   std::string partitions = PartitionFilter(c, *collection, RequestedPartitions(c), true);
   if (!view.varchar_key && partitions.empty()) {
-    return RowsJson(c, view, ValueOrFail(collection->Get(IdsFromBody(c), fields)), dynamic);
+    return RowsJson(c, view, ValueOrFail(collection->Get(IdsFromBody(c), fields)), dynamic,
+                    vectors);
   }
   QueryRequest request;
   request.filter = AndFilters(KeyFilter(view, c.body["id"]), partitions);
   request.output_fields = fields;
-  return RowsJson(c, view, ValueOrFail(collection->Query(request)), dynamic);
+  return RowsJson(c, view, ValueOrFail(collection->Query(request)), dynamic, vectors);
 }
 
 namespace {
@@ -187,24 +211,37 @@ json MilvusHandlers::Query(Context& c, MilvusReply&) {
   if (AsksForCount(c.Given("outputFields"))) return CountRows(c, *collection, request.filter);
   request.limit = c.Int("limit", 0);
   request.offset = c.Int("offset", 0);
-  if (request.limit < 0 || request.offset < 0)
-    Fail(kMilvusParameterInvalid, "limit and offset must not be negative");
+  // Milvus's checks and words (proxy's query task).
+  if (request.offset < 0 || request.offset > kMaxTopK) {
+    Fail(kMilvusParameterInvalid, "Offset should be in range [0, 16384], but got " +
+                                      std::to_string(request.offset) + ": invalid parameter");
+  }
+  if (request.limit < 0 || request.limit + request.offset > kMaxTopK) {
+    Fail(kMilvusParameterInvalid, "topk + offset should be in range [1, 16384], but got " +
+                                      std::to_string(request.limit + request.offset) +
+                                      ": invalid parameter");
+  }
   if (c.String("filter").empty() && request.limit == 0)
     Fail(kMilvusParameterInvalid, "a query without a filter needs a limit");
   if (request.limit == 0) request.limit = -1;
   DynamicOutput dynamic;
-  request.output_fields = StoreOutputFields(view, c, c.Given("outputFields"), &dynamic);
-  return RowsJson(c, view, ValueOrFail(collection->Query(request)), dynamic);
+  json requested = c.Given("outputFields") ? *c.Given("outputFields") : json();
+  std::vector<std::shared_ptr<Collection>> vectors = TakeVectorOutputs(
+      VectorCollections(c, collection), collection->schema().vector_field, &requested);
+  request.output_fields = StoreOutputFields(view, c, &requested, &dynamic);
+  return RowsJson(c, view, ValueOrFail(collection->Query(request)), dynamic, vectors);
 }
 
 json SearchHitsJson(const Context& c, const MilvusView& view,
                     const std::vector<std::vector<Hit>>& results, const DynamicOutput& dynamic,
-                    MilvusReply& reply) {
+                    MilvusReply& reply, const std::vector<std::shared_ptr<Collection>>& vectors) {
   json hits = json::array();
   json topks = json::array();
+  std::vector<int64_t> ids;
   for (const std::vector<Hit>& list : results) {
     topks.push_back(list.size());
     for (const Hit& h : list) {
+      ids.push_back(h.id);
       Row row = h.row;
       row.id = h.id;
       json hit = RowToMilvus(view, row, c, dynamic);
@@ -215,6 +252,7 @@ json SearchHitsJson(const Context& c, const MilvusView& view,
     }
   }
   reply.extra["topks"] = topks;
+  AddVectors(vectors, ids, &hits);
   return hits;
 }
 
@@ -251,12 +289,16 @@ json MilvusHandlers::Search(Context& c, MilvusReply& reply) {
   c.AcceptOnly({"collectionName", "data", "annsField", "filter", "limit", "offset", "outputFields",
                 "searchParams", "params", "partitionNames"});
   std::shared_ptr<Collection> collection = c.LoadedCollection();
-  MilvusView view = ViewOf(collection->schema());
   std::string partitions = PartitionFilter(c, *collection, RequestedPartitions(c), true);
+  std::vector<std::shared_ptr<Collection>> all = VectorCollections(c, collection);
+  std::shared_ptr<Collection> searched = VectorCollection(all, c.String("annsField"));
+  json requested = c.Given("outputFields") ? *c.Given("outputFields") : json();
+  std::vector<std::shared_ptr<Collection>> vectors =
+      TakeVectorOutputs(all, searched->schema().vector_field, &requested);
   DynamicOutput dynamic;
-  SearchRequest request =
-      SearchFromBody(c, c.body, *collection, partitions, c.Given("outputFields"), &dynamic);
-  return SearchHitsJson(c, view, ValueOrFail(collection->Search(request)), dynamic, reply);
+  SearchRequest request = SearchFromBody(c, c.body, *searched, partitions, &requested, &dynamic);
+  return SearchHitsJson(c, ViewOf(searched->schema()), ValueOrFail(searched->Search(request)),
+                        dynamic, reply, vectors);
 }
 
 }  // namespace imgsearch::server

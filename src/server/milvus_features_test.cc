@@ -15,9 +15,9 @@ using json = nlohmann::json;
 class MilvusFeaturesTest : public MilvusApiFixture {
  protected:
   // Ids of the rows a query returns, sorted.
-  std::vector<int64_t> QueryIds(const json& body) {
+  std::vector<int64_t> QueryIds(const json& body, const char* key = "id") {
     std::vector<int64_t> ids;
-    for (const json& row : Ok("entities/query", body)) ids.push_back(row["id"].get<int64_t>());
+    for (const json& row : Ok("entities/query", body)) ids.push_back(row[key].get<int64_t>());
     std::sort(ids.begin(), ids.end());
     return ids;
   }
@@ -71,6 +71,7 @@ TEST_F(MilvusFeaturesTest, DynamicFieldsAreKeptReturnedAndFilterable) {
       {"fieldName": "pk", "dataType": "Int64", "isPrimary": true},
       {"fieldName": "v", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]})");
   Ok("collections/create", {{"collectionName", "fixed"}, {"schema", schema}});
+  Ok("collections/load", {{"collectionName", "fixed"}});  // a bare schema waits for it
   EXPECT_EQ(Ok("collections/describe", {{"collectionName", "fixed"}})["enableDynamicField"], false);
   Refused("entities/insert",
           {{"collectionName", "fixed"}, {"data", {{{"pk", 1}, {"v", {1, 2}}, {"x", 1}}}}}, 1804,
@@ -86,7 +87,8 @@ TEST_F(MilvusFeaturesTest, AnswersAreShapedAsMilvusShapesThem) {
       {"fieldName": "info", "dataType": "JSON", "nullable": true},
       {"fieldName": "v", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]})");
   Ok("collections/create", {{"collectionName", "s"}, {"schema", schema}});
-  const int64_t big = 9007199254740993;  // 2^53 + 1: JavaScript numbers cannot hold it
+  Ok("collections/load", {{"collectionName", "s"}});  // a bare schema waits for it
+  const int64_t big = 9007199254740993;               // 2^53 + 1: JavaScript numbers cannot hold it
   Ok("entities/insert", {{"collectionName", "s"},
                          {"data",
                           {{{"pk", big},
@@ -301,6 +303,7 @@ TEST_F(MilvusFeaturesTest, VarCharPrimaryKeysStayUnique) {
       {"fieldName": "n", "dataType": "Int64"},
       {"fieldName": "v", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]})");
   Ok("collections/create", {{"collectionName", "k"}, {"schema", schema}});
+  Ok("collections/load", {{"collectionName", "k"}});  // a bare schema waits for it
   json described = Ok("collections/describe", {{"collectionName", "k"}});
   EXPECT_EQ(described["fields"][0]["name"], "doc");
   EXPECT_EQ(described["fields"][0]["type"], "VarChar");
@@ -355,6 +358,232 @@ TEST_F(MilvusFeaturesTest, VarCharPrimaryKeysStayUnique) {
   EXPECT_EQ(Ok("entities/insert", {{"collectionName", "q"},
                                    {"data", {{{"id", "x"}, {"vector", {0, 0}}}}}})["insertIds"],
             json({"x"}));
+}
+
+TEST_F(MilvusFeaturesTest, ArraysDefaultValuesAndNullableFields) {
+  json schema = json::parse(R"({"fields": [
+      {"fieldName": "pk", "dataType": "Int64", "isPrimary": true},
+      {"fieldName": "tags", "dataType": "Array", "elementDataType": "VarChar",
+       "elementTypeParams": {"max_capacity": 4, "max_length": 16}},
+      {"fieldName": "rating", "dataType": "Int64", "defaultValue": 3},
+      {"fieldName": "note", "dataType": "VarChar", "nullable": true,
+       "elementTypeParams": {"max_length": 64}},
+      {"fieldName": "v", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]})");
+  Ok("collections/create", {{"collectionName", "t"}, {"schema", schema}});
+  Ok("collections/load", {{"collectionName", "t"}});  // a bare schema waits for it
+  json fields = Ok("collections/describe", {{"collectionName", "t"}})["fields"];
+  std::map<std::string, json> by_name;
+  for (const json& f : fields) by_name[f["name"]] = f;
+  EXPECT_EQ(by_name["tags"]["type"], "Array");
+  EXPECT_EQ(by_name["tags"]["elementType"], "VarChar");
+  EXPECT_EQ(by_name["tags"]["params"], json::parse(R"([{"key": "max_capacity", "value": "4"},
+                            {"key": "max_length", "value": "16"}])"));
+  EXPECT_EQ(by_name["rating"]["defaultValue"], 3);
+  EXPECT_EQ(by_name["note"]["nullable"], true);
+  Ok("entities/insert",
+     {{"collectionName", "t"},
+      {"data",
+       {{{"pk", 1}, {"tags", {"cat", "red"}}, {"v", {0, 0}}},
+        {{"pk", 2}, {"tags", {"dog"}}, {"rating", 5}, {"note", "x"}, {"v", {1, 0}}},
+        {{"pk", 3}, {"tags", json::array()}, {"rating", nullptr}, {"v", {2, 0}}}}}});
+  json rows = Ok("entities/query", {{"collectionName", "t"},
+                                    {"filter", "array_contains(tags, \"cat\") or rating == 5"},
+                                    {"outputFields", {"tags", "rating", "note"}}});
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0],
+            json::parse(R"({"pk": 1, "tags": ["cat", "red"], "rating": 3, "note": null})"));
+  EXPECT_EQ(rows[1]["note"], "x");
+  EXPECT_EQ(QueryIds({{"collectionName", "t"}, {"filter", "rating == 3"}}, "pk"),
+            (std::vector<int64_t>{1, 3}));  // left out and null both take the default
+  EXPECT_EQ(QueryIds({{"collectionName", "t"}, {"filter", "note is null"}}, "pk"),
+            (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(QueryIds({{"collectionName", "t"}, {"filter", "array_length(tags) == 0"}}, "pk"),
+            (std::vector<int64_t>{3}));
+  Refused("entities/insert",
+          {{"collectionName", "t"},
+           {"data", {{{"pk", 4}, {"tags", {"a", "b", "c", "d", "e"}}, {"v", {0, 0}}}}}},
+          1804, "max_capacity");
+  Refused("entities/insert",
+          {{"collectionName", "t"}, {"data", {{{"pk", 4}, {"tags", {1}}, {"v", {0, 0}}}}}}, 1804,
+          "must be a string");
+  // Arrays need their element type and capacity; defaults must fit their field.
+  json no_capacity = json::parse(R"({"fields": [
+      {"fieldName": "pk", "dataType": "Int64", "isPrimary": true},
+      {"fieldName": "tags", "dataType": "Array", "elementDataType": "Int64"},
+      {"fieldName": "v", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]})");
+  Refused("collections/create", {{"collectionName", "u"}, {"schema", no_capacity}}, 1100,
+          "max_capacity");
+  json bad_default = json::parse(R"({"fields": [
+      {"fieldName": "pk", "dataType": "Int64", "isPrimary": true},
+      {"fieldName": "n", "dataType": "Int64", "defaultValue": "three"},
+      {"fieldName": "v", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]})");
+  Refused("collections/create", {{"collectionName", "u"}, {"schema", bad_default}}, 1100,
+          "default value");
+}
+
+TEST_F(MilvusFeaturesTest, SeveralVectorFieldsAreWrittenTogetherAndSearchedApart) {
+  json schema = json::parse(R"({"fields": [
+      {"fieldName": "doc", "dataType": "VarChar", "isPrimary": true, "elementTypeParams": {"max_length": 16}},
+      {"fieldName": "a", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}},
+      {"fieldName": "year", "dataType": "Int64"},
+      {"fieldName": "b", "dataType": "FloatVector", "elementTypeParams": {"dim": 3}},
+      {"fieldName": "h", "dataType": "BinaryVector", "elementTypeParams": {"dim": 8}}]})");
+  json index = json::parse(R"([
+      {"fieldName": "a", "indexName": "a_idx", "metricType": "L2", "indexType": "FLAT"},
+      {"fieldName": "b", "indexName": "b_idx", "metricType": "IP", "indexType": "FLAT"}])");
+  Ok("collections/create", {{"collectionName", "m"}, {"schema", schema}, {"indexParams", index}});
+  // The companions are hidden; the fields and indexes are the collection's.
+  EXPECT_EQ(Ok("collections/list", json::object()), json({"m"}));
+  json described = Ok("collections/describe", {{"collectionName", "m"}});
+  std::vector<std::string> names;
+  for (const json& f : described["fields"]) names.push_back(f["name"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"doc", "a", "b", "h", "year"}));
+  EXPECT_EQ(described["indexes"].size(), 2u);  // h is not indexed yet
+  EXPECT_EQ(Ok("indexes/list", {{"collectionName", "m"}}), json({"a_idx", "b_idx"}));
+  Ok("entities/insert",
+     {{"collectionName", "m"},
+      {"data",
+       {{{"doc", "x"}, {"a", {0, 0}}, {"b", {1, 0, 0}}, {"h", {1}}, {"year", 2001}},
+        {{"doc", "y"}, {"a", {5, 5}}, {"b", {0, 1, 0}}, {"h", {255}}, {"year", 2002}},
+        {{"doc", "z"}, {"a", {1, 1}}, {"b", {0, 0, 1}}, {"h", {3}}, {"year", 2003}}}}});
+  // A row must bring every vector; nothing of a refused write is kept.
+  Refused(
+      "entities/insert",
+      {{"collectionName", "m"}, {"data", {{{"doc", "w"}, {"a", {0, 0}}, {"h", {1}}, {"year", 1}}}}},
+      1804, "lacks the vector field \"b\"");
+  Refused("entities/insert",
+          {{"collectionName", "m"},
+           {"data", {{{"doc", "w"}, {"a", {0, 0}}, {"b", {1, 0}}, {"h", {1}}, {"year", 1}}}}},
+          1804, "3");
+  EXPECT_EQ(Ok("collections/get_stats", {{"collectionName", "m"}})["rowCount"], 3);
+  Refused("entities/search", {{"collectionName", "m"}, {"data", {{0, 0}}}}, 1100,
+          "multiple anns_fields");
+  Refused("entities/search", {{"collectionName", "m"}, {"data", {{0, 0}}}, {"annsField", "year"}},
+          1100, "not a vector field");
+  json by_b = Ok("entities/search", {{"collectionName", "m"},
+                                     {"annsField", "b"},
+                                     {"data", {{0, 1, 0}}},
+                                     {"limit", 2},
+                                     {"filter", "year > 2001"},
+                                     {"outputFields", {"a", "year"}}});
+  ASSERT_EQ(by_b.size(), 2u);
+  EXPECT_EQ(by_b[0]["id"], "y");
+  EXPECT_EQ(by_b[0]["a"], json({5.0, 5.0}));  // another field's vector, read beside
+  EXPECT_EQ(by_b[1]["id"], "z");
+  json by_h = Ok("entities/search", {{"collectionName", "m"},
+                                     {"annsField", "h"},
+                                     {"data", {{2}}},
+                                     {"limit", 1},
+                                     {"outputFields", {"b"}}});
+  EXPECT_EQ(by_h[0]["id"], "z");  // 3 = 0b11 is one bit from 2
+  EXPECT_EQ(by_h[0]["b"], json({0.0, 0.0, 1.0}));
+  json fused =
+      Ok("entities/hybrid_search", {{"collectionName", "m"},
+                                    {"search",
+                                     {{{"annsField", "a"}, {"data", {{1, 1}}}, {"limit", 3}},
+                                      {{"annsField", "b"}, {"data", {{0, 0, 1}}}, {"limit", 3}}}},
+                                    {"rerank", {{"strategy", "rrf"}}},
+                                    {"limit", 2},
+                                    {"outputFields", {"h"}}});
+  ASSERT_EQ(fused.size(), 2u);
+  EXPECT_EQ(fused[0]["id"], "z");    // first in both
+  EXPECT_EQ(fused[0]["h"], "Aw==");  // binary vectors as base64
+  json got =
+      Ok("entities/get", {{"collectionName", "m"}, {"id", {"x"}}, {"outputFields", {"a", "b"}}});
+  EXPECT_EQ(got[0]["a"], json({0.0, 0.0}));
+  EXPECT_EQ(got[0]["b"], json({1.0, 0.0, 0.0}));
+  // Upserts and deletes reach every vector field.
+  Ok("entities/upsert",
+     {{"collectionName", "m"},
+      {"data", {{{"doc", "x"}, {"a", {9, 9}}, {"b", {0, 0, 9}}, {"h", {0}}, {"year", 1999}}}}});
+  json b_now =
+      Ok("entities/query",
+         {{"collectionName", "m"}, {"filter", "doc == \"x\""}, {"outputFields", {"b", "year"}}});
+  EXPECT_EQ(b_now[0]["b"], json({0.0, 0.0, 9.0}));
+  EXPECT_EQ(
+      Ok("entities/delete", {{"collectionName", "m"}, {"filter", "year >= 2002"}})["deleteCount"],
+      2);
+  json left =
+      Ok("entities/search",
+         {{"collectionName", "m"}, {"annsField", "b"}, {"data", {{0, 1, 0}}}, {"limit", 5}});
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0]["id"], "x");
+  // Each field's index is its own; renames and drops take the companions along.
+  Ok("indexes/create", {{"collectionName", "m"},
+                        {"indexParams",
+                         {{{"fieldName", "h"},
+                           {"indexName", "h_idx"},
+                           {"metricType", "HAMMING"},
+                           {"indexType", "BIN_FLAT"}}}}});
+  EXPECT_EQ(Ok("indexes/list", {{"collectionName", "m"}}), json({"a_idx", "b_idx", "h_idx"}));
+  EXPECT_EQ(
+      Ok("indexes/describe", {{"collectionName", "m"}, {"indexName", "b_idx"}})[0]["fieldName"],
+      "b");
+  Ok("collections/rename", {{"collectionName", "m"}, {"newCollectionName", "m2"}});
+  Reopen();
+  EXPECT_EQ(Ok("entities/get",
+               {{"collectionName", "m2"}, {"id", {"x"}}, {"outputFields", {"b"}}})[0]["b"],
+            json({0.0, 0.0, 9.0}));
+  Ok("collections/drop", {{"collectionName", "m2"}});
+  EXPECT_EQ(Ok("collections/list", json::object()), json::array());
+  EXPECT_TRUE(db_->ListCollections().empty());  // the companions went with it
+}
+
+TEST_F(MilvusFeaturesTest, APartitionKeyNamesThePartitionsAndRefusesManualOnes) {
+  json schema = json::parse(R"({"fields": [
+      {"fieldName": "pk", "dataType": "Int64", "isPrimary": true},
+      {"fieldName": "owner", "dataType": "VarChar", "isPartitionKey": true,
+       "elementTypeParams": {"max_length": 32}},
+      {"fieldName": "v", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]})");
+  Ok("collections/create",
+     {{"collectionName", "pk"}, {"schema", schema}, {"params", {{"partitionsNum", 4}}}});
+  Ok("collections/load", {{"collectionName", "pk"}});
+  EXPECT_EQ(Ok("partitions/list", {{"collectionName", "pk"}}),
+            json({"_default_0", "_default_1", "_default_2", "_default_3"}));
+  json described = Ok("collections/describe", {{"collectionName", "pk"}});
+  EXPECT_EQ(described["partitionsNum"], 4);
+  EXPECT_EQ(described["fields"][2]["name"], "owner");
+  EXPECT_EQ(described["fields"][2]["partitionKey"], true);
+  Ok("entities/insert", {{"collectionName", "pk"},
+                         {"data",
+                          {{{"pk", 1}, {"owner", "ann"}, {"v", {0, 0}}},
+                           {{"pk", 2}, {"owner", "bob"}, {"v", {1, 0}}}}}});
+  json hits = Ok("entities/search", {{"collectionName", "pk"},
+                                     {"data", {{0, 0}}},
+                                     {"filter", "owner == \"bob\""},
+                                     {"outputFields", {"owner"}}});
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0]["id"], 2);
+  const char* manual = "partition key mode";
+  Refused("partitions/create", {{"collectionName", "pk"}, {"partitionName", "p"}}, 1100, manual);
+  Refused("entities/insert",
+          {{"collectionName", "pk"},
+           {"partitionName", "_default_1"},
+           {"data", {{{"pk", 3}, {"owner", "cy"}, {"v", {0, 0}}}}}},
+          1100, manual);
+  Refused("entities/query",
+          {{"collectionName", "pk"}, {"filter", "pk > 0"}, {"partitionNames", {"_default_0"}}},
+          1100, manual);
+  // partitionsNum needs a partition key; the key is Int64 or VarChar, and only one.
+  json plain = json::parse(R"({"fields": [
+      {"fieldName": "pk", "dataType": "Int64", "isPrimary": true},
+      {"fieldName": "v", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]})");
+  Refused("collections/create",
+          {{"collectionName", "x"}, {"schema", plain}, {"params", {{"partitionsNum", 4}}}}, 1100,
+          "partition key");
+  json double_key = json::parse(R"({"fields": [
+      {"fieldName": "pk", "dataType": "Int64", "isPrimary": true},
+      {"fieldName": "d", "dataType": "Double", "isPartitionKey": true},
+      {"fieldName": "v", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]})");
+  Refused("collections/create", {{"collectionName", "x"}, {"schema", double_key}}, 1100,
+          "Int64 or VarChar");
+  // The key and its partitions follow a rename, and are forgotten with a drop.
+  Ok("collections/rename", {{"collectionName", "pk"}, {"newCollectionName", "pk2"}});
+  EXPECT_EQ(Ok("partitions/list", {{"collectionName", "pk2"}}).size(), 4u);
+  Ok("collections/release", {{"collectionName", "pk2"}});
+  Ok("collections/drop", {{"collectionName", "pk2"}});
+  Ok("collections/create", QuickCreate("pk2"));
+  EXPECT_EQ(Ok("partitions/list", {{"collectionName", "pk2"}}), json({"_default"}));
 }
 
 }  // namespace

@@ -8,9 +8,9 @@
 //             does: COSINE (1 + d) / 2, IP 1/2 + atan(d) / pi, distances (L2, HAMMING,
 //             JACCARD) 1 - 2 atan(d) / pi; params.norm_score false sums them unchanged.
 //
-// A hit missing from some search's list gets nothing from that search. imgsearch
-// collections have one vector field, so every search uses it, typically with different
-// query vectors or filters.
+// A hit missing from some search's list gets nothing from that search. Each search
+// names its vector field (annsField; with one vector field it may leave it out), so a
+// collection with one vector per model is searched by all of them at once.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -81,16 +81,16 @@ double Normalized(double d, const std::string& metric) {
 
 // The fused hits of one query, best first, at most `limit`.
 std::vector<Hit> Fuse(const std::vector<const std::vector<Hit>*>& lists, const Reranker& reranker,
-                      const std::string& metric, size_t limit) {
+                      const std::vector<std::string>& metrics, size_t limit) {
   std::map<int64_t, std::pair<double, const Hit*>> scores;
   for (size_t s = 0; s < lists.size(); ++s) {
     const std::vector<Hit>& list = *lists[s];
     for (size_t rank = 0; rank < list.size(); ++rank) {
       const Hit& hit = list[rank];
       double d = hit.distance;
-      double score = reranker.rrf
-                         ? 1.0 / (reranker.k + double(rank + 1))
-                         : reranker.weights[s] * (reranker.normalize ? Normalized(d, metric) : d);
+      double score =
+          reranker.rrf ? 1.0 / (reranker.k + double(rank + 1))
+                       : reranker.weights[s] * (reranker.normalize ? Normalized(d, metrics[s]) : d);
       auto [it, fresh] = scores.try_emplace(hit.id, 0.0, &hit);
       it->second.first += score;
     }
@@ -121,14 +121,23 @@ json MilvusHandlers::HybridSearch(Context& c, MilvusReply& reply) {
   int64_t limit = c.Int("limit", 100);
   if (limit < 1 || limit > 16384) Fail(kMilvusParameterInvalid, "limit must be 1..16384");
   std::string partitions = PartitionFilter(c, *collection, RequestedPartitions(c), true);
-  const std::string metric = collection->index().metric_type;
-
+  std::vector<std::shared_ptr<Collection>> all = VectorCollections(c, collection);
+  json requested = c.Given("outputFields") ? *c.Given("outputFields") : json();
+  // Hits may come from any vector field's search: every vector asked for is read after.
+  std::vector<std::shared_ptr<Collection>> vectors = TakeVectorOutputs(all, "", &requested);
   DynamicOutput dynamic;
   std::vector<std::vector<std::vector<Hit>>> results;  // [search][query]
+  std::vector<std::string> metrics;                    // [search]
   for (const json& search : *searches) {
     if (!search.is_object()) Fail(kMilvusIncorrectParameterFormat, "each search must be an object");
     json body = search;
     for (const char* ignored : {"outputFields", "ignoreGrowing"}) body.erase(ignored);
+    std::shared_ptr<Collection> searched =
+        VectorCollection(all, body.contains("annsField") && body["annsField"].is_string()
+                                  ? body["annsField"].get<std::string>()
+                                  : "");
+    const std::string metric = searched->index().metric_type;
+    metrics.push_back(metric);
     if (body.contains("metricType")) {
       if (body["metricType"] != metric) {
         Fail(kMilvusParameterInvalid, "metric type not match: the collection's index uses " +
@@ -142,9 +151,8 @@ json MilvusHandlers::HybridSearch(Context& c, MilvusReply& reply) {
       if (!known.count(key))
         Fail(kMilvusParameterInvalid, "search parameter \"" + key + "\" is not supported");
     }
-    SearchRequest request =
-        SearchFromBody(c, body, *collection, partitions, c.Given("outputFields"), &dynamic);
-    results.push_back(ValueOrFail(collection->Search(request)));
+    SearchRequest request = SearchFromBody(c, body, *searched, partitions, &requested, &dynamic);
+    results.push_back(ValueOrFail(searched->Search(request)));
     if (results.back().size() != results.front().size())
       Fail(kMilvusParameterInvalid, "every search must have the same number of query vectors");
   }
@@ -152,9 +160,9 @@ json MilvusHandlers::HybridSearch(Context& c, MilvusReply& reply) {
   for (size_t q = 0; q < results.front().size(); ++q) {
     std::vector<const std::vector<Hit>*> lists;
     for (const auto& result : results) lists.push_back(&result[q]);
-    fused.push_back(Fuse(lists, reranker, metric, size_t(limit)));
+    fused.push_back(Fuse(lists, reranker, metrics, size_t(limit)));
   }
-  return SearchHitsJson(c, view, fused, dynamic, reply);
+  return SearchHitsJson(c, view, fused, dynamic, reply, vectors);
 }
 
 }  // namespace imgsearch::server

@@ -1,4 +1,5 @@
-// indexes/{create, describe, list, drop}. A collection has one index, on its vector field.
+// indexes/{create, describe, list, drop}. Each vector field has at most one index (a
+// further vector field's is its companion collection's, milvus_vectors.cc).
 #include "server/milvus_request.h"
 
 namespace imgsearch::server {
@@ -25,14 +26,15 @@ std::string StringKey(const json& object, const char* key) {
   return object[key].get<std::string>();
 }
 
-// The named index, or code 700.
+// The collection (or companion, for a further vector field) holding the named index, or
+// code 700.
 std::shared_ptr<Collection> CollectionWithIndex(const Context& c, const std::string& index_name) {
   std::shared_ptr<Collection> collection = c.NamedCollection();
-  if (!HasIndex(*collection) || IndexName(*collection) != index_name) {
-    Fail(kMilvusIndexNotFound, "index not found[indexName=" + index_name + "] in collection " +
-                                   collection->schema().name);
+  for (const auto& v : VectorCollections(c, collection)) {
+    if (HasIndex(*v) && IndexName(*v) == index_name) return v;
   }
-  return collection;
+  Fail(kMilvusIndexNotFound,
+       "index not found[indexName=" + index_name + "] in collection " + collection->schema().name);
 }
 
 bool SameIndex(const IndexSpec& existing, const IndexSpec& wanted, const std::string& name) {
@@ -86,7 +88,16 @@ json MilvusHandlers::CreateIndex(Context& c, MilvusReply&) {
          "indexParams must hold exactly one entry, for the vector field (imgsearch indexes "
          "no scalar fields)");
   }
+  std::string field = params[0].is_object() ? StringKey(params[0], "fieldName") : "";
+  std::vector<std::shared_ptr<Collection>> vectors = VectorCollections(c, collection);
+  for (const auto& v : vectors) {
+    if (v->schema().vector_field == field) collection = v;
+  }
   IndexSpec spec = IndexFromMilvus(params[0], collection->schema());
+  for (const auto& v : vectors) {
+    if (v != collection && HasIndex(*v) && IndexName(*v) == spec.name)
+      Fail(kMilvusParameterInvalid, "index name \"" + spec.name + "\" is taken by another field");
+  }
   if (HasIndex(*collection)) {
     if (SameIndex(collection->index(), spec, IndexName(*collection))) return json::object();
     Fail(kMilvusParameterInvalid, "at most one distinct index is allowed per field: drop index \"" +
@@ -115,18 +126,21 @@ json MilvusHandlers::DescribeIndex(Context& c, MilvusReply&) {
 
 json MilvusHandlers::ListIndexes(Context& c, MilvusReply&) {
   c.AcceptOnly({"collectionName"});
-  std::shared_ptr<Collection> collection = c.NamedCollection();
-  if (!HasIndex(*collection)) return json::array();
-  return json::array({IndexName(*collection)});
+  json names = json::array();
+  for (const auto& v : VectorCollections(c, c.NamedCollection())) {
+    if (HasIndex(*v)) names.push_back(IndexName(*v));
+  }
+  return names;
 }
 
 json MilvusHandlers::DropIndex(Context& c, MilvusReply&) {
   c.AcceptOnly({"collectionName", "indexName"});
   std::shared_ptr<Collection> collection = CollectionWithIndex(c, c.RequiredString("indexName"));
   // As Milvus: an index in use by a loaded collection is not dropped from under it.
-  if (!IsReleased(*c.api, collection->schema().name)) {
-    Fail(kMilvusParameterInvalid, "index cannot be dropped on a loaded collection: release \"" +
-                                      collection->schema().name + "\" first");
+  const std::string name = c.NamedCollection()->schema().name;
+  if (!IsReleased(*c.api, name)) {
+    Fail(kMilvusParameterInvalid,
+         "index cannot be dropped on a loaded collection: release \"" + name + "\" first");
   }
   FailIfError(collection->DropIndex());
   return json::object();

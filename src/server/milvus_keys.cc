@@ -38,7 +38,8 @@ std::string KeyFilter(const MilvusView& view, const json& ids) {
   return filter + "]";
 }
 
-json WriteKeyedRows(const Context& c, Collection& collection, std::vector<Row> rows, bool upsert) {
+json WriteKeyedRows(const Context& c, Collection& collection, std::vector<Row> rows, bool upsert,
+                    std::vector<CompanionRows>* companions) {
   MilvusView view = ViewOf(collection.schema());
   json keys = json::array();
   std::set<std::string> seen;
@@ -62,8 +63,19 @@ json WriteKeyedRows(const Context& c, Collection& collection, std::vector<Row> r
     }
     std::vector<int64_t> ids;
     for (const Row& row : found) ids.push_back(row.id);
-    if (!ids.empty()) IMGSEARCH_RETURN_IF_ERROR(txn.Delete(name, ids).status());
-    return txn.Insert(name, std::move(rows)).status();
+    std::vector<std::string> names = {name};
+    if (companions != nullptr) {
+      for (const CompanionRows& companion : *companions)
+        names.push_back(companion.collection->schema().name);
+    }
+    for (const std::string& replaced : names) {
+      if (!ids.empty()) IMGSEARCH_RETURN_IF_ERROR(txn.Delete(replaced, ids).status());
+    }
+    if (companions == nullptr || companions->empty()) return txn.Insert(name, rows).status();
+    std::vector<json> fields;
+    for (const Row& row : rows) fields.push_back(row.fields);
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<int64_t> written, txn.Insert(name, rows));
+    return WriteCompanions(txn, *companions, fields, written, false);
   });
   if (!taken.empty()) {
     Fail(kMilvusInvalidInsertData, "primary key " + taken +

@@ -22,18 +22,32 @@ namespace {
 constexpr size_t kMaxPartitions = 1024;  // Milvus's default rootCoord.maxPartitionNum
 
 std::string SettingKey(const std::string& collection) {
-  return "milvus.partitions/" + collection;
+  return kCollectionSettings[0] + collection;
 }
 
-// "_default" and the partitions created, in order of creation.
+// The setting's JSON: an array of the partitions created, or under a partition key
+// {"partition_key": FIELD, "partitions": N}; null when there is none.
+json PartitionSetting(const Database& db, const std::string& collection) {
+  std::optional<std::string> text = ValueOrFail(db.GetSetting(SettingKey(collection)));
+  if (!text || text->empty()) return nullptr;
+  json setting = json::parse(*text, nullptr, false);
+  if (!setting.is_array() && !setting.is_object())
+    Fail(kMilvusUnexpected, "the partition list of the library is damaged");
+  return setting;
+}
+
+// "_default" and the partitions created, in order of creation; under a partition key
+// the names Milvus gives its partitions ("_default_0", ...).
 std::vector<std::string> PartitionNames(const Database& db, const Collection& collection) {
   std::vector<std::string> names = {kDefaultPartition};
   if (!ViewOf(collection.schema()).partitioned) return names;
-  std::optional<std::string> text =
-      ValueOrFail(db.GetSetting(SettingKey(collection.schema().name)));
-  if (!text || text->empty()) return names;
-  json list = json::parse(*text, nullptr, false);
-  if (!list.is_array()) Fail(kMilvusUnexpected, "the partition list of the library is damaged");
+  json list = PartitionSetting(db, collection.schema().name);
+  if (std::optional<PartitionKey> key = PartitionKeyOf(db, collection.schema().name)) {
+    names.clear();
+    for (int64_t i = 0; i < key->partitions; ++i) names.push_back("_default_" + std::to_string(i));
+    return names;
+  }
+  if (list.is_null()) return names;
   for (const json& name : list) {
     if (name.is_string()) names.push_back(name.get<std::string>());
   }
@@ -100,7 +114,31 @@ void CheckPartitionName(const std::string& name) {
   }
 }
 
+// Milvus's answer to naming partitions of a collection with a partition key.
+void RefuseUnderPartitionKey(const Context& c, const std::string& collection, const char* what) {
+  if (PartitionKeyOf(c.db(), collection)) {
+    Fail(kMilvusParameterInvalid, std::string(what) + " if partition key mode is used");
+  }
+}
+
 }  // namespace
+
+std::optional<PartitionKey> PartitionKeyOf(const Database& db, const std::string& collection) {
+  json setting = PartitionSetting(db, collection);
+  if (!setting.is_object()) return std::nullopt;
+  PartitionKey key;
+  key.field = setting.value("partition_key", "");
+  key.partitions = setting.value("partitions", int64_t(0));
+  if (key.field.empty() || key.partitions < 1 || key.partitions > int64_t(kMaxPartitions))
+    Fail(kMilvusUnexpected, "the partition key setting of the library is damaged");
+  return key;
+}
+
+void SetPartitionKey(Context& c, const std::string& collection, const PartitionKey& key) {
+  json setting = {{"partition_key", key.field}, {"partitions", key.partitions}};
+  FailIfError(c.db().Transact(
+      [&](Transaction& txn) { return txn.PutSetting(SettingKey(collection), setting.dump()); }));
+}
 
 std::vector<std::string> RequestedPartitions(const Context& c) {
   std::vector<std::string> names = c.Strings("partitionNames");
@@ -112,12 +150,24 @@ std::vector<std::string> RequestedPartitions(const Context& c) {
 std::string WritePartition(const Context& c, const Collection& collection) {
   std::string name = c.String("partitionName", kDefaultPartition);
   if (name.empty()) name = kDefaultPartition;
+  if (PartitionKeyOf(c.db(), collection.schema().name)) {
+    // Every row of a partition-key collection is kept in "_default"; the key field
+    // itself is what a filter narrows reads by.
+    if (name != kDefaultPartition)
+      RefuseUnderPartitionKey(c, collection.schema().name,
+                              "not support manually specifying the partition names");
+    return kDefaultPartition;
+  }
   if (!Contains(PartitionNames(c.db(), collection), name)) PartitionNotFound(name);
   return name;
 }
 
 std::string PartitionFilter(const Context& c, const Collection& collection,
                             const std::vector<std::string>& partitions, bool for_read) {
+  if (!partitions.empty()) {
+    RefuseUnderPartitionKey(c, collection.schema().name,
+                            "not support manually specifying the partition names");
+  }
   std::vector<std::string> names = PartitionNames(c.db(), collection);
   std::set<std::string> released;
   if (for_read) released = MilvusHandlers::ReleasedPartitions(*c.api, collection.schema().name);
@@ -142,8 +192,11 @@ std::string PartitionFilter(const Context& c, const Collection& collection,
 }
 
 void DropCatalogue(Context& c, const std::string& collection) {
-  FailIfError(c.db().Transact(
-      [&](Transaction& txn) { return txn.PutSetting(SettingKey(collection), ""); }));
+  FailIfError(c.db().Transact([&](Transaction& txn) -> Status {
+    for (const std::string& prefix : kCollectionSettings)
+      IMGSEARCH_RETURN_IF_ERROR(txn.PutSetting(prefix + collection, ""));
+    return Status::Ok();
+  }));
 }
 
 json MilvusHandlers::CreatePartition(Context& c, MilvusReply&) {
@@ -151,6 +204,7 @@ json MilvusHandlers::CreatePartition(Context& c, MilvusReply&) {
   std::shared_ptr<Collection> collection = c.NamedCollection();
   std::string name = c.RequiredString("partitionName");
   CheckPartitionName(name);
+  RefuseUnderPartitionKey(c, collection->schema().name, "disable create partition");
   if (!ViewOf(collection->schema()).partitioned) {
     Fail(kMilvusParameterInvalid, "collection \"" + collection->schema().name +
                                       "\" was not created through the Milvus API and has only "
@@ -183,6 +237,7 @@ json MilvusHandlers::DropPartition(Context& c, MilvusReply&) {
   std::shared_ptr<Collection> collection = c.NamedCollection();
   const std::string& collection_name = collection->schema().name;
   std::string name = c.RequiredString("partitionName");
+  RefuseUnderPartitionKey(c, collection_name, "disable drop partition");
   if (name == kDefaultPartition)
     Fail(kMilvusParameterInvalid, "default partition cannot be deleted");
   if (!Contains(PartitionNames(c.db(), *collection), name)) return json::object();
@@ -192,8 +247,8 @@ json MilvusHandlers::DropPartition(Context& c, MilvusReply&) {
     Fail(kMilvusParameterInvalid,
          "partition cannot be dropped, partition is loaded, please release it first");
   }
-  ValueOrFail(collection->DeleteWhere(std::string(kPartitionField) +
-                                      " == " + store::QuoteFilterLiteral(name)));
+  DeleteRows(c, collection,
+             std::string(kPartitionField) + " == " + store::QuoteFilterLiteral(name));
   ChangePartitions(c, collection_name, [&](std::vector<std::string>& names) {
     names.erase(std::remove(names.begin(), names.end(), name), names.end());
   });
@@ -214,6 +269,7 @@ struct PartitionRequest {
 PartitionRequest ReadPartitionRequest(Context& c) {
   c.AcceptOnly({"collectionName", "partitionNames"});
   std::shared_ptr<Collection> collection = c.NamedCollection();
+  RefuseUnderPartitionKey(c, collection->schema().name, "disable load or release partitions");
   PartitionRequest request{collection->schema().name, PartitionNames(c.db(), *collection),
                            c.Strings("partitionNames")};
   if (request.wanted.empty())
@@ -252,6 +308,10 @@ json MilvusHandlers::PartitionStats(Context& c, MilvusReply&) {
   std::shared_ptr<Collection> collection = c.NamedCollection();
   std::string name = NamedPartition(c, *collection);
   if (!ViewOf(collection->schema()).partitioned) return {{"rowCount", collection->Count()}};
+  // imgsearch does not hash rows into the partitions of a partition key: only the
+  // collection's count is known.
+  RefuseUnderPartitionKey(c, collection->schema().name,
+                          "imgsearch keeps no per-partition statistics");
   QueryRequest request;
   request.filter = std::string(kPartitionField) + " == " + store::QuoteFilterLiteral(name);
   return {{"rowCount", ValueOrFail(collection->Query(request)).size()}};

@@ -93,6 +93,18 @@ std::string PartitionFilter(const MilvusApi::Context& c, const Collection& colle
 std::vector<std::string> RequestedPartitions(const MilvusApi::Context& c);
 // The one partition a write goes to ("_default" unless named); code 200 if unknown.
 std::string WritePartition(const MilvusApi::Context& c, const Collection& collection);
+// A collection's partition key (set at creation; Milvus's partitions then are
+// "_default_0" .. "_default_{partitions-1}" and cannot be named in reads and writes).
+struct PartitionKey {
+  std::string field;
+  int64_t partitions = 16;  // Milvus's default num_partitions
+};
+std::optional<PartitionKey> PartitionKeyOf(const Database& db, const std::string& collection);
+void SetPartitionKey(MilvusApi::Context& c, const std::string& collection, const PartitionKey& key);
+// The prefixes of the dialect's settings kept per collection (name appended): the
+// partitions (milvus_partitions.cc) and the companions' vector fields
+// (milvus_vectors.cc).
+inline const std::string kCollectionSettings[] = {"milvus.partitions/", "milvus.vectors/"};
 // Forgets the dialect's settings for a dropped collection, or moves them on a rename.
 void DropCatalogue(MilvusApi::Context& c, const std::string& collection);
 void RenameCatalogue(MilvusApi::Context& c, const std::string& from, const std::string& to);
@@ -117,26 +129,82 @@ nlohmann::json RowToMilvus(const MilvusView& view, const Row& row,
 // The primary key of a row as clients see it (Int64, as a string if asked, or VarChar).
 nlohmann::json PrimaryKeyJson(const MilvusView& view, const Row& row,
                               const MilvusApi::Context& context);
+// One row's value of `schema`'s vector field into `row` (float vectors as numbers, binary
+// ones as byte values or base64); `where` starts the messages. And back: float vectors
+// as numbers, binary vectors as base64 as Go encodes bytes.
+void ReadRowVector(const CollectionSchema& schema, const nlohmann::json& value,
+                   const std::string& where, Row* row);
+nlohmann::json VectorJson(const CollectionSchema& schema, const Row& row);
+
+// Several vector fields (milvus_vectors.cc): the first lives in the collection, each
+// further one in a hidden companion collection with the same rows.
+std::string CompanionName(const std::string& collection, const std::string& field);
+// The companions' vector fields, in schema order (a setting; empty for one field).
+std::vector<std::string> CompanionFields(const Database& db, const std::string& collection);
+Status SetCompanionFields(Transaction& txn, const std::string& collection,
+                          const std::vector<std::string>& fields);
+// Whether `name` is a companion some collection counts as its own (else it is left over
+// from a create cut short, and may go).
+bool IsCompanion(const Database& db, const std::string& name);
+// The collection and its companions, in schema order.
+std::vector<std::shared_ptr<Collection>> VectorCollections(const MilvusApi::Context& c,
+                                                           const std::shared_ptr<Collection>& main);
+// The one of `all` that holds vector field `field`; "" names the only one (with several,
+// an error as in Milvus). Code 1100 for a field that is not a vector field.
+std::shared_ptr<Collection> VectorCollection(const std::vector<std::shared_ptr<Collection>>& all,
+                                             const std::string& field);
+// A companion's rows of one write: the vectors, taken out of the request's row objects
+// by TakeCompanionVectors (ids and fields are the collection's rows').
+struct CompanionRows {
+  std::shared_ptr<Collection> collection;
+  std::vector<Row> rows;
+};
+std::vector<CompanionRows> TakeCompanionVectors(const std::vector<std::shared_ptr<Collection>>& all,
+                                                nlohmann::json* data);
+// Inside a write transaction: the companions' rows, with the rows' ids and fields.
+Status WriteCompanions(Transaction& txn, std::vector<CompanionRows>& companions,
+                       const std::vector<nlohmann::json>& fields, const std::vector<int64_t>& ids,
+                       bool upsert);
+// Inserts (or upserts) rows into `main` and its companions in one transaction; the ids.
+std::vector<int64_t> WriteWithCompanions(const MilvusApi::Context& c, Collection& main,
+                                         std::vector<Row> rows,
+                                         std::vector<CompanionRows>& companions, bool upsert);
+// Deletes the rows matching `filter` from `main` and its companions; how many.
+int64_t DeleteRows(const MilvusApi::Context& c, const std::shared_ptr<Collection>& main,
+                   const std::string& filter);
+// Output fields naming vector fields of `all` other than `searched`: taken out of
+// `requested`, and the collections holding them returned, for AddVectors to fill in.
+std::vector<std::shared_ptr<Collection>> TakeVectorOutputs(
+    const std::vector<std::shared_ptr<Collection>>& all, const std::string& searched,
+    nlohmann::json* requested);
+// Sets each object's vectors from `sources`, objects[i] being the row with id ids[i].
+void AddVectors(const std::vector<std::shared_ptr<Collection>>& sources,
+                const std::vector<int64_t>& ids, nlohmann::json* objects);
+
 // Query vectors: float arrays, or binary vectors given as byte arrays or base64.
 void ReadQueryVectors(const CollectionSchema& schema, const nlohmann::json& data,
                       SearchRequest* request);
 
 // Reads shared by search and hybrid_search (milvus_entities.cc): one search's request
 // from `body` (the request, or one of hybrid_search's "search" entries), and the hits
-// in Milvus's form ("id", "distance", output fields; "topks" in the reply).
+// in Milvus's form ("id", "distance", output fields and the vectors of `vectors`;
+// "topks" in the reply).
 SearchRequest SearchFromBody(const MilvusApi::Context& c, const nlohmann::json& body,
                              const Collection& collection, const std::string& partitions,
                              const nlohmann::json* output_fields, DynamicOutput* dynamic);
 nlohmann::json SearchHitsJson(const MilvusApi::Context& c, const MilvusView& view,
                               const std::vector<std::vector<Hit>>& results,
-                              const DynamicOutput& dynamic, MilvusReply& reply);
+                              const DynamicOutput& dynamic, MilvusReply& reply,
+                              const std::vector<std::shared_ptr<Collection>>& vectors = {});
 
 // Under a VarChar key (milvus_keys.cc): "id" (one key or an array) as a filter on the
 // key field (for Int64 keys too), and writes that keep keys unique: insert refuses keys
-// that exist, upsert replaces their rows, each in one transaction. Returns the keys.
+// that exist, upsert replaces their rows, each in one transaction (with the companions'
+// rows, when given). Returns the keys.
 std::string KeyFilter(const MilvusView& view, const nlohmann::json& ids);
 nlohmann::json WriteKeyedRows(const MilvusApi::Context& c, Collection& collection,
-                              std::vector<Row> rows, bool upsert);
+                              std::vector<Row> rows, bool upsert,
+                              std::vector<CompanionRows>* companions = nullptr);
 
 // The route handlers, by group (milvus_collections.cc, milvus_entities.cc,
 // milvus_indexes.cc).

@@ -112,11 +112,7 @@ Row RowFromMilvus(const MilvusView& view, const json& object, size_t index, bool
       }
       has_primary = true;
     } else if (key == schema.vector_field) {
-      if (schema.binary()) {
-        row.binary_vector = BinaryVector(value, schema.dimension, where);
-      } else {
-        row.vector = FloatVector(value, schema.dimension, where);
-      }
+      ReadRowVector(schema, value, where, &row);
       has_vector = true;
     } else if (!key.empty() && key[0] == '$') {
       Fail(kMilvusInvalidInsertData, where + "names starting with $ are reserved");
@@ -174,12 +170,23 @@ json RowToMilvus(const MilvusView& view, const Row& row, const MilvusApi::Contex
       out[key] = value;
     }
   }
-  if (!row.vector.empty()) out[schema.vector_field] = row.vector;
-  if (!row.binary_vector.empty()) {
-    out[schema.vector_field] =
-        base::Base64Encode(std::string(row.binary_vector.begin(), row.binary_vector.end()));
-  }
+  if (!row.vector.empty() || !row.binary_vector.empty())
+    out[schema.vector_field] = VectorJson(schema, row);
   return out;
+}
+
+json VectorJson(const CollectionSchema& schema, const Row& row) {
+  if (!schema.binary()) return row.vector;
+  return base::Base64Encode(std::string(row.binary_vector.begin(), row.binary_vector.end()));
+}
+
+void ReadRowVector(const CollectionSchema& schema, const json& value, const std::string& where,
+                   Row* row) {
+  if (schema.binary()) {
+    row->binary_vector = BinaryVector(value, schema.dimension, where);
+  } else {
+    row->vector = FloatVector(value, schema.dimension, where);
+  }
 }
 
 void ReadQueryVectors(const CollectionSchema& schema, const json& data, SearchRequest* request) {

@@ -245,6 +245,7 @@ TEST(ServerHttpTest, ReadsOverTheTimeLimitAnswer408Or503AndTheServerCarriesOn) {
   ASSERT_EQ(Body(Milvus(c, "collections/create",
                         {{"collectionName", "big"}, {"schema", schema}}))["code"],
             0);
+  ASSERT_EQ(Body(Milvus(c, "collections/load", {{"collectionName", "big"}}))["code"], 0);
   for (int batch = 0; batch < 4; ++batch) {  // writes are never cut short
     auto r =
         Milvus(c, "entities/insert",

@@ -268,6 +268,71 @@ TEST(CollectionTest, OnlyIntegerAndStringFieldsCanBeIndexed) {
       << created.ToString();
 }
 
+TEST(CollectionTest, DefaultValuesAndArrayFieldsAreCheckedFilledAndKept) {
+  auto dir = MakeTempDir();
+  CollectionSchema s = PhotoSchema("tagged", 4);
+  FieldSchema rating{"rating", DataType::kInt64, true};
+  rating.default_value = 3;
+  FieldSchema tags{"tags", DataType::kArray};
+  tags.element_type = DataType::kVarChar;
+  tags.max_capacity = 3;
+  tags.max_length = 8;
+  s.scalar_fields.push_back(rating);
+  s.scalar_fields.push_back(tags);
+  {
+    auto db = ValueOrDie(Database::Open(dir));
+    // Defaults must fit their field; JSON and Array fields take none.
+    CollectionSchema bad = s;
+    bad.name = "bad";
+    bad.scalar_fields[3].default_value = "three";
+    EXPECT_EQ(db->CreateCollection(bad, {}).code(), StatusCode::kInvalidArgument);
+    bad.scalar_fields[3].default_value = nullptr;
+    bad.scalar_fields[4].default_value = json::array();
+    EXPECT_EQ(db->CreateCollection(bad, {}).code(), StatusCode::kInvalidArgument);
+    bad.scalar_fields[4].default_value = nullptr;
+    bad.scalar_fields[4].max_capacity = 0;
+    EXPECT_EQ(db->CreateCollection(bad, {}).code(), StatusCode::kInvalidArgument);
+
+    auto c = MakeCollection(*db, s);
+    std::vector<Row> rows = MakeRows(3, 4, 7);
+    rows[0].fields["tags"] = {"cat", "red"};
+    rows[1].fields["tags"] = json::array();
+    rows[1].fields["rating"] = nullptr;  // null takes the default, as in Milvus
+    rows[2].fields["tags"] = {"dog"};
+    rows[2].fields["rating"] = 5;
+    ValueOrDie(c->Insert(rows));
+    for (auto [tags_value, problem] :
+         std::vector<std::pair<json, std::string>>{{json{"a", "b", "c", "d"}, "max_capacity"},
+                                                   {json{1}, "must be a string"},
+                                                   {json{"much too long"}, "max_length"},
+                                                   {json("cat"), "must be an array"}}) {
+      Row row = MakeRows(1, 4, 8)[0];
+      row.fields["tags"] = tags_value;
+      Result<std::vector<int64_t>> refused = c->Insert({row});
+      ASSERT_FALSE(refused.ok()) << tags_value.dump();
+      EXPECT_NE(refused.status().message().find(problem), std::string::npos)
+          << refused.status().message();
+    }
+  }
+  // Reopened: the schema keeps the default and the array's element type and capacity.
+  auto db = ValueOrDie(Database::Open(dir));
+  auto c = ValueOrDie(db->GetCollection("tagged"));
+  const FieldSchema* kept = c->schema().FindScalar("tags");
+  ASSERT_NE(kept, nullptr);
+  EXPECT_EQ(kept->element_type, DataType::kVarChar);
+  EXPECT_EQ(kept->max_capacity, 3);
+  EXPECT_EQ(c->schema().FindScalar("rating")->default_value, 3);
+  QueryRequest q;
+  q.filter = "array_contains(tags, \"cat\") or rating == 3";
+  q.output_fields = {"rating", "tags"};
+  std::vector<Row> found = ValueOrDie(c->Query(q));
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].fields["rating"], 3);
+  EXPECT_EQ(found[0].fields["tags"], json({"cat", "red"}));
+  EXPECT_EQ(found[1].fields["rating"], 3);
+  EXPECT_EQ(found[1].fields["tags"], json::array());
+}
+
 TEST(CollectionTest, SearchMatchesBruteForceForEveryMetric) {
   const int dim = 16, n = 300;
   for (const char* metric : {"L2", "IP", "COSINE"}) {

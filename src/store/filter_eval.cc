@@ -131,6 +131,13 @@ class Evaluator {
       }
       case FilterNode::kIsNull:
         return FilterValue::Bool((Eval(*n.children[0]).kind == FilterValue::kNull) != n.negated);
+      case FilterNode::kContains:
+        return Contains(n);
+      case FilterNode::kLength: {
+        FilterValue v = Eval(*n.children[0]);
+        if (v.kind != FilterValue::kJson || !v.json->is_array()) return {};
+        return FilterValue::Int(static_cast<int64_t>(v.json->size()));
+      }
     }
     return {};
   }
@@ -155,6 +162,28 @@ class Evaluator {
     bool found = false;
     for (const FilterValue& item : n.list) found = found || Order(v, item) == 0;
     return FilterValue::Bool(found != n.negated);
+  }
+
+  // Whether the array holds the value ("" op), all of the list ("all") or any of it.
+  FilterValue Contains(const FilterNode& n) const {
+    FilterValue v = Eval(*n.children[0]);
+    if (v.kind != FilterValue::kJson || !v.json->is_array()) return FilterValue::Bool(false);
+    auto held = [&](const FilterValue& wanted) {
+      for (const json& element : *v.json) {
+        if (Order(FromJson(element), wanted) == 0) return true;
+      }
+      return false;
+    };
+    if (n.op == "any") {
+      for (const FilterValue& wanted : n.list) {
+        if (held(wanted)) return FilterValue::Bool(true);
+      }
+      return FilterValue::Bool(false);
+    }
+    for (const FilterValue& wanted : n.list) {
+      if (!held(wanted)) return FilterValue::Bool(false);
+    }
+    return FilterValue::Bool(true);
   }
 
   int64_t id_;

@@ -339,21 +339,84 @@ class Parser {
     size_t at = Take().position;
     NodePtr n = Node(FilterNode::kIn, at, StaticType::kBool);
     n->negated = negated;
+    n->list = List(left->type);
+    Adopt(*n, std::move(left));
+    return n;
+  }
+
+  // "[literal, ...]", each literal of `type` unless that is kAny.
+  std::vector<FilterValue> List(StaticType type) {
+    std::vector<FilterValue> list;
     Expect("[");
     while (!IsOp("]")) {
       NodePtr item = Literal();
       if (item->kind != FilterNode::kLiteral) FailAt("list items must be literals", item->position);
-      if (left->type != StaticType::kAny && item->type != left->type) {
+      if (type != StaticType::kAny && item->type != type) {
         FailAt(std::string("list item is ") + TypeName(item->type) + " but the value is " +
-                   TypeName(left->type),
+                   TypeName(type),
                item->position);
       }
-      n->list.push_back(item->literal);
+      list.push_back(item->literal);
       if (!IsOp(",")) break;
       Take();
     }
     Expect("]");
-    Adopt(*n, std::move(left));
+    return list;
+  }
+
+  // Milvus's functions over Array and JSON fields: array_contains(f, v),
+  // array_contains_all(f, [..]), array_contains_any(f, [..]), array_length(f), and the
+  // json_contains family (the same over a JSON field or a path into one).
+  NodePtr Call() {
+    Token name = Take();
+    std::string function = Lower(name.text);
+    Expect("(");
+    NodePtr argument = Additive();
+    const FieldSchema* field =
+        argument->kind == FilterNode::kField ? schema_.FindScalar(argument->field) : nullptr;
+    bool is_array = field != nullptr && field->type == DataType::kArray && argument->path.empty();
+    bool is_json = argument->kind == FilterNode::kField && !argument->is_primary_key &&
+                   (field == nullptr || field->type == DataType::kJson);
+    bool array_function = function.rfind("array_", 0) == 0;
+    if (array_function && !is_array && !is_json) {
+      FailAt(name.text + " needs an Array field (or a JSON one)", argument->position);
+    }
+    if (!array_function && !is_json && !is_array) {
+      FailAt(name.text + " needs a JSON field or a path into one", argument->position);
+    }
+    StaticType element = StaticType::kAny;
+    if (is_array) {
+      element = field->element_type == DataType::kBool      ? StaticType::kBool
+                : field->element_type == DataType::kVarChar ? StaticType::kString
+                                                            : StaticType::kNumber;
+    }
+    NodePtr n;
+    if (function == "array_length") {
+      n = Node(FilterNode::kLength, name.position, StaticType::kNumber);
+    } else if (function == "array_contains" || function == "json_contains") {
+      n = Node(FilterNode::kContains, name.position, StaticType::kBool);
+      Expect(",");
+      NodePtr value = Literal();
+      if (element != StaticType::kAny && value->type != element) {
+        FailAt(std::string("the value is ") + TypeName(value->type) + " but the elements are " +
+                   TypeName(element),
+               value->position);
+      }
+      n->list.push_back(value->literal);
+    } else if (function == "array_contains_all" || function == "json_contains_all" ||
+               function == "array_contains_any" || function == "json_contains_any") {
+      n = Node(FilterNode::kContains, name.position, StaticType::kBool);
+      n->op = function.substr(function.size() - 3);  // "all" or "any"
+      Expect(",");
+      n->list = List(element);
+    } else {
+      FailAt("unknown function \"" + name.text +
+                 "\" (known: array_contains, array_contains_all, array_contains_any, "
+                 "array_length, json_contains, json_contains_all, json_contains_any)",
+             name.position);
+    }
+    Expect(")");
+    Adopt(*n, std::move(argument));
     return n;
   }
 
@@ -465,9 +528,11 @@ class Parser {
       Expect(")");
       return inner;
     }
-    if (IsOp("[")) Fail("a list may only follow \"in\"");
+    if (IsOp("[")) Fail("a list may only follow \"in\" or be a function's argument");
     if (t.kind == Token::kIdent && !IsKeyword("true") && !IsKeyword("false") &&
         !IsKeyword("null")) {
+      const Token& next = tokens_[std::min(index_ + 1, tokens_.size() - 1)];
+      if (next.kind == Token::kOp && next.text == "(") return Call();
       return Field();
     }
     return Literal();
@@ -503,8 +568,18 @@ class Parser {
     while (IsOp("[")) {
       size_t at = Take().position;
       const FieldSchema* f = schema_.FindScalar(n->field);
+      if (f != nullptr && f->type == DataType::kArray && n->path.empty()) {
+        if (Peek().kind != Token::kNumber || Peek().number.kind != FilterValue::kInt)
+          Fail("an Array is indexed with an integer");
+        n->path.emplace_back(Take().number.i);
+        n->type = f->element_type == DataType::kBool      ? StaticType::kBool
+                  : f->element_type == DataType::kVarChar ? StaticType::kString
+                                                          : StaticType::kNumber;
+        Expect("]");
+        continue;
+      }
       if (f == nullptr || f->type != DataType::kJson)
-        FailAt("only JSON fields can be indexed with [...]", at);
+        FailAt("only JSON and Array fields can be indexed with [...]", at);
       if (Peek().kind == Token::kString) {
         n->path.emplace_back(Take().text);
       } else if (Peek().kind == Token::kNumber && Peek().number.kind == FilterValue::kInt) {

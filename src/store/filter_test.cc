@@ -82,6 +82,50 @@ TEST(FilterTest, JsonAccessAndNulls) {
   EXPECT_TRUE(Eval(""));                                  // empty: everything
 }
 
+TEST(FilterTest, ArrayFieldsAndTheirFunctions) {
+  CollectionSchema s = TestSchema();
+  FieldSchema tags{"tags", DataType::kArray};
+  tags.element_type = DataType::kVarChar;
+  tags.max_capacity = 8;
+  FieldSchema sizes{"sizes", DataType::kArray, true};
+  sizes.max_capacity = 8;
+  s.scalar_fields.push_back(tags);
+  s.scalar_fields.push_back(sizes);
+  json row = kRow;
+  row["tags"] = {"cat", "indoor"};
+  row["sizes"] = {3, 5, 8};
+  auto eval = [&](const std::string& text) {
+    auto filter = Filter::Parse(text, s);
+    EXPECT_TRUE(filter.ok()) << text << ": " << filter.status().message();
+    return filter.ok() && filter->Matches(1, row);
+  };
+  EXPECT_TRUE(eval("array_contains(tags, \"cat\")"));
+  EXPECT_FALSE(eval("array_contains(tags, \"dog\")"));
+  EXPECT_TRUE(eval("ARRAY_CONTAINS(sizes, 5)"));  // function names in either case
+  EXPECT_TRUE(eval("array_contains_all(tags, [\"cat\", \"indoor\"])"));
+  EXPECT_FALSE(eval("array_contains_all(tags, [\"cat\", \"dog\"])"));
+  EXPECT_TRUE(eval("array_contains_any(tags, [\"dog\", \"indoor\"])"));
+  EXPECT_FALSE(eval("array_contains_any(sizes, [1, 2])"));
+  EXPECT_TRUE(eval("array_length(sizes) == 3 and array_length(tags) < 3"));
+  EXPECT_TRUE(eval("sizes[0] == 3 and tags[1] == \"indoor\""));
+  EXPECT_FALSE(eval("sizes[7] == 3"));  // past the end: no value
+  EXPECT_TRUE(eval("not array_contains(tags, \"dog\") and width > 100"));
+  // The JSON family reads arrays inside JSON fields (and dynamic keys).
+  EXPECT_TRUE(eval("json_contains(meta[\"tags\"], \"cat\")"));
+  EXPECT_TRUE(eval("json_contains_any(meta[\"tags\"], [\"x\", \"indoor\"])"));
+  EXPECT_FALSE(eval("json_contains_all(meta[\"tags\"], [\"cat\", \"x\"])"));
+  // A null array holds nothing.
+  row["sizes"] = nullptr;
+  EXPECT_FALSE(eval("array_contains(sizes, 3)"));
+  EXPECT_FALSE(eval("array_length(sizes) == 0"));
+  // Wrong arguments are refused with the reason.
+  for (const char* bad : {"array_contains(width, 3)", "array_contains(tags, 3)",
+                          "array_contains_all(sizes, [1, \"a\"])", "array_size(tags) > 1",
+                          "array_contains(tags)", "tags[\"a\"] == 1", "json_contains(path, 1)"}) {
+    EXPECT_FALSE(Filter::Parse(bad, s).ok()) << bad;
+  }
+}
+
 TEST(FilterTest, ErrorsPointAtThePosition) {
   struct Case {
     const char* text;
@@ -97,7 +141,7 @@ TEST(FilterTest, ErrorsPointAtThePosition) {
         Case{"(width > 3", "expected \")\" at the end"},
         Case{"width in [1, \"a\"]", "list item is a string"}, Case{"width", "must be a condition"},
         Case{"width > 3 and", "ends too early"}, Case{"vector > 1", "vector field"},
-        Case{"path[\"x\"] == 1", "only JSON fields"},
+        Case{"path[\"x\"] == 1", "only JSON and Array fields"},
         Case{"width == null", "null can only be tested with \"is null\""},
         Case{"path + 1 > 2", "arithmetic needs numbers"},
         Case{"\"unterminated", "unterminated string"},

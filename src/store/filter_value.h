@@ -33,7 +33,21 @@ enum class StaticType { kBool, kNumber, kString, kAny, kNull };
 // kAnd and kOr hold any number of children (a chain "a and b and c" is one node), so long
 // chains stay shallow; every other kind has at most two.
 struct FilterNode {
-  enum Kind { kLiteral, kField, kNot, kNegate, kAnd, kOr, kCompare, kArith, kIn, kLike, kIsNull };
+  enum Kind {
+    kLiteral,
+    kField,
+    kNot,
+    kNegate,
+    kAnd,
+    kOr,
+    kCompare,
+    kArith,
+    kIn,
+    kLike,
+    kIsNull,
+    kContains,  // array_contains[_all|_any], json_contains[_all|_any]: op "", "all", "any"
+    kLength,    // array_length
+  };
   Kind kind = kLiteral;
   std::string op;        // "==", "<", "+", ... for kCompare and kArith
   bool negated = false;  // not in, not like, is not null
@@ -42,7 +56,7 @@ struct FilterNode {
   std::vector<nlohmann::json> path;  // kField: JSON keys (strings) and indexes (integers)
   bool is_primary_key = false;
   std::vector<std::unique_ptr<FilterNode>> children;
-  std::vector<FilterValue> list;  // kIn
+  std::vector<FilterValue> list;  // kIn, kContains
   std::string pattern;            // kLike
   StaticType type = StaticType::kAny;
   size_t position = 0;

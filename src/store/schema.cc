@@ -3,6 +3,8 @@
 #include <cctype>
 #include <set>
 
+#include "store/schema_json.h"
+
 namespace imgsearch {
 namespace {
 
@@ -15,6 +17,7 @@ constexpr TypeName kTypeNames[] = {{"Bool", DataType::kBool},
                                    {"Double", DataType::kDouble},
                                    {"VarChar", DataType::kVarChar},
                                    {"JSON", DataType::kJson},
+                                   {"Array", DataType::kArray},
                                    {"FloatVector", DataType::kFloatVector},
                                    {"BinaryVector", DataType::kBinaryVector}};
 
@@ -49,7 +52,7 @@ Result<DataType> ParseDataType(const std::string& name) {
   if (name == "Int8" || name == "Int16" || name == "Int32") return DataType::kInt64;
   return Status::InvalidArgument(
       "unsupported data type \"" + name +
-      "\" (use Bool, Int64, Double, VarChar, JSON, FloatVector or BinaryVector)");
+      "\" (use Bool, Int64, Double, VarChar, JSON, Array, FloatVector or BinaryVector)");
 }
 
 const char* DataTypeName(DataType type) {
@@ -97,9 +100,32 @@ Status ValidateSchema(const CollectionSchema& s) {
       return Status::InvalidArgument("a collection has one vector field; \"" + f.name +
                                      "\" is a second one");
     }
-    if (f.type == DataType::kVarChar && (f.max_length < 1 || f.max_length > 65535)) {
+    if (f.type == DataType::kArray) {
+      bool scalar = f.element_type == DataType::kBool || f.element_type == DataType::kInt64 ||
+                    f.element_type == DataType::kDouble || f.element_type == DataType::kVarChar;
+      if (!scalar) {
+        return Status::InvalidArgument("the elements of Array \"" + f.name +
+                                       "\" must be Bool, Int64, Double or VarChar");
+      }
+      if (f.max_capacity < 1 || f.max_capacity > 4096) {
+        return Status::InvalidArgument("max_capacity of \"" + f.name +
+                                       "\" must be between 1 and 4096");
+      }
+    }
+    bool has_length = f.type == DataType::kVarChar ||
+                      (f.type == DataType::kArray && f.element_type == DataType::kVarChar);
+    if (has_length && (f.max_length < 1 || f.max_length > 65535)) {
       return Status::InvalidArgument("max_length of \"" + f.name +
                                      "\" must be between 1 and 65535");
+    }
+    if (!f.default_value.is_null()) {
+      if (f.type == DataType::kJson || f.type == DataType::kArray) {
+        return Status::InvalidArgument("\"" + f.name + "\" is " + DataTypeName(f.type) +
+                                       ": only scalar fields take a default value");
+      }
+      std::string problem = store::ValueProblem(f, f.default_value);
+      if (!problem.empty())
+        return Status::InvalidArgument("the default value of \"" + f.name + "\" " + problem);
     }
     if (f.indexed && f.type != DataType::kInt64 && f.type != DataType::kVarChar) {
       return Status::InvalidArgument("only Int64 and VarChar fields can be indexed, not \"" +

@@ -11,7 +11,13 @@ json SchemaToJson(const CollectionSchema& s) {
                   {"type", DataTypeName(f.type)},
                   {"nullable", f.nullable},
                   {"max_length", f.max_length}};
-    if (f.indexed) field["indexed"] = true;  // absent in schemas written before it existed
+    // Keys absent in schemas written before they existed:
+    if (f.indexed) field["indexed"] = true;
+    if (f.type == DataType::kArray) {
+      field["element_type"] = DataTypeName(f.element_type);
+      field["max_capacity"] = f.max_capacity;
+    }
+    if (!f.default_value.is_null()) field["default_value"] = f.default_value;
     fields.push_back(std::move(field));
   }
   return {{"name", s.name},
@@ -42,6 +48,12 @@ Result<CollectionSchema> SchemaFromJson(const json& j) {
       field.nullable = f.at("nullable").get<bool>();
       field.max_length = f.at("max_length").get<int>();
       field.indexed = f.value("indexed", false);
+      if (field.type == DataType::kArray) {
+        IMGSEARCH_ASSIGN_OR_RETURN(field.element_type,
+                                   ParseDataType(f.at("element_type").get<std::string>()));
+        field.max_capacity = f.at("max_capacity").get<int>();
+      }
+      if (f.contains("default_value")) field.default_value = f["default_value"];
       s.scalar_fields.push_back(field);
     }
     IMGSEARCH_RETURN_IF_ERROR(ValidateSchema(s));
@@ -78,33 +90,43 @@ Status FieldError(size_t row, const std::string& field, const std::string& probl
                                  problem);
 }
 
-Status CheckValue(const FieldSchema& f, size_t row, const json& v) {
-  if (v.is_null()) return f.nullable ? Status::Ok() : FieldError(row, f.name, "may not be null");
-  switch (f.type) {
+std::string ScalarProblem(DataType type, int max_length, const json& v) {
+  switch (type) {
     case DataType::kBool:
-      if (!v.is_boolean()) return FieldError(row, f.name, "must be a boolean, got " + v.dump());
+      if (!v.is_boolean()) return "must be a boolean, got " + v.dump();
       break;
     case DataType::kInt64:
-      if (!v.is_number_integer())
-        return FieldError(row, f.name, "must be an integer, got " + v.dump());
+      if (!v.is_number_integer()) return "must be an integer, got " + v.dump();
       break;
     case DataType::kDouble:
-      if (!v.is_number()) return FieldError(row, f.name, "must be a number, got " + v.dump());
+      if (!v.is_number()) return "must be a number, got " + v.dump();
       break;
     case DataType::kVarChar:
-      if (!v.is_string()) return FieldError(row, f.name, "must be a string, got " + v.dump());
-      if (v.get_ref<const std::string&>().size() > static_cast<size_t>(f.max_length)) {
-        return FieldError(row, f.name,
-                          "is longer than its max_length " + std::to_string(f.max_length));
-      }
+      if (!v.is_string()) return "must be a string, got " + v.dump();
+      if (v.get_ref<const std::string&>().size() > static_cast<size_t>(max_length))
+        return "is longer than its max_length " + std::to_string(max_length);
       break;
     default:
       break;  // JSON: anything
   }
-  return Status::Ok();
+  return "";
 }
 
 }  // namespace
+
+std::string ValueProblem(const FieldSchema& f, const json& v) {
+  if (v.is_null()) return f.nullable ? "" : "may not be null";
+  if (f.type != DataType::kArray) return ScalarProblem(f.type, f.max_length, v);
+  if (!v.is_array()) return "must be an array, got " + v.dump();
+  if (v.size() > static_cast<size_t>(f.max_capacity))
+    return "holds " + std::to_string(v.size()) + " elements, over its max_capacity " +
+           std::to_string(f.max_capacity);
+  for (const json& element : v) {
+    std::string problem = ScalarProblem(f.element_type, f.max_length, element);
+    if (!problem.empty()) return "has an element that " + problem;
+  }
+  return "";
+}
 
 Status ValidateRow(const CollectionSchema& schema, size_t row_number, Row* row) {
   if (schema.binary()) {
@@ -135,11 +157,16 @@ Status ValidateRow(const CollectionSchema& schema, size_t row_number, Row* row) 
       return FieldError(row_number, key, "is not in the schema");
   }
   for (const FieldSchema& f : schema.scalar_fields) {
-    if (!row->fields.contains(f.name)) {
+    auto it = row->fields.find(f.name);
+    bool absent = it == row->fields.end() || it->is_null();
+    if (absent && !f.default_value.is_null()) {
+      row->fields[f.name] = f.default_value;
+    } else if (it == row->fields.end()) {
       if (!f.nullable) return FieldError(row_number, f.name, "is missing");
       row->fields[f.name] = nullptr;
     }
-    IMGSEARCH_RETURN_IF_ERROR(CheckValue(f, row_number, row->fields[f.name]));
+    std::string problem = ValueProblem(f, row->fields[f.name]);
+    if (!problem.empty()) return FieldError(row_number, f.name, problem);
   }
   return Status::Ok();
 }

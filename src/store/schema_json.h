@@ -13,8 +13,13 @@ Result<CollectionSchema> SchemaFromJson(const nlohmann::json& j);
 nlohmann::json IndexSpecToJson(const IndexSpec& spec);
 Result<IndexSpec> IndexSpecFromJson(const nlohmann::json& j);
 
-// Checks a row's vector and fields against the schema and fills absent nullable fields
-// with null. `row_number` is for messages.
+// What is wrong with `v` as a value of field `f` ("must be a string, got 3"), or "" when
+// nothing is. Null is a problem only for a field that is not nullable.
+std::string ValueProblem(const FieldSchema& f, const nlohmann::json& v);
+
+// Checks a row's vector and fields against the schema. A field left out or null takes
+// its default value when it has one; else a nullable field left out becomes null. `row_number` is
+// for messages.
 Status ValidateRow(const CollectionSchema& schema, size_t row_number, Row* row);
 
 }  // namespace imgsearch::store
