@@ -65,7 +65,8 @@ std::map<std::string, std::string> ServedImages(int port) {
   auto r = c.Post("/v2/vectordb/entities/query", body.dump(), "application/json");
   std::map<std::string, std::string> images;
   if (!r || r->status != 200) return images;
-  for (const json& row : json::parse(r->body)["data"])
+  const json answer = json::parse(r->body);
+  for (const json& row : answer["data"])
     images[row["path"].get<std::string>()] = row["hash"].get<std::string>();
   return images;
 }
