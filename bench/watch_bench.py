@@ -129,8 +129,10 @@ def main():
             time.sleep(0.05)
         seconds = time.monotonic() - start
         batches = metric(port, "imgsearch_watch_batches_total") - batches_before
+        overflows = metric(port, "imgsearch_watch_overflows_total")
         print(f"burst: {args.burst} files copied in {copied:.1f} s, all indexed after "
-              f"{seconds:.1f} s: {args.burst / seconds:.0f} images/s in {batches:.0f} batches")
+              f"{seconds:.1f} s: {args.burst / seconds:.0f} images/s in {batches:.0f} batches "
+              f"({overflows:.0f} overflows)")
         print(f"load: {uptime()}")
     finally:
         serve.terminate()
