@@ -61,6 +61,13 @@ struct IndexProgress {
 struct IndexOptions {
   std::vector<std::string> paths;  // folders (scanned recursively) or single image files
   bool prune = false;              // remove images whose file no longer exists
+  // With prune: look only at the images that lie under `paths` (a watcher's rescan of its
+  // folders leaves the rest of the library alone). Without it, every image of the library.
+  bool prune_only_under_paths = false;
+  // Asked for each file the scan finds, with its modification time (ns since the epoch):
+  // true leaves the file alone for now and lists it in IndexReport::deferred (a watcher
+  // defers files that may still be being written).
+  std::function<bool(const std::string& path, int64_t mtime_ns)> defer;
   // Machine `shard_index` of `shard_count` (0-based) takes the files whose path, relative
   // to the folder given in `paths`, hashes to it: N machines with the same paths index
   // one folder tree once between them. Pruning then looks only at that share.
@@ -91,6 +98,7 @@ struct IndexReport {
   size_t pruned = 0;
   size_t duplicates = 0;  // files added or updated holding the bytes of an earlier image
   std::vector<IndexFailure> failures;
+  std::vector<std::string> deferred;  // left alone by IndexOptions::defer
   double seconds = 0;
   bool cancelled = false;
 };

@@ -27,6 +27,51 @@ class MappedFile {
   virtual std::string_view contents() const = 0;
 };
 
+// What Env::Stat says about a path (symbolic links followed).
+struct FileStat {
+  bool is_directory = false;
+  bool is_regular = false;
+  int64_t size = 0;
+  int64_t mtime_ns = 0;  // nanoseconds since the epoch
+};
+
+// One change a FileWatch saw in a watched folder.
+struct WatchEvent {
+  enum class Kind {
+    kWritten,   // created or written to: its writer may still have it open
+    kClosed,    // a writer closed it: complete, unless it is opened again
+    kTouched,   // its attributes (mtime, permissions) changed, not its bytes
+    kMovedIn,   // renamed into the folder: complete
+    kRemoved,   // deleted, or renamed out of the folder
+    kOverflow,  // changes were lost (the queue overflowed): look at every folder again
+  };
+  Kind kind = Kind::kWritten;
+  std::string path;  // the watched folder's path + "/" + the name; empty for kOverflow
+  bool is_directory = false;
+};
+
+// Change notification for folders (inotify on Linux). Each Add watches one folder, not
+// the folders inside it. Add, Remove and Wait may be called from different threads; Wake
+// from any thread.
+class FileWatch {
+ public:
+  virtual ~FileWatch() = default;
+  // Starts watching `dir` (again, under its new name after a rename). Fails with
+  // kResourceExhausted when the system's limit of watches is reached, and kUnsupported
+  // for a folder on a file system that reports no changes made by other machines (NFS,
+  // SMB/CIFS, FUSE, 9p, Ceph): those are left to a rescan.
+  virtual Status Add(const std::string& dir) = 0;
+  // Stops watching `dir` and every watched folder inside it.
+  virtual void Remove(const std::string& dir) = 0;
+  // How many folders are watched, and whether `dir` is one of them.
+  virtual size_t size() const = 0;
+  virtual bool Watching(const std::string& dir) const = 0;
+  // Waits up to timeout_ms for changes and appends them to *events; returns at once when
+  // changes are waiting, and early when Wake is called.
+  virtual Status Wait(int timeout_ms, std::vector<WatchEvent>* events) = 0;
+  virtual void Wake() = 0;
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -62,6 +107,12 @@ class Env {
   virtual Status CreateDirs(const std::string& path) = 0;
   // The names in a folder, without "." and "..", in no particular order.
   virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
+
+  // The type, size and modification time of `path`; kNotFound when it does not exist. The
+  // base version says kUnsupported.
+  virtual Result<FileStat> Stat(const std::string& path);
+  // A new, empty FileWatch. The base version says kUnsupported (the caller then rescans).
+  virtual Result<std::unique_ptr<FileWatch>> NewFileWatch();
 
   // Takes an exclusive lock on `path` (created if missing) that excludes every other
   // holder, in this process or another, until the returned object is destroyed. Without

@@ -1,15 +1,21 @@
 // The default Env, backed by POSIX file calls.
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <mutex>
 
 #include "base/env.h"
 
@@ -88,8 +94,163 @@ class Mapping final : public MappedFile {
   size_t size_;
 };
 
+// File systems whose changes made by other machines inotify never hears of.
+bool IsNetworkFileSystem(const std::string& dir) {
+  struct statfs fs {};
+  if (::statfs(dir.c_str(), &fs) != 0) return false;
+  switch (static_cast<uint64_t>(fs.f_type) & 0xffffffffu) {
+    case 0x6969:      // NFS
+    case 0x517B:      // SMB
+    case 0xFF534D42:  // CIFS
+    case 0xFE534D42:  // SMB2
+    case 0x65735546:  // FUSE (sshfs, rclone mounts, ...)
+    case 0x01021997:  // 9p
+    case 0x00C36400:  // Ceph
+      return true;
+    default:
+      return false;
+  }
+}
+
+// inotify, one watch per folder; an eventfd wakes a waiting reader.
+class InotifyWatch final : public FileWatch {
+ public:
+  InotifyWatch(int fd, int wake_fd) : fd_(fd), wake_fd_(wake_fd) {}
+  ~InotifyWatch() override {
+    ::close(fd_);
+    ::close(wake_fd_);
+  }
+
+  Status Add(const std::string& dir) override {
+    if (IsNetworkFileSystem(dir))
+      return Status::Unsupported(dir + ": a network file system: changes are found by rescans");
+    constexpr uint32_t kMask = IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_MOVED_FROM |
+                               IN_MOVED_TO | IN_DELETE | IN_ONLYDIR | IN_EXCL_UNLINK;
+    int wd = ::inotify_add_watch(fd_, dir.c_str(), kMask);
+    if (wd < 0 && errno == ENOSPC)
+      return Status::ResourceExhausted(dir +
+                                       ": the system's limit of inotify watches is reached "
+                                       "(/proc/sys/fs/inotify/max_user_watches)");
+    if (wd < 0) return ErrnoStatus("cannot watch", dir, errno);
+    std::lock_guard<std::mutex> lock(mutex_);
+    dirs_[wd] = dir;  // a folder renamed and added again keeps its watch: the new name
+    return Status::Ok();
+  }
+
+  void Remove(const std::string& dir) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = dirs_.begin(); it != dirs_.end();) {
+      const std::string& path = it->second;
+      if (path == dir || path.rfind(dir + "/", 0) == 0) {
+        ::inotify_rm_watch(fd_, it->first);
+        it = dirs_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  size_t size() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return dirs_.size();
+  }
+
+  bool Watching(const std::string& dir) const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return std::any_of(dirs_.begin(), dirs_.end(), [&](const auto& d) { return d.second == dir; });
+  }
+
+  Status Wait(int timeout_ms, std::vector<WatchEvent>* events) override {
+    pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    int ready = ::poll(fds, 2, timeout_ms);
+    if (ready < 0 && errno == EINTR) return Status::Ok();
+    if (ready < 0) return ErrnoStatus("poll failed", "inotify", errno);
+    if (fds[1].revents & POLLIN) {
+      uint64_t count = 0;
+      ssize_t n = ::read(wake_fd_, &count, sizeof(count));
+      (void)n;
+    }
+    if (!(fds[0].revents & POLLIN)) return Status::Ok();
+    alignas(inotify_event) char buffer[64 * 1024];
+    ssize_t length = ::read(fd_, buffer, sizeof(buffer));
+    if (length < 0 && (errno == EINTR || errno == EAGAIN)) return Status::Ok();
+    if (length < 0) return ErrnoStatus("read failed", "inotify", errno);
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (ssize_t at = 0; at < length;) {
+      const auto* e = reinterpret_cast<const inotify_event*>(buffer + at);
+      at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+      Translate(*e, events);
+    }
+    return Status::Ok();
+  }
+
+  void Wake() override {
+    uint64_t one = 1;
+    ssize_t n = ::write(wake_fd_, &one, sizeof(one));
+    (void)n;
+  }
+
+ private:
+  // Called with mutex_ held.
+  void Translate(const inotify_event& e, std::vector<WatchEvent>* events) {
+    if (e.mask & IN_Q_OVERFLOW) {
+      events->push_back({WatchEvent::Kind::kOverflow, "", false});
+      return;
+    }
+    auto dir = dirs_.find(e.wd);
+    if (e.mask & IN_IGNORED) {  // the folder is gone, or its watch was removed
+      if (dir != dirs_.end()) dirs_.erase(dir);
+      return;
+    }
+    if (dir == dirs_.end() || e.len == 0) return;
+    WatchEvent out;
+    out.path = dir->second + "/" + e.name;
+    out.is_directory = (e.mask & IN_ISDIR) != 0;
+    if (e.mask & (IN_DELETE | IN_MOVED_FROM)) {
+      out.kind = WatchEvent::Kind::kRemoved;
+    } else if (e.mask & IN_MOVED_TO) {
+      out.kind = WatchEvent::Kind::kMovedIn;
+    } else if (e.mask & IN_CLOSE_WRITE) {
+      out.kind = WatchEvent::Kind::kClosed;
+    } else if (e.mask & IN_ATTRIB) {
+      out.kind = WatchEvent::Kind::kTouched;
+    } else {
+      out.kind = WatchEvent::Kind::kWritten;
+    }
+    events->push_back(std::move(out));
+  }
+
+  const int fd_;
+  const int wake_fd_;
+  mutable std::mutex mutex_;
+  std::map<int, std::string> dirs_;  // watch descriptor -> folder
+};
+
 class PosixEnv final : public Env {
  public:
+  Result<FileStat> Stat(const std::string& path) override {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("cannot stat", path, errno);
+    FileStat out;
+    out.is_directory = S_ISDIR(st.st_mode);
+    out.is_regular = S_ISREG(st.st_mode);
+    out.size = static_cast<int64_t>(st.st_size);
+    out.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    return out;
+  }
+
+  Result<std::unique_ptr<FileWatch>> NewFileWatch() override {
+    int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) return ErrnoStatus("cannot start inotify", "inotify", errno);
+    int wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake < 0) {
+      int err = errno;
+      ::close(fd);
+      return ErrnoStatus("cannot create an eventfd", "inotify", err);
+    }
+    return std::unique_ptr<FileWatch>(new InotifyWatch(fd, wake));
+  }
+
   Result<std::unique_ptr<MappedFile>> MapFile(const std::string& path) override {
     FdCloser fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) return ErrnoStatus("cannot open", path, errno);
@@ -237,6 +398,14 @@ Status Env::WritePiecesAtomic(const std::string& path,
   std::string joined;
   for (std::string_view piece : pieces) joined.append(piece);
   return WriteFileAtomic(path, joined);
+}
+
+Result<FileStat> Env::Stat(const std::string& path) {
+  return Status::Unsupported(path + ": this Env cannot stat files");
+}
+
+Result<std::unique_ptr<FileWatch>> Env::NewFileWatch() {
+  return Status::Unsupported("this Env cannot watch folders");
 }
 
 Result<std::unique_ptr<MappedFile>> Env::MapFile(const std::string& path) {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+
 #include "test_util.h"
 
 namespace imgsearch::base {
@@ -76,6 +79,63 @@ TEST(EnvTest, ReadsFilesThatReportNoSize) {
 TEST(EnvTest, WriteIntoMissingDirectoryFailsCleanly) {
   Status s = Env::Default()->WriteFileAtomic("/nonexistent/imgsearch/dir/file", "x");
   EXPECT_FALSE(s.ok());
+}
+
+}  // namespace
+}  // namespace imgsearch::base
+
+namespace imgsearch::base {
+namespace {
+
+// What a FileWatch reports within a second, as (kind, path, is_directory) strings.
+std::vector<std::string> Heard(FileWatch& watch) {
+  std::vector<WatchEvent> events;
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(watch.Wait(100, &events).ok());
+  std::vector<std::string> out;
+  for (const WatchEvent& e : events) {
+    out.push_back(std::to_string(static_cast<int>(e.kind)) + " " + e.path +
+                  (e.is_directory ? "/" : ""));
+  }
+  return out;
+}
+
+std::string Event(WatchEvent::Kind kind, const std::string& path) {
+  return std::to_string(static_cast<int>(kind)) + " " + path;
+}
+
+// inotify through the Env: a write and its close, a rename in, a removal, a folder made;
+// a folder no longer watched reports nothing.
+TEST(EnvTest, FileWatchReportsWritesClosesMovesAndRemovals) {
+  using Kind = WatchEvent::Kind;
+  Env* env = Env::Default();
+  std::string dir = MakeTempDir();
+  auto watch = ValueOrDie(env->NewFileWatch());
+  ASSERT_TRUE(watch->Add(dir).ok());
+  EXPECT_TRUE(watch->Watching(dir));
+  EXPECT_EQ(watch->size(), 1u);
+  std::string outside = MakeTempDir() + "/b.jpg";
+  imgsearch::testing::WriteFileBytes(dir + "/a.jpg", "bytes");
+  imgsearch::testing::WriteFileBytes(outside, "other bytes");
+  ASSERT_EQ(std::rename(outside.c_str(), (dir + "/b.jpg").c_str()), 0);
+  ASSERT_TRUE(env->RemoveFile(dir + "/a.jpg").ok());
+  ASSERT_TRUE(env->CreateDirs(dir + "/sub").ok());
+  std::vector<std::string> heard = Heard(*watch);
+  for (const std::string& expected :
+       {Event(Kind::kWritten, dir + "/a.jpg"), Event(Kind::kClosed, dir + "/a.jpg"),
+        Event(Kind::kMovedIn, dir + "/b.jpg"), Event(Kind::kRemoved, dir + "/a.jpg"),
+        Event(Kind::kWritten, dir + "/sub") + "/"}) {
+    EXPECT_NE(std::find(heard.begin(), heard.end(), expected), heard.end()) << expected;
+  }
+  FileStat st = ValueOrDie(env->Stat(dir + "/b.jpg"));
+  EXPECT_TRUE(st.is_regular);
+  EXPECT_EQ(st.size, 11);
+  EXPECT_TRUE(ValueOrDie(env->Stat(dir + "/sub")).is_directory);
+  EXPECT_EQ(env->Stat(dir + "/a.jpg").status().code(), StatusCode::kNotFound);
+
+  watch->Remove(dir);
+  EXPECT_FALSE(watch->Watching(dir));
+  imgsearch::testing::WriteFileBytes(dir + "/c.jpg", "bytes");
+  EXPECT_TRUE(Heard(*watch).empty());
 }
 
 }  // namespace

@@ -1,9 +1,12 @@
 // imgsearch index: bring a database up to date with folders of images.
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cli/commands.h"
 #include "cli/output.h"
@@ -24,6 +27,8 @@ struct IndexCommandOptions {
   int threads = 0;
   std::string redis_url;
   std::string shard;  // "I/N"
+  bool watch = false;
+  WatchOptions watching;
 };
 
 // "I/N" -> (I, N); the range is checked by the library.
@@ -103,11 +108,54 @@ void PrintReport(const IndexReport& r, const std::vector<std::string>& names, bo
   }
 }
 
+// After the first pass: keeps the library in step with the folders until SIGINT/SIGTERM.
+int WatchUntilStopped(const IndexCommandOptions& options, Library& library,
+                      const std::atomic<bool>& stop) {
+  WatchOptions watching = options.watching;
+  watching.folders = options.roots;
+  watching.catch_up = false;  // the pass just made is the catch-up
+  auto watcher = Watcher::Start(library, watching);
+  if (!watcher.ok()) {
+    PrintError(watcher.status());
+    return kExitFailure;
+  }
+  std::fprintf(stderr, "watching %zu folder(s) until interrupted (Ctrl-C)\n",
+               watching.folders.size());
+  while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  (*watcher)->Stop();
+  WatchStats s = (*watcher)->stats();
+  std::fprintf(
+      stderr,
+      "stopped watching: %llu files indexed, %llu removed, %llu failed, %llu rescans, "
+      "%llu overflows\n",
+      static_cast<unsigned long long>(s.indexed), static_cast<unsigned long long>(s.removed),
+      static_cast<unsigned long long>(s.failed), static_cast<unsigned long long>(s.rescans),
+      static_cast<unsigned long long>(s.overflows));
+  return kExitOk;
+}
+
 int RunIndex(const IndexCommandOptions& options) {
   IndexOptions ingest;
   if (!ParseShard(options.shard, &ingest)) {
     PrintError("--shard " + options.shard + ": expected I/N, e.g. 0/3 (machine 0 of 3)");
     return kExitUsage;
+  }
+  if (options.watch && (options.roots.empty() || !options.files_from.empty() ||
+                        !options.shard.empty() || !options.redis_url.empty())) {
+    PrintError("--watch takes folders, without --files-from, --shard or --redis-url");
+    return kExitUsage;
+  }
+  // Watching, SIGINT/SIGTERM stop the work, the first pass too (every chunk committed).
+  auto stop = std::make_shared<std::atomic<bool>>(false);
+  if (options.watch) {
+    if (!InstallStopSignals()) {
+      PrintError("cannot create the signal pipe");
+      return kExitFailure;
+    }
+    std::thread([stop] {
+      WaitForStopSignal();
+      *stop = true;
+    }).detach();
   }
   auto roots = CollectPaths(options.roots, options.files_from);
   if (!roots.ok()) {
@@ -123,12 +171,17 @@ int RunIndex(const IndexCommandOptions& options) {
   ingest.paths = std::move(roots).value();
   ingest.prune = options.prune;
   if (!options.json) ingest.on_progress = ProgressPrinter();
+  if (options.watch) ingest.cancelled = [stop] { return stop->load(); };
   auto report = (*library)->Index(ingest);
   if (!report.ok()) {
     PrintError(report.status());
     return kExitFailure;
   }
   PrintReport(*report, (*library)->ModelNames(), options.json);
+  if (options.watch && !report->cancelled) {
+    std::fflush(stdout);
+    return WatchUntilStopped(options, **library, *stop);
+  }
   auto mirrored = MirrorToRedis(options.redis_url, **library);
   if (!mirrored.ok()) {
     PrintError(
@@ -165,6 +218,10 @@ void AddIndexCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--redis-url", options->redis_url,
                   "Mirror id -> path and fields into Redis (redis://HOST:PORT/DB), kept in step");
   cmd->add_flag("--json", options->json, "Print the report as JSON");
+  cmd->add_flag("--watch", options->watch,
+                "Then keep watching the folders: new, changed, moved and removed images are "
+                "indexed or removed within seconds, until SIGINT/SIGTERM");
+  AddWatchTuning(cmd, &options->watching);
   cmd->callback([options, exit_code] { *exit_code = RunIndex(*options); });
 }
 

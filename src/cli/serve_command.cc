@@ -1,9 +1,4 @@
 // imgsearch serve: the database over HTTP until SIGINT or SIGTERM.
-#include <signal.h>
-#include <unistd.h>
-
-#include <cerrno>
-
 #include <cstdio>
 #include <thread>
 
@@ -15,15 +10,6 @@
 
 namespace imgsearch::cli {
 namespace {
-
-int g_stop_pipe[2] = {-1, -1};
-
-// Async-signal-safe: one write to the pipe.
-void OnStopSignal(int) {
-  char byte = 1;
-  ssize_t written = write(g_stop_pipe[1], &byte, 1);
-  (void)written;
-}
 
 struct ServeOptions {
   std::string db;
@@ -45,12 +31,7 @@ int RunServe(ServeOptions options) {
   // running requests finish and every acknowledged write is already committed. (A
   // handler, not a blocked-signal sigwait: libraries such as OpenBLAS start threads before
   // main, and the kernel may deliver the signal to any of them.)
-  if (pipe(g_stop_pipe) != 0) return PrintError("cannot create the signal pipe"), kExitFailure;
-  struct sigaction action {};
-  action.sa_handler = OnStopSignal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  if (!InstallStopSignals()) return PrintError("cannot create the signal pipe"), kExitFailure;
   options.server.milvus = StoreMilvusOptions();
   bool existed = IsMilvusLocation(options.db) ||
                  base::Env::Default()->FileExists(options.db + "/imgsearch.db");
@@ -62,6 +43,12 @@ int RunServe(ServeOptions options) {
                  "`imgsearch index DIR --db %s` or upload them)\n",
                  options.db.c_str(), options.db.c_str());
   }
+  if (!options.server.watch.folders.empty()) {
+    std::fprintf(stderr,
+                 "watching %zu folder(s): changes are indexed within seconds (progress in the "
+                 "log with --log-level info, and in /metrics)\n",
+                 options.server.watch.folders.size());
+  }
   auto port = (*server)->Bind();
   if (!port.ok()) return PrintError(port.status()), kExitFailure;
   std::printf("imgsearch serving %s on http://%s:%d\n", options.db.c_str(),
@@ -72,13 +59,11 @@ int RunServe(ServeOptions options) {
   }
   std::fflush(stdout);
   std::thread waiter([&] {
-    char byte;
-    while (read(g_stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
-    }
+    WaitForStopSignal();
     (*server)->Stop();
   });
   (*server)->Run();
-  OnStopSignal(0);  // Run returned on its own: release the waiter
+  RaiseStopSignal();  // Run returned on its own: release the waiter
   waiter.join();
   std::printf("imgsearch stopped\n");
   return kExitOk;
@@ -120,6 +105,11 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                 "Milvus routes also report errors in the HTTP status (Milvus itself uses 200)");
   cmd->add_option("--threads", options->server.threads, "Connections served at once")
       ->check(CLI::Range(2, 1024));
+  cmd->add_option("--watch", options->server.watch.folders,
+                  "Keep the library in step with this folder: new, changed, moved and removed "
+                  "images are indexed or removed within seconds (repeatable)")
+      ->allow_extra_args(false);
+  AddWatchTuning(cmd, &options->server.watch);
   cmd->callback([options, exit_code, grpc_port] {
     options->server.grpc_required = grpc_port->count() > 0;
     *exit_code = RunServe(*options);

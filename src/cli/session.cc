@@ -1,5 +1,10 @@
 #include "cli/session.h"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "remote/redis_mirror.h"
@@ -12,7 +17,51 @@ MilvusOptions& MutableMilvusOptions() {
   return options;
 }
 
+int g_stop_pipe[2] = {-1, -1};
+
+// Async-signal-safe: one write to the pipe.
+void OnStopSignal(int) {
+  char byte = 1;
+  ssize_t written = write(g_stop_pipe[1], &byte, 1);
+  (void)written;
+}
+
 }  // namespace
+
+bool InstallStopSignals() {
+  if (g_stop_pipe[0] < 0 && pipe(g_stop_pipe) != 0) return false;
+  struct sigaction action {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  return true;
+}
+
+void WaitForStopSignal() {
+  char byte;
+  while (read(g_stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+}
+
+void RaiseStopSignal() {
+  OnStopSignal(0);
+}
+
+void AddWatchTuning(CLI::App* cmd, WatchOptions* options) {
+  cmd->add_option("--settle", options->settle_seconds,
+                  "Watching: seconds a file found by a rescan must keep its size and mtime "
+                  "before it is read (files closed by their writer are read at once)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--rescan", options->rescan_seconds,
+                  "Watching: seconds between light rescans that catch what notification missed "
+                  "(0: none)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--poll", options->poll_seconds,
+                  "Watching: seconds between rescans of folders that cannot be watched (network "
+                  "file systems, no watches left)")
+      ->check(CLI::NonNegativeNumber);
+}
 
 void AddStoreOptions(CLI::App& app) {
   MilvusOptions& o = MutableMilvusOptions();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "imgsearch/library.h"
+#include "imgsearch/watch.h"
 
 namespace imgsearch::cli {
 
@@ -40,5 +41,18 @@ Result<std::shared_ptr<Collection>> ModelCollection(Library& library, size_t mod
 // With a URL, makes the Redis mirror of the library's images match the library.
 // Returns the rows mirrored (0 without a URL).
 Result<size_t> MirrorToRedis(const std::string& redis_url, Library& library);
+
+// From this call on, SIGINT and SIGTERM make WaitForStopSignal return (a handler writes a
+// byte to a pipe: async-signal-safe, and whichever thread the kernel picks, it works).
+// False when the pipe cannot be made.
+bool InstallStopSignals();
+// Blocks until a stop signal (or RaiseStopSignal) arrives.
+void WaitForStopSignal();
+// Releases WaitForStopSignal as a signal would.
+void RaiseStopSignal();
+
+// --settle, --rescan and --poll: how a watched folder (serve --watch, index --watch) is
+// watched.
+void AddWatchTuning(CLI::App* cmd, WatchOptions* options);
 
 }  // namespace imgsearch::cli

@@ -294,6 +294,7 @@ Result<std::vector<int64_t>> ImagesWithoutFile(const Collection& images,
   for (const Row& row : rows) {
     std::string path = row.fields.at("path").get<std::string>();
     std::error_code error;
+    if (options.prune_only_under_paths && !RelativeToRoots(path, options.paths)) continue;
     if (!fs::exists(path, error) && InShare(path, options.paths, shard)) gone.push_back(row.id);
   }
   return gone;
@@ -367,6 +368,13 @@ Result<IngestReport> Ingest(Database& db, const Collection& images, std::vector<
   std::vector<FileInfo> files = Scan(options.paths, &report.failures);
   if (!shard.all()) {  // this machine's share only
     std::erase_if(files, [&](const FileInfo& f) { return !InShare(f.path, options.paths, shard); });
+  }
+  if (options.defer) {
+    std::erase_if(files, [&](const FileInfo& f) {
+      if (!options.defer(f.path, f.mtime_ns)) return false;
+      report.deferred.push_back(f.path);
+      return true;
+    });
   }
   report.scanned = files.size();
   IMGSEARCH_RETURN_IF_ERROR(AddImagesToReembed(db, images, models, options, &files, &report));

@@ -34,18 +34,22 @@ int ShareOf(const std::string& relative_path, int count) {
   return static_cast<int>(PathHash(relative_path) % static_cast<uint64_t>(count));
 }
 
-bool InShare(const std::string& path, const std::vector<std::string>& roots, const Shard& shard) {
-  if (shard.all()) return true;
+std::optional<std::string> RelativeToRoots(const std::string& path,
+                                           const std::vector<std::string>& roots) {
   for (const std::string& given : roots) {
     std::string root = fs::absolute(given).lexically_normal().string();
     while (root.size() > 1 && root.back() == '/') root.pop_back();
-    if (path == root)
-      return ShareOf(fs::path(path).filename().string(), shard.count) == shard.index;
+    if (path == root) return fs::path(path).filename().string();
     std::string prefix = root == "/" ? root : root + "/";
-    if (path.rfind(prefix, 0) == 0)
-      return ShareOf(path.substr(prefix.size()), shard.count) == shard.index;
+    if (path.rfind(prefix, 0) == 0) return path.substr(prefix.size());
   }
-  return false;
+  return std::nullopt;
+}
+
+bool InShare(const std::string& path, const std::vector<std::string>& roots, const Shard& shard) {
+  if (shard.all()) return true;
+  std::optional<std::string> relative = RelativeToRoots(path, roots);
+  return relative && ShareOf(*relative, shard.count) == shard.index;
 }
 
 }  // namespace imgsearch::pipeline

@@ -4,6 +4,7 @@
 // they mount the folders at different places.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,12 @@ Status CheckShard(const Shard& shard);
 // (folders or files as given to index; the first one that holds it decides) and its path
 // relative to that root hashes to shard.index.
 bool InShare(const std::string& path, const std::vector<std::string>& roots, const Shard& shard);
+
+// `path` (absolute, normal form) relative to the first of `roots` (folders or files, as
+// given to index) that holds it; a root that is the file itself gives its name. Nothing
+// when no root holds it.
+std::optional<std::string> RelativeToRoots(const std::string& path,
+                                           const std::vector<std::string>& roots);
 
 // The share a path relative to its root belongs to, of `count`.
 int ShareOf(const std::string& relative_path, int count);

@@ -51,4 +51,36 @@ std::string RequestMetrics::Prometheus(const Database& db) const {
   return requests + seconds + rows + pending + lag;
 }
 
+std::string WatchPrometheus(const WatchStats& stats) {
+  struct Metric {
+    const char* name;
+    const char* type;
+    const char* help;
+    uint64_t value;
+  };
+  const Metric metrics[] = {
+      {"indexed_total", "counter", "Files added or updated by the watcher.", stats.indexed},
+      {"removed_total", "counter", "Images removed because their file went away.", stats.removed},
+      {"errors_total", "counter", "Files the watcher could not index, and failed batches.",
+       stats.failed},
+      {"batches_total", "counter", "Batches of changes handed to the library.", stats.batches},
+      {"rescans_total", "counter", "Rescans of the watched folders (start, periodic, fallback).",
+       stats.rescans},
+      {"overflows_total", "counter", "Times change notifications were lost (then a rescan).",
+       stats.overflows},
+      {"pending", "gauge", "Files waiting to settle or to be indexed.", stats.pending},
+      {"watched_folders", "gauge", "Folders watched by change notification.", stats.watched},
+      {"unwatched_folders", "gauge", "Folders left to rescans (fallback: no watch possible).",
+       stats.unwatched},
+      {"caught_up", "gauge", "1 once the rescan at start is done.", stats.caught_up ? 1u : 0u},
+  };
+  std::string text;
+  for (const Metric& m : metrics) {
+    std::string name = std::string("imgsearch_watch_") + m.name;
+    text += "# HELP " + name + " " + m.help + "\n# TYPE " + name + " " + m.type + "\n" + name +
+            " " + std::to_string(m.value) + "\n";
+  }
+  return text;
+}
+
 }  // namespace imgsearch::server

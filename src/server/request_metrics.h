@@ -7,6 +7,7 @@
 #include <string>
 
 #include "imgsearch/database.h"
+#include "imgsearch/watch.h"
 
 namespace imgsearch::server {
 
@@ -25,5 +26,8 @@ class RequestMetrics {
   mutable std::mutex mutex_;
   std::map<std::string, RouteStats> routes_;
 };
+
+// A watcher's progress (serve --watch) in the same format: imgsearch_watch_*.
+std::string WatchPrometheus(const WatchStats& stats);
 
 }  // namespace imgsearch::server

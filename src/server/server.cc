@@ -185,7 +185,9 @@ void Server::State::Routes() {
   http.Get("/api/duplicates",
            guard("duplicates", false, native, [this](R req, W res) { Duplicates(req, res); }));
   http.Get("/metrics", guard("metrics", false, native, [this](R, W res) {
-             res.set_content(metrics.Prometheus(library->database()), "text/plain; version=0.0.4");
+             std::string text = metrics.Prometheus(library->database());
+             if (watcher) text += WatchPrometheus(watcher->stats());
+             res.set_content(text, "text/plain; version=0.0.4");
            }));
   // One pattern for the whole dialect, then a map: httplib tries its patterns (std::regex)
   // one by one, which costs more than the search itself when there are twenty of them.
@@ -279,6 +281,9 @@ Result<std::unique_ptr<Server>> Server::Create(const std::string& db_dir,
     IMGSEARCH_RETURN_IF_ERROR(state->mirror->Sync(*images).status());
   }
   state->limiter = std::make_unique<TimeLimiter>(std::max(2, options.threads));
+  if (!options.watch.folders.empty()) {
+    IMGSEARCH_ASSIGN_OR_RETURN(state->watcher, Watcher::Start(*state->library, options.watch));
+  }
   state->Routes();
   return std::unique_ptr<Server>(new Server(std::move(state)));
 }
@@ -316,6 +321,7 @@ void Server::Run() {
   if (!state_->stop_requested) state_->http.listen_after_bind();
   state_->listening_ended = true;
   if (state_->grpc) state_->grpc->Stop();
+  if (state_->watcher) state_->watcher->Stop();
   // Every acknowledged write is committed already; writing the index snapshots now makes
   // the next start quick.
   Database& db = state_->library->database();

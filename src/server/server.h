@@ -15,6 +15,7 @@
 
 #include "imgsearch/database.h"
 #include "imgsearch/status.h"
+#include "imgsearch/watch.h"
 
 namespace imgsearch::server {
 
@@ -55,6 +56,9 @@ struct ServerOptions {
   int grpc_port = 0;
   bool grpc_required = true;
   size_t max_grpc_message_bytes = 256u << 20;  // Milvus's own limit for a request
+  // Folders kept in step with the library while serving (none: no watcher); their
+  // progress shows in /metrics as imgsearch_watch_*.
+  WatchOptions watch;
 };
 
 class Server {

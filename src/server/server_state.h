@@ -31,6 +31,7 @@ struct Server::State {
   std::unique_ptr<TimeLimiter> limiter;
   httplib::Server http;
   std::unique_ptr<MilvusGrpcServer> grpc;  // when serving gRPC; after `milvus`, which it calls
+  std::unique_ptr<Watcher> watcher;        // with watched folders; after `library`, which it uses
 
   // Stop() may come before Run() has started listening (a SIGTERM right at start):
   // whichever of the two sees the other's flag acts on it.

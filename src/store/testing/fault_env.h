@@ -34,6 +34,10 @@ class FaultInjectionEnv final : public base::Env {
   Status WriteFileAtomic(const std::string& path, const std::string& contents) override;
   Result<uint64_t> FileSize(const std::string& path) override { return target_->FileSize(path); }
   bool FileExists(const std::string& path) override { return target_->FileExists(path); }
+  Result<base::FileStat> Stat(const std::string& path) override { return target_->Stat(path); }
+  Result<std::unique_ptr<base::FileWatch>> NewFileWatch() override {
+    return target_->NewFileWatch();
+  }
   Status RemoveFile(const std::string& path) override;
   Status CreateDirs(const std::string& path) override;
   Result<std::vector<std::string>> ListDir(const std::string& path) override;
