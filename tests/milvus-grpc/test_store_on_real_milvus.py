@@ -215,3 +215,40 @@ def test_read_commands_and_serve_answer_as_on_the_embedded_store(milvus):
     finally:
         process.terminate()
         process.wait(30)
+
+
+def test_tls_with_a_self_signed_certificate(milvus23_server):
+    """milvus+https:// against Milvus 2.3 serving TLS (common.security.tlsMode 1) with a
+    certificate made here: refused while the certificate is not trusted, working once gRPC
+    is given it as a root (GRPC_DEFAULT_SSL_ROOTS_FILE_PATH, read by gRPC itself; the
+    refusal is retried as Milvus being unavailable, which takes about 13 s).
+    Restarts the run's Milvus 2.3 with TLS and then without."""
+    folder = os.path.join(TMP, "tls-" + uuid.uuid4().hex[:8])
+    os.makedirs(folder)
+    cert, key = os.path.join(folder, "server.pem"), os.path.join(folder, "server.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", key, "-out", cert, "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    server = milvus23_server
+    server.stop()
+    for item, value in (("tls_mode", 1), ("server_pem_path", cert), ("server_key_path", key)):
+        server.config.set(item, value)
+    try:
+        server.start()
+        images = copy_classes()
+        remote = f"milvus+https://127.0.0.1:{server.listen_port}"
+        untrusted = subprocess.run([os.environ["IMGSEARCH_BINARY"], "collections", "--db", remote],
+                                   capture_output=True, text=True, timeout=120,
+                                   env={**os.environ, "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": ""})
+        assert untrusted.returncode != 0
+        os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = cert
+        first = run("index", images, "--db", remote)
+        assert first["added"] == 10, first
+        found = run("search", os.path.join(images, "red", "red_1.png"), "--db", remote, "-k", "3")
+        assert os.path.basename(found["results"]["color_layout"][0]["path"]) == "red_1.png"
+    finally:
+        os.environ.pop("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", None)
+        server.stop()
+        server.config.set("tls_mode", 0)
+        server.start()
