@@ -487,7 +487,7 @@ def report(args, results, load_before, seconds, nn):
         print(f"{label:<{width}}  {a:>10}  {b:>10}  {ratio}")
     if i and "photos" in i:
         print("\nimgsearch index --files-from (the first Caltech photos in path order, built-in "
-              "models phash + color_layout; main's code):")
+              "models phash + color_layout):")
         for name, r in (("embedded library", i), ("Milvus 2.3 (milvus://)", m)):
             if r and "photos" in r:
                 rate, added, elapsed = r["photos"]
