@@ -485,14 +485,14 @@ def report(args, results, load_before, seconds, nn):
     print(f"{'':<{width}}  {'imgsearch':>10}  {'Milvus 2.3':>10}  ratio")
     for label, a, b, ratio in rows:
         print(f"{label:<{width}}  {a:>10}  {b:>10}  {ratio}")
-    if i and "photos" in i:
+    if (i and "photos" in i) or (m and "photos" in m):
         print("\nimgsearch index --files-from (the first Caltech photos in path order, built-in "
               "models phash + color_layout):")
         for name, r in (("embedded library", i), ("Milvus 2.3 (milvus://)", m)):
             if r and "photos" in r:
                 rate, added, elapsed = r["photos"]
                 print(f"  {name:<24} {added} images in {elapsed:.1f} s = {rate:.0f} photos/s")
-        if m and "photos" in m:
+        if i and "photos" in i and m and "photos" in m:
             print(f"  ratio embedded / Milvus: {i['photos'][0] / m['photos'][0]:.2f}x")
     if i and "rest_qps" in i:
         print(f"\nCPU cost of one search (imgsearch, ef {i['ef']}, 1 client), server CPU ms per "
