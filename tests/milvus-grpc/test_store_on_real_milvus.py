@@ -221,9 +221,6 @@ def test_read_commands_and_serve_answer_as_on_the_embedded_store(milvus):
         process.wait(30)
 
 
-@pytest.mark.skipif(os.environ.get("IMGSEARCH_MILVUS_TLS_TEST") != "1",
-                    reason="not yet run once against Milvus 2.3 (its etcd port was taken on the "
-                           "machine it was written on): IMGSEARCH_MILVUS_TLS_TEST=1 runs it")
 def test_tls_with_a_self_signed_certificate(milvus23_server):
     """milvus+https:// against Milvus 2.3 serving TLS (common.security.tlsMode 1) with a
     certificate made here: refused while the certificate is not trusted, working once gRPC
