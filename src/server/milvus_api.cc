@@ -1,5 +1,7 @@
 #include "server/milvus_api.h"
 
+#include <malloc.h>
+
 #include "base/json.h"
 #include "server/milvus_request.h"
 
@@ -190,7 +192,32 @@ MilvusReply MilvusApi::Call(const std::string& route, const std::string& body,
   return CallObject(route, std::move(request), int64_as_string);
 }
 
+namespace {
+
+// Rows in a write from which the allocator's freed memory is handed back to the system.
+constexpr size_t kRowsWorthATrim = 256;
+
+// A large insert is tens of megabytes of JSON nodes (5,000 rows of 512 floats: about 80
+// MB), freed when the call ends but kept by glibc in the arena of the thread that served
+// it: without a trim, serve's RSS after loading 100,000 such rows is three times what the
+// rows and their index take (bench/milvus_bench.sh).
+void ReleaseFreedMemory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
+}  // namespace
+
 MilvusReply MilvusApi::CallObject(const std::string& route, json request, bool int64_as_string) {
+  auto data = request.is_object() ? request.find("data") : request.end();
+  bool large = data != request.end() && data->is_array() && data->size() >= kRowsWorthATrim;
+  MilvusReply reply = Answer(route, std::move(request), int64_as_string);
+  if (large) ReleaseFreedMemory();
+  return reply;
+}
+
+MilvusReply MilvusApi::Answer(const std::string& route, json request, bool int64_as_string) {
   Context context{this, std::move(request), int64_as_string};
   MilvusReply reply;
   MilvusHandlers::Handler handler = MilvusHandlers::Find(route);

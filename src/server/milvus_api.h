@@ -68,6 +68,9 @@ class MilvusApi {
   struct Context;
 
  private:
+  // CallObject's work; CallObject then returns freed memory to the system after large writes.
+  MilvusReply Answer(const std::string& route, nlohmann::json request, bool int64_as_string);
+
   Database& db_;
   // Collections released by collections/release: searched and queried only after
   // collections/load again, as in Milvus. (Their index stays in memory here.) Load state

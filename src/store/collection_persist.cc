@@ -1,4 +1,6 @@
 // Loading, snapshots, rebuilding, and the background thread that feeds the index.
+#include <malloc.h>
+
 #include "base/env.h"
 #include "base/log.h"
 #include "index/index_factory.h"
@@ -225,6 +227,16 @@ Status CollectionImpl::RebuildFromRows(SqliteDb* db) {
   return Status::Ok();
 }
 
+namespace {
+
+void ReleaseFreedMemory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
+}  // namespace
+
 bool CollectionImpl::DrainTailBatch() {
   std::unique_lock<std::shared_mutex> lock(state_mutex_);
   if (index_is_flat_ || tail_->size() == 0) return false;
@@ -431,13 +443,18 @@ void CollectionImpl::BackgroundLoop() {
       if (background_stop_) return;
     }
     VerifyMappedSnapshotInBackground();
+    bool drained = false;
     for (;;) {
       {
         std::lock_guard<std::mutex> lock(background_mutex_);
         if (background_stop_) return;
       }
       if (!DrainTailBatch()) break;
+      drained = true;
     }
+    // The tail's blocks, freed as its rows moved into the index, stay in glibc's arenas
+    // otherwise: after a bulk load of 100,000 512-d rows, hundreds of MB of RSS.
+    if (drained) ReleaseFreedMemory();
     if (!SnapshotDue()) continue;
     // try_lock: a dropping or closing database holds the write lock while it joins us.
     std::unique_lock<std::mutex> write_lock(storage_->write_mutex, std::try_to_lock);
