@@ -14,7 +14,8 @@
 #   LIBRARY  a library with DIR already indexed (it is copied, never changed)
 #   DIR      one sub-folder per class, e.g. ../shared/data/caltech101-dev
 # Environment: TUNE_ARGS / EVAL_ARGS, extra arguments of tune and eval (e.g.
-# "--max-queries 500" to tune on an even sample; "--dba 5" to try augmentation);
+# "--max-queries 500" to tune on an even sample; tune tries database-side augmentation by
+# itself (--dba auto): "--dba off" for the fusion without it, "--dba 5" to try N = 5 only);
 # SPLITS, a comma-separated subset of the split names to run (e.g. A->B,C->D).
 set -euo pipefail
 library=$1 dir=$2 randoms=${3:-6}

@@ -285,10 +285,11 @@ struct TuneOptions {
   std::vector<std::string> classes;  // only these class folders (empty: all)
   // Also choose a re-ranking (TuneReport::rerank); false: store none.
   bool rerank = true;
-  // Database-side augmentation (doc/fusion.md): "N" or "N,alpha=A" builds every float
-  // vector's augmented twin from its N nearest images, tunes again with search over the
-  // twins, and keeps them only if that does better on held-out folds; "off" drops them;
-  // "": leaves them as they are.
+  // Database-side augmentation (doc/fusion.md): "auto" (or ""): tries a few settings
+  // (5 and 10 neighbours, alpha 3), each by building every float vector's augmented twin
+  // and tuning again over the twins, and keeps the best only if it does better on held-out
+  // folds than the fusion without; "N" or "N,alpha=A": tries that one alone; "force:N[,
+  // alpha=A]": keeps that one whatever it scores; "off": none (the twins are dropped).
   std::string dba;
 };
 
@@ -311,9 +312,10 @@ struct TuneReport {
   std::string rerank_tried;        // the best candidate, stored or not
   double rerank_map = 0;           // of the tuned fusion re-ranked by rerank_tried
   double held_out_rerank_map = 0;  // with the candidate chosen on the other folds
-  // Database-side augmentation in use after the run ("off" or "N,alpha=A"), and when one
-  // was tried: the held-out mAP (re-ranked when re-ranking was kept) with and without it,
-  // and the cost of building the twins.
+  // Database-side augmentation in use after the run ("off" or "N,alpha=A"), and when some
+  // was tried: each setting tried with its held-out mAP and cost ("N,alpha=A: mAP (V
+  // vectors, S s); ..."), the held-out mAP (re-ranked when re-ranking was kept) with the
+  // one kept (0 when none) and without, and the cost of building the kept twins.
   std::string dba = "off";
   std::string dba_tried;
   double held_out_dba_map = 0;

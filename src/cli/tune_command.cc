@@ -34,11 +34,11 @@ void PrintReport(const TuneReport& r, int k) {
                 r.rerank == "off" ? "off (it did not help on held-out folds)" : r.rerank.c_str());
   }
   if (!r.dba_tried.empty()) {
-    std::printf(
-        "\ndatabase-side augmentation %s: held out %.3f with it, %.3f without (%zu augmented "
-        "vectors built in %.1f s) -> %s\n",
-        r.dba_tried.c_str(), r.held_out_dba_map, r.held_out_without_dba_map, r.dba_twins,
-        r.dba_seconds, r.dba == "off" ? "dropped" : "kept");
+    std::printf("\ndatabase-side augmentation, held out: %.3f without; %s\n-> %s\n",
+                r.held_out_without_dba_map, r.dba_tried.c_str(),
+                r.dba == "off"
+                    ? "off (it did not help on held-out folds; tune --dba force:N keeps it)"
+                    : ("kept " + r.dba + " (tune --dba off drops it)").c_str());
   } else if (r.dba != "off") {
     std::printf("\ndatabase-side augmentation in use: %s\n", r.dba.c_str());
   }
@@ -103,8 +103,9 @@ void AddTuneCommand(CLI::App& app, int* exit_code) {
       ->delimiter(',')
       ->allow_extra_args(false);
   cmd->add_option("--dba", options->tune.dba,
-                  "Database-side augmentation: N[,alpha=A] builds each vector's augmented twin "
-                  "from its N nearest and keeps it if held-out mAP improves; off drops it");
+                  "Database-side augmentation: auto (default) tries N = 5 and 10 (alpha 3) and "
+                  "keeps the best if held-out mAP improves; N[,alpha=A] tries that one; "
+                  "force:N[,alpha=A] keeps it regardless; off drops it");
   cmd->add_flag("!--no-rerank", options->tune.rerank,
                 "Do not try re-ranking (query expansion); store none");
   cmd->add_flag("--json", options->json, "Print JSON");

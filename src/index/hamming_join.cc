@@ -1,8 +1,10 @@
 #include "index/hamming_join.h"
 
+#include <immintrin.h>
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <numeric>
 #include <utility>
 
 #include "base/thread_pool.h"
@@ -51,12 +53,35 @@ void ScanScalar(const uint64_t* a, size_t na, const uint64_t* b, size_t nb, bool
             [](uint64_t x) { return std::popcount(x); });
 }
 
+// Eight codes of b at a time: one xor, one popcount and one compare for the eight.
+__attribute__((target("avx512f,avx512vpopcntdq"))) void ScanAvx512(const uint64_t* a, size_t na,
+                                                                   const uint64_t* b, size_t nb,
+                                                                   bool triangle, int max_distance,
+                                                                   NearPairs* near) {
+  const __m512i limit = _mm512_set1_epi64(max_distance);
+  for (size_t i = 0; i < na; ++i) {
+    const __m512i q = _mm512_set1_epi64(static_cast<long long>(a[i]));
+    for (size_t j = triangle ? i + 1 : 0; j < nb; j += 8) {
+      const __mmask8 valid = nb - j >= 8 ? __mmask8(0xFF) : __mmask8((1u << (nb - j)) - 1);
+      const __m512i x = _mm512_maskz_loadu_epi64(valid, b + j);
+      const __m512i bits = _mm512_popcnt_epi64(_mm512_xor_si512(q, x));
+      unsigned hit = _mm512_mask_cmple_epu64_mask(valid, bits, limit);
+      while (hit != 0) {
+        near->push_back({uint32_t(i), uint32_t(j + size_t(std::countr_zero(hit)))});
+        hit &= hit - 1;
+      }
+    }
+  }
+}
+
 using ScanFunction = void (*)(const uint64_t*, size_t, const uint64_t*, size_t, bool, int,
                               NearPairs*);
 
 ScanFunction ScanKernel() {
   static const ScanFunction kernel = [] {
     __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq"))
+      return ScanAvx512;
     return __builtin_cpu_supports("popcnt") ? ScanPopcnt : ScanScalar;
   }();
   return kernel;
@@ -265,6 +290,189 @@ void SortPairs(std::vector<HammingPair>* pairs) {
   });
 }
 
+// 64-bit code -> 64-bit word through one table per input byte (each entry the output bits
+// that byte sets): a BitTransform, or the gathering of a block's bits into its value.
+class ByteTables {
+ public:
+  ByteTables() = default;
+  // Output bit `to[p]` is set by input bit p (to[p] < 0: p sets none); then xor `flip`.
+  ByteTables(const std::array<int, 64>& to, uint64_t flip) : flip_(flip) {
+    for (int byte = 0; byte < 8; ++byte) {
+      for (int value = 0; value < 256; ++value) {
+        uint64_t out = 0;
+        for (int bit = 0; bit < 8; ++bit) {
+          int p = 8 * byte + bit;
+          if ((value >> bit & 1) && to[size_t(p)] >= 0) out |= uint64_t{1} << to[size_t(p)];
+        }
+        table_[size_t(byte)][size_t(value)] = out;
+      }
+    }
+  }
+  uint64_t operator()(uint64_t code) const {
+    uint64_t out = 0;
+    for (size_t byte = 0; byte < 8; ++byte) out |= table_[byte][(code >> (8 * byte)) & 0xFF];
+    return out ^ flip_;
+  }
+
+ private:
+  std::array<std::array<uint64_t, 256>, 8> table_{};
+  uint64_t flip_ = 0;
+};
+
+ByteTables TransformTables(const BitTransform& t) {
+  std::array<int, 64> to;
+  to.fill(-1);
+  // A permutation: input bit source[i] lands on output bit i.
+  for (int i = 0; i < 64; ++i) to[t.source[size_t(i)]] = i;
+  return ByteTables(to, t.flip);
+}
+
+// The value of a block (its positions in `mask`, lowest first) as a number.
+ByteTables GatherTables(uint64_t mask) {
+  std::array<int, 64> to;
+  to.fill(-1);
+  int next = 0;
+  for (int p = 0; p < 64; ++p)
+    if (mask >> p & 1) to[size_t(p)] = next++;
+  return ByteTables(to, 0);
+}
+
+bool IsIdentity(const BitTransform& t) {
+  for (int i = 0; i < 64; ++i)
+    if (t.source[size_t(i)] != i) return false;
+  return t.flip == 0;
+}
+
+BitTransform Compose(const BitTransform& outer, const BitTransform& inner) {  // outer(inner(x))
+  BitTransform c;
+  for (size_t i = 0; i < 64; ++i) {
+    c.source[i] = inner.source[outer.source[i]];
+    uint64_t inner_flip = inner.flip >> outer.source[i] & 1, outer_flip = outer.flip >> i & 1;
+    c.flip |= (inner_flip ^ outer_flip) << i;
+  }
+  return c;
+}
+
+// Blocks of the given widths made of whole orbits of the group's bit positions (positions
+// that the transforms carry into one another), dealt in turn from the lowest position, so
+// that every transform maps each block onto itself. Widths can end one or two bits off
+// when orbits do not fit exactly; empty when a block would exceed kMaxWidth.
+std::vector<uint64_t> OrbitBlocks(const std::vector<BitTransform>& group,
+                                  const std::vector<HammingBlock>& plan) {
+  std::array<int, 64> root;
+  std::iota(root.begin(), root.end(), 0);
+  auto find = [&](int x) {
+    while (root[size_t(x)] != x) x = root[size_t(x)] = root[size_t(root[size_t(x)])];
+    return x;
+  };
+  for (const BitTransform& t : group)
+    for (int i = 0; i < 64; ++i) root[size_t(find(i))] = find(t.source[size_t(i)]);
+  std::vector<uint64_t> orbits;  // by lowest position
+  std::array<int, 64> orbit_of;
+  orbit_of.fill(-1);
+  for (int p = 0; p < 64; ++p) {
+    int r = find(p);
+    if (orbit_of[size_t(r)] < 0) orbit_of[size_t(r)] = int(orbits.size()), orbits.push_back(0);
+    orbits[size_t(orbit_of[size_t(r)])] |= uint64_t{1} << p;
+  }
+  std::vector<uint64_t> blocks(plan.size(), 0);
+  size_t turn = 0;
+  for (uint64_t orbit : orbits) {
+    int size = std::popcount(orbit);
+    size_t chosen = plan.size();
+    for (size_t k = 0; k < plan.size() && chosen == plan.size(); ++k) {
+      size_t b = (turn + k) % plan.size();
+      if (std::popcount(blocks[b]) + size <= plan[b].width) chosen = b;
+    }
+    if (chosen == plan.size()) {  // none has room: the least filled
+      chosen = 0;
+      for (size_t b = 1; b < plan.size(); ++b)
+        if (std::popcount(blocks[b]) - plan[b].width <
+            std::popcount(blocks[chosen]) - plan[chosen].width)
+          chosen = b;
+    }
+    blocks[chosen] |= orbit;
+    turn = chosen + 1;
+  }
+  for (uint64_t b : blocks)
+    if (std::popcount(b) > kMaxWidth || b == 0) return {};
+  return blocks;
+}
+
+// Which transforms are searched: each that undoes itself, with pruning (symmetric), and
+// of each other pair of mutual inverses the first.
+struct Searched {
+  size_t transform = 0;
+  bool symmetric = false;
+};
+
+std::vector<Searched> SearchedTransforms(const std::vector<BitTransform>& group) {
+  std::vector<Searched> searched;
+  std::vector<bool> covered(group.size(), false);
+  for (size_t s = 0; s < group.size(); ++s) {
+    if (covered[s]) continue;
+    covered[s] = true;
+    bool symmetric = IsIdentity(Compose(group[s], group[s]));
+    if (!symmetric) {
+      for (size_t t = s + 1; t < group.size(); ++t)
+        if (IsIdentity(Compose(group[s], group[t]))) covered[t] = true;
+    }
+    searched.push_back({s, symmetric});
+  }
+  return searched;
+}
+
+// The pairs (as a < b) whose codes are within `max_distance` under the transform, found
+// from one block's buckets u in [first, last) of its values.
+void GroupBlockJoin(const Buckets& table, const ByteTables& gather,
+                    const std::vector<ByteTables>& transforms,
+                    const std::vector<Searched>& searched, const std::vector<uint32_t>& masks,
+                    int max_distance, size_t first, size_t last,
+                    std::vector<std::pair<uint32_t, uint32_t>>* out) {
+  ScanFunction scan = ScanKernel();
+  NearPairs near;
+  std::vector<uint64_t> turned;
+  for (size_t at = first; at < last; ++at) {
+    const uint32_t u = table.values[at];
+    const uint32_t u_begin = table.start[u], u_end = table.start[u + 1];
+    const uint64_t* codes = table.codes.data() + u_begin;
+    const size_t nu = u_end - u_begin;
+    turned.resize(nu);
+    for (const Searched& s : searched) {
+      const ByteTables& t = transforms[s.transform];
+      for (size_t i = 0; i < nu; ++i) turned[i] = t(codes[i]);
+      // The block maps onto itself: every code of the bucket turns into one value.
+      const uint32_t center = uint32_t(gather(turned[0]));
+      auto compare = [&](uint32_t v) {
+        if (s.symmetric && v < u) return;  // (v, u) finds the pair
+        const uint32_t v_begin = table.start[v], v_end = table.start[v + 1];
+        if (v_begin == v_end) return;
+        const bool triangle = s.symmetric && v == u;
+        near.clear();
+        scan(turned.data(), nu, table.codes.data() + v_begin, v_end - v_begin, triangle,
+             max_distance, &near);
+        for (auto [i, j] : near) {
+          uint32_t a = table.order[u_begin + i], b = table.order[v_begin + j];
+          if (a != b) out->push_back({std::min(a, b), std::max(a, b)});
+        }
+      };
+      compare(center);
+      for (uint32_t mask : masks) compare(center ^ mask);
+    }
+  }
+}
+
+// Distance and transform of a found pair: the smallest over the group, the first on ties.
+HammingGroupPair Closest(const uint64_t* codes, uint32_t a, uint32_t b,
+                         const std::vector<ByteTables>& transforms) {
+  HammingGroupPair p{a, b, 65, 0};
+  for (size_t t = 0; t < transforms.size(); ++t) {
+    int d = std::popcount(codes[a] ^ transforms[t](codes[b]));
+    if (d < p.distance) p.distance = d, p.transform = int(t);
+  }
+  return p;
+}
+
 }  // namespace
 
 std::vector<HammingBlock> SplitIntoBlocks(size_t bits, size_t m, int max_distance) {
@@ -367,6 +575,97 @@ std::vector<HammingPair> HammingPairsAcrossQuadratic(const uint64_t* codes,
       if (a != b && d <= max_distance) pairs.push_back({uint32_t(a), uint32_t(b), d});
     }
   }
+  return pairs;
+}
+
+BitTransform BitTransform::Identity() {
+  BitTransform t;
+  std::iota(t.source.begin(), t.source.end(), uint8_t{0});
+  return t;
+}
+
+uint64_t BitTransform::Apply(uint64_t code) const {
+  uint64_t out = 0;
+  for (size_t i = 0; i < 64; ++i) out |= (code >> source[i] & 1) << i;
+  return out ^ flip;
+}
+
+std::vector<HammingGroupPair> HammingPairsUnderGroupQuadratic(
+    const uint64_t* codes, size_t n, const std::vector<BitTransform>& group, int max_distance) {
+  std::vector<HammingGroupPair> pairs;
+  if (max_distance < 0) return pairs;
+  std::vector<uint64_t> turned(n * group.size());
+  for (size_t i = 0; i < n; ++i)
+    for (size_t t = 0; t < group.size(); ++t)
+      turned[i * group.size() + t] = group[t].Apply(codes[i]);
+  for (size_t a = 0; a < n; ++a) {
+    for (size_t b = a + 1; b < n; ++b) {
+      HammingGroupPair p{uint32_t(a), uint32_t(b), 65, 0};
+      for (size_t t = 0; t < group.size(); ++t) {
+        int d = std::popcount(codes[a] ^ turned[b * group.size() + t]);
+        if (d < p.distance) p.distance = d, p.transform = int(t);
+      }
+      if (p.distance <= max_distance) pairs.push_back(p);
+    }
+  }
+  return pairs;
+}
+
+std::vector<HammingGroupPair> HammingPairsUnderGroup(const uint64_t* codes, size_t n,
+                                                     const std::vector<BitTransform>& group,
+                                                     int max_distance, int threads) {
+  if (max_distance < 0 || n < 2) return {};
+  return HammingPairsUnderGroupWithPlan(codes, n, group, max_distance,
+                                        HammingJoinPlan(n, 64, max_distance), threads);
+}
+
+std::vector<HammingGroupPair> HammingPairsUnderGroupWithPlan(const uint64_t* codes, size_t n,
+                                                             const std::vector<BitTransform>& group,
+                                                             int max_distance,
+                                                             const std::vector<HammingBlock>& plan,
+                                                             int threads) {
+  if (max_distance < 0 || n < 2) return {};
+  std::vector<uint64_t> blocks = plan.empty() ? std::vector<uint64_t>{} : OrbitBlocks(group, plan);
+  if (blocks.empty()) return HammingPairsUnderGroupQuadratic(codes, n, group, max_distance);
+  threads = std::max(1, threads);
+  base::ThreadPool pool(threads);
+  std::vector<ByteTables> transforms;
+  for (const BitTransform& t : group) transforms.push_back(TransformTables(t));
+  const std::vector<Searched> searched = SearchedTransforms(group);
+  std::vector<std::pair<uint32_t, uint32_t>> found;
+  for (size_t k = 0; k < plan.size(); ++k) {
+    if (plan[k].radius < 0) continue;
+    const int width = std::popcount(blocks[k]);
+    const ByteTables gather = GatherTables(blocks[k]);
+    HammingBlock block{0, width, plan[k].radius};
+    Buckets table;
+    table.start.assign((size_t{1} << width) + 1, 0);
+    std::vector<uint32_t> value(n);
+    for (size_t i = 0; i < n; ++i) ++table.start[(value[i] = uint32_t(gather(codes[i]))) + 1];
+    for (size_t v = 0; v + 1 < table.start.size(); ++v) {
+      if (table.start[v + 1] > 0) table.values.push_back(uint32_t(v));
+      table.start[v + 1] += table.start[v];
+    }
+    table.order.resize(n);
+    std::vector<uint32_t> next(table.start.begin(), table.start.end() - 1);
+    for (size_t i = 0; i < n; ++i) table.order[next[value[i]]++] = uint32_t(i);
+    table.codes.resize(n);
+    for (size_t at = 0; at < n; ++at) table.codes[at] = codes[table.order[at]];
+    const std::vector<uint32_t> masks = FlipMasks(block.width, block.radius);
+    const size_t values = table.values.size();
+    const size_t chunks = std::min(values, size_t(threads) * kChunksPerThread);
+    std::vector<std::vector<std::pair<uint32_t, uint32_t>>> parts(chunks);
+    pool.ParallelFor(chunks, [&](size_t c) {
+      GroupBlockJoin(table, gather, transforms, searched, masks, max_distance, values * c / chunks,
+                     values * (c + 1) / chunks, &parts[c]);
+    });
+    for (const auto& part : parts) found.insert(found.end(), part.begin(), part.end());
+  }
+  std::sort(found.begin(), found.end());
+  found.erase(std::unique(found.begin(), found.end()), found.end());
+  std::vector<HammingGroupPair> pairs;
+  pairs.reserve(found.size());
+  for (auto [a, b] : found) pairs.push_back(Closest(codes, a, b, transforms));
   return pairs;
 }
 

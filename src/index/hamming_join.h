@@ -7,6 +7,7 @@
 // answer does not depend on it. Thread-safe (no shared state).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -64,5 +65,51 @@ std::vector<HammingPair> HammingPairsAcrossWithPlan(const uint64_t* codes,
                                                     size_t words, int max_distance,
                                                     const std::vector<HammingBlock>& plan,
                                                     int threads = 1);
+
+// A rearrangement of the bits of 64-bit codes, some of them inverted: bit i of the result
+// is bit source[i] of the code, inverted where `flip` has a one. It keeps Hamming distances
+// (a rotated or mirrored picture's phash is one of the original's: model/dihedral.h).
+struct BitTransform {
+  std::array<uint8_t, 64> source{};
+  uint64_t flip = 0;
+
+  static BitTransform Identity();
+  uint64_t Apply(uint64_t code) const;  // bit by bit; the join uses tables
+};
+
+// Two one-word codes, a < b, within a distance under some transform of a group: the
+// smallest distance popcount(code_a ^ T(code_b)) over the group's transforms T, and the
+// first transform (index into the group) that gives it.
+struct HammingGroupPair {
+  uint32_t a = 0;
+  uint32_t b = 0;
+  int distance = 0;
+  int transform = 0;
+
+  bool operator==(const HammingGroupPair&) const = default;
+};
+
+// Every pair of one-word codes within `max_distance` bits under some transform of `group`
+// (closed under composition and inverses, the identity first), sorted by (a, b): the
+// upright search and the searches of every transformed copy in one pass. Multi-index
+// hashing over blocks that the group maps onto themselves (unions of the orbits of its bit
+// positions), so that one table per block serves every transform: each bucket is looked up
+// with each transform of its codes; a transform that undoes itself (a mirroring, the half
+// turn) finds a pair from either code, so only bucket pairs (u, v) with u <= v are compared
+// under it, and of a transform and its inverse (the quarter turns) only one is searched.
+// Candidates are compared eight at a time where the CPU has AVX-512 popcounts.
+std::vector<HammingGroupPair> HammingPairsUnderGroup(const uint64_t* codes, size_t n,
+                                                     const std::vector<BitTransform>& group,
+                                                     int max_distance, int threads = 1);
+// The reference: every pair under every transform.
+std::vector<HammingGroupPair> HammingPairsUnderGroupQuadratic(
+    const uint64_t* codes, size_t n, const std::vector<BitTransform>& group, int max_distance);
+// With the blocks' widths and radii given (their first bits are not used: each block takes
+// whole orbits, dealt in turn); empty: quadratic.
+std::vector<HammingGroupPair> HammingPairsUnderGroupWithPlan(const uint64_t* codes, size_t n,
+                                                             const std::vector<BitTransform>& group,
+                                                             int max_distance,
+                                                             const std::vector<HammingBlock>& plan,
+                                                             int threads = 1);
 
 }  // namespace imgsearch::index

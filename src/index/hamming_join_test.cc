@@ -145,5 +145,103 @@ TEST(HammingJoinTest, PlanAtAMillionCodesIsNotQuadratic) {
   EXPECT_TRUE(HammingPairs(&one, 1, 1, 64, -1).empty());
 }
 
+// The eight symmetries of an 8x8 grid of bits (bit 8r + c), with the bits of odd columns
+// inverted by a left-right mirror and of odd rows by a top-bottom one, as a phash's bits
+// move (model/dihedral.h): transform t transposes (bit 0), mirrors (bit 1), flips (bit 2).
+std::vector<BitTransform> GridGroup() {
+  std::vector<BitTransform> group;
+  for (int t = 0; t < 8; ++t) {
+    BitTransform bt;
+    for (int r = 0; r < 8; ++r) {
+      for (int c = 0; c < 8; ++c) {
+        int sr = r, sc = c;
+        if (t & 1) std::swap(sr, sc);
+        bt.source[size_t(8 * r + c)] = uint8_t(8 * sr + sc);
+        bool inverted = ((t & 2) && c % 2 == 1) != ((t & 4) && r % 2 == 1);
+        if (inverted) bt.flip |= uint64_t{1} << (8 * r + c);
+      }
+    }
+    group.push_back(bt);
+  }
+  return group;
+}
+
+// A cyclic group of order 4 (turning the code by 16 bits), whose quarter turns are each
+// other's inverse; and the half turn alone.
+std::vector<BitTransform> TurnGroup(int order) {
+  std::vector<BitTransform> group;
+  for (int t = 0; t < order; ++t) {
+    BitTransform bt;
+    for (int i = 0; i < 64; ++i) bt.source[size_t(i)] = uint8_t((i + 64 - t * 64 / order) % 64);
+    group.push_back(bt);
+  }
+  return group;
+}
+
+// Random codes with planted transformed copies (some changed by a few bits more).
+std::vector<uint64_t> CodesWithTransformedCopies(size_t n, const std::vector<BitTransform>& group,
+                                                 int max_distance, unsigned seed) {
+  std::mt19937_64 random(seed);
+  std::vector<uint64_t> codes;
+  while (codes.size() < n) {
+    if (codes.size() > 1 && random() % 3 == 0) {
+      uint64_t c = group[random() % group.size()].Apply(codes[random() % codes.size()]);
+      int flips = int(random() % uint64_t(2 * max_distance + 1));
+      for (int f = 0; f < flips; ++f) c ^= uint64_t{1} << (random() % 64);
+      codes.push_back(c);
+    } else {
+      codes.push_back(random());
+    }
+  }
+  return codes;
+}
+
+TEST(HammingJoinTest, OnePassUnderAGroupFindsTheQuadraticPairs) {
+  for (const auto& [name, group] :
+       {std::pair("grid", GridGroup()), std::pair("turns", TurnGroup(4)),
+        std::pair("half turn", TurnGroup(2)), std::pair("identity", TurnGroup(1))}) {
+    for (int distance : {0, 3, 12}) {
+      std::vector<uint64_t> codes = CodesWithTransformedCopies(2500, group, distance, 11);
+      std::vector<HammingGroupPair> expected =
+          HammingPairsUnderGroupQuadratic(codes.data(), codes.size(), group, distance);
+      ASSERT_GT(expected.size(), 100u) << name;
+      size_t turned = 0;
+      for (const HammingGroupPair& p : expected) turned += p.transform != 0;
+      if (group.size() > 1) {
+        EXPECT_GT(turned, 50u) << name;
+      }
+      for (size_t m : {1u, 3u, 4u, 6u}) {
+        std::vector<HammingBlock> plan = SplitIntoBlocks(64, m, distance);
+        if (!Quick(plan, codes.size())) continue;
+        for (int threads : {1, 3}) {
+          EXPECT_EQ(HammingPairsUnderGroupWithPlan(codes.data(), codes.size(), group, distance,
+                                                   plan, threads),
+                    expected)
+              << name << ", distance " << distance << ", " << m << " blocks";
+        }
+      }
+      EXPECT_EQ(HammingPairsUnderGroup(codes.data(), codes.size(), group, distance, 2), expected);
+    }
+  }
+  // Every transform applied through the tables agrees with the bit-by-bit reference.
+  std::vector<BitTransform> grid = GridGroup();
+  EXPECT_EQ(grid[0].Apply(0x0123456789ABCDEFull), 0x0123456789ABCDEFull);
+  EXPECT_EQ(grid[1].Apply(grid[1].Apply(0x0123456789ABCDEFull)), 0x0123456789ABCDEFull);
+}
+
+TEST(HammingJoinTest, OnePassUnderAGroupWithCrowdedBuckets) {
+  std::vector<BitTransform> group = GridGroup();
+  std::vector<uint64_t> codes;
+  for (int i = 0; i < 150; ++i) codes.push_back(group[size_t(i % 8)].Apply(0xF0E1D2C3B4A59687ull));
+  for (int i = 0; i < 150; ++i) codes.push_back(0xF0E1D2C3B4A59687ull ^ (uint64_t{1} << (i % 64)));
+  std::vector<HammingGroupPair> expected =
+      HammingPairsUnderGroupQuadratic(codes.data(), codes.size(), group, 2);
+  ASSERT_EQ(expected.size(), 300u * 299u / 2u);
+  for (size_t m : {2u, 4u, 8u})
+    EXPECT_EQ(HammingPairsUnderGroupWithPlan(codes.data(), codes.size(), group, 2,
+                                             SplitIntoBlocks(64, m, 2), 2),
+              expected);
+}
+
 }  // namespace
 }  // namespace imgsearch::index

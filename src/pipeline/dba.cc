@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "base/json.h"
+#include "base/log.h"
 #include "index/flat_index.h"
 #include "pipeline/images.h"
 #include "pipeline/rerank.h"
@@ -26,9 +28,9 @@ struct Twin {
   std::string source;
 };
 
-CollectionSchema TwinSchema(const CollectionSchema& model) {
+CollectionSchema TwinSchema(const CollectionSchema& model, const std::string& name) {
   CollectionSchema s;
-  s.name = DbaCollectionName(model.name);
+  s.name = name;
   s.description = "database-side augmented vectors of model " + model.name;
   s.auto_id = false;
   s.dimension = model.dimension;
@@ -160,52 +162,69 @@ Result<std::map<int64_t, Twin>> ReadTwins(const Collection& twins) {
   return out;
 }
 
-Result<std::shared_ptr<Collection>> TwinCollection(Database& db, const BoundModel& model) {
-  const std::string name = DbaCollectionName(model.source.name);
-  if (!db.HasCollection(name)) {
-    IndexSpec index = model.collection->index();
-    IMGSEARCH_RETURN_IF_ERROR(db.CreateCollection(TwinSchema(model.collection->schema()),
-                                                  IndexSpec("FLAT", index.metric_type)));
-  }
-  return db.GetCollection(name);
-}
+// One model's twins to write: what a sync removes and (re)makes.
+struct ModelSync {
+  std::string collection;
+  std::vector<int64_t> removed;
+  std::vector<Row> rows;
+};
 
-// One model's twins brought in step; adds to the report.
-Status SyncModel(Database& db, BoundModel& model, const Dba& dba, bool full, DbaReport* report) {
+// Computes one model's sync against `twins` (nullptr: none stored, every twin is made).
+Result<ModelSync> PlanModelSync(const BoundModel& model, const Collection* twins, const Dba& dba) {
   IMGSEARCH_ASSIGN_OR_RETURN(index::Metric metric,
                              index::ParseMetric(model.collection->index().metric_type));
-  IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<Collection> twins, TwinCollection(db, model));
   Originals originals(metric, size_t(model.collection->schema().dimension));
   IMGSEARCH_RETURN_IF_ERROR(originals.Load(*model.collection));
   std::map<int64_t, Twin> stored;
-  if (!full) {
+  if (twins != nullptr) {
     IMGSEARCH_ASSIGN_OR_RETURN(stored, ReadTwins(*twins));
   }
   std::set<int64_t> gone;
   std::set<int64_t> stale = Stale(stored, originals, dba, &gone);
-  if (full) {
-    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, AllRows(*twins, {}));
-    for (const Row& row : rows)
-      if (!originals.hashes().count(row.id)) gone.insert(row.id);
-  }
-  std::vector<int64_t> removed;
+  ModelSync sync;
   for (int64_t id : gone)
-    if (!originals.hashes().count(id)) removed.push_back(id);
-  if (!removed.empty()) IMGSEARCH_RETURN_IF_ERROR(twins->Delete(removed).status());
-  std::vector<Row> rows;
-  for (int64_t id : stale) {
-    rows.push_back(originals.MakeTwin(id, dba));
-    if (rows.size() == 512) {
-      IMGSEARCH_RETURN_IF_ERROR(twins->Upsert(std::move(rows)).status());
-      rows.clear();
-    }
+    if (!originals.hashes().count(id)) sync.removed.push_back(id);
+  for (int64_t id : stale) sync.rows.push_back(originals.MakeTwin(id, dba));
+  return sync;
+}
+
+bool IsTwinOf(const std::string& collection, const std::string& model) {
+  const std::string base = DbaCollectionName(model);
+  if (collection == base) return true;
+  if (collection.rfind(base + "_", 0) != 0 || collection.size() == base.size() + 1) return false;
+  return std::all_of(collection.begin() + long(base.size() + 1), collection.end(),
+                     [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The incremental sync of the twins `state` names: computed, then written in one
+// transaction (a search elsewhere sees all of it or none).
+Result<DbaReport> SyncIncrementally(Database& db, std::vector<BoundModel>& models,
+                                    const DbaState& state) {
+  DbaReport report;
+  std::vector<ModelSync> syncs;
+  for (BoundModel& model : models) {
+    if (model.collection->schema().binary()) continue;
+    const std::string name = DbaCollectionName(model.source.name, state.generation);
+    IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<Collection> twins, db.GetCollection(name));
+    IMGSEARCH_ASSIGN_OR_RETURN(ModelSync sync, PlanModelSync(model, twins.get(), state.dba));
+    sync.collection = name;
+    report.remade += sync.rows.size();
+    report.removed += sync.removed.size();
+    syncs.push_back(std::move(sync));
+    model.augmented = twins;
   }
-  if (!rows.empty()) IMGSEARCH_RETURN_IF_ERROR(twins->Upsert(std::move(rows)).status());
-  report->remade += stale.size();
-  report->removed += removed.size();
-  report->twins += size_t(twins->Count());
-  model.augmented = twins;
-  return Status::Ok();
+  IMGSEARCH_RETURN_IF_ERROR(db.Transact([&](Transaction& txn) {
+    for (ModelSync& sync : syncs) {
+      if (!sync.removed.empty())
+        IMGSEARCH_RETURN_IF_ERROR(txn.Delete(sync.collection, sync.removed).status());
+      if (!sync.rows.empty())
+        IMGSEARCH_RETURN_IF_ERROR(txn.Upsert(sync.collection, sync.rows).status());
+    }
+    return Status::Ok();
+  }));
+  for (BoundModel& model : models)
+    if (model.augmented) report.twins += size_t(model.augmented->Count());
+  return report;
 }
 
 }  // namespace
@@ -225,38 +244,118 @@ Result<Dba> ParseDba(const std::string& text) {
   return Dba{as_qe->qe, as_qe->alpha};
 }
 
-std::string DbaCollectionName(const std::string& model) {
-  return model + "__dba";
+std::string DbaCollectionName(const std::string& model, int64_t generation) {
+  return model + "__dba" + (generation > 0 ? "_" + std::to_string(generation) : "");
 }
 
-std::string DbaSetting(const Dba& dba) {
-  return nlohmann::json{{"n", dba.n}, {"alpha", dba.alpha}}.dump();
+std::string DbaSetting(const Dba& dba, int64_t generation) {
+  return nlohmann::json{{"n", dba.n}, {"alpha", dba.alpha}, {"generation", generation}}.dump();
 }
 
-Result<Dba> StoredDba(const Database& db) {
+Result<DbaState> StoredDbaState(const Database& db) {
   IMGSEARCH_ASSIGN_OR_RETURN(std::optional<std::string> text, db.GetSetting(kDbaSetting));
-  if (!text) return Dba{};
+  if (!text) return DbaState{};
   Result<nlohmann::json> parsed = base::ParseJson(*text);
-  Dba dba;
+  DbaState state;
   bool good = parsed.ok() && parsed->is_object() && (*parsed)["n"].is_number_integer() &&
               (*parsed)["alpha"].is_number();
   if (good) {
-    dba.n = (*parsed)["n"].get<int>();
-    dba.alpha = (*parsed)["alpha"].get<double>();
-    good = dba.n >= 0 && dba.n <= kMaxQe && dba.alpha >= 0 && dba.alpha <= 20;
+    state.dba.n = (*parsed)["n"].get<int>();
+    state.dba.alpha = (*parsed)["alpha"].get<double>();
+    good =
+        state.dba.n >= 0 && state.dba.n <= kMaxQe && state.dba.alpha >= 0 && state.dba.alpha <= 20;
+    if (parsed->contains("generation")) {  // absent: written before generations (0)
+      good = good && (*parsed)["generation"].is_number_integer();
+      if (good) state.generation = (*parsed)["generation"].get<int64_t>();
+      good = good && state.generation >= 0;
+    }
   }
   if (!good) return Status::Corruption("the library's dba setting is unreadable: run tune --dba");
-  return dba;
+  return state;
+}
+
+Result<Dba> StoredDba(const Database& db) {
+  IMGSEARCH_ASSIGN_OR_RETURN(DbaState state, StoredDbaState(db));
+  return state.dba;
+}
+
+Result<DbaReport> BuildDba(Database& db, std::vector<BoundModel>& models, const Dba& dba,
+                           int64_t generation) {
+  auto started = std::chrono::steady_clock::now();
+  DbaReport report;
+  for (BoundModel& model : models) {
+    model.augmented.reset();
+    if (!dba.on() || model.collection->schema().binary()) continue;
+    const std::string name = DbaCollectionName(model.source.name, generation);
+    if (db.HasCollection(name)) IMGSEARCH_RETURN_IF_ERROR(db.DropCollection(name));
+    // The originals' index (HNSW, IVF, FLAT: as they are searched), so that searching the
+    // twins costs what searching the originals does.
+    IMGSEARCH_RETURN_IF_ERROR(db.CreateCollection(TwinSchema(model.collection->schema(), name),
+                                                  model.collection->index()));
+    IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<Collection> twins, db.GetCollection(name));
+    IMGSEARCH_ASSIGN_OR_RETURN(ModelSync sync, PlanModelSync(model, nullptr, dba));
+    report.remade += sync.rows.size();
+    for (size_t first = 0; first < sync.rows.size(); first += 512) {
+      std::vector<Row> batch(
+          std::make_move_iterator(sync.rows.begin() + long(first)),
+          std::make_move_iterator(sync.rows.begin() +
+                                  long(std::min(sync.rows.size(), first + 512))));
+      IMGSEARCH_RETURN_IF_ERROR(twins->Upsert(std::move(batch)).status());
+    }
+    report.twins += size_t(twins->Count());
+    model.augmented = twins;
+  }
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+Status DropOtherDba(Database& db, const std::vector<BoundModel>& models, int64_t keep) {
+  for (const std::string& name : db.ListCollections()) {
+    for (const BoundModel& model : models) {
+      if (!IsTwinOf(name, model.source.name) ||
+          (keep >= 0 && name == DbaCollectionName(model.source.name, keep)))
+        continue;
+      Status dropped = db.DropCollection(name);
+      if (!dropped.ok() && dropped.code() != StatusCode::kNotFound) return dropped;
+    }
+  }
+  return Status::Ok();
 }
 
 Result<DbaReport> SyncDba(Database& db, std::vector<BoundModel>& models, const Dba& dba,
                           bool full) {
   auto started = std::chrono::steady_clock::now();
+  if (!dba.on()) return DbaReport{};
   DbaReport report;
-  if (!dba.on()) return report;
-  for (BoundModel& model : models) {
-    if (model.collection->schema().binary()) continue;
-    IMGSEARCH_RETURN_IF_ERROR(SyncModel(db, model, dba, full, &report));
+  // Another process may switch generations under an incremental sync (its transaction then
+  // fails on the dropped collections): the sync is tried again on the new one.
+  for (int attempt = 0;; ++attempt) {
+    IMGSEARCH_ASSIGN_OR_RETURN(DbaState stored, StoredDbaState(db));
+    bool same = stored.dba.on() && stored.dba.n == dba.n && stored.dba.alpha == dba.alpha;
+    for (const BoundModel& model : models) {  // a model without twins yet: a full build
+      same = same && (model.collection->schema().binary() ||
+                      db.HasCollection(DbaCollectionName(model.source.name, stored.generation)));
+    }
+    if (!same || full) break;
+    Result<DbaReport> synced = SyncIncrementally(db, models, stored);
+    if (synced.ok()) {
+      report = *synced;
+      report.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      return report;
+    }
+    IMGSEARCH_ASSIGN_OR_RETURN(DbaState now, StoredDbaState(db));
+    if (now == stored || attempt == 2) return synced.status();
+  }
+  {
+    IMGSEARCH_ASSIGN_OR_RETURN(DbaState stored, StoredDbaState(db));
+    const DbaState next{dba, stored.generation + 1};
+    IMGSEARCH_ASSIGN_OR_RETURN(report, BuildDba(db, models, dba, next.generation));
+    IMGSEARCH_RETURN_IF_ERROR(db.Transact([&](Transaction& txn) {
+      return txn.PutSetting(kDbaSetting, DbaSetting(dba, next.generation));
+    }));
+    IMGSEARCH_RETURN_IF_ERROR(DropOtherDba(db, models, next.generation));
   }
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -264,20 +363,36 @@ Result<DbaReport> SyncDba(Database& db, std::vector<BoundModel>& models, const D
 }
 
 Status DropDba(Database& db, std::vector<BoundModel>& models) {
+  // The generation is kept, so that a later build never reuses the name of a set that a
+  // search elsewhere may still be reading.
+  Result<DbaState> stored = StoredDbaState(db);
+  const int64_t generation = stored.ok() ? stored->generation : 0;
+  IMGSEARCH_RETURN_IF_ERROR(db.Transact(
+      [&](Transaction& txn) { return txn.PutSetting(kDbaSetting, DbaSetting({}, generation)); }));
+  for (BoundModel& model : models) model.augmented.reset();
+  return DropOtherDba(db, models, -1);
+}
+
+void AttachDbaState(const Database& db, std::vector<BoundModel>& models, const DbaState& state) {
   for (BoundModel& model : models) {
     model.augmented.reset();
-    const std::string name = DbaCollectionName(model.source.name);
-    if (db.HasCollection(name)) IMGSEARCH_RETURN_IF_ERROR(db.DropCollection(name));
+    if (!state.dba.on() || model.collection->schema().binary()) continue;
+    const std::string name = DbaCollectionName(model.source.name, state.generation);
+    Result<std::shared_ptr<Collection>> twins = db.GetCollection(name);
+    if (twins.ok()) {
+      model.augmented = *twins;
+    } else {
+      IMGSEARCH_LOG_WARN(
+          "model \"{}\": its augmented vectors ({}) are gone (rebuilt or dropped by another "
+          "process meanwhile): searching its plain vectors",
+          model.source.name, name);
+    }
   }
-  return Status::Ok();
 }
 
 Status AttachDba(Database& db, std::vector<BoundModel>& models) {
-  for (BoundModel& model : models) {
-    const std::string name = DbaCollectionName(model.source.name);
-    if (model.collection->schema().binary() || !db.HasCollection(name)) continue;
-    IMGSEARCH_ASSIGN_OR_RETURN(model.augmented, db.GetCollection(name));
-  }
+  IMGSEARCH_ASSIGN_OR_RETURN(DbaState state, StoredDbaState(db));
+  AttachDbaState(db, models, state);
   return Status::Ok();
 }
 

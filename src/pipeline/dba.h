@@ -9,6 +9,13 @@
 // changed, when one of its neighbours left or changed, or when a new image is nearer than
 // its N-th neighbour; the result is the same as a full rebuild (tested). Neighbours are
 // found by exact search over the originals, in memory.
+//
+// Generations: a full build writes a new set of twin collections ("<model>__dba_<G>") while
+// the old set stays in use, then switches to it in one write of the setting (which names
+// G) and drops the old set; an incremental sync writes all of its twins in one
+// transaction. So a search in any process, reading the setting first, sees the complete
+// old or the complete new twins; a set dropped under it makes it fall back to the plain
+// vectors with a warning (Library::Search).
 #pragma once
 
 #include <optional>
@@ -34,11 +41,23 @@ struct Dba {
 // "off", "N" or "N,alpha=A" (N 1..100, A 0..20).
 Result<Dba> ParseDba(const std::string& text);
 
-std::string DbaCollectionName(const std::string& model);
+// The twins' collection of `model` in a generation (0: the name before generations).
+std::string DbaCollectionName(const std::string& model, int64_t generation = 0);
+
+// What the library uses: the setting and the generation of twins it names.
+struct DbaState {
+  Dba dba;
+  int64_t generation = 0;
+
+  bool operator==(const DbaState& other) const {
+    return dba.n == other.dba.n && dba.alpha == other.dba.alpha && generation == other.generation;
+  }
+};
 
 // The stored setting (off when there is none); a bad one is kCorruption.
+Result<DbaState> StoredDbaState(const Database& db);
 Result<Dba> StoredDba(const Database& db);
-std::string DbaSetting(const Dba& dba);
+std::string DbaSetting(const Dba& dba, int64_t generation = 0);
 
 struct DbaReport {
   size_t twins = 0;    // rows of the augmented collections after the run
@@ -47,16 +66,29 @@ struct DbaReport {
   double seconds = 0;
 };
 
-// Brings every float model's twins in step with its vectors under `dba` (creating the
-// collections when missing), and points each model's `augmented` at them. `full`: every
-// twin is made again (a rebuild; also what a changed N or alpha needs).
+// Brings every float model's twins in step with its vectors under `dba`, and points each
+// model's `augmented` at them. Incremental (one transaction) when the stored setting is
+// `dba`; else, or with `full`, a full build of the next generation, switched to by
+// storing the setting, the older generations then dropped.
 Result<DbaReport> SyncDba(Database& db, std::vector<BoundModel>& models, const Dba& dba,
                           bool full = false);
 
-// Drops the twins and forgets them (models' `augmented` reset).
+// A complete set of twins under `dba` in `generation` (collections of that generation left
+// by a run that died are made again), `augmented` pointed at them; not in use by anyone
+// else until a setting naming the generation is stored (tune stores it with the fusion).
+Result<DbaReport> BuildDba(Database& db, std::vector<BoundModel>& models, const Dba& dba,
+                           int64_t generation);
+
+// Drops the twin collections of the models' other generations than `keep` (-1: all).
+Status DropOtherDba(Database& db, const std::vector<BoundModel>& models, int64_t keep);
+
+// Stores the setting off, then drops every twin (models' `augmented` reset).
 Status DropDba(Database& db, std::vector<BoundModel>& models);
 
-// Points each float model's `augmented` at its twins' collection when it exists.
+// Points each float model's `augmented` at the twins the stored setting names; one that is
+// missing (dropped by another process meanwhile) is left null with a warning.
 Status AttachDba(Database& db, std::vector<BoundModel>& models);
+// The same for a given state.
+void AttachDbaState(const Database& db, std::vector<BoundModel>& models, const DbaState& state);
 
 }  // namespace imgsearch::pipeline

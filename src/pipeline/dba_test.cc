@@ -149,9 +149,22 @@ TEST(DbaTest, IncrementalSyncEqualsAFullRebuildUnderAddsRemovesAndChanges) {
     EXPECT_EQ(incremental_cosine, Twins(models[1])) << "round " << round;
     EXPECT_EQ(incremental_l2.size(), size_t(models[0].collection->Count()));
   }
+  // Each full rebuild was a new generation; the older ones are gone.
+  const DbaState state = ValueOrDie(StoredDbaState(*db));
+  EXPECT_EQ(state.generation, 4);
+  EXPECT_EQ(models[0].augmented->schema().name, DbaCollectionName("l2", 4));
+  auto twin_collections = [&] {
+    std::vector<std::string> names;
+    for (const std::string& name : db->ListCollections())
+      if (name.find("__dba") != std::string::npos) names.push_back(name);
+    return names;
+  };
+  EXPECT_EQ(twin_collections(),
+            (std::vector<std::string>{DbaCollectionName("cosine", 4), DbaCollectionName("l2", 4)}));
   ASSERT_TRUE(DropDba(*db, models).ok());
-  EXPECT_FALSE(db->HasCollection(DbaCollectionName("l2")));
+  EXPECT_TRUE(twin_collections().empty());
   EXPECT_FALSE(models[0].augmented);
+  EXPECT_EQ(ValueOrDie(StoredDbaState(*db)).generation, 4) << "not to be reused";
 }
 
 TEST(DbaTest, TheSettingIsReadBackAndABadOneIsCorruption) {

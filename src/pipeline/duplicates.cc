@@ -8,6 +8,7 @@
 #include <numeric>
 #include <set>
 #include <tuple>
+#include <unordered_map>
 
 #include "base/cpu.h"
 #include "index/hamming_join.h"
@@ -125,37 +126,22 @@ Result<Hashes> LoadHashes(const BoundModel& model) {
 // Every pair within `max_distance` bits, found by multi-index hashing
 // (index/hamming_join.h): the same pairs as comparing every pair of hashes, without the
 // quadratic cost at hundreds of thousands of images. With `rotations` (a 64-bit phash),
-// also every pair whose hashes are that close once one picture is rotated or mirrored.
+// every pair whose hashes are that close upright or once one picture is rotated or
+// mirrored, in one pass (the fewest bits apart over the eight, unturned before turned).
 std::vector<Pair> CandidatePairs(const Hashes& hashes, size_t bits, int max_distance,
                                  bool rotations) {
   size_t n = hashes.ids.size();
   int threads = base::UsableCores();
   std::vector<Pair> pairs;
+  if (rotations) {
+    for (const index::HammingGroupPair& p : index::HammingPairsUnderGroup(
+             hashes.bits.data(), n, PhashDihedralGroup(), max_distance, threads))
+      pairs.push_back({p.a, p.b, p.distance, 1, p.transform});
+    return pairs;
+  }
   for (const index::HammingPair& p :
        index::HammingPairs(hashes.bits.data(), n, hashes.words, bits, max_distance, threads))
     pairs.push_back({p.a, p.b, p.distance, 1, 0});
-  if (!rotations) return pairs;
-  std::vector<uint64_t> turned(n);
-  // Under the quarter turn 3 the pair (a, b) is the pair (b, a) under 5, its inverse, so
-  // 5 needs no search of its own; the others undo themselves.
-  for (int t : {1, 2, 3, 4, 6, 7}) {
-    for (size_t i = 0; i < n; ++i) turned[i] = model::TransformPhash(hashes.bits[i], t);
-    for (const index::HammingPair& p : index::HammingPairsAcross(
-             hashes.bits.data(), turned.data(), n, 1, bits, max_distance, threads)) {
-      if (p.a < p.b)
-        pairs.push_back({p.a, p.b, p.distance, 1, t});
-      else
-        pairs.push_back({p.b, p.a, p.distance, 1, model::InverseDihedral(t)});
-    }
-  }
-  // Each pair once: the fewest bits apart, unturned before turned.
-  std::sort(pairs.begin(), pairs.end(), [](const Pair& x, const Pair& y) {
-    return std::tie(x.a, x.b, x.distance, x.transform) <
-           std::tie(y.a, y.b, y.distance, y.transform);
-  });
-  pairs.erase(std::unique(pairs.begin(), pairs.end(),
-                          [](const Pair& x, const Pair& y) { return x.a == y.a && x.b == y.b; }),
-              pairs.end());
   return pairs;
 }
 
@@ -274,6 +260,24 @@ Result<std::vector<DuplicateGroup>> Group(const Collection& images, const Hashes
 
 }  // namespace
 
+// model::TransformPhash moves each bit to one place and inverts some.
+const std::vector<index::BitTransform>& PhashDihedralGroup() {
+  static const std::vector<index::BitTransform> group = [] {
+    std::vector<index::BitTransform> g;
+    for (int t = 0; t < model::kDihedralTransforms; ++t) {
+      index::BitTransform bt;
+      bt.flip = model::TransformPhash(0, t);
+      for (int p = 0; p < 64; ++p) {
+        uint64_t moved = model::TransformPhash(uint64_t{1} << p, t) ^ bt.flip;
+        bt.source[size_t(std::countr_zero(moved))] = uint8_t(p);
+      }
+      g.push_back(bt);
+    }
+    return g;
+  }();
+  return group;
+}
+
 DisjointSets::DisjointSets(size_t n) : parent_(n), size_(n, 1) {
   std::iota(parent_.begin(), parent_.end(), size_t{0});
 }
@@ -297,24 +301,42 @@ void LinkGroups(std::vector<Pair> pairs, DisjointSets* sets) {
     return std::tie(x.distance, y.similarity, x.a, x.b) <
            std::tie(y.distance, x.similarity, y.a, y.b);
   });
-  std::set<std::pair<size_t, size_t>> confirmed;
-  for (const Pair& p : pairs) confirmed.insert({p.a, p.b});
-  std::map<size_t, std::vector<size_t>> members;
-  auto of = [&](size_t root) -> std::vector<size_t>& {
-    std::vector<size_t>& m = members[root];
-    if (m.empty()) m.push_back(root);
+  std::vector<std::pair<size_t, size_t>> confirmed;  // sorted, for binary search
+  confirmed.reserve(pairs.size());
+  std::unordered_map<size_t, size_t> degree;  // confirmed pairs per image
+  for (const Pair& p : pairs) {
+    confirmed.push_back({p.a, p.b});
+    ++degree[p.a], ++degree[p.b];
+  }
+  std::sort(confirmed.begin(), confirmed.end());
+  auto is_confirmed = [&](size_t x, size_t y) {
+    return std::binary_search(confirmed.begin(), confirmed.end(),
+                              std::pair(std::min(x, y), std::max(x, y)));
+  };
+  struct Members {
+    std::vector<size_t> images;
+    size_t degree = 0;  // their confirmed pairs, counted from each end
+  };
+  std::unordered_map<size_t, Members> members;
+  auto of = [&](size_t root) -> Members& {
+    Members& m = members[root];
+    if (m.images.empty()) m.images.push_back(root), m.degree = degree[root];
     return m;
   };
   for (const Pair& p : pairs) {
     size_t ra = sets->Find(p.a), rb = sets->Find(p.b);
     if (ra == rb) continue;
-    const std::vector<size_t>&a = of(ra), &b = of(rb);
+    Members &a = of(ra), &b = of(rb);
+    const double needed = kLinkage * double(a.images.size() * b.images.size());
+    // The pairs between the groups are at most either group's pairs: often too few.
+    if (double(std::min(a.degree, b.degree)) < needed) continue;
     size_t linked = 0;
-    for (size_t x : a)
-      for (size_t y : b) linked += confirmed.count({std::min(x, y), std::max(x, y)});
-    if (double(linked) < kLinkage * double(a.size() * b.size())) continue;
-    std::vector<size_t> joined = a;
-    joined.insert(joined.end(), b.begin(), b.end());
+    for (size_t x : a.images)
+      for (size_t y : b.images) linked += is_confirmed(x, y) ? 1 : 0;
+    if (double(linked) < needed) continue;
+    Members joined = std::move(a);
+    joined.images.insert(joined.images.end(), b.images.begin(), b.images.end());
+    joined.degree += b.degree;
     members.erase(ra);
     members.erase(rb);
     sets->Join(ra, rb);

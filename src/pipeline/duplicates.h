@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "imgsearch/library.h"
+#include "index/hamming_join.h"
 #include "pipeline/model_set.h"
 
 namespace imgsearch::pipeline {
@@ -18,6 +19,10 @@ using imgsearch::DuplicateReport;
 
 Result<DuplicateReport> FindDuplicates(const std::vector<BoundModel>& models,
                                        const Collection& images, const DuplicateOptions& options);
+
+// The eight rotations and mirrorings of the built-in 64-bit phash (model::TransformPhash,
+// numbered as there) as rearrangements of its bits, for index::HammingPairsUnderGroup.
+const std::vector<index::BitTransform>& PhashDihedralGroup();
 
 // Disjoint sets over 0..n-1 (union by size, path halving): the groups that pairs chain into.
 class DisjointSets {

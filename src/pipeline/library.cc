@@ -3,10 +3,12 @@
 #include "imgsearch/library.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <mutex>
 
 #include "base/env.h"
+#include "base/log.h"
 #include "pipeline/compare_report.h"
 #include "pipeline/dba.h"
 #include "pipeline/duplicates.h"
@@ -88,7 +90,19 @@ class LibraryImpl final : public Library {
   Result<SearchResults> Search(const ImageQuery& query, const SearchOptions& options) override {
     std::optional<pipeline::TunedFusion> tuned;
     IMGSEARCH_ASSIGN_OR_RETURN(SearchOptions resolved, ResolveFusion(options, &tuned));
-    return pipeline::SearchModels(models_, *images_, query, resolved, tuned ? &*tuned : nullptr);
+    std::vector<pipeline::BoundModel> models = ModelsForSearch();
+    Result<SearchResults> results =
+        pipeline::SearchModels(models, *images_, query, resolved, tuned ? &*tuned : nullptr);
+    const bool twins = std::any_of(models.begin(), models.end(), [](const pipeline::BoundModel& m) {
+      return m.augmented != nullptr;
+    });
+    if (results.ok() || !twins) return results;
+    // The twins were dropped under the search (another process rebuilt or dropped them).
+    IMGSEARCH_LOG_WARN("search over the augmented vectors failed ({}): searching the plain vectors",
+                       results.status().ToString());
+    ForgetTwins();
+    for (pipeline::BoundModel& m : models) m.augmented.reset();
+    return pipeline::SearchModels(models, *images_, query, resolved, tuned ? &*tuned : nullptr);
   }
 
   nlohmann::json Compare(const SearchResults& results) const override {
@@ -114,68 +128,139 @@ class LibraryImpl final : public Library {
     } else if (tuned) {
       rerank = tuned->rerank;
     }
-    return pipeline::Evaluate(models_, *images_, options, tuned ? &*tuned : nullptr, rerank);
+    std::vector<pipeline::BoundModel> models = ModelsForSearch();
+    return pipeline::Evaluate(models, *images_, options, tuned ? &*tuned : nullptr, rerank);
   }
 
   Result<DuplicateReport> FindDuplicates(const DuplicateOptions& options) override {
     return pipeline::FindDuplicates(models_, *images_, options);
   }
 
+  // Database-side augmentation in tune: `--dba auto` (the default) tries these settings,
+  // each by the class-held-out cross-validation of the fusion, and keeps the best only if
+  // it beats the fusion without twins on held-out folds.
+  static constexpr const char* kDbaCandidates[] = {"5,alpha=3", "10,alpha=3"};
+
   Result<TuneReport> Tune(const TuneOptions& options) override {
-    pipeline::Dba dba;
-    if (!options.dba.empty()) {
-      IMGSEARCH_ASSIGN_OR_RETURN(dba, pipeline::ParseDba(options.dba));
+    // What to try: auto (the candidates), off (none: the twins are dropped), N[,alpha=A]
+    // (that one, kept if it helps) or force:N[,alpha=A] (that one, kept whatever it scores).
+    std::string text = options.dba.empty() ? "auto" : options.dba;
+    const bool force = text.rfind("force:", 0) == 0;
+    if (force) text = text.substr(6);
+    std::vector<pipeline::Dba> candidates;
+    if (text == "auto") {
+      for (const char* c : kDbaCandidates) {
+        IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Dba dba, pipeline::ParseDba(c));
+        candidates.push_back(dba);
+      }
+    } else {
+      IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Dba dba, pipeline::ParseDba(text));
+      if (force && !dba.on()) return Status::InvalidArgument("dba force:off: say off");
+      if (dba.on()) candidates.push_back(dba);
     }
-    if (!options.dba.empty() && !dba.on()) IMGSEARCH_RETURN_IF_ERROR(StoreDba(dba));
-    if (!dba.on()) {  // as the library is now
-      IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Tuned tuned, pipeline::Tune(models_, *images_, options));
-      IMGSEARCH_ASSIGN_OR_RETURN(dba, pipeline::StoredDba(*db_));
-      tuned.report.dba = dba.ToString();
-      IMGSEARCH_RETURN_IF_ERROR(StoreFusion(tuned.fusion, options.k));
-      return tuned.report;
-    }
-    // Tuned without the twins, then with them; the better on held-out folds is kept.
-    IMGSEARCH_RETURN_IF_ERROR(StoreDba({}));
-    IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Tuned plain, pipeline::Tune(models_, *images_, options));
-    IMGSEARCH_ASSIGN_OR_RETURN(pipeline::DbaReport built,
-                               pipeline::SyncDba(*db_, models_, dba, /*full=*/true));
-    IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Tuned with, pipeline::Tune(models_, *images_, options));
+    if (std::all_of(models_.begin(), models_.end(),
+                    [](const pipeline::BoundModel& m) { return m.collection->schema().binary(); }))
+      candidates.clear();  // no float model: nothing to augment
+    // Tuned on a copy of the models: searches meanwhile go on with the twins in use.
+    std::vector<pipeline::BoundModel> models = models_;
+    for (pipeline::BoundModel& m : models) m.augmented.reset();
+    IMGSEARCH_ASSIGN_OR_RETURN(pipeline::DbaState stored, pipeline::StoredDbaState(*db_));
+    IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Tuned best, pipeline::Tune(models, *images_, options));
     auto held_out = [](const TuneReport& r) {
       return r.rerank != "off" ? r.held_out_rerank_map : r.held_out_map;
     };
-    const bool keep = held_out(with.report) > held_out(plain.report);
-    pipeline::Tuned& chosen = keep ? with : plain;
-    chosen.report.dba_tried = dba.ToString();
-    chosen.report.held_out_dba_map = held_out(with.report);
-    chosen.report.held_out_without_dba_map = held_out(plain.report);
-    chosen.report.dba_twins = built.twins;
-    chosen.report.dba_seconds = built.seconds;
-    chosen.report.dba = keep ? dba.ToString() : "off";
-    IMGSEARCH_RETURN_IF_ERROR(StoreDba(keep ? dba : pipeline::Dba{}));
-    IMGSEARCH_RETURN_IF_ERROR(StoreFusion(chosen.fusion, options.k));
-    return chosen.report;
+    const double without = held_out(best.report);
+    pipeline::DbaState chosen{{}, stored.generation};  // off
+    pipeline::DbaReport built;
+    std::string tried;
+    int64_t generation = stored.generation;
+    for (const pipeline::Dba& dba : candidates) {
+      // A new generation of twins, not in use until stored with the fusion below.
+      IMGSEARCH_ASSIGN_OR_RETURN(pipeline::DbaReport report,
+                                 pipeline::BuildDba(*db_, models, dba, ++generation));
+      IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Tuned with, pipeline::Tune(models, *images_, options));
+      const double score = held_out(with.report);
+      char line[200];
+      std::snprintf(line, sizeof line, "%s%s: %.3f (%zu vectors, %.1f s)",
+                    tried.empty() ? "" : "; ", dba.ToString().c_str(), score, report.twins,
+                    report.seconds);
+      tried += line;
+      // Kept: the best so far that beats the fusion without twins (forced: the one asked for).
+      if (force || (score > without && (!chosen.dba.on() || score > held_out(best.report)))) {
+        if (chosen.dba.on())  // the earlier choice's twins are no longer wanted
+          IMGSEARCH_RETURN_IF_ERROR(DropGeneration(models, chosen.generation));
+        best = std::move(with);
+        chosen = {dba, generation};
+        built = report;
+      } else {
+        IMGSEARCH_RETURN_IF_ERROR(DropGeneration(models, generation));
+      }
+    }
+    TuneReport& report = best.report;
+    report.dba = chosen.dba.ToString();
+    if (!candidates.empty()) {
+      report.dba_tried = tried;
+      report.held_out_dba_map = chosen.dba.on() ? held_out(report) : 0;
+      report.held_out_without_dba_map = without;
+      report.dba_twins = built.twins;
+      report.dba_seconds = built.seconds;
+    }
+    // The twins and the fusion tuned with them are switched to together.
+    for (pipeline::BoundModel& m : models)
+      if (!chosen.dba.on()) m.augmented.reset();
+    const std::string fusion = pipeline::FusionSetting(models, best.fusion, options.k);
+    if (!chosen.dba.on()) chosen.generation = generation;
+    IMGSEARCH_RETURN_IF_ERROR(db_->Transact([&](Transaction& txn) {
+      IMGSEARCH_RETURN_IF_ERROR(txn.PutSetting(
+          pipeline::kDbaSetting, pipeline::DbaSetting(chosen.dba, chosen.generation)));
+      return txn.PutSetting(pipeline::kFusionSetting, fusion);
+    }));
+    IMGSEARCH_RETURN_IF_ERROR(
+        pipeline::DropOtherDba(*db_, models, chosen.dba.on() ? chosen.generation : -1));
+    return report;
   }
 
  private:
-  Status StoreFusion(const pipeline::TunedFusion& fusion, int k) {
-    const std::string setting = pipeline::FusionSetting(models_, fusion, k);
-    return db_->Transact(
-        [&](Transaction& txn) { return txn.PutSetting(pipeline::kFusionSetting, setting); });
+  Status DropGeneration(const std::vector<pipeline::BoundModel>& models, int64_t generation) {
+    for (const pipeline::BoundModel& m : models) {
+      const std::string name = pipeline::DbaCollectionName(m.source.name, generation);
+      if (db_->HasCollection(name)) IMGSEARCH_RETURN_IF_ERROR(db_->DropCollection(name));
+    }
+    return Status::Ok();
   }
 
-  // Keeps the augmentation setting; off drops the twins.
-  Status StoreDba(const pipeline::Dba& dba) {
-    if (!dba.on()) IMGSEARCH_RETURN_IF_ERROR(pipeline::DropDba(*db_, models_));
-    const std::string setting = pipeline::DbaSetting(dba);
-    return db_->Transact(
-        [&](Transaction& txn) { return txn.PutSetting(pipeline::kDbaSetting, setting); });
-  }
-
-  // After a write: the twins of database-side augmentation follow, when it is on.
+  // After a write: the twins of database-side augmentation follow, when they are on.
   Status SyncAugmentation() {
     IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Dba dba, pipeline::StoredDba(*db_));
     if (!dba.on()) return Status::Ok();
-    return pipeline::SyncDba(*db_, models_, dba).status();
+    std::vector<pipeline::BoundModel> models = models_;
+    return pipeline::SyncDba(*db_, models, dba).status();
+  }
+
+  // The models as search uses them now: each float model's `augmented` the twins that the
+  // stored setting names (read on every search: another process may have switched them).
+  std::vector<pipeline::BoundModel> ModelsForSearch() {
+    std::vector<pipeline::BoundModel> models = models_;
+    Result<pipeline::DbaState> state = pipeline::StoredDbaState(*db_);
+    std::lock_guard<std::mutex> lock(twins_mutex_);
+    if (!state.ok()) {
+      IMGSEARCH_LOG_WARN("{}: searching the plain vectors", state.status().ToString());
+      return models;
+    }
+    if (!twins_state_ || !(*twins_state_ == *state)) {
+      std::vector<pipeline::BoundModel> attached = models_;
+      pipeline::AttachDbaState(*db_, attached, *state);
+      twins_.clear();
+      for (const pipeline::BoundModel& m : attached) twins_.push_back(m.augmented);
+      twins_state_ = *state;
+    }
+    for (size_t m = 0; m < models.size(); ++m) models[m].augmented = twins_[m];
+    return models;
+  }
+
+  void ForgetTwins() {
+    std::lock_guard<std::mutex> lock(twins_mutex_);
+    twins_state_.reset();
   }
 
   // The stored fusion, unless it gives every model in use 0 (the models changed since).
@@ -206,6 +291,11 @@ class LibraryImpl final : public Library {
   std::shared_ptr<Collection> images_;
   std::vector<pipeline::BoundModel> models_;
   std::mutex upload_mutex_;  // uploads are files named by content: one written at a time
+  // The twins searches use, as of the stored setting `twins_state_` (models_ never hold
+  // them: tune and the syncs work on copies).
+  std::mutex twins_mutex_;
+  std::optional<pipeline::DbaState> twins_state_;
+  std::vector<std::shared_ptr<Collection>> twins_;
 };
 
 Result<AddedImage> LibraryImpl::AddImage(std::string_view bytes, const nlohmann::json& fields) {
@@ -320,8 +410,7 @@ Result<std::unique_ptr<Library>> pipeline::OpenLibrary(const std::string& locati
     IMGSEARCH_ASSIGN_OR_RETURN(models, OnlyThese(std::move(models), options.models, location));
   }
   IMGSEARCH_ASSIGN_OR_RETURN(std::shared_ptr<Collection> images, pipeline::OpenImages(*db));
-  IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Dba dba, pipeline::StoredDba(*db));
-  if (dba.on()) IMGSEARCH_RETURN_IF_ERROR(pipeline::AttachDba(*db, models));
+  IMGSEARCH_RETURN_IF_ERROR(pipeline::StoredDbaState(*db).status());  // a bad setting: now
   return std::unique_ptr<Library>(
       new LibraryImpl(env, location, options, std::move(db), std::move(images), std::move(models)));
 }

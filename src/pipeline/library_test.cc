@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include "pipeline/open_library.h"
 #include "store/testing/fault_env.h"
@@ -252,6 +254,135 @@ TEST(LibraryTest, TheTunedRerankingIsStoredAndUsedByAuto) {
           .ok());
   options.fuse = "auto";
   EXPECT_EQ(library->Search(query, options).status().code(), StatusCode::kCorruption);
+}
+
+// Four folders of four tiny pictures each, indexed into a new library (the built-in
+// models: phash, and color_layout, whose float vectors get twins).
+std::string LabelledLibrary(std::unique_ptr<Library>* library) {
+  const std::string dir = MakeTempDir() + "/classes";
+  for (int c = 0; c < 4; ++c) {
+    const std::string folder = dir + "/class" + std::to_string(c);
+    std::filesystem::create_directories(folder);
+    for (const std::string& photo : MakeTinyImages(4, 40 + c))
+      std::filesystem::copy_file(photo,
+                                 folder + "/" + std::filesystem::path(photo).filename().string());
+  }
+  const std::string location = MakeTempDir() + "/lib";
+  *library = ValueOrDie(Library::Open(location));
+  IndexOptions index;
+  index.paths = {dir};
+  EXPECT_EQ(ValueOrDie((*library)->Index(index)).added, 16u);
+  return dir;
+}
+
+// The twin collections in the library (any generation).
+std::vector<std::string> TwinCollections(Library& library) {
+  std::vector<std::string> twins;
+  for (const std::string& name : library.database().ListCollections())
+    if (name.find("__dba") != std::string::npos) twins.push_back(name);
+  return twins;
+}
+
+TEST(LibraryTest, TuneTriesAugmentationAndKeepsItOnlyWhenHeldOutFoldsImprove) {
+  std::unique_ptr<Library> library;
+  const std::string dir = LabelledLibrary(&library);
+  TuneOptions tune;
+  tune.dir = dir;
+  tune.k = 3;
+  tune.folds = 2;
+  tune.rerank = false;
+  TuneReport report = ValueOrDie(library->Tune(tune));  // auto: the two settings tried
+  EXPECT_NE(report.dba_tried.find("5,alpha=3: "), std::string::npos) << report.dba_tried;
+  EXPECT_NE(report.dba_tried.find("10,alpha=3: "), std::string::npos) << report.dba_tried;
+  json setting = json::parse(*ValueOrDie(library->database().GetSetting("dba")));
+  if (report.dba == "off") {
+    EXPECT_EQ(setting["n"], 0);
+    EXPECT_TRUE(TwinCollections(*library).empty());
+  } else {
+    EXPECT_GT(report.held_out_dba_map, report.held_out_without_dba_map);
+    EXPECT_EQ(report.held_out_dba_map, report.held_out_map);  // the report of the tune kept
+    EXPECT_EQ(setting["n"], report.dba == "5,alpha=3" ? 5 : 10);
+    EXPECT_EQ(TwinCollections(*library),
+              std::vector<std::string>{"color_layout__dba_" + setting["generation"].dump()});
+  }
+  // Forced: kept whatever it scores; off: dropped; either way one generation at most.
+  tune.dba = "force:3";
+  report = ValueOrDie(library->Tune(tune));
+  EXPECT_EQ(report.dba, "3,alpha=3");
+  setting = json::parse(*ValueOrDie(library->database().GetSetting("dba")));
+  EXPECT_EQ(setting["n"], 3);
+  EXPECT_EQ(TwinCollections(*library),
+            std::vector<std::string>{"color_layout__dba_" + setting["generation"].dump()});
+  const int64_t generation = setting["generation"];
+  tune.dba = "off";
+  report = ValueOrDie(library->Tune(tune));
+  EXPECT_EQ(report.dba, "off");
+  EXPECT_TRUE(report.dba_tried.empty());
+  EXPECT_TRUE(TwinCollections(*library).empty());
+  setting = json::parse(*ValueOrDie(library->database().GetSetting("dba")));
+  EXPECT_EQ(setting["n"], 0);
+  EXPECT_GE(setting["generation"].get<int64_t>(), generation) << "generations are never reused";
+  tune.dba = "force:off";
+  EXPECT_EQ(library->Tune(tune).status().code(), StatusCode::kInvalidArgument);
+}
+
+// color_layout's hits for image 1, as a search of `library` gives them.
+json ColorLayoutHits(Library& library) {
+  ImageQuery query;
+  query.id = 1;
+  SearchOptions options;
+  options.k = 6;
+  options.only = {"color_layout"};
+  SearchResults results = ValueOrDie(library.Search(query, options));
+  json hits = json::array();
+  for (const ModelResults& model : results.models)
+    for (const Hit& hit : model.hits) hits.push_back({model.model, hit.id, hit.distance});
+  return hits;
+}
+
+TEST(LibraryTest, ASearchRacingATuneThatRebuildsTheTwinsSeesOldOrNewWholeTwins) {
+  std::unique_ptr<Library> writer;
+  const std::string dir = LabelledLibrary(&writer);
+  TuneOptions tune;
+  tune.dir = dir;
+  tune.k = 3;
+  tune.folds = 2;
+  tune.rerank = false;
+  // What search answers under each state of the twins.
+  std::vector<std::string> states = {"force:2,alpha=0", "force:4,alpha=3", "off"};
+  std::vector<json> answers;
+  for (const std::string& dba : states) {
+    tune.dba = dba;
+    ASSERT_TRUE(writer->Tune(tune).ok());
+    answers.push_back(ColorLayoutHits(*writer));
+  }
+  ASSERT_NE(answers[0], answers[2]) << "the twins should change the answer";
+  ASSERT_NE(answers[0], answers[1]);
+  // Another handle on the library (as another process would open it), opened while the
+  // twins are off, and the writer's own handle, searched from other threads meanwhile.
+  auto reader = ValueOrDie(Library::Open(writer->location()));
+  std::atomic<bool> done = false;
+  std::atomic<int> searches = 0, mixed = 0;
+  auto search = [&](Library* library) {
+    while (!done) {
+      json hits = ColorLayoutHits(*library);
+      if (std::find(answers.begin(), answers.end(), hits) == answers.end()) ++mixed;
+      ++searches;
+    }
+  };
+  std::thread other(search, reader.get()), same(search, writer.get());
+  for (int round = 0; round < 6; ++round) {
+    tune.dba = states[size_t(round % 2)];
+    ASSERT_TRUE(writer->Tune(tune).ok());
+  }
+  done = true;
+  other.join();
+  same.join();
+  EXPECT_GT(searches, 6);
+  EXPECT_EQ(mixed, 0) << "a search saw twins of no complete state";
+  // After the last tune (4,alpha=3), both handles search its twins.
+  EXPECT_EQ(ColorLayoutHits(*reader), answers[1]);
+  EXPECT_EQ(ColorLayoutHits(*writer), answers[1]);
 }
 
 }  // namespace

@@ -23,9 +23,11 @@ struct ModelSource {
 // Parses "--model" values: "NAME=SOURCE", or "SOURCE" (name: built-in name or file stem).
 Result<ModelSource> ParseModelArgument(const std::string& argument);
 
+// Copyable (the embedder is shared): a library's search works on a copy whose `augmented`
+// is the twins in use at that moment.
 struct BoundModel {
   ModelSource source;
-  std::unique_ptr<Embedder> embedder;
+  std::shared_ptr<Embedder> embedder;
   std::shared_ptr<Collection> collection;
   // Its file changed (or an earlier re-embedding stopped): every image needs it again.
   bool reembed = false;
