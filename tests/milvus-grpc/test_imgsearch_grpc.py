@@ -4,6 +4,7 @@ and requests that are not messages at all."""
 
 import json
 import os
+import subprocess
 import urllib.request
 
 import grpc
@@ -91,3 +92,17 @@ def test_bytes_that_are_no_message_are_refused(imgsearch):
     assert "SearchRequest" in bad.value.details()
     # The server is still up.
     assert "shared" not in MilvusClient(uri=imgsearch.uri).list_collections()
+
+
+def test_a_taken_grpc_port_is_refused(imgsearch, tmp_path):
+    """A second server on the gRPC port of a running one fails to start (gRPC's default
+    SO_REUSEPORT would let both bind and split the calls between them)."""
+    second = subprocess.run(
+        [os.environ["IMGSEARCH_BINARY"], "serve", "--db", str(tmp_path / "lib"), "--port", "0",
+         "--grpc-port", str(imgsearch.grpc_port)],
+        capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1
+    assert str(imgsearch.grpc_port) in second.stderr
+    client = MilvusClient(uri=imgsearch.uri)  # the first one still answers
+    assert isinstance(client.list_collections(), list)
+    client.close()
