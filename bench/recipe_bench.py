@@ -10,12 +10,17 @@
       (pipelined);
   (c) `imgsearch index` into its embedded store, with the float files and with int8
       copies made by `imgsearch quantize`.
-  (d) `imgsearch index` into the same Milvus needs imgsearch's gRPC Milvus store: not here.
+  (d) `imgsearch index` into the same Milvus 2.3 (`--db milvus://`, the gRPC store), with the
+      float files.
 
 Then search, per query: the recipe's (both features with a session each, a Milvus search
 per model, a Redis GET per hit) against `imgsearch search` (a process per query: opens the
-library and both models, embeds, searches, prints), and the store part alone (Milvus
-search + Redis GETs for a ready vector).
+library and both models, embeds, searches, prints) and against `imgsearch serve` (models
+loaded once; a query is a POST /api/search with the image), and the store part alone
+(Milvus search + Redis GETs for a ready vector).
+
+Every figure carries the 1-minute load average when it was taken. The Milvus server is
+started under `flock /tmp/imgsearch-milvus.lock` (one Milvus 2.3 per machine).
 
 Run with the recipe's venv (scripts/requirements-recipe.txt, which has pymilvus and redis);
 the Milvus server comes from the tests' venv (`milvus` package, Milvus 2.3.5), Redis is
@@ -25,13 +30,16 @@ Debian's redis-server. Everything listens on 127.0.0.1 only.
         --photos ../shared/data/caltech101-dev --count 1000 --work build/recipe-bench
 """
 import argparse
+import fcntl
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -39,6 +47,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import onnxruntime  # noqa: E402
 import redis  # noqa: E402
+import requests  # noqa: E402
 from numpy import linalg as LA  # noqa: E402
 from pymilvus import Collection, CollectionSchema, DataType, FieldSchema, connections, utility  # noqa: E402
 
@@ -90,6 +99,9 @@ class Services:
     """A Redis and a Milvus 2.3 of this run's own, on free loopback ports."""
 
     def __init__(self, work):
+        # One Milvus 2.3 per machine (its etcd's fixed peer port): wait for the others.
+        self.lock = open("/tmp/imgsearch-milvus.lock", "a")
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
         self.redis_port = free_port()
         self.redis = subprocess.Popen(
             ["redis-server", "--bind", "127.0.0.1", "--port", str(self.redis_port), "--save", "",
@@ -159,6 +171,50 @@ class Services:
                 process.wait(60)
             except subprocess.TimeoutExpired:
                 process.kill()
+        fcntl.flock(self.lock, fcntl.LOCK_UN)
+        self.lock.close()
+
+
+class Serve:
+    """`imgsearch serve` on a library, on a free port; queries are POST /api/search."""
+
+    def __init__(self, exe, db):
+        self.process = subprocess.Popen([exe, "serve", "--db", db, "--port", "0", "--grpc-port",
+                                         "0"], stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True)
+        self.url = None
+        deadline = time.time() + 300
+        while time.time() < deadline and self.url is None:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            found = re.search(r"serving .* on (http://[^:]+:\d+)", line)
+            if found:
+                self.url = found.group(1)
+        if self.url is None:
+            self.stop()
+            raise RuntimeError("imgsearch serve did not start")
+        threading.Thread(target=self.process.stdout.read, daemon=True).start()
+        self.session = requests.Session()
+
+    def search(self, path):
+        with open(path, "rb") as f:
+            answer = self.session.post(f"{self.url}/api/search", files={"image": f},
+                                       data={"k": str(TOP_K)})
+        answer.raise_for_status()
+        results = answer.json()["results"]
+        assert all(len(hits) == TOP_K for hits in results.values()), results
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def load():
+    return round(os.getloadavg()[0], 2)
 
 
 def milvus_collection(name, dim):
@@ -260,7 +316,7 @@ def main():
     parser.add_argument("--work", default=os.path.join(ROOT, "build/recipe-bench"))
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--queries", type=int, default=20)
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: a,b,c,search")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: a,b,c,d,search")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     os.makedirs(args.work, exist_ok=True)
@@ -275,9 +331,10 @@ def main():
     results = {"photos": len(paths), "recipe_photos": len(recipe_paths), "cores": os.cpu_count()}
 
     def report(key, seconds, count):
-        results[key] = {"seconds": round(seconds, 2), "images_per_s": round(count / seconds, 2)}
-        print(f"{key}: {count} images in {seconds:.1f} s = {count / seconds:.2f} images/s",
-              flush=True)
+        results[key] = {"seconds": round(seconds, 2), "images_per_s": round(count / seconds, 2),
+                        "load": load()}
+        print(f"{key}: {count} images in {seconds:.1f} s = {count / seconds:.2f} images/s "
+              f"(load {load()})", flush=True)
 
     exe = args.imgsearch
     if "c" not in skip:
@@ -305,6 +362,11 @@ def main():
     if services.store == "milvus-lite":
         INDEX["index_type"], INDEX["params"] = "FLAT", {}
     try:
+        if "d" not in skip and services.store == "milvus-2.3":
+            seconds = timed([exe, "index", "--files-from", listing, "--db",
+                             f"milvus://127.0.0.1:{services.milvus_port}",
+                             "--model", f"resnet={resnet}", "--model", f"vgg={vgg}"])
+            report("d_milvus_fp32", seconds, len(paths))
         if "a" not in skip:
             report("a_recipe", run_recipe(models, recipe_paths, services, "recipe"),
                    len(recipe_paths))
@@ -325,12 +387,26 @@ def main():
                 if not os.path.isdir(db):
                     continue
                 times = [timed([exe, "search", q, "--db", db, "-k", str(TOP_K)]) for q in queries]
-                results[f"search_{label}_ms"] = round(1000 * float(np.median(times)), 1)
+                results[f"search_{label}_cli_ms"] = round(1000 * float(np.median(times)), 1)
+                server = Serve(exe, db)
+                try:
+                    server.search(queries[0])  # warm: first query pays the arena's growth
+                    times = []
+                    for q in queries:
+                        t = time.perf_counter()
+                        server.search(q)
+                        times.append(time.perf_counter() - t)
+                finally:
+                    server.stop()
+                results[f"search_{label}_serve_ms"] = round(1000 * float(np.median(times)), 1)
+            results["search_load"] = load()
             print({k: v for k, v in results.items() if k.startswith("search")}, flush=True)
     finally:
         services.stop()
-    for c in ("c_fp32", "c_int8"):
-        for ref in ("a_recipe", "b_python"):
+    for c in ("c_fp32", "c_int8", "d_milvus_fp32"):
+        for ref in ("a_recipe", "b_python", "c_fp32"):
+            if c == ref:
+                continue
             if c in results and ref in results:
                 ratio = results[c]["images_per_s"] / results[ref]["images_per_s"]
                 results[f"ratio_{c}_over_{ref}"] = round(ratio, 2)
