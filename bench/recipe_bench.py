@@ -35,6 +35,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -83,8 +84,15 @@ def pick_photos(folder, count):
 
 
 MILVUS_SERVER = """
+import signal
 import sys
 from milvus import default_server
+# Stopped with SIGTERM: the Milvus binary it started is stopped too, not left running
+# (it would hold etcd's fixed port for the next run).
+def stop(*_):
+    default_server.stop()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
 default_server.set_base_dir(sys.argv[1])
 # Its own etcd client port: the package's default search from 2379 can land on 2380, the
 # peer port of this same etcd, when another Milvus on the machine holds 2379.
@@ -299,10 +307,29 @@ def recipe_search(models, collections, services, query):
     return time.perf_counter() - start, store
 
 
+def cpu_seconds(who):
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(command):
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
+
+
+def timed_cpu(command):
+    """Wall seconds and the CPU seconds of the command (user + system): on a shared machine
+    the second says how much work it took, whatever share of the cores it was given."""
+    before = cpu_seconds(resource.RUSAGE_CHILDREN)
+    seconds = timed(command)
+    return seconds, cpu_seconds(resource.RUSAGE_CHILDREN) - before
+
+
+def in_process_cpu(run, *args):
+    before = cpu_seconds(resource.RUSAGE_SELF)
+    seconds = run(*args)
+    return seconds, cpu_seconds(resource.RUSAGE_SELF) - before
 
 
 def main():
@@ -330,11 +357,13 @@ def main():
     models = {"resnet": (resnet, resnet_preprocess, 2048), "vgg": (vgg, vgg_preprocess, 512)}
     results = {"photos": len(paths), "recipe_photos": len(recipe_paths), "cores": os.cpu_count()}
 
-    def report(key, seconds, count):
+    def report(key, seconds, count, cpu):
         results[key] = {"seconds": round(seconds, 2), "images_per_s": round(count / seconds, 2),
+                        "cpu_seconds": round(cpu, 1), "images_per_cpu_s": round(count / cpu, 2),
                         "load": load()}
-        print(f"{key}: {count} images in {seconds:.1f} s = {count / seconds:.2f} images/s "
-              f"(load {load()})", flush=True)
+        print(f"{key}: {count} images in {seconds:.1f} s = {count / seconds:.2f} images/s, "
+              f"{cpu:.0f} CPU s = {count / cpu:.2f} images per CPU second (load {load()})",
+              flush=True)
 
     exe = args.imgsearch
     if "c" not in skip:
@@ -354,25 +383,26 @@ def main():
                           flush=True)
             db = os.path.join(args.work, f"lib-{label}")
             shutil.rmtree(db, ignore_errors=True)
-            seconds = timed([exe, "index", "--files-from", listing, "--db", db,
-                             "--model", f"resnet={files[0]}", "--model", f"vgg={files[1]}"])
-            report(label, seconds, len(paths))
+            seconds, cpu = timed_cpu([exe, "index", "--files-from", listing, "--db", db,
+                                      "--model", f"resnet={files[0]}", "--model", f"vgg={files[1]}"])
+            report(label, seconds, len(paths), cpu)
     services = Services(args.work)
     results["milvus"] = services.store
     if services.store == "milvus-lite":
         INDEX["index_type"], INDEX["params"] = "FLAT", {}
     try:
         if "d" not in skip and services.store == "milvus-2.3":
-            seconds = timed([exe, "index", "--files-from", listing, "--db",
-                             f"milvus://127.0.0.1:{services.milvus_port}",
-                             "--model", f"resnet={resnet}", "--model", f"vgg={vgg}"])
-            report("d_milvus_fp32", seconds, len(paths))
+            seconds, cpu = timed_cpu([exe, "index", "--files-from", listing, "--db",
+                                      f"milvus://127.0.0.1:{services.milvus_port}",
+                                      "--model", f"resnet={resnet}", "--model", f"vgg={vgg}"])
+            report("d_milvus_fp32", seconds, len(paths), cpu)
         if "a" not in skip:
-            report("a_recipe", run_recipe(models, recipe_paths, services, "recipe"),
-                   len(recipe_paths))
+            seconds, cpu = in_process_cpu(run_recipe, models, recipe_paths, services, "recipe")
+            report("a_recipe", seconds, len(recipe_paths), cpu)
         if "b" not in skip:
-            report("b_python", run_best_effort(models, paths, services, "python", args.batch),
-                   len(paths))
+            seconds, cpu = in_process_cpu(run_best_effort, models, paths, services, "python",
+                                          args.batch)
+            report("b_python", seconds, len(paths), cpu)
         if "search" not in skip:
             prefix = "python" if "b" not in skip else "recipe"
             collections = {name: Collection(f"{prefix}_{name}") for name in models}
@@ -410,6 +440,8 @@ def main():
             if c in results and ref in results:
                 ratio = results[c]["images_per_s"] / results[ref]["images_per_s"]
                 results[f"ratio_{c}_over_{ref}"] = round(ratio, 2)
+                ratio = results[c]["images_per_cpu_s"] / results[ref]["images_per_cpu_s"]
+                results[f"cpu_ratio_{c}_over_{ref}"] = round(ratio, 2)
     with open(os.path.join(args.work, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     print(json.dumps(results, indent=2))
