@@ -343,7 +343,7 @@ def main():
     parser.add_argument("--work", default=os.path.join(ROOT, "build/recipe-bench"))
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--queries", type=int, default=20)
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: a,b,c,d,search")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: a,b,c (both), c_int8, d, search")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     os.makedirs(args.work, exist_ok=True)
@@ -372,6 +372,8 @@ def main():
         for label, files in [("c_fp32", (resnet, vgg)),
                              ("c_int8", (os.path.join(int8, "onnx_resnet50.onnx"),
                                          os.path.join(int8, "onnx_vgg16.onnx")))]:
+            if label in skip:
+                continue
             if label == "c_int8":
                 for source, out in zip((resnet, vgg), files):
                     q = subprocess.run([exe, "quantize", source, "--calibrate", args.photos,
