@@ -458,9 +458,16 @@ Result<IngestReport> Ingest(Database& db, const Collection& images, std::vector<
       (void)writer.Wait();
       return batches.status();
     }
+    // The previous chunk written, reported, and only then this one started: a run
+    // cancelled from the progress callback stops with the chunks it was told of.
+    IMGSEARCH_RETURN_IF_ERROR(writer.Wait());
+    if (first > 0) progress(writer.done());
+    if (options.cancelled && options.cancelled()) {
+      report.cancelled = true;
+      break;
+    }
     IMGSEARCH_RETURN_IF_ERROR(
         writer.Start(std::move(chunk), std::move(decoded), std::move(*batches)));
-    if (first > 0) progress(writer.done());
   }
   IMGSEARCH_RETURN_IF_ERROR(writer.Wait());
   if (!jobs.empty()) progress(writer.done());
