@@ -7,9 +7,13 @@
 // Rounds of the two sides alternate, and medians are reported, because the machine is
 // shared and noisy. Usage:
 //   embed_bench [--models DIR] [--images DIR] [--batch N] [--threads N] [--rounds N]
-// DIR for --models holds resnet50.onnx and vgg16.onnx (bench/make_bench_models.py).
+//               [--names resnet50,vgg16]
+// DIR for --models holds NAME.onnx for each of --names: resnet50.onnx and vgg16.onnx by
+// default (bench/make_bench_models.py); the recipe's tf2onnx files with
+// --models .deps/recipe-models/keras2 --names onnx_resnet50,onnx_vgg16.
 #include <onnxruntime_cxx_api.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -31,6 +35,7 @@ struct Options {
   int threads = 0;  // 0: what users get by default, one per core this process may use
   int rounds = 5;
   size_t image_limit = 300;
+  std::vector<std::string> names = {"resnet50", "vgg16"};  // files NAME.onnx in --models
 };
 
 Options ParseArgs(int argc, char** argv) {
@@ -42,6 +47,14 @@ Options ParseArgs(int argc, char** argv) {
     if (key == "--batch") o.batch = std::stoi(value);
     if (key == "--threads") o.threads = std::stoi(value);
     if (key == "--rounds") o.rounds = std::stoi(value);
+    if (key == "--names") {  // comma-separated, e.g. onnx_resnet50,onnx_vgg16 (the recipe's)
+      o.names.clear();
+      for (size_t at = 0; at <= value.size();) {
+        size_t comma = std::min(value.find(',', at), value.size());
+        if (comma > at) o.names.push_back(value.substr(at, comma - at));
+        at = comma + 1;
+      }
+    }
   }
   return o;
 }
@@ -133,13 +146,22 @@ Ort::Session PlainSession(Ort::Env& env, const std::string& path, int threads) {
   return Ort::Session(env, path.c_str(), options);
 }
 
+// The model's own input and output names, and its layout (NHWC when the last input
+// dimension is 3, as in tf2onnx's exports of Keras models; else NCHW).
 std::vector<float> PlainRun(Ort::Session& session, std::vector<float>& input, int batch) {
-  std::vector<int64_t> shape = {batch, 3, 224, 224};
+  Ort::AllocatorWithDefaultOptions allocator;
+  auto in_name = session.GetInputNameAllocated(0, allocator);
+  auto out_name = session.GetOutputNameAllocated(0, allocator);
+  std::vector<int64_t> declared =
+      session.GetInputTypeInfo(0).GetTensorTypeAndShapeInfo().GetShape();
+  bool nhwc = declared.size() == 4 && declared[3] == 3;
+  std::vector<int64_t> shape =
+      nhwc ? std::vector<int64_t>{batch, 224, 224, 3} : std::vector<int64_t>{batch, 3, 224, 224};
   auto memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
   Ort::Value tensor = Ort::Value::CreateTensor<float>(memory, input.data(), input.size(),
                                                       shape.data(), shape.size());
-  const char* in[] = {"image"};
-  const char* out[] = {"features"};
+  const char* in[] = {in_name.get()};
+  const char* out[] = {out_name.get()};
   auto result = session.Run(Ort::RunOptions{nullptr}, in, &tensor, 1, out, 1);
   size_t n = result[0].GetTensorTypeAndShapeInfo().GetElementCount();
   const float* data = result[0].GetTensorData<float>();
@@ -212,6 +234,6 @@ int main(int argc, char** argv) {
   BenchResize(o);
   Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "bench");
   std::printf("\nembedding (reference: plain ONNX Runtime session, same options, same input)\n");
-  for (const char* model : {"resnet50", "vgg16"}) BenchModel(o, env, model);
+  for (const std::string& model : o.names) BenchModel(o, env, model);
   return 0;
 }

@@ -10,12 +10,17 @@
       (pipelined);
   (c) `imgsearch index` into its embedded store, with the float files and with int8
       copies made by `imgsearch quantize`.
-  (d) `imgsearch index` into the same Milvus needs imgsearch's gRPC Milvus store: not here.
+  (d) `imgsearch index` into the same Milvus 2.3 (`--db milvus://`, the gRPC store), with the
+      float files.
 
 Then search, per query: the recipe's (both features with a session each, a Milvus search
 per model, a Redis GET per hit) against `imgsearch search` (a process per query: opens the
-library and both models, embeds, searches, prints), and the store part alone (Milvus
-search + Redis GETs for a ready vector).
+library and both models, embeds, searches, prints) and against `imgsearch serve` (models
+loaded once; a query is a POST /api/search with the image), and the store part alone
+(Milvus search + Redis GETs for a ready vector).
+
+Every figure carries the 1-minute load average when it was taken. The Milvus server is
+started under `flock /tmp/imgsearch-milvus.lock` (one Milvus 2.3 per machine).
 
 Run with the recipe's venv (scripts/requirements-recipe.txt, which has pymilvus and redis);
 the Milvus server comes from the tests' venv (`milvus` package, Milvus 2.3.5), Redis is
@@ -25,13 +30,17 @@ Debian's redis-server. Everything listens on 127.0.0.1 only.
         --photos ../shared/data/caltech101-dev --count 1000 --work build/recipe-bench
 """
 import argparse
+import fcntl
 import json
 import os
 import random
+import re
+import resource
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -39,6 +48,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import onnxruntime  # noqa: E402
 import redis  # noqa: E402
+import requests  # noqa: E402
 from numpy import linalg as LA  # noqa: E402
 from pymilvus import Collection, CollectionSchema, DataType, FieldSchema, connections, utility  # noqa: E402
 
@@ -74,8 +84,15 @@ def pick_photos(folder, count):
 
 
 MILVUS_SERVER = """
+import signal
 import sys
 from milvus import default_server
+# Stopped with SIGTERM: the Milvus binary it started is stopped too, not left running
+# (it would hold etcd's fixed port for the next run).
+def stop(*_):
+    default_server.stop()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
 default_server.set_base_dir(sys.argv[1])
 # Its own etcd client port: the package's default search from 2379 can land on 2380, the
 # peer port of this same etcd, when another Milvus on the machine holds 2379.
@@ -90,6 +107,9 @@ class Services:
     """A Redis and a Milvus 2.3 of this run's own, on free loopback ports."""
 
     def __init__(self, work):
+        # One Milvus 2.3 per machine (its etcd's fixed peer port): wait for the others.
+        self.lock = open("/tmp/imgsearch-milvus.lock", "a")
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
         self.redis_port = free_port()
         self.redis = subprocess.Popen(
             ["redis-server", "--bind", "127.0.0.1", "--port", str(self.redis_port), "--save", "",
@@ -159,6 +179,50 @@ class Services:
                 process.wait(60)
             except subprocess.TimeoutExpired:
                 process.kill()
+        fcntl.flock(self.lock, fcntl.LOCK_UN)
+        self.lock.close()
+
+
+class Serve:
+    """`imgsearch serve` on a library, on a free port; queries are POST /api/search."""
+
+    def __init__(self, exe, db):
+        self.process = subprocess.Popen([exe, "serve", "--db", db, "--port", "0", "--grpc-port",
+                                         "0"], stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True)
+        self.url = None
+        deadline = time.time() + 300
+        while time.time() < deadline and self.url is None:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            found = re.search(r"serving .* on (http://[^:]+:\d+)", line)
+            if found:
+                self.url = found.group(1)
+        if self.url is None:
+            self.stop()
+            raise RuntimeError("imgsearch serve did not start")
+        threading.Thread(target=self.process.stdout.read, daemon=True).start()
+        self.session = requests.Session()
+
+    def search(self, path):
+        with open(path, "rb") as f:
+            answer = self.session.post(f"{self.url}/api/search", files={"image": f},
+                                       data={"k": str(TOP_K)})
+        answer.raise_for_status()
+        results = answer.json()["results"]
+        assert all(len(hits) == TOP_K for hits in results.values()), results
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def load():
+    return round(os.getloadavg()[0], 2)
 
 
 def milvus_collection(name, dim):
@@ -243,10 +307,29 @@ def recipe_search(models, collections, services, query):
     return time.perf_counter() - start, store
 
 
+def cpu_seconds(who):
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(command):
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
+
+
+def timed_cpu(command):
+    """Wall seconds and the CPU seconds of the command (user + system): on a shared machine
+    the second says how much work it took, whatever share of the cores it was given."""
+    before = cpu_seconds(resource.RUSAGE_CHILDREN)
+    seconds = timed(command)
+    return seconds, cpu_seconds(resource.RUSAGE_CHILDREN) - before
+
+
+def in_process_cpu(run, *args):
+    before = cpu_seconds(resource.RUSAGE_SELF)
+    seconds = run(*args)
+    return seconds, cpu_seconds(resource.RUSAGE_SELF) - before
 
 
 def main():
@@ -260,7 +343,7 @@ def main():
     parser.add_argument("--work", default=os.path.join(ROOT, "build/recipe-bench"))
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--queries", type=int, default=20)
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: a,b,c,search")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: a,b,c (both), c_int8, d, search")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     os.makedirs(args.work, exist_ok=True)
@@ -274,9 +357,12 @@ def main():
     models = {"resnet": (resnet, resnet_preprocess, 2048), "vgg": (vgg, vgg_preprocess, 512)}
     results = {"photos": len(paths), "recipe_photos": len(recipe_paths), "cores": os.cpu_count()}
 
-    def report(key, seconds, count):
-        results[key] = {"seconds": round(seconds, 2), "images_per_s": round(count / seconds, 2)}
-        print(f"{key}: {count} images in {seconds:.1f} s = {count / seconds:.2f} images/s",
+    def report(key, seconds, count, cpu):
+        results[key] = {"seconds": round(seconds, 2), "images_per_s": round(count / seconds, 2),
+                        "cpu_seconds": round(cpu, 1), "images_per_cpu_s": round(count / cpu, 2),
+                        "load": load()}
+        print(f"{key}: {count} images in {seconds:.1f} s = {count / seconds:.2f} images/s, "
+              f"{cpu:.0f} CPU s = {count / cpu:.2f} images per CPU second (load {load()})",
               flush=True)
 
     exe = args.imgsearch
@@ -286,6 +372,8 @@ def main():
         for label, files in [("c_fp32", (resnet, vgg)),
                              ("c_int8", (os.path.join(int8, "onnx_resnet50.onnx"),
                                          os.path.join(int8, "onnx_vgg16.onnx")))]:
+            if label in skip:
+                continue
             if label == "c_int8":
                 for source, out in zip((resnet, vgg), files):
                     q = subprocess.run([exe, "quantize", source, "--calibrate", args.photos,
@@ -297,20 +385,26 @@ def main():
                           flush=True)
             db = os.path.join(args.work, f"lib-{label}")
             shutil.rmtree(db, ignore_errors=True)
-            seconds = timed([exe, "index", "--files-from", listing, "--db", db,
-                             "--model", f"resnet={files[0]}", "--model", f"vgg={files[1]}"])
-            report(label, seconds, len(paths))
+            seconds, cpu = timed_cpu([exe, "index", "--files-from", listing, "--db", db,
+                                      "--model", f"resnet={files[0]}", "--model", f"vgg={files[1]}"])
+            report(label, seconds, len(paths), cpu)
     services = Services(args.work)
     results["milvus"] = services.store
     if services.store == "milvus-lite":
         INDEX["index_type"], INDEX["params"] = "FLAT", {}
     try:
+        if "d" not in skip and services.store == "milvus-2.3":
+            seconds, cpu = timed_cpu([exe, "index", "--files-from", listing, "--db",
+                                      f"milvus://127.0.0.1:{services.milvus_port}",
+                                      "--model", f"resnet={resnet}", "--model", f"vgg={vgg}"])
+            report("d_milvus_fp32", seconds, len(paths), cpu)
         if "a" not in skip:
-            report("a_recipe", run_recipe(models, recipe_paths, services, "recipe"),
-                   len(recipe_paths))
+            seconds, cpu = in_process_cpu(run_recipe, models, recipe_paths, services, "recipe")
+            report("a_recipe", seconds, len(recipe_paths), cpu)
         if "b" not in skip:
-            report("b_python", run_best_effort(models, paths, services, "python", args.batch),
-                   len(paths))
+            seconds, cpu = in_process_cpu(run_best_effort, models, paths, services, "python",
+                                          args.batch)
+            report("b_python", seconds, len(paths), cpu)
         if "search" not in skip:
             prefix = "python" if "b" not in skip else "recipe"
             collections = {name: Collection(f"{prefix}_{name}") for name in models}
@@ -325,15 +419,31 @@ def main():
                 if not os.path.isdir(db):
                     continue
                 times = [timed([exe, "search", q, "--db", db, "-k", str(TOP_K)]) for q in queries]
-                results[f"search_{label}_ms"] = round(1000 * float(np.median(times)), 1)
+                results[f"search_{label}_cli_ms"] = round(1000 * float(np.median(times)), 1)
+                server = Serve(exe, db)
+                try:
+                    server.search(queries[0])  # warm: first query pays the arena's growth
+                    times = []
+                    for q in queries:
+                        t = time.perf_counter()
+                        server.search(q)
+                        times.append(time.perf_counter() - t)
+                finally:
+                    server.stop()
+                results[f"search_{label}_serve_ms"] = round(1000 * float(np.median(times)), 1)
+            results["search_load"] = load()
             print({k: v for k, v in results.items() if k.startswith("search")}, flush=True)
     finally:
         services.stop()
-    for c in ("c_fp32", "c_int8"):
-        for ref in ("a_recipe", "b_python"):
+    for c in ("c_fp32", "c_int8", "d_milvus_fp32"):
+        for ref in ("a_recipe", "b_python", "c_fp32"):
+            if c == ref:
+                continue
             if c in results and ref in results:
                 ratio = results[c]["images_per_s"] / results[ref]["images_per_s"]
                 results[f"ratio_{c}_over_{ref}"] = round(ratio, 2)
+                ratio = results[c]["images_per_cpu_s"] / results[ref]["images_per_cpu_s"]
+                results[f"cpu_ratio_{c}_over_{ref}"] = round(ratio, 2)
     with open(os.path.join(args.work, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     print(json.dumps(results, indent=2))

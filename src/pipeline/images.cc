@@ -1,6 +1,7 @@
 #include "pipeline/images.h"
 #include "store/filter.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -116,12 +117,28 @@ Result<std::map<int64_t, ImageInfo>> ImagesById(const Collection& images,
   return found;
 }
 
-Result<bool> HasEarlierCopy(const Collection& images, const std::string& hash, int64_t id) {
-  QueryRequest query;
-  query.filter = "hash == " + store::QuoteFilterLiteral(hash) + " and id < " + std::to_string(id);
-  query.limit = 1;
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images.Query(query));
-  return !rows.empty();
+Result<std::vector<bool>> HaveEarlierCopies(
+    const Collection& images, const std::vector<std::pair<std::string, int64_t>>& hash_ids) {
+  std::vector<bool> earlier(hash_ids.size(), false);
+  std::map<std::string, int64_t> lowest;  // by hash: the smallest id holding it
+  for (size_t first = 0; first < hash_ids.size(); first += kLookupBatch) {
+    QueryRequest query;
+    query.filter = "hash in [";
+    for (size_t i = first; i < std::min(hash_ids.size(), first + kLookupBatch); ++i)
+      query.filter += (i > first ? ", " : "") + store::QuoteFilterLiteral(hash_ids[i].first);
+    query.filter += "]";
+    query.output_fields = {"hash"};
+    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images.Query(query));
+    for (const Row& row : rows) {
+      auto [it, added] = lowest.emplace(row.fields.value("hash", ""), row.id);
+      if (!added) it->second = std::min(it->second, row.id);
+    }
+  }
+  for (size_t i = 0; i < hash_ids.size(); ++i) {
+    auto it = lowest.find(hash_ids[i].first);
+    earlier[i] = it != lowest.end() && it->second < hash_ids[i].second;
+  }
+  return earlier;
 }
 
 std::string ContentHash(std::string_view bytes) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "imgsearch/library.h"
@@ -36,8 +37,11 @@ Result<std::map<std::string, ImageInfo>> ImagesByPath(const Collection& images,
 // The images with these ids, by id.
 Result<std::map<int64_t, ImageInfo>> ImagesById(const Collection& images,
                                                 const std::vector<int64_t>& ids);
-// Whether an image with an id below `id` holds the same bytes, through the hash index.
-Result<bool> HasEarlierCopy(const Collection& images, const std::string& hash, int64_t id);
+// For each (content hash, id): whether an image with a smaller id holds the same bytes.
+// Through the hash index, one query per few hundred hashes (over Milvus, each query waits
+// for Strong consistency: one per chunk, not one per image).
+Result<std::vector<bool>> HaveEarlierCopies(
+    const Collection& images, const std::vector<std::pair<std::string, int64_t>>& hash_ids);
 
 // 64-bit FNV-1a of a file's bytes as 16 hex digits: equal files, equal hashes.
 std::string ContentHash(std::string_view bytes);

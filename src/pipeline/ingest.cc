@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -256,13 +257,12 @@ Result<std::vector<Row>> AssignIds(Transaction& txn, const Collection& images,
 // that an image is listed only once all of its vectors exist; a run that stops between
 // them leaves vectors that the next run overwrites under the same (path-derived) ids.
 Status WriteChunk(Database& db, const Collection& images, std::vector<Job>& jobs,
-                  const std::vector<Decoded>& decoded, std::vector<BoundModel>& models,
-                  IngestReport* report) {
+                  const std::vector<Decoded>& decoded, const std::vector<ModelBatch>& batches,
+                  const std::vector<BoundModel>& models, IngestReport* report) {
   for (size_t j = 0; j < jobs.size(); ++j) {
     if (!decoded[j].status.ok())
       report->failures.push_back({jobs[j].file.path, decoded[j].status.message()});
   }
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<ModelBatch> batches, EmbedChunk(jobs, decoded, models));
   IMGSEARCH_RETURN_IF_ERROR(db.Transact([&](Transaction& txn) -> Status {
     IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> image_rows, AssignIds(txn, images, jobs, decoded));
     if (image_rows.empty()) return Status::Ok();
@@ -276,14 +276,60 @@ Status WriteChunk(Database& db, const Collection& images, std::vector<Job>& jobs
     }
     return txn.Upsert(kImagesCollection, std::move(image_rows)).status();
   }));
+  std::vector<std::pair<std::string, int64_t>> written;
   for (size_t j = 0; j < jobs.size(); ++j) {
     if (!decoded[j].status.ok()) continue;
     ++(jobs[j].is_new ? report->added : report->updated);
-    IMGSEARCH_ASSIGN_OR_RETURN(bool copy, HasEarlierCopy(images, decoded[j].hash, jobs[j].id));
-    if (copy) ++report->duplicates;
+    written.emplace_back(decoded[j].hash, jobs[j].id);
   }
+  if (written.empty()) return Status::Ok();
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<bool> copies, HaveEarlierCopies(images, written));
+  report->duplicates += static_cast<size_t>(std::count(copies.begin(), copies.end(), true));
   return Status::Ok();
 }
+
+// The chunk being written while the next one is embedded: chunks are written one after
+// the other, in order, by one thread at a time, so a store sees the same writes in the
+// same order as without the overlap; only the model inference runs alongside. Over a
+// remote store most of a write is waiting for the server (its Strong reads wait for
+// the server's clock), which the next chunk's inference fills.
+class ChunkWriter {
+ public:
+  ChunkWriter(Database& db, const Collection& images, const std::vector<BoundModel>& models,
+              IngestReport* report)
+      : db_(db), images_(images), models_(models), report_(report) {}
+  ~ChunkWriter() { (void)Wait(); }
+
+  // Starts writing a chunk once the previous one is written; its error, if any, is
+  // returned and the new chunk is not written.
+  Status Start(std::vector<Job> jobs, std::vector<Decoded> decoded,
+               std::vector<ModelBatch> batches) {
+    IMGSEARCH_RETURN_IF_ERROR(Wait());
+    writing_ =
+        std::async(std::launch::async, [this, jobs = std::move(jobs), decoded = std::move(decoded),
+                                        batches = std::move(batches)]() mutable {
+          Status written = WriteChunk(db_, images_, jobs, decoded, batches, models_, report_);
+          if (written.ok()) report_done_ += decoded.size();
+          return written;
+        });
+    return Status::Ok();
+  }
+  // Waits for the chunk being written; its status.
+  Status Wait() {
+    if (!writing_.valid()) return Status::Ok();
+    return writing_.get();
+  }
+  // Jobs of the chunks written so far.
+  size_t done() const { return report_done_; }
+
+ private:
+  Database& db_;
+  const Collection& images_;
+  const std::vector<BoundModel>& models_;
+  IngestReport* report_;
+  std::atomic<size_t> report_done_{0};  // read while the next chunk is being written
+  std::future<Status> writing_;
+};
 
 // Images whose file is gone, among all of the library's (with a shard: among its share).
 Result<std::vector<int64_t>> ImagesWithoutFile(const Collection& images,
@@ -394,6 +440,13 @@ Result<IngestReport> Ingest(Database& db, const Collection& images, std::vector<
   };
   std::vector<std::future<Decoded>> pending;
   if (!jobs.empty()) pending = decode_chunk(0);
+  auto progress = [&](size_t done) {
+    if (!options.on_progress) return;
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    options.on_progress({done, jobs.size(), seconds});
+  };
+  ChunkWriter writer(db, images, models, &report);
   for (size_t first = 0; first < jobs.size(); first += options.chunk) {
     std::vector<Decoded> decoded;
     for (auto& f : pending) decoded.push_back(f.get());
@@ -406,13 +459,26 @@ Result<IngestReport> Ingest(Database& db, const Collection& images, std::vector<
     if (next < jobs.size()) pending = decode_chunk(next);  // decode ahead while inference runs
     std::vector<Job> chunk(jobs.begin() + static_cast<long>(first),
                            jobs.begin() + static_cast<long>(first + decoded.size()));
-    IMGSEARCH_RETURN_IF_ERROR(WriteChunk(db, images, chunk, decoded, models, &report));
-    if (options.on_progress) {
-      double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      options.on_progress({first + decoded.size(), jobs.size(), seconds});
+    // Inference, outside any write: it is the slow part, and other processes' writes need
+    // not wait for it; the previous chunk is being written meanwhile.
+    Result<std::vector<ModelBatch>> batches = EmbedChunk(chunk, decoded, models);
+    if (!batches.ok()) {
+      (void)writer.Wait();
+      return batches.status();
     }
+    // The previous chunk written, reported, and only then this one started: a run
+    // cancelled from the progress callback stops with the chunks it was told of.
+    IMGSEARCH_RETURN_IF_ERROR(writer.Wait());
+    if (first > 0) progress(writer.done());
+    if (options.cancelled && options.cancelled()) {
+      report.cancelled = true;
+      break;
+    }
+    IMGSEARCH_RETURN_IF_ERROR(
+        writer.Start(std::move(chunk), std::move(decoded), std::move(*batches)));
   }
+  IMGSEARCH_RETURN_IF_ERROR(writer.Wait());
+  if (!jobs.empty()) progress(writer.done());
   if (options.prune && !report.cancelled)
     IMGSEARCH_RETURN_IF_ERROR(Prune(db, images, models, options, &report));
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

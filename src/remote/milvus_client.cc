@@ -253,7 +253,12 @@ Result<json> MilvusClient::Call(const std::string& route, json body, Retry retry
   double backoff = options_.first_backoff_seconds;
   Attempt attempt;
   for (int tries = 1;; ++tries) {
+    auto sent = std::chrono::steady_clock::now();
     Result<RouteAnswer> answer = transport_->Call(route, body, token);
+    // --log-level debug: one line per request, to count them by route and see their waits.
+    IMGSEARCH_LOG_DEBUG(
+        "{} {:.1f} ms", where,
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent).count());
     if (!answer.ok()) {
       attempt = {answer.status().WithContext(where), retry == Retry::kAlways};
     } else {

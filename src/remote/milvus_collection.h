@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "imgsearch/collection.h"
 #include "remote/milvus_client.h"
@@ -65,6 +66,12 @@ class MilvusCollection final : public Collection {
   Result<std::vector<Row>> RowsByIds(const std::vector<int64_t>& ids,
                                      const std::vector<std::string>& output_fields,
                                      const std::string& filter) const;
+  // What one row with these fields weighs as JSON text, roughly.
+  size_t RowBytes(const std::vector<std::string>& output_fields) const;
+  // Every row matching a non-empty `filter` in one query, when they fit in one answer;
+  // nullopt when they may not (the answer was full): then the keys must be walked.
+  Result<std::optional<std::vector<Row>>> AllMatchingInOne(
+      const std::string& filter, const std::vector<std::string>& output_fields) const;
   Result<std::vector<Hit>> SearchOne(const nlohmann::json& vector, const SearchRequest& request,
                                      const std::string& filter) const;
   std::string KeyIn(const std::vector<int64_t>& ids, size_t first, size_t last) const;

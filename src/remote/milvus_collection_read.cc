@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <optional>
 
 #include "remote/milvus_collection.h"
 #include "remote/milvus_rows.h"
@@ -90,18 +91,42 @@ Result<std::vector<int64_t>> MilvusCollection::MatchingIds(const std::string& fi
   return ids;
 }
 
-Result<std::vector<Row>> MilvusCollection::RowsByIds(const std::vector<int64_t>& ids,
-                                                     const std::vector<std::string>& output_fields,
-                                                     const std::string& filter) const {
-  // Rows per request from what one row weighs as JSON text.
+size_t MilvusCollection::RowBytes(const std::vector<std::string>& output_fields) const {
   bool vectors = std::any_of(output_fields.begin(), output_fields.end(), [&](const std::string& f) {
     return f == "*" || f == schema_.vector_field;
   });
-  size_t row_bytes =
-      40 + (OnlyKey(output_fields, schema_.primary_field) ? 0 : 1024) +
-      (vectors ? (schema_.binary() ? schema_.VectorBytes() * 4 : size_t(schema_.dimension) * 14)
-               : 0);
-  size_t batch = std::clamp<size_t>(kAnswerBytes / row_bytes, 1, kMostKeysPerFilter);
+  return 40 + (OnlyKey(output_fields, schema_.primary_field) ? 0 : 1024) +
+         (vectors ? (schema_.binary() ? schema_.VectorBytes() * 4 : size_t(schema_.dimension) * 14)
+                  : 0);
+}
+
+Result<std::optional<std::vector<Row>>> MilvusCollection::AllMatchingInOne(
+    const std::string& filter, const std::vector<std::string>& output_fields) const {
+  int64_t window =
+      std::min<int64_t>(kWindow, static_cast<int64_t>(kAnswerBytes / RowBytes(output_fields)));
+  if (filter.empty() || window < 2) return std::optional<std::vector<Row>>();
+  json body = Body();
+  body["filter"] = filter;
+  body["outputFields"] = output_fields;
+  body["limit"] = window;
+  body["consistencyLevel"] = kStrong;
+  IMGSEARCH_ASSIGN_OR_RETURN(json answer, client_->Call("entities/query", std::move(body)));
+  const json& data = Field(answer, "data");
+  // A full answer may have left rows out: the caller walks the keys instead.
+  if (data.is_array() && static_cast<int64_t>(data.size()) >= window)
+    return std::optional<std::vector<Row>>();
+  std::vector<Row> rows;
+  for (const json& row : data) {
+    IMGSEARCH_ASSIGN_OR_RETURN(Row r, RowFromMilvus(schema_, row));
+    rows.push_back(std::move(r));
+  }
+  return std::optional<std::vector<Row>>(std::move(rows));
+}
+
+Result<std::vector<Row>> MilvusCollection::RowsByIds(const std::vector<int64_t>& ids,
+                                                     const std::vector<std::string>& output_fields,
+                                                     const std::string& filter) const {
+  size_t batch = std::clamp<size_t>(kAnswerBytes / RowBytes(output_fields), 1, kMostKeysPerFilter);
   std::vector<std::string> fields = output_fields;
   if (fields.empty()) fields = {schema_.primary_field};
   std::vector<Row> rows;
@@ -154,6 +179,24 @@ Result<std::vector<Row>> MilvusCollection::Query(const QueryRequest& request) co
     IMGSEARCH_ASSIGN_OR_RETURN(rows, RowsByIds(ids, request.output_fields, request.filter));
     std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.id < b.id; });
   } else {
+    // Most filtered queries match few rows (an image's path, a few hashes): one request
+    // with the fields answers them, rather than the keys first and then their rows.
+    if (!OnlyKey(request.output_fields, schema_.primary_field)) {
+      IMGSEARCH_ASSIGN_OR_RETURN(std::optional<std::vector<Row>> all,
+                                 AllMatchingInOne(request.filter, request.output_fields));
+      if (all) {
+        rows = std::move(*all);
+        std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.id < b.id; });
+        rows.erase(std::unique(rows.begin(), rows.end(),
+                               [](const Row& a, const Row& b) { return a.id == b.id; }),
+                   rows.end());
+        size_t first = std::min(rows.size(), static_cast<size_t>(request.offset));
+        rows.erase(rows.begin(), rows.begin() + static_cast<long>(first));
+        if (request.limit >= 0 && rows.size() > static_cast<size_t>(request.limit))
+          rows.resize(static_cast<size_t>(request.limit));
+        return rows;
+      }
+    }
     IMGSEARCH_ASSIGN_OR_RETURN(std::vector<int64_t> ids, MatchingIds(request.filter));
     size_t first = std::min(ids.size(), static_cast<size_t>(request.offset));
     size_t last = request.limit < 0 ? ids.size()

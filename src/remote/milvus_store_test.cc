@@ -306,6 +306,43 @@ TEST(MilvusCollectionTest, QueriesPastTheWindowReturnEveryRowOnceInOrder) {
   EXPECT_EQ((*some)[2].fields["path"], "p" + std::to_string(want[20002]));
 }
 
+// A filtered query whose rows fit in one answer is one request (over Milvus each read
+// waits for Strong consistency: index looks up a chunk's paths and hashes this way); one
+// whose answer comes back full walks the keys, and still returns every row once.
+TEST(MilvusCollectionTest, AFilteredQueryThatFitsIsOneRequestAndAFullOneWalksTheKeys) {
+  RangeMilvus milvus(40000);
+  int queries = 0;
+  auto client = std::make_shared<MilvusClient>(std::make_unique<RangeTransport>(&milvus, &queries),
+                                               MilvusOptions{}, "milvus://h:1");
+  MilvusCollection collection(client, ImagesLike(), IndexSpec("HNSW", "L2"));
+  std::vector<int64_t> want = milvus.keys_;
+  std::sort(want.begin(), want.end());
+  QueryRequest few;
+  few.filter = "pk >= " + std::to_string(want[100]) + " and pk <= " + std::to_string(want[149]);
+  few.output_fields = {"path"};
+  auto rows = collection.Query(few);
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  EXPECT_EQ(queries, 1);
+  ASSERT_EQ(rows->size(), 50u);
+  for (size_t i = 0; i < 50; ++i) {
+    ASSERT_EQ((*rows)[i].id, want[100 + i]);  // in key order, as from the walk
+    EXPECT_EQ((*rows)[i].fields["path"], "p" + std::to_string(want[100 + i]));
+  }
+
+  queries = 0;
+  QueryRequest many;
+  many.filter = "path like \"p%\"";  // every row (the stand-in reads only key bounds)
+  many.output_fields = {"path"};
+  many.offset = 30000;
+  many.limit = 2;
+  auto page = collection.Query(many);
+  ASSERT_TRUE(page.ok()) << page.status().message();
+  EXPECT_GT(queries, 2);  // the full answer, then the walk and the fetch
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].id, want[30000]);
+  EXPECT_EQ((*page)[1].fields["path"], "p" + std::to_string(want[30001]));
+}
+
 class MilvusStoreTest : public ::testing::Test {
  protected:
   std::unique_ptr<MilvusCollection> Collection(CollectionSchema schema) {
