@@ -190,6 +190,9 @@ Result<CollectionSchema> SchemaFromMilvus(const json& described) {
     if (type == "Int8" || type == "Int16" || type == "Int32") type = "Int64";
     auto parsed = ParseDataType(type);
     if (!parsed.ok()) return parsed.status().WithContext(schema.name + " field " + name);
+    if (*parsed == DataType::kArray)
+      return Status::Unsupported(schema.name + " field " + name +
+                                 ": the Milvus store reads no Array fields");
     if (*parsed == DataType::kFloatVector || *parsed == DataType::kBinaryVector) {
       if (has_vector) return Status::Unsupported(schema.name + " has more than one vector field");
       schema.vector_field = name;

@@ -48,7 +48,7 @@ void ChangeAliases(const Context& c, const std::function<void(json&)>& change) {
 // The collection a request names, which must be a collection, not an alias.
 std::string RealCollection(const Context& c) {
   std::string name = c.RequiredString("collectionName");
-  if (!c.db().HasCollection(name))
+  if (name[0] == '$' || !c.db().HasCollection(name))  // $: the hidden companions
     Fail(kMilvusCollectionNotFound, "collection not found[collection=" + name + "]");
   return name;
 }
@@ -170,7 +170,16 @@ json MilvusHandlers::RenameCollection(Context& c, MilvusReply&) {
     Fail(kMilvusParameterInvalid,
          "duplicated new collection name " + to + " (a collection or an alias has that name)");
   }
+  if (to.empty() || to[0] == '$')
+    Fail(kMilvusParameterInvalid, "invalid new collection name \"" + to + "\"");
   std::vector<std::string> companions = CompanionFields(c.db(), from);
+  for (const std::string& field : companions) {  // checked before anything moves
+    std::string companion = CompanionName(to, field);
+    if (companion.size() > 255 || c.db().HasCollection(companion)) {
+      Fail(kMilvusParameterInvalid, "cannot rename to \"" + to + "\": vector field \"" + field +
+                                        "\" would need the collection \"" + companion + "\"");
+    }
+  }
   FailIfError(c.db().RenameCollection(from, to));
   for (const std::string& field : companions)
     FailIfError(c.db().RenameCollection(CompanionName(from, field), CompanionName(to, field)));

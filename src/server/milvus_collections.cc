@@ -153,8 +153,13 @@ CollectionSchema SchemaForm(const Context& c, const json& form, SchemaExtras* ex
   schema.description = c.String("description");
   schema.auto_id = form.value("autoID", form.value("autoId", false));
   bool has_primary = false, has_vector = false;
-  for (const json& field : form.at("fields"))
+  std::set<std::string> names;
+  for (const json& field : form.at("fields")) {
+    std::string name = field.is_object() ? field.value("fieldName", "") : "";
+    if (!name.empty() && !names.insert(name).second)
+      Fail(kMilvusParameterInvalid, "duplicated field name \"" + name + "\"");
     AddField(field, &schema, &has_primary, &has_vector, extras);
+  }
   if (!has_primary) Fail(kMilvusParameterInvalid, "the schema needs a primary key field");
   if (!has_vector) Fail(kMilvusParameterInvalid, "the schema needs a vector field");
   if (schema.primary_field == kHiddenIdField) {
@@ -310,6 +315,8 @@ json MilvusHandlers::CreateCollection(Context& c, MilvusReply&) {
   c.AcceptOnly({"collectionName", "dimension", "metricType", "idType", "autoID", "primaryFieldName",
                 "vectorFieldName", "schema", "indexParams", "params", "description"});
   std::string name = c.RequiredString("collectionName");
+  if (name[0] == '$')
+    Fail(kMilvusParameterInvalid, "collection names starting with $ are reserved");
   CheckCollectionParams(c.Object("params"));
   const json& form = c.Object("schema");
   bool schema_form = form.contains("fields") && !form["fields"].empty();
@@ -454,7 +461,7 @@ json MilvusHandlers::DropCollection(Context& c, MilvusReply&) {
   std::string name = c.RequiredString("collectionName");
   // As Milvus: dropping a collection that does not exist succeeds, and one with aliases
   // is refused (an alias is not a way to drop its collection).
-  if (!c.db().HasCollection(name)) {
+  if (name[0] == '$' || !c.db().HasCollection(name)) {
     if (AliasTarget(c.db(), name))
       Fail(kMilvusParameterInvalid, "cannot drop the collection via alias = " + name);
     return json::object();

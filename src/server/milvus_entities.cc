@@ -216,7 +216,7 @@ json MilvusHandlers::Query(Context& c, MilvusReply&) {
     Fail(kMilvusParameterInvalid, "Offset should be in range [0, 16384], but got " +
                                       std::to_string(request.offset) + ": invalid parameter");
   }
-  if (request.limit < 0 || request.limit + request.offset > kMaxTopK) {
+  if (request.limit < 0 || request.limit > kMaxTopK - request.offset) {
     Fail(kMilvusParameterInvalid, "topk + offset should be in range [1, 16384], but got " +
                                       std::to_string(request.limit + request.offset) +
                                       ": invalid parameter");

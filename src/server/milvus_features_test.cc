@@ -488,6 +488,19 @@ TEST_F(MilvusFeaturesTest, SeveralVectorFieldsAreWrittenTogetherAndSearchedApart
   ASSERT_EQ(fused.size(), 2u);
   EXPECT_EQ(fused[0]["id"], "z");    // first in both
   EXPECT_EQ(fused[0]["h"], "Aw==");  // binary vectors as base64
+  json every = Ok("entities/query",
+                  {{"collectionName", "m"}, {"filter", "doc == \"z\""}, {"outputFields", {"*"}}});
+  EXPECT_EQ(every[0]["a"], json({1.0, 1.0}));  // "*": every vector field
+  EXPECT_EQ(every[0]["h"], "Aw==");
+  // The companions cannot be reached by name, nor a field named twice.
+  Refused("entities/query", {{"collectionName", "$m__b"}, {"filter", "year > 0"}}, 100,
+          "not found");
+  Refused("collections/create", {{"collectionName", "$m__q"}, {"dimension", 2}}, 1100, "reserved");
+  Refused("collections/create", {{"collectionName", "twice"}, {"schema", json::parse(R"({"fields": [
+              {"fieldName": "pk", "dataType": "Int64", "isPrimary": true},
+              {"fieldName": "a", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}},
+              {"fieldName": "a", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]})")}},
+          1100, "duplicated field name");
   json got =
       Ok("entities/get", {{"collectionName", "m"}, {"id", {"x"}}, {"outputFields", {"a", "b"}}});
   EXPECT_EQ(got[0]["a"], json({0.0, 0.0}));

@@ -188,6 +188,12 @@ std::vector<std::shared_ptr<Collection>> TakeVectorOutputs(
   if (all.size() < 2 || requested == nullptr || !requested->is_array()) return sources;
   json kept = json::array();
   for (const json& name : *requested) {
+    if (name == "*") {  // every field: the vectors of the other fields too
+      for (const auto& collection : all) {
+        bool listed = std::find(sources.begin(), sources.end(), collection) != sources.end();
+        if (collection->schema().vector_field != searched && !listed) sources.push_back(collection);
+      }
+    }
     auto holder = std::find_if(all.begin(), all.end(), [&](const auto& collection) {
       return name.is_string() && collection->schema().vector_field == name.get<std::string>();
     });

@@ -369,9 +369,12 @@ class Parser {
   // json_contains family (the same over a JSON field or a path into one).
   NodePtr Call() {
     Token name = Take();
+    NestingGuard guard(this, name.position);  // f(f(f(... recurses through Additive
     std::string function = Lower(name.text);
     Expect("(");
+    ++array_argument_;
     NodePtr argument = Additive();
+    --array_argument_;
     const FieldSchema* field =
         argument->kind == FilterNode::kField ? schema_.FindScalar(argument->field) : nullptr;
     bool is_array = field != nullptr && field->type == DataType::kArray && argument->path.empty();
@@ -402,6 +405,8 @@ class Parser {
                    TypeName(element),
                value->position);
       }
+      if (value->kind != FilterNode::kLiteral)
+        FailAt("the value must be a literal", value->position);
       n->list.push_back(value->literal);
     } else if (function == "array_contains_all" || function == "json_contains_all" ||
                function == "array_contains_any" || function == "json_contains_any") {
@@ -589,12 +594,20 @@ class Parser {
       }
       Expect("]");
     }
+    const FieldSchema* array = schema_.FindScalar(n->field);
+    if (array != nullptr && array->type == DataType::kArray && n->path.empty() &&
+        array_argument_ == 0) {
+      FailAt("the Array field \"" + n->field +
+                 "\" is read with array_contains(...), array_length(...) or [i]",
+             name.position);
+    }
     return n;
   }
 
   std::vector<Token> tokens_;
   size_t index_ = 0;
   int nesting_ = 0;
+  int array_argument_ = 0;  // > 0 while a function's field argument is read
   const CollectionSchema& schema_;
 };
 

@@ -114,14 +114,22 @@ TEST(FilterTest, ArrayFieldsAndTheirFunctions) {
   EXPECT_TRUE(eval("json_contains(meta[\"tags\"], \"cat\")"));
   EXPECT_TRUE(eval("json_contains_any(meta[\"tags\"], [\"x\", \"indoor\"])"));
   EXPECT_FALSE(eval("json_contains_all(meta[\"tags\"], [\"cat\", \"x\"])"));
+  // Calls nested past the limit are refused, not a stack overflow.
+  std::string deep;
+  for (int i = 0; i < 100000; ++i) deep += "a(";
+  Result<Filter> refused = Filter::Parse(deep, s);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("nested more than"), std::string::npos);
   // A null array holds nothing.
   row["sizes"] = nullptr;
   EXPECT_FALSE(eval("array_contains(sizes, 3)"));
   EXPECT_FALSE(eval("array_length(sizes) == 0"));
   // Wrong arguments are refused with the reason.
-  for (const char* bad : {"array_contains(width, 3)", "array_contains(tags, 3)",
-                          "array_contains_all(sizes, [1, \"a\"])", "array_size(tags) > 1",
-                          "array_contains(tags)", "tags[\"a\"] == 1", "json_contains(path, 1)"}) {
+  for (const char* bad :
+       {"array_contains(width, 3)", "array_contains(tags, 3)",
+        "array_contains_all(sizes, [1, \"a\"])", "array_size(tags) > 1", "array_contains(tags)",
+        "tags[\"a\"] == 1", "json_contains(path, 1)", "tags == 3", "sizes + 1 > 0",
+        "tags like \"a%\"", "array_contains(sizes, -width)"}) {
     EXPECT_FALSE(Filter::Parse(bad, s).ok()) << bad;
   }
 }

@@ -279,9 +279,18 @@ void CreateIndex(MilvusApi& api, const milvuspb::CreateIndexRequest& req, common
 
 // The index named, or the collection's one index when no name is given.
 std::vector<std::string> IndexNames(MilvusApi& api, const std::string& db,
-                                    const std::string& collection, const std::string& name) {
+                                    const std::string& collection, const std::string& name,
+                                    const std::string& field) {
   if (!name.empty()) return {name};
-  std::vector<std::string> names = Data(api, "indexes/list", Body(db, collection));
+  std::vector<std::string> names;
+  if (field.empty()) {
+    names = Data(api, "indexes/list", Body(db, collection)).get<std::vector<std::string>>();
+  } else {  // the index of that vector field only
+    const json described = Data(api, "collections/describe", Body(db, collection));
+    for (const json& index : described.value("indexes", json::array())) {
+      if (index.value("fieldName", "") == field) names.push_back(index.value("indexName", ""));
+    }
+  }
   if (names.empty()) Fail(kMilvusIndexNotFound, "index not found[collection=" + collection + "]");
   return names;
 }
@@ -289,7 +298,7 @@ std::vector<std::string> IndexNames(MilvusApi& api, const std::string& db,
 void DescribeIndex(MilvusApi& api, const milvuspb::DescribeIndexRequest& req,
                    milvuspb::DescribeIndexResponse* out) {
   for (const std::string& name :
-       IndexNames(api, req.db_name(), req.collection_name(), req.index_name())) {
+       IndexNames(api, req.db_name(), req.collection_name(), req.index_name(), req.field_name())) {
     json body = Body(req.db_name(), req.collection_name());
     body["indexName"] = name;
     for (const json& d : Data(api, "indexes/describe", body)) {
@@ -314,7 +323,7 @@ void DescribeIndex(MilvusApi& api, const milvuspb::DescribeIndexRequest& req,
 
 void DropIndex(MilvusApi& api, const milvuspb::DropIndexRequest& req, commonpb::Status*) {
   for (const std::string& name :
-       IndexNames(api, req.db_name(), req.collection_name(), req.index_name())) {
+       IndexNames(api, req.db_name(), req.collection_name(), req.index_name(), req.field_name())) {
     json body = Body(req.db_name(), req.collection_name());
     body["indexName"] = name;
     Route(api, "indexes/drop", body);
