@@ -1,9 +1,12 @@
 // Small helpers for the benchmark programs: timing, medians, image lists.
 #pragma once
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -11,6 +14,26 @@ namespace imgsearch::bench {
 
 inline double Seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// CPU seconds used so far by the process (RUSAGE_SELF) or the calling thread
+// (RUSAGE_THREAD).
+inline double CpuSeconds(int who = RUSAGE_SELF) {
+  rusage usage{};
+  getrusage(who, &usage);
+  auto seconds = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// Float32 query vectors of `dimension` values each, back to back in a raw file.
+inline std::vector<std::vector<float>> ReadQueries(const std::string& path, size_t dimension) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<std::vector<float>> queries;
+  std::vector<float> v(dimension);
+  while (dimension > 0 &&
+         in.read(reinterpret_cast<char*>(v.data()), std::streamsize(dimension * sizeof(float))))
+    queries.push_back(v);
+  return queries;
 }
 
 inline double Median(std::vector<double> values) {

@@ -26,25 +26,9 @@ namespace {
 
 using json = nlohmann::json;
 
-double CpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_THREAD, &usage);
-  auto seconds = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
-std::vector<std::vector<float>> ReadQueries(const std::string& path, size_t dimension) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<std::vector<float>> queries;
-  std::vector<float> v(dimension);
-  while (in.read(reinterpret_cast<char*>(v.data()), std::streamsize(dimension * sizeof(float))))
-    queries.push_back(v);
-  return queries;
-}
-
 // Runs `search(i)` for `seconds`; prints and returns CPU ms per search. False answers stop it.
 bool Measure(const char* layer, double seconds, const std::function<bool(size_t)>& search) {
-  double start = Seconds(), cpu = CpuSeconds();
+  double start = Seconds(), cpu = CpuSeconds(RUSAGE_THREAD);
   size_t done = 0;
   while (Seconds() - start < seconds) {
     if (!search(done)) {
@@ -53,7 +37,7 @@ bool Measure(const char* layer, double seconds, const std::function<bool(size_t)
     }
     ++done;
   }
-  cpu = CpuSeconds() - cpu;
+  cpu = CpuSeconds(RUSAGE_THREAD) - cpu;
   std::printf("layer %s searches %zu cpu_ms_per_search %.4f\n", layer, done, cpu * 1000 / done);
   return true;
 }

@@ -31,23 +31,6 @@ struct Options {
   unsigned threads = 0;      // 0: one per core
 };
 
-double CpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
-std::vector<std::vector<float>> ReadQueries(const std::string& path, size_t dimension) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<std::vector<float>> queries;
-  std::vector<float> v(dimension);
-  while (dimension > 0 &&
-         in.read(reinterpret_cast<char*>(v.data()), std::streamsize(dimension * 4)))
-    queries.push_back(v);
-  return queries;
-}
-
 int Run(const std::string& db_dir, const std::string& what, double seconds,
         const Options& options) {
   auto db = Database::Open(db_dir);

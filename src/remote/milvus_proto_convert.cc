@@ -164,6 +164,18 @@ void SetValueField(const json& v, schemapb::DataType type, schemapb::ValueField*
   }
 }
 
+// An Array field's element type (under `element_key`: describe's "elementType", create's
+// "elementDataType") and a field's "defaultValue", onto `f` (its data type set).
+void SetElementAndDefault(const json& field, const char* element_key, schemapb::FieldSchema* f) {
+  if (field.contains(element_key)) {
+    schemapb::DataType element = schemapb::None;
+    schemapb::DataType_Parse(field.value(element_key, ""), &element);
+    f->set_element_type(element);
+  }
+  if (field.contains("defaultValue"))
+    SetValueField(field["defaultValue"], f->data_type(), f->mutable_default_value());
+}
+
 json Column::Value(size_t i) const {
   const schemapb::FieldData& f = *data;
   if (f.has_vectors()) {
@@ -485,13 +497,7 @@ void SchemaFromDescribe(const json& described, schemapb::CollectionSchema* schem
     f->set_nullable(field.value("nullable", false));
     f->set_description(field.value("description", ""));
     f->set_is_partition_key(field.value("partitionKey", false));
-    if (field.contains("elementType")) {
-      schemapb::DataType element = schemapb::None;
-      schemapb::DataType_Parse(field.value("elementType", ""), &element);
-      f->set_element_type(element);
-    }
-    if (field.contains("defaultValue"))
-      SetValueField(field["defaultValue"], type, f->mutable_default_value());
+    SetElementAndDefault(field, "elementType", f);
     for (const json& p : field.value("params", json::array())) {
       commonpb::KeyValuePair* kv = f->add_type_params();
       kv->set_key(p.value("key", ""));
@@ -547,13 +553,7 @@ void SchemaFromJson(const std::string& name, const json& schema_json,
     f->set_is_primary_key(field.value("isPrimary", false));
     f->set_autoid(f->is_primary_key() && auto_id);
     f->set_nullable(field.value("nullable", false));
-    if (field.contains("elementDataType")) {
-      schemapb::DataType element = schemapb::None;
-      schemapb::DataType_Parse(field.value("elementDataType", ""), &element);
-      f->set_element_type(element);
-    }
-    if (field.contains("defaultValue"))
-      SetValueField(field["defaultValue"], type, f->mutable_default_value());
+    SetElementAndDefault(field, "elementDataType", f);
     const json params = field.value("elementTypeParams", json::object());
     for (const auto& [key, value] : params.items()) {
       commonpb::KeyValuePair* kv = f->add_type_params();
