@@ -162,7 +162,7 @@ class LibraryImpl final : public Library {
                     [](const pipeline::BoundModel& m) { return m.collection->schema().binary(); }))
       candidates.clear();  // no float model: nothing to augment
     // Tuned on a copy of the models: searches meanwhile go on with the twins in use.
-    std::vector<pipeline::BoundModel> models = models_;
+    std::vector<pipeline::BoundModel> models = SearchCopy();
     for (pipeline::BoundModel& m : models) m.augmented.reset();
     IMGSEARCH_ASSIGN_OR_RETURN(pipeline::DbaState stored, pipeline::StoredDbaState(*db_));
     IMGSEARCH_ASSIGN_OR_RETURN(pipeline::Tuned best, pipeline::Tune(models, *images_, options));
@@ -239,8 +239,17 @@ class LibraryImpl final : public Library {
 
   // The models as search uses them now: each float model's `augmented` the twins that the
   // stored setting names (read on every search: another process may have switched them).
+  // What a search reads of the models, copied without `reembed`: writers (Index) change
+  // that flag while searches run, under the write lock searches do not take.
+  std::vector<pipeline::BoundModel> SearchCopy() const {
+    std::vector<pipeline::BoundModel> copy;
+    for (const pipeline::BoundModel& m : models_)
+      copy.push_back({m.source, m.embedder, m.collection, false, m.augmented});
+    return copy;
+  }
+
   std::vector<pipeline::BoundModel> ModelsForSearch() {
-    std::vector<pipeline::BoundModel> models = models_;
+    std::vector<pipeline::BoundModel> models = SearchCopy();
     Result<pipeline::DbaState> state = pipeline::StoredDbaState(*db_);
     std::lock_guard<std::mutex> lock(twins_mutex_);
     if (!state.ok()) {
@@ -248,7 +257,7 @@ class LibraryImpl final : public Library {
       return models;
     }
     if (!twins_state_ || !(*twins_state_ == *state)) {
-      std::vector<pipeline::BoundModel> attached = models_;
+      std::vector<pipeline::BoundModel> attached = SearchCopy();
       pipeline::AttachDbaState(*db_, attached, *state);
       twins_.clear();
       for (const pipeline::BoundModel& m : attached) twins_.push_back(m.augmented);
