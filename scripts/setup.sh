@@ -27,6 +27,7 @@ APT_PACKAGES=(
   libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev libgif-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libsqlite3-dev libhiredis-dev redis-server
   libcpp-httplib-dev libssl-dev  # OpenSSL: milvus+https:// (cpp-httplib is built with it)
+  openssl  # the TLS test makes a self-signed certificate with it
   libhnswlib-dev libfaiss-dev libopenblas-dev
   libonnx-dev libprotobuf-dev
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc  # Milvus gRPC, both ways

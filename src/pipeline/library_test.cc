@@ -283,14 +283,20 @@ std::vector<std::string> TwinCollections(Library& library) {
   return twins;
 }
 
-TEST(LibraryTest, TuneTriesAugmentationAndKeepsItOnlyWhenHeldOutFoldsImprove) {
-  std::unique_ptr<Library> library;
-  const std::string dir = LabelledLibrary(&library);
+// Tune over the labelled library in few folds, without query expansion.
+TuneOptions SmallTune(const std::string& dir) {
   TuneOptions tune;
   tune.dir = dir;
   tune.k = 3;
   tune.folds = 2;
   tune.rerank = false;
+  return tune;
+}
+
+TEST(LibraryTest, TuneTriesAugmentationAndKeepsItOnlyWhenHeldOutFoldsImprove) {
+  std::unique_ptr<Library> library;
+  const std::string dir = LabelledLibrary(&library);
+  TuneOptions tune = SmallTune(dir);
   TuneReport report = ValueOrDie(library->Tune(tune));  // auto: the two settings tried
   EXPECT_NE(report.dba_tried.find("5,alpha=3: "), std::string::npos) << report.dba_tried;
   EXPECT_NE(report.dba_tried.find("10,alpha=3: "), std::string::npos) << report.dba_tried;
@@ -343,11 +349,7 @@ json ColorLayoutHits(Library& library) {
 TEST(LibraryTest, ASearchRacingATuneThatRebuildsTheTwinsSeesOldOrNewWholeTwins) {
   std::unique_ptr<Library> writer;
   const std::string dir = LabelledLibrary(&writer);
-  TuneOptions tune;
-  tune.dir = dir;
-  tune.k = 3;
-  tune.folds = 2;
-  tune.rerank = false;
+  TuneOptions tune = SmallTune(dir);
   // What search answers under each state of the twins.
   std::vector<std::string> states = {"force:2,alpha=0", "force:4,alpha=3", "off"};
   std::vector<json> answers;

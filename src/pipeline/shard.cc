@@ -34,11 +34,16 @@ int ShareOf(const std::string& relative_path, int count) {
   return static_cast<int>(PathHash(relative_path) % static_cast<uint64_t>(count));
 }
 
+std::string NormalRoot(const std::string& folder) {
+  std::string path = fs::absolute(folder).lexically_normal().string();
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
 std::optional<std::string> RelativeToRoots(const std::string& path,
                                            const std::vector<std::string>& roots) {
   for (const std::string& given : roots) {
-    std::string root = fs::absolute(given).lexically_normal().string();
-    while (root.size() > 1 && root.back() == '/') root.pop_back();
+    std::string root = NormalRoot(given);
     if (path == root) return fs::path(path).filename().string();
     std::string prefix = root == "/" ? root : root + "/";
     if (path.rfind(prefix, 0) == 0) return path.substr(prefix.size());

@@ -25,6 +25,9 @@ Status CheckShard(const Shard& shard);
 // relative to that root hashes to shard.index.
 bool InShare(const std::string& path, const std::vector<std::string>& roots, const Shard& shard);
 
+// `folder` absolute and normal, without a trailing '/' (but "/" itself).
+std::string NormalRoot(const std::string& folder);
+
 // `path` (absolute, normal form) relative to the first of `roots` (folders or files, as
 // given to index) that holds it; a root that is the file itself gives its name. Nothing
 // when no root holds it.

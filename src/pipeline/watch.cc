@@ -15,6 +15,7 @@
 
 #include "base/log.h"
 #include "pipeline/ingest.h"
+#include "pipeline/shard.h"
 #include "pipeline/watch_pending.h"
 #include "store/filter.h"
 
@@ -26,12 +27,6 @@ using Kind = base::WatchEvent::Kind;
 
 // Paths per removal lookup: the `path in [...]` filter stays short.
 constexpr size_t kLookupBatch = 256;
-
-std::string NormalFolder(const std::string& folder) {
-  std::string path = fs::absolute(folder).lexically_normal().string();
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
-  return path;
-}
 
 // A LIKE pattern matching every path under `dir`.
 std::string UnderPattern(const std::string& dir) {
@@ -51,7 +46,7 @@ class WatcherImpl final : public Watcher {
 
   Status Begin() {
     for (std::string& folder : options_.folders) {
-      folder = NormalFolder(folder);
+      folder = NormalRoot(folder);
       Result<base::FileStat> st = env_->Stat(folder);
       if (!st.ok()) return st.status().WithContext("cannot watch");
       if (!st->is_directory) return Status::InvalidArgument(folder + ": not a folder");

@@ -1,8 +1,7 @@
 #include "server/milvus_api.h"
 
-#include <malloc.h>
-
 #include "base/json.h"
+#include "base/memory.h"
 #include "server/milvus_request.h"
 
 namespace imgsearch::server {
@@ -201,11 +200,6 @@ constexpr size_t kRowsWorthATrim = 256;
 // MB), freed when the call ends but kept by glibc in the arena of the thread that served
 // it: without a trim, serve's RSS after loading 100,000 such rows is three times what the
 // rows and their index take (bench/milvus_bench.sh).
-void ReleaseFreedMemory() {
-#ifdef __GLIBC__
-  malloc_trim(0);
-#endif
-}
 
 }  // namespace
 
@@ -213,7 +207,7 @@ MilvusReply MilvusApi::CallObject(const std::string& route, json request, bool i
   auto data = request.is_object() ? request.find("data") : request.end();
   bool large = data != request.end() && data->is_array() && data->size() >= kRowsWorthATrim;
   MilvusReply reply = Answer(route, std::move(request), int64_as_string);
-  if (large) ReleaseFreedMemory();
+  if (large) base::ReleaseFreedMemory();
   return reply;
 }
 

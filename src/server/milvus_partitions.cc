@@ -36,13 +36,24 @@ json PartitionSetting(const Database& db, const std::string& collection) {
   return setting;
 }
 
+// The partition key a setting holds (an object), or nothing (a list of partitions).
+std::optional<PartitionKey> KeyOfSetting(const json& setting) {
+  if (!setting.is_object()) return std::nullopt;
+  PartitionKey key;
+  key.field = setting.value("partition_key", "");
+  key.partitions = setting.value("partitions", int64_t(0));
+  if (key.field.empty() || key.partitions < 1 || key.partitions > int64_t(kMaxPartitions))
+    Fail(kMilvusUnexpected, "the partition key setting of the library is damaged");
+  return key;
+}
+
 // "_default" and the partitions created, in order of creation; under a partition key
 // the names Milvus gives its partitions ("_default_0", ...).
 std::vector<std::string> PartitionNames(const Database& db, const Collection& collection) {
   std::vector<std::string> names = {kDefaultPartition};
   if (!ViewOf(collection.schema()).partitioned) return names;
   json list = PartitionSetting(db, collection.schema().name);
-  if (std::optional<PartitionKey> key = PartitionKeyOf(db, collection.schema().name)) {
+  if (std::optional<PartitionKey> key = KeyOfSetting(list)) {
     names.clear();
     for (int64_t i = 0; i < key->partitions; ++i) names.push_back("_default_" + std::to_string(i));
     return names;
@@ -124,14 +135,7 @@ void RefuseUnderPartitionKey(const Context& c, const std::string& collection, co
 }  // namespace
 
 std::optional<PartitionKey> PartitionKeyOf(const Database& db, const std::string& collection) {
-  json setting = PartitionSetting(db, collection);
-  if (!setting.is_object()) return std::nullopt;
-  PartitionKey key;
-  key.field = setting.value("partition_key", "");
-  key.partitions = setting.value("partitions", int64_t(0));
-  if (key.field.empty() || key.partitions < 1 || key.partitions > int64_t(kMaxPartitions))
-    Fail(kMilvusUnexpected, "the partition key setting of the library is damaged");
-  return key;
+  return KeyOfSetting(PartitionSetting(db, collection));
 }
 
 void SetPartitionKey(Context& c, const std::string& collection, const PartitionKey& key) {

@@ -1,8 +1,8 @@
 // Loading, snapshots, rebuilding, and the background thread that feeds the index.
-#include <malloc.h>
 
 #include "base/env.h"
 #include "base/log.h"
+#include "base/memory.h"
 #include "index/index_factory.h"
 #include "store/collection_impl.h"
 #include "store/snapshot.h"
@@ -227,15 +227,7 @@ Status CollectionImpl::RebuildFromRows(SqliteDb* db) {
   return Status::Ok();
 }
 
-namespace {
-
-void ReleaseFreedMemory() {
-#ifdef __GLIBC__
-  malloc_trim(0);
-#endif
-}
-
-}  // namespace
+namespace {}  // namespace
 
 bool CollectionImpl::DrainTailBatch() {
   std::unique_lock<std::shared_mutex> lock(state_mutex_);
@@ -454,7 +446,7 @@ void CollectionImpl::BackgroundLoop() {
     }
     // The tail's blocks, freed as its rows moved into the index, stay in glibc's arenas
     // otherwise: after a bulk load of 100,000 512-d rows, hundreds of MB of RSS.
-    if (drained) ReleaseFreedMemory();
+    if (drained) base::ReleaseFreedMemory();
     if (!SnapshotDue()) continue;
     // try_lock: a dropping or closing database holds the write lock while it joins us.
     std::unique_lock<std::mutex> write_lock(storage_->write_mutex, std::try_to_lock);
