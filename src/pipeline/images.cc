@@ -90,15 +90,24 @@ ImageInfo ImageFromRow(const Row& row) {
   return image;
 }
 
+std::vector<std::string> InFilters(const std::string& field,
+                                   const std::vector<std::string>& values) {
+  std::vector<std::string> filters;
+  for (size_t first = 0; first < values.size(); first += kLookupBatch) {
+    std::string filter = field + " in [";
+    for (size_t i = first; i < std::min(values.size(), first + kLookupBatch); ++i)
+      filter += (i > first ? ", " : "") + store::QuoteFilterLiteral(values[i]);
+    filters.push_back(filter + "]");
+  }
+  return filters;
+}
+
 Result<std::map<std::string, ImageInfo>> ImagesByPath(const Collection& images,
                                                       const std::vector<std::string>& paths) {
   std::map<std::string, ImageInfo> found;
-  for (size_t first = 0; first < paths.size(); first += kLookupBatch) {
+  for (const std::string& filter : InFilters("path", paths)) {
     QueryRequest query;
-    query.filter = "path in [";
-    for (size_t i = first; i < std::min(paths.size(), first + kLookupBatch); ++i)
-      query.filter += (i > first ? ", " : "") + store::QuoteFilterLiteral(paths[i]);
-    query.filter += "]";
+    query.filter = filter;
     query.output_fields = ImageFieldNames();
     IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images.Query(query));
     for (const Row& row : rows) {
@@ -121,12 +130,11 @@ Result<std::vector<bool>> HaveEarlierCopies(
     const Collection& images, const std::vector<std::pair<std::string, int64_t>>& hash_ids) {
   std::vector<bool> earlier(hash_ids.size(), false);
   std::map<std::string, int64_t> lowest;  // by hash: the smallest id holding it
-  for (size_t first = 0; first < hash_ids.size(); first += kLookupBatch) {
+  std::vector<std::string> hashes;
+  for (const auto& [hash, id] : hash_ids) hashes.push_back(hash);
+  for (const std::string& filter : InFilters("hash", hashes)) {
     QueryRequest query;
-    query.filter = "hash in [";
-    for (size_t i = first; i < std::min(hash_ids.size(), first + kLookupBatch); ++i)
-      query.filter += (i > first ? ", " : "") + store::QuoteFilterLiteral(hash_ids[i].first);
-    query.filter += "]";
+    query.filter = filter;
     query.output_fields = {"hash"};
     IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images.Query(query));
     for (const Row& row : rows) {

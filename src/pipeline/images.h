@@ -30,6 +30,11 @@ ImageInfo ImageFromRow(const Row& row);
 // The output fields that ImageFromRow reads.
 const std::vector<std::string>& ImageFieldNames();
 
+// Filters "FIELD in [...]" over `values`, a few hundred values each (quoted), so that a
+// long list is looked up in batches of short filters.
+std::vector<std::string> InFilters(const std::string& field,
+                                   const std::vector<std::string>& values);
+
 // The images stored under these paths, by path (absent ones left out); through the path
 // index, in batches.
 Result<std::map<std::string, ImageInfo>> ImagesByPath(const Collection& images,

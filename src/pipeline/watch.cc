@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "pipeline/images.h"
 #include "pipeline/ingest.h"
 #include "pipeline/shard.h"
 #include "pipeline/watch_pending.h"
@@ -24,9 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Kind = base::WatchEvent::Kind;
-
-// Paths per removal lookup: the `path in [...]` filter stays short.
-constexpr size_t kLookupBatch = 256;
 
 // A LIKE pattern matching every path under `dir`.
 std::string UnderPattern(const std::string& dir) {
@@ -311,13 +309,7 @@ class WatcherImpl final : public Watcher {
   // The images of files and folders gone, checked against the disk once more (a LIKE
   // pattern may match more than the folder, and a path may have come back).
   Result<int64_t> RemoveGone(const ReadyFiles& ready) {
-    std::vector<std::string> filters;
-    for (size_t first = 0; first < ready.removed.size(); first += kLookupBatch) {
-      std::string filter = "path in [";
-      for (size_t i = first; i < std::min(ready.removed.size(), first + kLookupBatch); ++i)
-        filter += (i > first ? ", " : "") + store::QuoteFilterLiteral(ready.removed[i]);
-      filters.push_back(filter + "]");
-    }
+    std::vector<std::string> filters = InFilters("path", ready.removed);
     for (const std::string& dir : ready.removed_dirs)
       filters.push_back("path like " + store::QuoteFilterLiteral(UnderPattern(dir)));
     std::vector<int64_t> gone;
