@@ -86,6 +86,9 @@ struct IndexOptions {
 struct IndexFailure {
   std::string path;
   std::string reason;
+  // The failure itself, whose code tells a file that is no image that decodes
+  // (kInvalidArgument) from one that could not be read (kNoSpace, kIOError, ...).
+  Status status;
 };
 
 // Incremental: unchanged files (same path, size and mtime) are skipped, changed ones are
@@ -96,6 +99,7 @@ struct IndexReport {
   size_t updated = 0;
   size_t unchanged = 0;
   size_t pruned = 0;
+  size_t moved = 0;       // images whose file was renamed or moved: the path changed, no embedding
   size_t duplicates = 0;  // files added or updated holding the bytes of an earlier image
   std::vector<IndexFailure> failures;
   std::vector<std::string> deferred;  // left alone by IndexOptions::defer

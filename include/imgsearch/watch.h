@@ -25,7 +25,8 @@ struct WatchOptions {
   // system) is read once its size and mtime stayed the same this long.
   double settle_seconds = 1.0;
   // A file a writer closed (or renamed into place) is read once no change touched it for
-  // this long: a burst of copies becomes one batch.
+  // this long: a burst of copies becomes one batch. A file gone waits twice as long, so
+  // that a rename's new name is indexed (keeping the image) before the old one is removed.
   double quiet_seconds = 0.2;
   // A file still open for writing is read anyway once unchanged this long (a writer that
   // never closes).
@@ -45,6 +46,7 @@ struct WatchOptions {
 struct WatchStats {
   uint64_t indexed = 0;    // files added or updated
   uint64_t removed = 0;    // images removed because their file went away
+  uint64_t moved = 0;      // images whose file was renamed or moved (kept, not embedded)
   uint64_t failed = 0;     // files that could not be read or decoded, failed batches
   uint64_t pending = 0;    // files waiting to settle or to be indexed
   uint64_t batches = 0;    // Index calls and removals made

@@ -137,6 +137,8 @@ void BindIndexTypes(nb::module_& m) {
       .def_ro("updated", &IndexReport::updated)
       .def_ro("unchanged", &IndexReport::unchanged)
       .def_ro("pruned", &IndexReport::pruned)
+      .def_ro("moved", &IndexReport::moved,
+              "Images whose file was renamed or moved: kept, not embedded again.")
       .def_ro("duplicates", &IndexReport::duplicates,
               "Files added or updated holding the bytes of an earlier image.")
       .def_ro("failures", &IndexReport::failures, "Unreadable files, with their reason.")
@@ -146,7 +148,7 @@ void BindIndexTypes(nb::module_& m) {
         return "IndexReport(scanned=" + std::to_string(r.scanned) +
                ", added=" + std::to_string(r.added) + ", updated=" + std::to_string(r.updated) +
                ", unchanged=" + std::to_string(r.unchanged) +
-               ", pruned=" + std::to_string(r.pruned) +
+               ", pruned=" + std::to_string(r.pruned) + ", moved=" + std::to_string(r.moved) +
                ", failures=" + std::to_string(r.failures.size()) +
                ", cancelled=" + (r.cancelled ? "True" : "False") + ")";
       });

@@ -31,6 +31,7 @@ class MappedFile {
 struct FileStat {
   bool is_directory = false;
   bool is_regular = false;
+  bool is_link = false;  // `path` itself is a symbolic link (the rest describes its target)
   int64_t size = 0;
   int64_t mtime_ns = 0;  // nanoseconds since the epoch
 };

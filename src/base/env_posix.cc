@@ -230,8 +230,11 @@ class PosixEnv final : public Env {
  public:
   Result<FileStat> Stat(const std::string& path) override {
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("cannot stat", path, errno);
+    if (::lstat(path.c_str(), &st) != 0) return ErrnoStatus("cannot stat", path, errno);
     FileStat out;
+    out.is_link = S_ISLNK(st.st_mode);
+    if (out.is_link && ::stat(path.c_str(), &st) != 0)
+      return ErrnoStatus("cannot stat", path, errno);
     out.is_directory = S_ISDIR(st.st_mode);
     out.is_regular = S_ISREG(st.st_mode);
     out.size = static_cast<int64_t>(st.st_size);

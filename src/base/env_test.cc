@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -136,6 +138,14 @@ TEST(EnvTest, FileWatchReportsWritesClosesMovesAndRemovals) {
   EXPECT_FALSE(watch->Watching(dir));
   imgsearch::testing::WriteFileBytes(dir + "/c.jpg", "bytes");
   EXPECT_TRUE(Heard(*watch).empty());
+
+  EXPECT_FALSE(st.is_link);
+  ASSERT_EQ(::symlink((dir + "/sub").c_str(), (dir + "/link").c_str()), 0);
+  FileStat link = ValueOrDie(env->Stat(dir + "/link"));
+  EXPECT_TRUE(link.is_link);
+  EXPECT_TRUE(link.is_directory);  // the target's type
+  ASSERT_EQ(::symlink((dir + "/nowhere").c_str(), (dir + "/dangling").c_str()), 0);
+  EXPECT_EQ(env->Stat(dir + "/dangling").status().code(), StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -81,15 +81,11 @@ void PrintReport(const IndexReport& r, const std::vector<std::string>& names, bo
   if (json) {
     nlohmann::json failures = nlohmann::json::array();
     for (const auto& f : r.failures) failures.push_back({{"path", f.path}, {"reason", f.reason}});
-    std::cout << nlohmann::json{{"models", names},
-                                {"scanned", r.scanned},
-                                {"added", r.added},
-                                {"updated", r.updated},
-                                {"unchanged", r.unchanged},
-                                {"pruned", r.pruned},
-                                {"duplicates", r.duplicates},
-                                {"failures", failures},
-                                {"seconds", r.seconds}}
+    std::cout << nlohmann::json{{"models", names},          {"scanned", r.scanned},
+                                {"added", r.added},         {"updated", r.updated},
+                                {"unchanged", r.unchanged}, {"pruned", r.pruned},
+                                {"moved", r.moved},         {"duplicates", r.duplicates},
+                                {"failures", failures},     {"seconds", r.seconds}}
                      .dump()
               << "\n";
     return;
@@ -98,10 +94,9 @@ void PrintReport(const IndexReport& r, const std::vector<std::string>& names, bo
   for (const auto& n : names) model_list += (model_list.empty() ? "" : ", ") + n;
   std::printf(
       "%zu files with %zu models (%s) in %.1f s: %zu added, %zu updated, %zu unchanged, %zu "
-      "pruned, "
-      "%zu duplicates by content\n",
+      "pruned, %zu moved, %zu duplicates by content\n",
       r.scanned, names.size(), model_list.c_str(), r.seconds, r.added, r.updated, r.unchanged,
-      r.pruned, r.duplicates);
+      r.pruned, r.moved, r.duplicates);
   if (!r.failures.empty()) {
     std::printf("%zu files could not be read:\n", r.failures.size());
     for (const auto& f : r.failures) std::printf("  %s: %s\n", f.path.c_str(), f.reason.c_str());

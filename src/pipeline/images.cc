@@ -102,20 +102,38 @@ std::vector<std::string> InFilters(const std::string& field,
   return filters;
 }
 
-Result<std::map<std::string, ImageInfo>> ImagesByPath(const Collection& images,
-                                                      const std::vector<std::string>& paths) {
-  std::map<std::string, ImageInfo> found;
-  for (const std::string& filter : InFilters("path", paths)) {
+namespace {
+
+// The images whose `field` has one of `values`, through that field's index.
+Result<std::vector<ImageInfo>> ImagesWhere(const Collection& images, const std::string& field,
+                                           const std::vector<std::string>& values) {
+  std::vector<ImageInfo> found;
+  for (const std::string& filter : InFilters(field, values)) {
     QueryRequest query;
     query.filter = filter;
     query.output_fields = ImageFieldNames();
     IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images.Query(query));
-    for (const Row& row : rows) {
-      ImageInfo image = ImageFromRow(row);
-      found[image.path] = std::move(image);
-    }
+    for (const Row& row : rows) found.push_back(ImageFromRow(row));
   }
   return found;
+}
+
+}  // namespace
+
+Result<std::map<std::string, ImageInfo>> ImagesByPath(const Collection& images,
+                                                      const std::vector<std::string>& paths) {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<ImageInfo> found, ImagesWhere(images, "path", paths));
+  std::map<std::string, ImageInfo> by_path;
+  for (ImageInfo& image : found) by_path[image.path] = std::move(image);
+  return by_path;
+}
+
+Result<std::multimap<std::string, ImageInfo>> ImagesByHash(const Collection& images,
+                                                           const std::vector<std::string>& hashes) {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<ImageInfo> found, ImagesWhere(images, "hash", hashes));
+  std::multimap<std::string, ImageInfo> by_hash;
+  for (ImageInfo& image : found) by_hash.emplace(image.hash, std::move(image));
+  return by_hash;
 }
 
 Result<std::map<int64_t, ImageInfo>> ImagesById(const Collection& images,
@@ -129,18 +147,13 @@ Result<std::map<int64_t, ImageInfo>> ImagesById(const Collection& images,
 Result<std::vector<bool>> HaveEarlierCopies(
     const Collection& images, const std::vector<std::pair<std::string, int64_t>>& hash_ids) {
   std::vector<bool> earlier(hash_ids.size(), false);
-  std::map<std::string, int64_t> lowest;  // by hash: the smallest id holding it
   std::vector<std::string> hashes;
   for (const auto& [hash, id] : hash_ids) hashes.push_back(hash);
-  for (const std::string& filter : InFilters("hash", hashes)) {
-    QueryRequest query;
-    query.filter = filter;
-    query.output_fields = {"hash"};
-    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, images.Query(query));
-    for (const Row& row : rows) {
-      auto [it, added] = lowest.emplace(row.fields.value("hash", ""), row.id);
-      if (!added) it->second = std::min(it->second, row.id);
-    }
+  IMGSEARCH_ASSIGN_OR_RETURN(auto holders, ImagesByHash(images, hashes));
+  std::map<std::string, int64_t> lowest;  // by hash: the smallest id holding it
+  for (const auto& [hash, image] : holders) {
+    auto [it, added] = lowest.emplace(hash, image.id);
+    if (!added) it->second = std::min(it->second, image.id);
   }
   for (size_t i = 0; i < hash_ids.size(); ++i) {
     auto it = lowest.find(hash_ids[i].first);

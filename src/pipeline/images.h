@@ -39,6 +39,10 @@ std::vector<std::string> InFilters(const std::string& field,
 // index, in batches.
 Result<std::map<std::string, ImageInfo>> ImagesByPath(const Collection& images,
                                                       const std::vector<std::string>& paths);
+// The images holding files with these content hashes, by hash (several images may hold
+// the same bytes); through the hash index, in batches.
+Result<std::multimap<std::string, ImageInfo>> ImagesByHash(const Collection& images,
+                                                           const std::vector<std::string>& hashes);
 // The images with these ids, by id.
 Result<std::map<int64_t, ImageInfo>> ImagesById(const Collection& images,
                                                 const std::vector<int64_t>& ids);

@@ -1,7 +1,5 @@
 #include "pipeline/ingest.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -51,34 +49,33 @@ void SortByPath(std::vector<FileInfo>* files) {
             [](const FileInfo& a, const FileInfo& b) { return a.path < b.path; });
 }
 
-std::optional<FileInfo> Stat(const fs::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-  return FileInfo{fs::absolute(path).lexically_normal().string(), static_cast<int64_t>(st.st_size),
-                  static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+std::optional<FileInfo> StatFile(base::Env* env, const std::string& path) {
+  Result<base::FileStat> st = env->Stat(path);
+  if (!st.ok() || !st->is_regular) return std::nullopt;
+  return FileInfo{path, st->size, st->mtime_ns};
 }
 
-std::vector<FileInfo> Scan(const std::vector<std::string>& roots,
+std::vector<FileInfo> Scan(base::Env* env, const std::vector<std::string>& roots,
                            std::vector<IngestFailure>* failures) {
   std::vector<FileInfo> files;
-  for (const std::string& root : roots) {
-    std::error_code error;
-    if (fs::is_regular_file(root, error)) {
-      if (auto info = Stat(root)) files.push_back(*info);
+  for (const std::string& given : roots) {
+    std::string root = NormalRoot(given);
+    Result<base::FileStat> st = env->Stat(root);
+    if (st.ok() && st->is_regular) {
+      files.push_back({root, st->size, st->mtime_ns});
       continue;
     }
-    if (!fs::is_directory(root, error)) {
-      failures->push_back({root, "not a file or folder"});
+    if (!st.ok() || !st->is_directory) {
+      failures->push_back({given, "not a file or folder",
+                           Status::InvalidArgument(given + ": not a file or folder")});
       continue;
     }
-    auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied,
-                                               error);
-    for (; !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
-      if (it->is_regular_file(error) && LooksLikeImageFile(it->path().string())) {
-        if (auto info = Stat(it->path())) files.push_back(*info);
-      }
-    }
-    if (error) failures->push_back({root, "scan stopped: " + error.message()});
+    std::vector<IngestFailure> unlisted = WalkImageFiles(
+        env, root, [](const std::string&) { return true; },
+        [&](const std::string& path, const base::FileStat& file) {
+          files.push_back({path, file.size, file.mtime_ns});
+        });
+    failures->insert(failures->end(), unlisted.begin(), unlisted.end());
   }
   SortByPath(&files);
   files.erase(std::unique(files.begin(), files.end(),
@@ -120,7 +117,7 @@ Result<std::vector<Job>> PlanJobs(const Collection& images, const std::vector<Bo
       auto it = known.find(f.path);
       bool changed =
           it == known.end() || it->second.size != f.size || it->second.mtime_ns != f.mtime_ns;
-      Job job{f, 0, false, {}};
+      Job job{f, 0, it == known.end(), {}};
       for (size_t m = 0; m < models.size(); ++m) {
         if (changed || models[m].reembed || !present[m].count(it->second.id))
           job.models.push_back(m);
@@ -135,10 +132,10 @@ Result<std::vector<Job>> PlanJobs(const Collection& images, const std::vector<Bo
   return jobs;
 }
 
-Decoded DecodeJob(const Job& job, const std::vector<BoundModel>& models,
+Decoded DecodeJob(base::Env* env, const Job& job, const std::vector<BoundModel>& models,
                   const DecodeOptions& options) {
   Decoded out;
-  auto bytes = base::Env::Default()->ReadFile(job.file.path, options.max_file_bytes);
+  auto bytes = env->ReadFile(job.file.path, options.max_file_bytes);
   if (!bytes.ok()) {
     out.status = bytes.status();
     return out;
@@ -261,7 +258,8 @@ Status WriteChunk(Database& db, const Collection& images, std::vector<Job>& jobs
                   const std::vector<BoundModel>& models, IngestReport* report) {
   for (size_t j = 0; j < jobs.size(); ++j) {
     if (!decoded[j].status.ok())
-      report->failures.push_back({jobs[j].file.path, decoded[j].status.message()});
+      report->failures.push_back(
+          {jobs[j].file.path, decoded[j].status.message(), decoded[j].status});
   }
   IMGSEARCH_RETURN_IF_ERROR(db.Transact([&](Transaction& txn) -> Status {
     IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> image_rows, AssignIds(txn, images, jobs, decoded));
@@ -321,6 +319,8 @@ class ChunkWriter {
   }
   // Jobs of the chunks written so far.
   size_t done() const { return report_done_; }
+  // Jobs done without a chunk's write (images moved).
+  void Skipped(size_t jobs) { report_done_ += jobs; }
 
  private:
   Database& db_;
@@ -331,25 +331,104 @@ class ChunkWriter {
   std::future<Status> writing_;
 };
 
-// Images whose file is gone, among all of the library's (with a shard: among its share).
-Result<std::vector<int64_t>> ImagesWithoutFile(const Collection& images,
-                                               const IngestOptions& options) {
+bool FileGone(base::Env* env, const std::string& path) {
+  return env->Stat(path).status().code() == StatusCode::kNotFound;
+}
+
+// The jobs of a chunk that are files new to the library holding the bytes of an image
+// whose file is gone: that image was renamed or moved, and takes the new path with its
+// id, vectors and the user's fields, instead of a new image being embedded. Found through
+// the hash index, one query per chunk; each gone image is matched once.
+Result<std::map<size_t, ImageInfo>> FindMoves(base::Env* env, const Collection& images,
+                                              const std::vector<Job>& jobs,
+                                              const std::vector<Decoded>& decoded) {
+  std::map<size_t, ImageInfo> moves;  // by job
+  std::vector<std::string> hashes;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (jobs[j].is_new && decoded[j].status.ok()) hashes.push_back(decoded[j].hash);
+  }
+  if (hashes.empty()) return moves;
+  IMGSEARCH_ASSIGN_OR_RETURN(auto holders, ImagesByHash(images, hashes));
+  std::set<int64_t> taken;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (!jobs[j].is_new || !decoded[j].status.ok()) continue;
+    auto [first, last] = holders.equal_range(decoded[j].hash);
+    for (auto it = first; it != last; ++it) {
+      const ImageInfo& image = it->second;
+      if (image.size != jobs[j].file.size || !FileGone(env, image.path) ||
+          !taken.insert(image.id).second)
+        continue;
+      moves.emplace(j, image);
+      break;
+    }
+  }
+  return moves;
+}
+
+// Gives the moved images their new paths in one transaction, and takes their jobs out of
+// the chunk. An image another process changed meanwhile (moved, removed, or its new path
+// taken) is left alone, and its file stays in the chunk to be embedded as a new image.
+Status WriteMoves(Database& db, const Collection& images, const std::map<size_t, ImageInfo>& moves,
+                  std::vector<Job>* jobs, std::vector<Decoded>* decoded, IngestReport* report) {
+  if (moves.empty()) return Status::Ok();
+  std::set<size_t> moved;
+  IMGSEARCH_RETURN_IF_ERROR(db.Transact([&](Transaction& txn) -> Status {
+    moved.clear();
+    std::vector<int64_t> ids;
+    std::vector<std::string> paths;
+    for (const auto& [j, image] : moves) {
+      ids.push_back(image.id);
+      paths.push_back((*jobs)[j].file.path);
+    }
+    IMGSEARCH_ASSIGN_OR_RETURN(auto now, ImagesById(images, ids));
+    IMGSEARCH_ASSIGN_OR_RETURN(auto taken, ImagesByPath(images, paths));
+    std::vector<Row> rows;
+    for (const auto& [j, image] : moves) {
+      const FileInfo& file = (*jobs)[j].file;
+      auto it = now.find(image.id);
+      if (it == now.end() || it->second.path != image.path || it->second.hash != image.hash ||
+          taken.count(file.path))
+        continue;
+      ImageInfo update = it->second;  // keeps the user's fields
+      update.path = file.path;
+      update.size = file.size;
+      update.mtime_ns = file.mtime_ns;
+      rows.push_back(ImageRow(update));
+      moved.insert(j);
+    }
+    if (rows.empty()) return Status::Ok();
+    return txn.Upsert(kImagesCollection, std::move(rows)).status();
+  }));
+  report->moved += moved.size();
+  for (auto j = moved.rbegin(); j != moved.rend(); ++j) {
+    jobs->erase(jobs->begin() + static_cast<long>(*j));
+    decoded->erase(decoded->begin() + static_cast<long>(*j));
+  }
+  return Status::Ok();
+}
+
+// Images whose file is gone, among all of the library's (with a shard: among its share;
+// with prune_only_under_paths: under `roots`).
+Result<std::vector<int64_t>> ImagesWithoutFile(base::Env* env, const Collection& images,
+                                               const IngestOptions& options,
+                                               const std::vector<std::string>& roots) {
   IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows, AllRows(images, {"path"}));
   Shard shard{options.shard_index, options.shard_count};
   std::vector<int64_t> gone;
   for (const Row& row : rows) {
     std::string path = row.fields.at("path").get<std::string>();
-    std::error_code error;
-    if (options.prune_only_under_paths && !RelativeToRoots(path, options.paths)) continue;
-    if (!fs::exists(path, error) && InShare(path, options.paths, shard)) gone.push_back(row.id);
+    if (options.prune_only_under_paths && !RelativeToRoots(path, roots)) continue;
+    if (InShare(path, roots, shard) && FileGone(env, path)) gone.push_back(row.id);
   }
   return gone;
 }
 
 // Removes the images whose file is gone.
-Status Prune(Database& db, const Collection& images, const std::vector<BoundModel>& models,
-             const IngestOptions& options, IngestReport* report) {
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<int64_t> gone, ImagesWithoutFile(images, options));
+Status Prune(base::Env* env, Database& db, const Collection& images,
+             const std::vector<BoundModel>& models, const IngestOptions& options,
+             const std::vector<std::string>& roots, IngestReport* report) {
+  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<int64_t> gone,
+                             ImagesWithoutFile(env, images, options, roots));
   if (gone.empty()) return Status::Ok();
   IMGSEARCH_ASSIGN_OR_RETURN(int64_t removed, RemoveImages(db, models, gone));
   report->pruned += static_cast<size_t>(removed);
@@ -359,8 +438,9 @@ Status Prune(Database& db, const Collection& images, const std::vector<BoundMode
 // A model being re-embedded needs every image of the library, wherever it lies: its
 // files join the scan, and images whose file is gone are removed (their vectors could
 // only stay from the old version of the model).
-Status AddImagesToReembed(Database& db, const Collection& images, std::vector<BoundModel>& models,
-                          const IngestOptions& options, std::vector<FileInfo>* files,
+Status AddImagesToReembed(base::Env* env, Database& db, const Collection& images,
+                          std::vector<BoundModel>& models, const IngestOptions& options,
+                          const std::vector<std::string>& roots, std::vector<FileInfo>* files,
                           IngestReport* report) {
   if (std::none_of(models.begin(), models.end(), [](const BoundModel& m) { return m.reembed; }))
     return Status::Ok();
@@ -375,10 +455,10 @@ Status AddImagesToReembed(Database& db, const Collection& images, std::vector<Bo
   for (const Row& row : rows) {
     std::string path = row.fields.at("path").get<std::string>();
     if (scanned.count(path)) continue;
-    if (auto info = Stat(path)) files->push_back(*info);
+    if (auto info = StatFile(env, path)) files->push_back(*info);
   }
   SortByPath(files);
-  return Prune(db, images, models, options, report);
+  return Prune(env, db, images, models, options, roots, report);
 }
 
 }  // namespace
@@ -390,6 +470,35 @@ bool LooksLikeImageFile(const std::string& path) {
     if (ext == e) return true;
   }
   return false;
+}
+
+std::vector<IngestFailure> WalkImageFiles(
+    base::Env* env, const std::string& root, const std::function<bool(const std::string&)>& folder,
+    const std::function<void(const std::string&, const base::FileStat&)>& file) {
+  std::vector<IngestFailure> unlisted;
+  std::vector<std::string> stack = {root};
+  while (!stack.empty()) {
+    std::string dir = std::move(stack.back());
+    stack.pop_back();
+    if (!folder(dir)) break;
+    Result<std::vector<std::string>> names = env->ListDir(dir);
+    if (!names.ok()) {
+      unlisted.push_back(
+          {dir, "cannot list the folder: " + names.status().message(), names.status()});
+      continue;
+    }
+    for (const std::string& name : *names) {
+      std::string path = dir == "/" ? dir + name : dir + "/" + name;
+      Result<base::FileStat> st = env->Stat(path);
+      if (!st.ok()) continue;  // gone meanwhile, or a link to nothing
+      if (st->is_directory && !st->is_link) {
+        stack.push_back(std::move(path));
+      } else if (st->is_regular && LooksLikeImageFile(path)) {
+        file(path, *st);
+      }
+    }
+  }
+  return unlisted;
 }
 
 Result<int64_t> RemoveImages(Database& db, const std::vector<BoundModel>& models,
@@ -405,15 +514,16 @@ Result<int64_t> RemoveImages(Database& db, const std::vector<BoundModel>& models
   return removed;
 }
 
-Result<IngestReport> Ingest(Database& db, const Collection& images, std::vector<BoundModel>& models,
-                            const IngestOptions& options) {
+Result<IngestReport> Ingest(base::Env* env, Database& db, const Collection& images,
+                            std::vector<BoundModel>& models, const IngestOptions& options) {
   auto start = std::chrono::steady_clock::now();
   IngestReport report;
   Shard shard{options.shard_index, options.shard_count};
   IMGSEARCH_RETURN_IF_ERROR(CheckShard(shard));
-  std::vector<FileInfo> files = Scan(options.paths, &report.failures);
+  std::vector<std::string> roots = NormalRoots(options.paths);
+  std::vector<FileInfo> files = Scan(env, options.paths, &report.failures);
   if (!shard.all()) {  // this machine's share only
-    std::erase_if(files, [&](const FileInfo& f) { return !InShare(f.path, options.paths, shard); });
+    std::erase_if(files, [&](const FileInfo& f) { return !InShare(f.path, roots, shard); });
   }
   if (options.defer) {
     std::erase_if(files, [&](const FileInfo& f) {
@@ -423,17 +533,21 @@ Result<IngestReport> Ingest(Database& db, const Collection& images, std::vector<
     });
   }
   report.scanned = files.size();
-  IMGSEARCH_RETURN_IF_ERROR(AddImagesToReembed(db, images, models, options, &files, &report));
+  IMGSEARCH_RETURN_IF_ERROR(
+      AddImagesToReembed(env, db, images, models, options, roots, &files, &report));
   IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Job> jobs, PlanJobs(images, models, files, &report));
   DecodeOptions decode = DecodeOptionsForAll(models);
+  // A model embedding again needs every file, moved or not.
+  const bool reembedding =
+      std::any_of(models.begin(), models.end(), [](const BoundModel& m) { return m.reembed; });
   base::ThreadPool pool(options.decode_threads > 0 ? options.decode_threads
                                                    : std::max(1, base::UsableCores() - 1));
   auto decode_chunk = [&](size_t first) {
     size_t n = std::min(options.chunk, jobs.size() - first);
     std::vector<std::future<Decoded>> futures;
     for (size_t i = 0; i < n; ++i) {
-      futures.push_back(pool.Submit([&jobs, &models, &decode, first, i] {
-        return DecodeJob(jobs[first + i], models, decode);
+      futures.push_back(pool.Submit([env, &jobs, &models, &decode, first, i] {
+        return DecodeJob(env, jobs[first + i], models, decode);
       }));
     }
     return futures;
@@ -459,6 +573,20 @@ Result<IngestReport> Ingest(Database& db, const Collection& images, std::vector<
     if (next < jobs.size()) pending = decode_chunk(next);  // decode ahead while inference runs
     std::vector<Job> chunk(jobs.begin() + static_cast<long>(first),
                            jobs.begin() + static_cast<long>(first + decoded.size()));
+    if (!reembedding) {  // images renamed or moved: a new path, no inference
+      Result<std::map<size_t, ImageInfo>> moves = FindMoves(env, images, chunk, decoded);
+      Status moved = moves.status();
+      if (moved.ok() && !moves->empty()) {
+        moved = writer.Wait();  // written in order, after the chunk before
+        size_t before = chunk.size();
+        if (moved.ok()) moved = WriteMoves(db, images, *moves, &chunk, &decoded, &report);
+        writer.Skipped(before - chunk.size());
+      }
+      if (!moved.ok()) {
+        (void)writer.Wait();
+        return moved;
+      }
+    }
     // Inference, outside any write: it is the slow part, and other processes' writes need
     // not wait for it; the previous chunk is being written meanwhile.
     Result<std::vector<ModelBatch>> batches = EmbedChunk(chunk, decoded, models);
@@ -480,7 +608,7 @@ Result<IngestReport> Ingest(Database& db, const Collection& images, std::vector<
   IMGSEARCH_RETURN_IF_ERROR(writer.Wait());
   if (!jobs.empty()) progress(writer.done());
   if (options.prune && !report.cancelled)
-    IMGSEARCH_RETURN_IF_ERROR(Prune(db, images, models, options, &report));
+    IMGSEARCH_RETURN_IF_ERROR(Prune(env, db, images, models, options, roots, &report));
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

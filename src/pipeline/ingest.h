@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/env.h"
 #include "imgsearch/library.h"
 #include "pipeline/model_set.h"
 
@@ -23,8 +24,9 @@ using IngestReport = IndexReport;
 // Safe to run in several processes on one database at once: ids are handed out inside
 // each chunk's transaction, and a path another process added meanwhile keeps its id.
 // `images` is the library's images collection (images.h).
-Result<IngestReport> Ingest(Database& db, const Collection& images, std::vector<BoundModel>& models,
-                            const IngestOptions& options);
+// The image files are found and read through `env`.
+Result<IngestReport> Ingest(base::Env* env, Database& db, const Collection& images,
+                            std::vector<BoundModel>& models, const IngestOptions& options);
 
 // Removes images from the images collection and every model's in one transaction.
 // Returns how many of the ids were present.
@@ -33,5 +35,14 @@ Result<int64_t> RemoveImages(Database& db, const std::vector<BoundModel>& models
 
 // The extensions a scan considers images (the decoder itself trusts only magic bytes).
 bool LooksLikeImageFile(const std::string& path);
+
+// Walks the folder tree under `root` (a folder, in NormalRoot's form) through `env`, depth
+// first: `folder` is told of each folder, the root first, and returns false to stop the
+// walk; `file` of each regular file whose name looks like an image. A folder reached
+// through a symbolic link is not entered, since a link can lead back up the tree; a file
+// reached through one is taken. Returns the folders that could not be listed, and why.
+std::vector<IngestFailure> WalkImageFiles(
+    base::Env* env, const std::string& root, const std::function<bool(const std::string&)>& folder,
+    const std::function<void(const std::string&, const base::FileStat&)>& file);
 
 }  // namespace imgsearch::pipeline

@@ -47,7 +47,7 @@ class LibraryImpl final : public Library {
 
   Result<IndexReport> Index(const IndexOptions& options) override {
     IMGSEARCH_ASSIGN_OR_RETURN(IndexReport report,
-                               pipeline::Ingest(*db_, *images_, models_, options));
+                               pipeline::Ingest(env_, *db_, *images_, models_, options));
     // Every image now has vectors of the models' current files.
     if (!report.cancelled) IMGSEARCH_RETURN_IF_ERROR(pipeline::FinishReembedding(*db_, models_));
     IMGSEARCH_RETURN_IF_ERROR(SyncAugmentation());
@@ -335,7 +335,7 @@ Result<AddedImage> LibraryImpl::AddImageFile(const std::string& path,
   IndexOptions index;
   index.paths = {path};
   IMGSEARCH_ASSIGN_OR_RETURN(IndexReport report, Index(index));
-  if (!report.failures.empty()) return Status::InvalidArgument(report.failures[0].reason);
+  if (!report.failures.empty()) return report.failures[0].status;
   std::string normal = std::filesystem::absolute(path).lexically_normal().string();
   IMGSEARCH_ASSIGN_OR_RETURN(auto found, pipeline::ImagesByPath(*images_, {normal}));
   if (found.empty()) return Status::Internal(path + ": indexed but not found again");

@@ -95,6 +95,73 @@ TEST(LibraryTest, UserFieldsAreStoredFilteredAndKeptWhenAFileChanges) {
   EXPECT_EQ(library->PathOf(cat.id).status().code(), StatusCode::kNotFound);
 }
 
+// Renamed and moved files keep their image: its id, vectors and user fields, with no
+// inference; a copy whose original is still there is a new image; a folder link that
+// loops back is not followed.
+TEST(LibraryTest, ARenamedOrMovedFileKeepsItsImageAndFields) {
+  std::vector<std::string> photos = MakeTinyImages(6, 4);
+  namespace fs = std::filesystem;
+  const std::string dir = fs::path(photos[0]).parent_path().string();
+  auto library = ValueOrDie(Library::Open(MakeTempDir() + "/lib"));
+  IndexOptions index;
+  index.paths = {dir};
+  index.prune = true;
+  ASSERT_EQ(ValueOrDie(library->Index(index)).added, 6u);
+  auto id_of = [&](const std::string& path) {
+    std::vector<int64_t> ids = ValueOrDie(library->FindImages("path == \"" + path + "\""));
+    return ids.size() == 1 ? ids[0] : -1;
+  };
+  const int64_t renamed = id_of(photos[0]), moved = id_of(photos[1]);
+  ASSERT_TRUE(library->SetFields(renamed, {{"label", "cat"}}).ok());
+  ASSERT_TRUE(library->SetFields(moved, {{"label", "dog"}}).ok());
+  auto vector_of = [&](int64_t id) {  // every model's vector, as bytes
+    std::string bytes;
+    for (const std::string& name : library->ModelNames()) {
+      const auto model = ValueOrDie(library->database().GetCollection(name));
+      for (const Row& row : ValueOrDie(model->Get({id}, {model->schema().vector_field}))) {
+        bytes.append(reinterpret_cast<const char*>(row.vector.data()),
+                     row.vector.size() * sizeof(float));
+        bytes.append(row.binary_vector.begin(), row.binary_vector.end());
+      }
+    }
+    return bytes;
+  };
+  const std::string before = vector_of(moved);
+  ASSERT_FALSE(before.empty());
+
+  fs::rename(photos[0], dir + "/renamed.jpg");
+  fs::create_directories(dir + "/album");
+  fs::rename(photos[1], dir + "/album/moved.jpg");
+  fs::copy_file(photos[2], dir + "/album/copy.jpg");  // the original stays
+  fs::remove(photos[3]);
+  fs::create_directory_symlink(dir, dir + "/album/loop");
+  IndexReport report = ValueOrDie(library->Index(index));
+  EXPECT_EQ(report.moved, 2u);
+  EXPECT_EQ(report.added, 1u);
+  EXPECT_EQ(report.pruned, 1u);
+  EXPECT_EQ(report.unchanged, 3u);
+  EXPECT_EQ(report.scanned, 6u) << "the loop was followed";
+  EXPECT_TRUE(report.failures.empty());
+  EXPECT_EQ(id_of(dir + "/renamed.jpg"), renamed);
+  EXPECT_EQ(id_of(dir + "/album/moved.jpg"), moved);
+  std::vector<ImageInfo> got = ValueOrDie(library->GetImages({renamed, moved}));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].fields, (json{{"label", "cat"}}));
+  EXPECT_EQ(got[1].fields, (json{{"label", "dog"}}));
+  EXPECT_EQ(got[1].path, dir + "/album/moved.jpg");
+  EXPECT_EQ(vector_of(moved), before);
+  ExpectModelsMatchImages(*library);
+
+  // Without prune too: the old path is gone, so the image follows its file.
+  fs::rename(dir + "/renamed.jpg", dir + "/renamed-again.jpg");
+  index.prune = false;
+  report = ValueOrDie(library->Index(index));
+  EXPECT_EQ(report.moved, 1u);
+  EXPECT_EQ(report.added, 0u);
+  EXPECT_EQ(id_of(dir + "/renamed-again.jpg"), renamed);
+  EXPECT_EQ(id_of(dir + "/renamed.jpg"), -1);
+}
+
 TEST(LibraryTest, UploadsAreOneImagePerContentAndCarryFields) {
   std::vector<std::string> photos = MakeTinyImages(2, 4);
   auto library = ValueOrDie(Library::Open(MakeTempDir() + "/lib"));

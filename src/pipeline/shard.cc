@@ -40,10 +40,15 @@ std::string NormalRoot(const std::string& folder) {
   return path;
 }
 
+std::vector<std::string> NormalRoots(const std::vector<std::string>& folders) {
+  std::vector<std::string> roots;
+  for (const std::string& folder : folders) roots.push_back(NormalRoot(folder));
+  return roots;
+}
+
 std::optional<std::string> RelativeToRoots(const std::string& path,
                                            const std::vector<std::string>& roots) {
-  for (const std::string& given : roots) {
-    std::string root = NormalRoot(given);
+  for (const std::string& root : roots) {
     if (path == root) return fs::path(path).filename().string();
     std::string prefix = root == "/" ? root : root + "/";
     if (path.rfind(prefix, 0) == 0) return path.substr(prefix.size());

@@ -21,16 +21,18 @@ struct Shard {
 Status CheckShard(const Shard& shard);
 
 // Whether `path` (absolute, normal form) is in the share: it lies in one of `roots`
-// (folders or files as given to index; the first one that holds it decides) and its path
-// relative to that root hashes to shard.index.
+// (folders or files as given to index, in NormalRoots' form; the first one that holds it
+// decides) and its path relative to that root hashes to shard.index.
 bool InShare(const std::string& path, const std::vector<std::string>& roots, const Shard& shard);
 
 // `folder` absolute and normal, without a trailing '/' (but "/" itself).
 std::string NormalRoot(const std::string& folder);
+// NormalRoot of each: once per run, not once per file looked at.
+std::vector<std::string> NormalRoots(const std::vector<std::string>& folders);
 
 // `path` (absolute, normal form) relative to the first of `roots` (folders or files, as
-// given to index) that holds it; a root that is the file itself gives its name. Nothing
-// when no root holds it.
+// given to index, in NormalRoots' form) that holds it; a root that is the file itself gives its
+// name. Nothing when no root holds it.
 std::optional<std::string> RelativeToRoots(const std::string& path,
                                            const std::vector<std::string>& roots);
 

@@ -98,29 +98,21 @@ class WatcherImpl final : public Watcher {
 
   // Watches `dir` and the folders inside it.
   void WalkFolders(const std::string& dir, Files files) {
-    std::vector<std::string> stack = {dir};
-    while (!stack.empty() && !stop_) {
-      std::string folder = std::move(stack.back());
-      stack.pop_back();
-      AddWatch(folder);
-      auto names = env_->ListDir(folder);
-      if (!names.ok()) continue;  // gone meanwhile, or not readable: the rescan reports it
-      for (const std::string& name : *names) {
-        std::string path = folder + "/" + name;
-        Result<base::FileStat> st = env_->Stat(path);
-        if (!st.ok()) continue;
-        if (st->is_directory) {
-          stack.push_back(path);
-        } else if (files != Files::kLeave && st->is_regular && LooksLikeImageFile(path)) {
+    (void)WalkImageFiles(
+        env_, dir,
+        [this](const std::string& folder) {
+          AddWatch(folder);
+          return !stop_;
+        },
+        [&](const std::string& path, const base::FileStat&) {
+          if (files == Files::kLeave) return;
           std::lock_guard<std::mutex> lock(mutex_);
           if (files == Files::kSettle) {
             pending_.Found(path, Now());
           } else {
             pending_.Heard({Kind::kMovedIn, path, false}, Now());
           }
-        }
-      }
-    }
+        });  // folders that cannot be listed: the rescan reports them
   }
 
   void AddWatch(const std::string& folder) {
@@ -255,25 +247,28 @@ class WatcherImpl final : public Watcher {
     Count(*report);
     for (const std::string& path : report->deferred) pending_.Found(path, Now());
     IMGSEARCH_LOG_INFO(
-        "watch: rescanned {} files in {:.1f} s: {} added, {} updated, {} removed, {} failed, {} "
-        "left to settle",
-        report->scanned, report->seconds, report->added, report->updated, report->pruned,
-        report->failures.size(), report->deferred.size());
+        "watch: rescanned {} files in {:.1f} s: {} added, {} updated, {} moved, {} removed, {} "
+        "failed, {} left to settle",
+        report->scanned, report->seconds, report->added, report->updated, report->moved,
+        report->pruned, report->failures.size(), report->deferred.size());
   }
 
   // Called with mutex_ held.
   void Count(const IndexReport& report) {
     stats_.indexed += report.added + report.updated;
     stats_.removed += report.pruned;
+    stats_.moved += report.moved;
     stats_.failed += report.failures.size();
     for (size_t i = 0; i < std::min<size_t>(report.failures.size(), 10); ++i) {
       IMGSEARCH_LOG_WARN("watch: {}: {}", report.failures[i].path, report.failures[i].reason);
     }
   }
 
+  // One batch: the files to index first, then the images whose file went away, so that a
+  // file renamed or moved is found again first and keeps its image (id, vectors, user
+  // fields) instead of being removed and embedded anew.
   void Apply(const ReadyFiles& ready) {
     auto start = std::chrono::steady_clock::now();
-    Result<int64_t> removed = RemoveGone(ready);
     IndexReport report;
     Status indexed = Status::Ok();
     if (!ready.index.empty()) {
@@ -284,6 +279,10 @@ class WatcherImpl final : public Watcher {
       if (done.ok()) report = std::move(done).value();
       indexed = done.status();
     }
+    Result<int64_t> removed = int64_t{0};
+    Result<std::vector<int64_t>> gone = ImagesGone(ready);
+    if (!gone.ok()) removed = gone.status();
+    if (gone.ok() && !gone->empty()) removed = library_.RemoveImages(*gone);
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::lock_guard<std::mutex> lock(mutex_);
@@ -301,14 +300,15 @@ class WatcherImpl final : public Watcher {
       return;
     }
     Count(report);
-    IMGSEARCH_LOG_INFO("watch: {} added, {} updated, {} removed, {} failed in {:.2f} s; {} pending",
-                       report.added, report.updated, removed.ok() ? *removed : 0,
-                       report.failures.size(), seconds, pending_.size());
+    IMGSEARCH_LOG_INFO(
+        "watch: {} added, {} updated, {} moved, {} removed, {} failed in {:.2f} s; {} pending",
+        report.added, report.updated, report.moved, removed.ok() ? *removed : 0,
+        report.failures.size(), seconds, pending_.size());
   }
 
-  // The images of files and folders gone, checked against the disk once more (a LIKE
-  // pattern may match more than the folder, and a path may have come back).
-  Result<int64_t> RemoveGone(const ReadyFiles& ready) {
+  // The ids of the images of files and folders gone, checked against the disk once more
+  // (a LIKE pattern may match more than the folder, and a path may have come back).
+  Result<std::vector<int64_t>> ImagesGone(const ReadyFiles& ready) {
     std::vector<std::string> filters = InFilters("path", ready.removed);
     for (const std::string& dir : ready.removed_dirs)
       filters.push_back("path like " + store::QuoteFilterLiteral(UnderPattern(dir)));
@@ -322,8 +322,7 @@ class WatcherImpl final : public Watcher {
           gone.push_back(image.id);
       }
     }
-    if (gone.empty()) return int64_t{0};
-    return library_.RemoveImages(gone);
+    return gone;
   }
 
   Library& library_;

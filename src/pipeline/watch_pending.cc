@@ -47,8 +47,12 @@ PendingFiles::Verdict PendingFiles::Judge(const std::string& path, Entry& entry,
                                           const StatFunction& stat) const {
   if (now - entry.last_event < options_.quiet_seconds) return Verdict::kWait;
   Result<base::FileStat> st = stat(path);
+  if (!st.ok() && st.status().code() != StatusCode::kNotFound) return Verdict::kDrop;
+  // Gone: removed after twice the quiet time, so that the other half of a rename (heard
+  // within the quiet time) is indexed first and keeps the image.
   if (!st.ok())
-    return st.status().code() == StatusCode::kNotFound ? Verdict::kRemoved : Verdict::kDrop;
+    return now - entry.last_event >= 2 * options_.quiet_seconds ? Verdict::kRemoved
+                                                                : Verdict::kWait;
   if (!st->is_regular || !LooksLikeImageFile(path)) return Verdict::kDrop;
   if (!entry.seen || st->size != entry.size || st->mtime_ns != entry.mtime_ns) {
     bool first = !entry.seen;

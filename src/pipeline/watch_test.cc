@@ -125,6 +125,22 @@ TEST(PendingFilesTest, RemovedFilesAndFoldersAndABurstInBatches) {
   EXPECT_EQ(pending.size(), 0u);
 }
 
+// The two halves of a rename, heard 0.15 s apart: the new name is ready first, the old
+// one's removal only after twice the quiet time, never in an earlier batch.
+TEST(PendingFilesTest, ARenamesNewNameIsReadyBeforeItsOldNameIsRemoved) {
+  PendingFiles pending(Rules());
+  FakeDisk disk;
+  disk.files["/p/new.jpg"] = 100;
+  pending.Heard({Kind::kRemoved, "/p/old.jpg", false}, 0.0);
+  pending.Heard({Kind::kMovedIn, "/p/new.jpg", false}, 0.15);
+  EXPECT_TRUE(pending.TakeReady(0.25, disk.Stat(), 100).empty());
+  ReadyFiles first = pending.TakeReady(0.36, disk.Stat(), 100);
+  EXPECT_EQ(first.index, std::vector<std::string>{"/p/new.jpg"});
+  EXPECT_TRUE(first.removed.empty());
+  EXPECT_EQ(pending.TakeReady(0.41, disk.Stat(), 100).removed,
+            std::vector<std::string>{"/p/old.jpg"});
+}
+
 // --- the watcher over a library
 
 bool Indexed(Library& library, const std::string& path) {

@@ -61,6 +61,8 @@ std::string WatchPrometheus(const WatchStats& stats) {
   const Metric metrics[] = {
       {"indexed_total", "counter", "Files added or updated by the watcher.", stats.indexed},
       {"removed_total", "counter", "Images removed because their file went away.", stats.removed},
+      {"moved_total", "counter", "Images whose file was renamed or moved (not embedded again).",
+       stats.moved},
       {"errors_total", "counter", "Files the watcher could not index, and failed batches.",
        stats.failed},
       {"batches_total", "counter", "Batches of changes handed to the library.", stats.batches},
