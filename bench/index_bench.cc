@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   double t = Seconds();
   auto catalog = pipeline::OpenImages(*db);
   if (!catalog.ok()) return std::fprintf(stderr, "%s\n", catalog.status().ToString().c_str()), 1;
-  auto report = pipeline::Ingest(*db, **catalog, *bound, ingest);
+  auto report = pipeline::Ingest(base::Env::Default(), *db, **catalog, *bound, ingest);
   double ours = Seconds() - t;
   if (!report.ok()) return std::fprintf(stderr, "%s\n", report.status().ToString().c_str()), 1;
 

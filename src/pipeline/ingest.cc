@@ -537,9 +537,11 @@ Result<IngestReport> Ingest(base::Env* env, Database& db, const Collection& imag
       AddImagesToReembed(env, db, images, models, options, roots, &files, &report));
   IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Job> jobs, PlanJobs(images, models, files, &report));
   DecodeOptions decode = DecodeOptionsForAll(models);
-  // A model embedding again needs every file, moved or not.
-  const bool reembedding =
-      std::any_of(models.begin(), models.end(), [](const BoundModel& m) { return m.reembed; });
+  // Images can have moved only in a library that had some (a first import, the bulk of
+  // the work, pays no lookup), and a model embedding again needs every file anyway.
+  const bool may_move =
+      std::none_of(models.begin(), models.end(), [](const BoundModel& m) { return m.reembed; }) &&
+      images.Count() > 0;
   base::ThreadPool pool(options.decode_threads > 0 ? options.decode_threads
                                                    : std::max(1, base::UsableCores() - 1));
   auto decode_chunk = [&](size_t first) {
@@ -573,7 +575,7 @@ Result<IngestReport> Ingest(base::Env* env, Database& db, const Collection& imag
     if (next < jobs.size()) pending = decode_chunk(next);  // decode ahead while inference runs
     std::vector<Job> chunk(jobs.begin() + static_cast<long>(first),
                            jobs.begin() + static_cast<long>(first + decoded.size()));
-    if (!reembedding) {  // images renamed or moved: a new path, no inference
+    if (may_move) {  // images renamed or moved: a new path, no inference
       Result<std::map<size_t, ImageInfo>> moves = FindMoves(env, images, chunk, decoded);
       Status moved = moves.status();
       if (moved.ok() && !moves->empty()) {

@@ -442,7 +442,8 @@ TEST(LibraryTest, ASearchRacingATuneThatRebuildsTheTwinsSeesOldOrNewWholeTwins) 
   std::thread other(search, reader.get()), same(search, writer.get());
   for (int round = 0; round < 6; ++round) {
     tune.dba = states[size_t(round % 2)];
-    ASSERT_TRUE(writer->Tune(tune).ok());
+    Status tuned = writer->Tune(tune).status();
+    ASSERT_TRUE(tuned.ok()) << tuned.ToString();
   }
   done = true;
   other.join();
