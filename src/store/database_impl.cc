@@ -44,9 +44,7 @@ class DatabaseImpl final : public Database {
   bool HasCollection(const std::string& name) const override;
   Result<std::shared_ptr<Collection>> GetCollection(const std::string& name) const override;
   Status Transact(const std::function<Status(Transaction&)>& body) override;
-  Result<std::optional<std::string>> GetSetting(const std::string& key) const override {
-    return store::ReadSetting(storage_->reader.get(), key);
-  }
+  Result<std::optional<std::string>> GetSetting(const std::string& key) const override;
 
  private:
   // Collections by name, after taking in other processes' catalog changes.
@@ -69,7 +67,31 @@ class DatabaseImpl final : public Database {
   std::map<std::string, std::shared_ptr<CollectionImpl>> collections_;
   uint64_t catalog_generation_ = 0;
   int64_t catalog_version_ = -1;
+  // Settings as read since the database last changed (by any connection): the Milvus
+  // dialect reads a few on every request, and a read of SQLite costs more than a search.
+  mutable std::mutex settings_mutex_;
+  mutable uint64_t settings_generation_ = 0;
+  mutable std::map<std::string, std::optional<std::string>> settings_;
 };
+
+Result<std::optional<std::string>> DatabaseImpl::GetSetting(const std::string& key) const {
+  // The generation is taken before the read: a value read after it is at least as new as
+  // the database at that generation, and any later change moves the generation on.
+  IMGSEARCH_ASSIGN_OR_RETURN(uint64_t generation, storage_->PollChanges());
+  {
+    std::lock_guard<std::mutex> lock(settings_mutex_);
+    if (generation != settings_generation_) {
+      settings_.clear();
+      settings_generation_ = generation;
+    }
+    if (auto it = settings_.find(key); it != settings_.end()) return it->second;
+  }
+  IMGSEARCH_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                             store::ReadSetting(storage_->reader.get(), key));
+  std::lock_guard<std::mutex> lock(settings_mutex_);
+  if (generation == settings_generation_) settings_[key] = value;
+  return value;
+}
 
 Status DatabaseImpl::Init(bool fresh) {
   store::SqliteDb* db = storage_->writer.get();

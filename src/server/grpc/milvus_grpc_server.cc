@@ -1,7 +1,10 @@
 // The gRPC server: one generic service that takes every call as bytes, so that the
 // request decoding is AnswerMilvusCall's alone (one path, fuzzed as a whole) and an RPC
-// imgsearch does not serve is answered with its name. Calls run on a pool of the
-// server's, not on gRPC's callback threads.
+// imgsearch does not serve is answered with its name. Reads (searches, queries,
+// describes) are answered on the gRPC callback thread that read the request: a hand-off
+// to another thread cost more CPU than a search (bench/milvus_bench.sh). Writes, which
+// may take seconds (an insert of thousands of rows, an index build), run on a pool of
+// the server's, so that they never hold up gRPC's few callback threads.
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 
@@ -54,7 +57,14 @@ class UnaryCall : public grpc::ServerGenericBidiReactor {
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message"));
       return;
     }
-    state_.pool->Submit([this] { Answer(); });
+    const std::string& path = ctx_->method();
+    bool writes = path.compare(0, kServicePrefix.size(), kServicePrefix) == 0 &&
+                  MilvusCallWrites(std::string_view(path).substr(kServicePrefix.size()));
+    if (writes) {
+      state_.pool->Submit([this] { Answer(); });
+    } else {
+      Answer();
+    }
   }
 
   void OnWriteDone(bool) override {}
