@@ -1,5 +1,7 @@
 // Database: the catalog of collections in SQLite, and their lifetimes.
 #include <map>
+#include <mutex>
+#include <optional>
 
 #include "base/env.h"
 #include "base/log.h"
@@ -67,29 +69,27 @@ class DatabaseImpl final : public Database {
   std::map<std::string, std::shared_ptr<CollectionImpl>> collections_;
   uint64_t catalog_generation_ = 0;
   int64_t catalog_version_ = -1;
-  // Settings as read since the database last changed (by any connection): the Milvus
-  // dialect reads a few on every request, and a read of SQLite costs more than a search.
+  // The reader's statement that reads settings, prepared once: the Milvus dialect reads a
+  // few settings on every request, and preparing the statement cost more than reading.
   mutable std::mutex settings_mutex_;
-  mutable uint64_t settings_generation_ = 0;
-  mutable std::map<std::string, std::optional<std::string>> settings_;
+  mutable std::optional<Statement> settings_select_;
 };
 
 Result<std::optional<std::string>> DatabaseImpl::GetSetting(const std::string& key) const {
-  // The generation is taken before the read: a value read after it is at least as new as
-  // the database at that generation, and any later change moves the generation on.
-  IMGSEARCH_ASSIGN_OR_RETURN(uint64_t generation, storage_->PollChanges());
-  {
-    std::lock_guard<std::mutex> lock(settings_mutex_);
-    if (generation != settings_generation_) {
-      settings_.clear();
-      settings_generation_ = generation;
-    }
-    if (auto it = settings_.find(key); it != settings_.end()) return it->second;
-  }
-  IMGSEARCH_ASSIGN_OR_RETURN(std::optional<std::string> value,
-                             store::ReadSetting(storage_->reader.get(), key));
   std::lock_guard<std::mutex> lock(settings_mutex_);
-  if (generation == settings_generation_) settings_[key] = value;
+  if (!settings_select_) {
+    IMGSEARCH_ASSIGN_OR_RETURN(Statement select,
+                               storage_->reader->Prepare("SELECT value FROM meta WHERE key = ?"));
+    settings_select_ = std::move(select);
+  }
+  Statement& select = *settings_select_;
+  // Reset at once: a statement left open would hold the reader's snapshot for everyone.
+  select.Bind(1, std::string(store::kSettingPrefix) + key);
+  Result<bool> found = select.Step();
+  std::optional<std::string> value;
+  if (found.ok() && *found) value = select.Text(0);
+  select.Reset();
+  IMGSEARCH_RETURN_IF_ERROR(found.status());
   return value;
 }
 
