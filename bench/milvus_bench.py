@@ -508,7 +508,8 @@ def report(args, results, load_before, seconds, nn):
         print("  where the server's CPU goes (one thread, in process, bench/milvus_layers_bench; "
               "the rest is the transport):")
         for key, label in (("store", "Collection::Search"),
-                           ("milvus_object", "+ Milvus dialect, request as a JSON object"),
+                           ("milvus_object", "+ Milvus dialect, vector as JSON numbers"),
+                           ("milvus_binary", "+ Milvus dialect, vector as bytes (gRPC's)"),
                            ("grpc_message", "+ gRPC message <-> dialect (AnswerMilvusCall)"),
                            ("rest_text", "+ REST JSON text (MilvusApi::Call)")):
             if key in lay:

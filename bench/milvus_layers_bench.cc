@@ -1,10 +1,12 @@
 // Where the CPU time of one Milvus search goes inside `imgsearch serve`, layer by layer,
 // in this process and on one thread (no network, no thread hand-offs): the store's
-// Collection::Search; the Milvus dialect with the request already a JSON object
-// (MilvusApi::CallObject, where both transports meet); the REST route with its JSON text
-// (MilvusApi::Call, what the HTTP handler runs); the gRPC call with its serialized
-// SearchRequest (AnswerMilvusCall, what the gRPC server runs). bench/milvus_bench.py
-// compares these with the server's CPU time per search over the network.
+// Collection::Search; the Milvus dialect (MilvusApi::CallObject, where both transports
+// meet) with the query vector as JSON numbers in the request object, and with it as
+// bytes beside the object and the hits answered in binary (as the gRPC transport calls
+// it); the REST route with its JSON text (MilvusApi::Call, what the HTTP handler runs);
+// the gRPC call with its serialized SearchRequest (AnswerMilvusCall, what the gRPC
+// server runs). bench/milvus_bench.py compares these with the server's CPU time per
+// search over the network.
 //
 //   milvus_layers_bench DB_DIR COLLECTION QUERIES.f32 EF SECONDS_PER_LAYER
 // Prints one line per layer: "layer NAME searches N cpu_ms_per_search X".
@@ -99,6 +101,22 @@ int Run(const std::string& db_dir, const std::string& name, const std::string& q
       Measure(
           "milvus_object", seconds,
           [&](size_t i) { return api.CallObject("entities/search", body(i), false).code == 0; }) &&
+      Measure("milvus_binary", seconds,
+              [&](size_t i) {
+                const std::vector<float>& query = queries[i % queries.size()];
+                server::MilvusBinary binary;
+                binary.queries.push_back({false,
+                                          false,
+                                          {std::string(reinterpret_cast<const char*>(query.data()),
+                                                       query.size() * sizeof(float))}});
+                binary.hits = true;
+                json request = {{"collectionName", name},
+                                {"limit", 10},
+                                {"searchParams", {{"params", {{"ef", ef}}}}}};
+                server::MilvusReply reply =
+                    api.CallObject("entities/search", std::move(request), false, std::move(binary));
+                return reply.code == 0 && reply.hits && reply.hits->int_ids.size() == 10;
+              }) &&
       Measure("rest_text", seconds,
               [&](size_t i) {
                 return api.Call("entities/search", texts[i % texts.size()], false).code == 0;

@@ -5,8 +5,10 @@
 // the database of milvus_fixture.h, copied fresh for every input that writes.
 // Checks: Call never throws; every reply has a code and, when it is 0, data (else a
 // message) and prints as the JSON the server sends; nothing ends as 65535 "unexpected" (an
-// exception that escaped a handler or an internal error); and after the calls, the database closes
+// exception that escaped a handler or an internal error); a search answers its JSON text as
+// it answers the text parsed into an object; and after the calls, the database closes
 // and opens again with the same collections and row counts (what was acknowledged is kept).
+#include "base/json.h"
 #include "fuzz_check.h"
 #include "imgsearch/database.h"
 #include "milvus_fixture.h"
@@ -73,7 +75,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   MilvusApi api(imgsearch::fuzz::SharedMilvusDatabase());
-  for (const Call& call : calls)
-    CheckReply(call, api.Call(call.route->name, call.body, call.int64_as_string));
+  for (const Call& call : calls) {
+    imgsearch::server::MilvusReply reply =
+        api.Call(call.route->name, call.body, call.int64_as_string);
+    CheckReply(call, reply);
+    // A search's text takes a fast path for its query vectors (milvus_json_vectors.h):
+    // the answer must be the one for the body parsed as JSON.
+    auto parsed = imgsearch::base::ParseJson(call.body);
+    if (call.route->name == "entities/search" && parsed.ok() && parsed->is_object()) {
+      json object =
+          api.CallObject(call.route->name, std::move(parsed).value(), call.int64_as_string)
+              .ToJson();
+      FUZZ_CHECK(object == reply.ToJson(), "a search's text and its JSON object answer apart");
+    }
+  }
   return 0;
 }

@@ -506,38 +506,6 @@ void SchemaFromDescribe(const json& described, schemapb::CollectionSchema* schem
   }
 }
 
-json VectorsFromPlaceholders(const std::string& placeholder_group) {
-  commonpb::PlaceholderGroup group;
-  if (!group.ParseFromString(placeholder_group))
-    Fail(kMilvusIncorrectParameterFormat, "placeholder_group is not a PlaceholderGroup");
-  if (group.placeholders_size() != 1)
-    Fail(kMilvusParameterInvalid, "a search takes one placeholder of query vectors");
-  const commonpb::PlaceholderValue& p = group.placeholders(0);
-  json data = json::array();
-  for (const std::string& bytes : p.values()) {
-    json vector = json::array();
-    if (p.type() == commonpb::PlaceholderType::FloatVector) {
-      if (bytes.size() % sizeof(float) != 0)
-        Fail(kMilvusParameterInvalid, "a float query vector must be whole float32 values");
-      size_t n = bytes.size() / sizeof(float);
-      vector.get_ref<json::array_t&>().reserve(n);
-      for (size_t i = 0; i < n; ++i) {
-        float x;
-        std::memcpy(&x, bytes.data() + i * sizeof(float), sizeof(float));
-        vector.push_back(x);
-      }
-    } else if (p.type() == commonpb::PlaceholderType::BinaryVector) {
-      for (char b : bytes) vector.push_back(uint8_t(b));
-    } else {
-      Fail(kMilvusParameterInvalid, "imgsearch searches with float or binary vectors, not " +
-                                        commonpb::PlaceholderType_Name(p.type()) +
-                                        " (sparse vectors and text search are not supported)");
-    }
-    data.push_back(std::move(vector));
-  }
-  return data;
-}
-
 void SchemaFromJson(const std::string& name, const json& schema_json,
                     schemapb::CollectionSchema* schema) {
   schema->set_name(name);

@@ -58,10 +58,6 @@ void SchemaFromJson(const std::string& name, const nlohmann::json& schema_json,
                     schemapb::CollectionSchema* schema);
 nlohmann::json DescribeJson(const schemapb::CollectionSchema& schema);
 
-// A search's placeholder group (the serialized common.PlaceholderGroup) -> the dialect's
-// "data": float vectors as arrays of numbers, binary vectors as arrays of byte values.
-nlohmann::json VectorsFromPlaceholders(const std::string& placeholder_group);
-
 // The dialect's "data" of a search -> the serialized placeholder group (float vectors
 // as float32 values, binary vectors from arrays of byte values or base64).
 std::string PlaceholdersFromVectors(const nlohmann::json& data, bool binary);

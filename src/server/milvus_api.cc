@@ -2,6 +2,7 @@
 
 #include "base/json.h"
 #include "base/memory.h"
+#include "server/milvus_json_vectors.h"
 #include "server/milvus_request.h"
 
 namespace imgsearch::server {
@@ -175,6 +176,18 @@ void MilvusHandlers::RenameLoadState(MilvusApi& api, const std::string& from,
 MilvusReply MilvusApi::Call(const std::string& route, const std::string& body,
                             bool int64_as_string) {
   json request = json::object();
+  MilvusBinary binary;
+  if (route == "entities/search") {
+    // The query vectors straight into floats; the rest parsed as JSON. A rest that does
+    // not parse is reported as the whole body's problem, with its byte.
+    if (std::optional<SplitSearchBody> split = SplitQueryVectors(body)) {
+      Result<json> parsed = base::ParseJson(split->rest);
+      if (parsed.ok() && parsed->is_object()) {
+        binary.queries.push_back(std::move(split->vectors));
+        return CallObject(route, std::move(parsed).value(), int64_as_string, std::move(binary));
+      }
+    }
+  }
   if (!body.empty()) {
     Result<json> parsed = base::ParseJson(body);
     if (!parsed.ok()) {
@@ -203,16 +216,18 @@ constexpr size_t kRowsWorthATrim = 256;
 
 }  // namespace
 
-MilvusReply MilvusApi::CallObject(const std::string& route, json request, bool int64_as_string) {
+MilvusReply MilvusApi::CallObject(const std::string& route, json request, bool int64_as_string,
+                                  MilvusBinary binary) {
   auto data = request.is_object() ? request.find("data") : request.end();
   bool large = data != request.end() && data->is_array() && data->size() >= kRowsWorthATrim;
-  MilvusReply reply = Answer(route, std::move(request), int64_as_string);
+  MilvusReply reply = Answer(route, std::move(request), int64_as_string, std::move(binary));
   if (large) base::ReleaseFreedMemory();
   return reply;
 }
 
-MilvusReply MilvusApi::Answer(const std::string& route, json request, bool int64_as_string) {
-  Context context{this, std::move(request), int64_as_string};
+MilvusReply MilvusApi::Answer(const std::string& route, json request, bool int64_as_string,
+                              MilvusBinary binary) {
+  Context context{this, std::move(request), int64_as_string, std::move(binary)};
   MilvusReply reply;
   MilvusHandlers::Handler handler = MilvusHandlers::Find(route);
   try {

@@ -25,6 +25,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -34,13 +35,45 @@
 
 namespace imgsearch::server {
 
+// A search's hits in binary form (MilvusBinary::hits): the keys and distances of every
+// query's hits in order, `topks[q]` of them for query q.
+struct MilvusHits {
+  std::vector<int64_t> topks;
+  std::vector<float> distances;
+  std::vector<int64_t> int_ids;      // under an Int64 key
+  std::vector<std::string> str_ids;  // under a VarChar key
+  std::string primary_field;         // the key's name as clients see it
+};
+
 struct MilvusReply {
   int code = kMilvusOk;
   std::string message;                              // set when code != 0
   nlohmann::json data = nlohmann::json::object();   // set when code == 0
   nlohmann::json extra = nlohmann::json::object();  // further top-level keys ("topks")
+  std::optional<MilvusHits> hits = std::nullopt;    // searches asked with MilvusBinary::hits
 
   nlohmann::json ToJson() const;
+};
+
+// A search's query vectors as bytes: how the gRPC transport hands over the values of a
+// PlaceholderGroup, so that vectors never become JSON. The dialect checks them against
+// the collection as it checks "data".
+struct QueryVectors {
+  bool binary = false;  // bit-packed bytes; else float32 values (little-endian)
+  // Read from JSON numbers with fractions (REST, milvus_json_vectors.h): for a binary
+  // collection, not bytes.
+  bool from_json = false;
+  std::vector<std::string> values;  // one per query vector
+};
+
+// What a transport gives the dialect beside the request object, and asks back in binary.
+struct MilvusBinary {
+  // The query vectors of entities/search (one entry) or of each of hybrid_search's
+  // "search" entries, which then carry no "data".
+  std::vector<QueryVectors> queries;
+  // Searches answer with MilvusReply::hits, and `data` then holds each hit's output
+  // fields only (an empty array when none were asked for).
+  bool hits = false;
 };
 
 struct MilvusRoute {
@@ -62,14 +95,16 @@ class MilvusApi {
   MilvusReply Call(const std::string& route, const std::string& body, bool int64_as_string);
   // The same with the request already an object: how the gRPC transport calls the
   // dialect, with each request message translated into the route's request object.
-  MilvusReply CallObject(const std::string& route, nlohmann::json request, bool int64_as_string);
+  MilvusReply CallObject(const std::string& route, nlohmann::json request, bool int64_as_string,
+                         MilvusBinary binary = {});
 
   // One call's request and settings, for the handlers (milvus_request.h).
   struct Context;
 
  private:
   // CallObject's work; CallObject then returns freed memory to the system after large writes.
-  MilvusReply Answer(const std::string& route, nlohmann::json request, bool int64_as_string);
+  MilvusReply Answer(const std::string& route, nlohmann::json request, bool int64_as_string,
+                     MilvusBinary binary);
 
   Database& db_;
   // Collections released by collections/release: searched and queried only after

@@ -1,6 +1,8 @@
 // entities/{insert, upsert, delete, get, query, search}; hybrid_search is in
 // milvus_hybrid.cc and the writes under VarChar keys in milvus_keys.cc.
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 
 #include "server/milvus_request.h"
 
@@ -232,9 +234,97 @@ json MilvusHandlers::Query(Context& c, MilvusReply&) {
   return RowsJson(c, view, ValueOrFail(collection->Query(request)), dynamic, vectors);
 }
 
+void ReadQueryVectors(const CollectionSchema& schema, const QueryVectors& given,
+                      SearchRequest* request) {
+  if (given.values.empty())
+    Fail(kMilvusIncorrectParameterFormat, "data must be a non-empty array of query vectors");
+  const size_t width = schema.binary() ? sizeof(uint8_t) : sizeof(float);
+  const size_t dimension =
+      schema.binary() ? size_t(schema.dimension) / 8 : size_t(schema.dimension);
+  for (size_t i = 0; i < given.values.size(); ++i) {
+    const std::string& bytes = given.values[i];
+    std::string where = "query vector " + std::to_string(i) + ": ";
+    if (given.from_json && schema.binary()) {
+      Fail(kMilvusInvalidInsertData, where + "binary vector bytes must be integers 0..255");
+    }
+    if (given.binary != schema.binary()) {
+      Fail(kMilvusParameterInvalid,
+           where + (given.binary ? "a binary vector, but" : "a float vector, but") +
+               " the vector field \"" + schema.vector_field + "\" holds " +
+               (schema.binary() ? "binary" : "float") + " vectors");
+    }
+    if (bytes.size() % width != 0)
+      Fail(kMilvusParameterInvalid, where + "a float query vector must be whole float32 values");
+    if (bytes.size() / width != dimension) {
+      size_t values = schema.binary() ? bytes.size() * 8 : bytes.size() / width;
+      Fail(kMilvusInvalidInsertData, where + "the vector has " + std::to_string(values) +
+                                         (schema.binary() ? " bits" : " values") +
+                                         " but the collection's dimension is " +
+                                         std::to_string(schema.dimension));
+    }
+    if (schema.binary()) {
+      request->binary_vectors.emplace_back(bytes.begin(), bytes.end());
+    } else {
+      std::vector<float>& vector = request->vectors.emplace_back(dimension);
+      std::memcpy(vector.data(), bytes.data(), bytes.size());
+      // JSON cannot carry NaN or infinities; bytes can, and no distance is defined for them.
+      for (float x : vector) {
+        if (!std::isfinite(x))
+          Fail(kMilvusInvalidInsertData, where + "vector values must be finite numbers");
+      }
+    }
+  }
+}
+
+namespace {
+
+// The hits for a transport that asked for them in binary (MilvusBinary::hits): keys,
+// distances and topks in reply.hits, and in the answer each hit's output fields only
+// (none built when none were asked for).
+json BinaryHits(const Context& c, const MilvusView& view,
+                const std::vector<std::vector<Hit>>& results, const DynamicOutput& dynamic,
+                bool fields_asked, MilvusReply& reply,
+                const std::vector<std::shared_ptr<Collection>>& vectors) {
+  MilvusHits& out = reply.hits.emplace();
+  out.primary_field = view.primary_field;
+  json rows = json::array();
+  std::vector<int64_t> ids;
+  for (const std::vector<Hit>& list : results) {
+    out.topks.push_back(int64_t(list.size()));
+    for (const Hit& h : list) {
+      out.distances.push_back(h.distance);
+      if (view.varchar_key) {
+        auto key = h.row.fields.find(view.primary_field);
+        bool found = key != h.row.fields.end() && key->is_string();
+        out.str_ids.push_back(found ? key->get<std::string>() : std::string());
+      } else {
+        out.int_ids.push_back(h.id);
+      }
+      if (!fields_asked) continue;
+      Row row = h.row;
+      row.id = h.id;
+      rows.push_back(RowToMilvus(view, row, c, dynamic));
+      ids.push_back(h.id);
+    }
+  }
+  if (fields_asked) AddVectors(vectors, ids, &rows);
+  return rows;
+}
+
+}  // namespace
+
 json SearchHitsJson(const Context& c, const MilvusView& view,
                     const std::vector<std::vector<Hit>>& results, const DynamicOutput& dynamic,
                     MilvusReply& reply, const std::vector<std::shared_ptr<Collection>>& vectors) {
+  if (c.binary.hits) {
+    bool fields_asked = !vectors.empty() || dynamic.all || !dynamic.keys.empty();
+    for (const std::vector<Hit>& list : results) {
+      for (const Hit& h : list)
+        fields_asked = fields_asked || h.row.fields.size() > 0 || !h.row.vector.empty() ||
+                       !h.row.binary_vector.empty();
+    }
+    return BinaryHits(c, view, results, dynamic, fields_asked, reply, vectors);
+  }
   json hits = json::array();
   json topks = json::array();
   std::vector<int64_t> ids;
@@ -256,20 +346,29 @@ json SearchHitsJson(const Context& c, const MilvusView& view,
   return hits;
 }
 
-SearchRequest SearchFromBody(const Context& c, const json& body, const Collection& collection,
-                             const std::string& partitions, const json* output_fields,
-                             DynamicOutput* dynamic) {
+SearchRequest SearchFromBody(const Context& c, const json& body, size_t query_index,
+                             const Collection& collection, const std::string& partitions,
+                             const json* output_fields, DynamicOutput* dynamic) {
   const CollectionSchema& schema = collection.schema();
   MilvusView view = ViewOf(schema);
-  Context sub{c.api, body, c.int64_as_string};
+  // The search's parameters, without the query vectors (which may be large).
+  json options = json::object();
+  for (const auto& [key, value] : body.items()) {
+    if (key != "data") options[key] = value;
+  }
+  Context sub{c.api, std::move(options), c.int64_as_string, {}};
   std::string field = sub.String("annsField", schema.vector_field);
   if (field != schema.vector_field) {
     Fail(kMilvusParameterInvalid,
          "annsField \"" + field + "\" is not the vector field \"" + schema.vector_field + "\"");
   }
   SearchRequest request;
-  if (!body.contains("data")) Fail(kMilvusMissingRequiredParameters, "missing required data");
-  ReadQueryVectors(schema, body["data"], &request);
+  if (query_index < c.binary.queries.size()) {
+    ReadQueryVectors(schema, c.binary.queries[query_index], &request);
+  } else {
+    if (!body.contains("data")) Fail(kMilvusMissingRequiredParameters, "missing required data");
+    ReadQueryVectors(schema, body["data"], &request);
+  }
   int64_t limit = sub.Int("limit", 100);
   int64_t offset = sub.Int("offset", 0);
   if (limit < 1 || offset < 0 || limit + offset > kMaxTopK) {
@@ -296,7 +395,7 @@ json MilvusHandlers::Search(Context& c, MilvusReply& reply) {
   std::vector<std::shared_ptr<Collection>> vectors =
       TakeVectorOutputs(all, searched->schema().vector_field, &requested);
   DynamicOutput dynamic;
-  SearchRequest request = SearchFromBody(c, c.body, *searched, partitions, &requested, &dynamic);
+  SearchRequest request = SearchFromBody(c, c.body, 0, *searched, partitions, &requested, &dynamic);
   return SearchHitsJson(c, ViewOf(searched->schema()), ValueOrFail(searched->Search(request)),
                         dynamic, reply, vectors);
 }

@@ -128,7 +128,8 @@ json MilvusHandlers::HybridSearch(Context& c, MilvusReply& reply) {
   DynamicOutput dynamic;
   std::vector<std::vector<std::vector<Hit>>> results;  // [search][query]
   std::vector<std::string> metrics;                    // [search]
-  for (const json& search : *searches) {
+  for (size_t s = 0; s < searches->size(); ++s) {
+    const json& search = (*searches)[s];
     if (!search.is_object()) Fail(kMilvusIncorrectParameterFormat, "each search must be an object");
     json body = search;
     for (const char* ignored : {"outputFields", "ignoreGrowing"}) body.erase(ignored);
@@ -151,7 +152,7 @@ json MilvusHandlers::HybridSearch(Context& c, MilvusReply& reply) {
       if (!known.count(key))
         Fail(kMilvusParameterInvalid, "search parameter \"" + key + "\" is not supported");
     }
-    SearchRequest request = SearchFromBody(c, body, *searched, partitions, &requested, &dynamic);
+    SearchRequest request = SearchFromBody(c, body, s, *searched, partitions, &requested, &dynamic);
     results.push_back(ValueOrFail(searched->Search(request)));
     if (results.back().size() != results.front().size())
       Fail(kMilvusParameterInvalid, "every search must have the same number of query vectors");

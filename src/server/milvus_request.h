@@ -28,6 +28,7 @@ struct MilvusApi::Context {
   MilvusApi* api;
   nlohmann::json body;
   bool int64_as_string = false;
+  MilvusBinary binary;  // the transport's query vectors and wish for binary hits
 
   // Fails on any key outside `accepted` (plus dbName, partitionName(s) and
   // consistencyLevel, checked to hold values imgsearch can honour).
@@ -184,14 +185,19 @@ void AddVectors(const std::vector<std::shared_ptr<Collection>>& sources,
 // Query vectors: float arrays, or binary vectors given as byte arrays or base64.
 void ReadQueryVectors(const CollectionSchema& schema, const nlohmann::json& data,
                       SearchRequest* request);
+// The same from bytes (a transport's QueryVectors).
+void ReadQueryVectors(const CollectionSchema& schema, const QueryVectors& given,
+                      SearchRequest* request);
 
 // Reads shared by search and hybrid_search (milvus_entities.cc): one search's request
-// from `body` (the request, or one of hybrid_search's "search" entries), and the hits
-// in Milvus's form ("id", "distance", output fields and the vectors of `vectors`;
-// "topks" in the reply).
+// from `body` (the request, or one of hybrid_search's "search" entries; its query
+// vectors are the transport's queries[query_index] when given, else "data"), and the
+// hits in Milvus's form ("id", "distance", output fields and the vectors of `vectors`;
+// "topks" in the reply), or in binary form when the transport asked (MilvusBinary::hits).
 SearchRequest SearchFromBody(const MilvusApi::Context& c, const nlohmann::json& body,
-                             const Collection& collection, const std::string& partitions,
-                             const nlohmann::json* output_fields, DynamicOutput* dynamic);
+                             size_t query_index, const Collection& collection,
+                             const std::string& partitions, const nlohmann::json* output_fields,
+                             DynamicOutput* dynamic);
 nlohmann::json SearchHitsJson(const MilvusApi::Context& c, const MilvusView& view,
                               const std::vector<std::vector<Hit>>& results,
                               const DynamicOutput& dynamic, MilvusReply& reply,

@@ -1,5 +1,7 @@
 // Database: the catalog of collections in SQLite, and their lifetimes.
 #include <map>
+#include <mutex>
+#include <optional>
 
 #include "base/env.h"
 #include "base/log.h"
@@ -44,9 +46,7 @@ class DatabaseImpl final : public Database {
   bool HasCollection(const std::string& name) const override;
   Result<std::shared_ptr<Collection>> GetCollection(const std::string& name) const override;
   Status Transact(const std::function<Status(Transaction&)>& body) override;
-  Result<std::optional<std::string>> GetSetting(const std::string& key) const override {
-    return store::ReadSetting(storage_->reader.get(), key);
-  }
+  Result<std::optional<std::string>> GetSetting(const std::string& key) const override;
 
  private:
   // Collections by name, after taking in other processes' catalog changes.
@@ -69,7 +69,29 @@ class DatabaseImpl final : public Database {
   std::map<std::string, std::shared_ptr<CollectionImpl>> collections_;
   uint64_t catalog_generation_ = 0;
   int64_t catalog_version_ = -1;
+  // The reader's statement that reads settings, prepared once: the Milvus dialect reads a
+  // few settings on every request, and preparing the statement cost more than reading.
+  mutable std::mutex settings_mutex_;
+  mutable std::optional<Statement> settings_select_;
 };
+
+Result<std::optional<std::string>> DatabaseImpl::GetSetting(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(settings_mutex_);
+  if (!settings_select_) {
+    IMGSEARCH_ASSIGN_OR_RETURN(Statement select,
+                               storage_->reader->Prepare("SELECT value FROM meta WHERE key = ?"));
+    settings_select_ = std::move(select);
+  }
+  Statement& select = *settings_select_;
+  // Reset at once: a statement left open would hold the reader's snapshot for everyone.
+  select.Bind(1, std::string(store::kSettingPrefix) + key);
+  Result<bool> found = select.Step();
+  std::optional<std::string> value;
+  if (found.ok() && *found) value = select.Text(0);
+  select.Reset();
+  IMGSEARCH_RETURN_IF_ERROR(found.status());
+  return value;
+}
 
 Status DatabaseImpl::Init(bool fresh) {
   store::SqliteDb* db = storage_->writer.get();

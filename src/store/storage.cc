@@ -58,11 +58,11 @@ Status WriteMetaInt(SqliteDb* db, const std::string& key, int64_t value) {
 }
 
 Result<std::optional<std::string>> ReadSetting(SqliteDb* db, const std::string& key) {
-  return ReadMeta(db, "setting:" + key);
+  return ReadMeta(db, kSettingPrefix + key);
 }
 
 Status WriteSetting(SqliteDb* db, const std::string& key, const std::string& value) {
-  return WriteMeta(db, "setting:" + key, value);
+  return WriteMeta(db, kSettingPrefix + key, value);
 }
 
 Status BumpCatalogVersion(SqliteDb* db) {

@@ -72,6 +72,7 @@ struct Storage {
 Result<int64_t> ReadMetaInt(SqliteDb* db, const std::string& key, int64_t missing);
 Status WriteMetaInt(SqliteDb* db, const std::string& key, int64_t value);
 // Settings (Database::GetSetting) are meta rows under this prefix.
+inline constexpr const char* kSettingPrefix = "setting:";
 Result<std::optional<std::string>> ReadSetting(SqliteDb* db, const std::string& key);
 Status WriteSetting(SqliteDb* db, const std::string& key, const std::string& value);
 

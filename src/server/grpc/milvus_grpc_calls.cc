@@ -1,5 +1,6 @@
 // Each MilvusService RPC that imgsearch serves: its request message into the dialect's
 // request object, the route called, and the answer into the response message.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 
@@ -26,8 +27,9 @@ using milvus_proto::ValueJson;
 // --- calling the dialect ----------------------------------------------------------------
 
 // Calls a route of the dialect; a failure throws MilvusFailure with its code and message.
-MilvusReply Route(MilvusApi& api, const std::string& route, json body) {
-  MilvusReply reply = api.CallObject(route, std::move(body), /*int64_as_string=*/false);
+MilvusReply Route(MilvusApi& api, const std::string& route, json body, MilvusBinary binary = {}) {
+  MilvusReply reply =
+      api.CallObject(route, std::move(body), /*int64_as_string=*/false, std::move(binary));
   if (reply.code != kMilvusOk) Fail(reply.code, reply.message);
   return reply;
 }
@@ -403,7 +405,6 @@ json SearchBody(const milvuspb::SearchRequest& req, bool hybrid) {
     Fail(kMilvusParameterInvalid, "imgsearch searches by vectors, one search per request");
   std::map<std::string, std::string> kv = KeyValueMap(req.search_params());
   json body = json::object();
-  body["data"] = milvus_proto::VectorsFromPlaceholders(req.placeholder_group());
   if (!req.dsl().empty()) body["filter"] = req.dsl();
   json params = kv.count("params") ? ValueJson(kv["params"]) : json::object();
   if (!params.is_object())
@@ -433,35 +434,58 @@ json SearchBody(const milvuspb::SearchRequest& req, bool hybrid) {
   return body;
 }
 
+// A search's placeholder group (the serialized common.PlaceholderGroup) -> its query
+// vectors as bytes, for the dialect to check against the collection.
+QueryVectors QueryVectorsOf(const std::string& placeholder_group) {
+  commonpb::PlaceholderGroup group;
+  if (!group.ParseFromString(placeholder_group))
+    Fail(kMilvusIncorrectParameterFormat, "placeholder_group is not a PlaceholderGroup");
+  if (group.placeholders_size() != 1)
+    Fail(kMilvusParameterInvalid, "a search takes one placeholder of query vectors");
+  commonpb::PlaceholderValue& p = *group.mutable_placeholders(0);
+  if (p.type() != commonpb::PlaceholderType::FloatVector &&
+      p.type() != commonpb::PlaceholderType::BinaryVector) {
+    Fail(kMilvusParameterInvalid, "imgsearch searches with float or binary vectors, not " +
+                                      commonpb::PlaceholderType_Name(p.type()) +
+                                      " (sparse vectors and text search are not supported)");
+  }
+  QueryVectors out;
+  out.binary = p.type() == commonpb::PlaceholderType::BinaryVector;
+  out.values.reserve(size_t(p.values_size()));
+  for (std::string& bytes : *p.mutable_values()) out.values.push_back(std::move(bytes));
+  return out;
+}
+
+// The dialect's answer to a search (asked with MilvusBinary::hits) as SearchResults: the
+// keys, distances and topks as they are, and each output field as a column.
 void SearchResultsOf(MilvusApi& api, const std::string& db, const std::string& collection,
                      const MilvusReply& reply,
                      const google::protobuf::RepeatedPtrField<std::string>& requested,
                      int64_t limit, milvuspb::SearchResults* out) {
-  CollectionFields fields = FieldsOf(api, db, collection);
-  const json& hits = reply.data;
-  std::set<std::string> drop = {"distance"};
-  bool primary_asked = false;
-  for (const std::string& name : requested) primary_asked = primary_asked || name == fields.primary;
-  if (!primary_asked) drop.insert({"id", fields.primary});
-  std::vector<std::string> names = RowKeys(hits, drop);
+  if (!reply.hits) Fail(kMilvusUnexpected, "the search answered without its hits");
+  const MilvusHits& hits = *reply.hits;
+  std::set<std::string> drop;
+  if (std::find(requested.begin(), requested.end(), hits.primary_field) == requested.end())
+    drop.insert(hits.primary_field);
+  std::vector<std::string> names = RowKeys(reply.data, drop);
 
   schemapb::SearchResultData* r = out->mutable_results();
-  const json topks = reply.extra.value("topks", json::array());
-  r->set_num_queries(int64_t(topks.size()));
+  r->set_num_queries(int64_t(hits.topks.size()));
   r->set_top_k(limit);
-  for (const json& k : topks) r->add_topks(k.get<int64_t>());
-  for (const json& hit : hits) {
-    r->add_scores(hit.value("distance", 0.f));
-    const json& id = hit["id"];
-    if (id.is_string()) {
-      r->mutable_ids()->mutable_str_id()->add_data(id.get<std::string>());
-    } else {
-      r->mutable_ids()->mutable_int_id()->add_data(id.get<int64_t>());
-    }
+  r->mutable_topks()->Add(hits.topks.begin(), hits.topks.end());
+  r->mutable_scores()->Add(hits.distances.begin(), hits.distances.end());
+  if (!hits.int_ids.empty()) {
+    r->mutable_ids()->mutable_int_id()->mutable_data()->Add(hits.int_ids.begin(),
+                                                            hits.int_ids.end());
   }
-  milvus_proto::ColumnsFromRows(hits, fields, names, r->mutable_fields_data());
+  for (const std::string& id : hits.str_ids) r->mutable_ids()->mutable_str_id()->add_data(id);
+  // The collection's fields are described only when there are columns to type.
+  if (!names.empty()) {
+    milvus_proto::ColumnsFromRows(reply.data, FieldsOf(api, db, collection), names,
+                                  r->mutable_fields_data());
+  }
   for (const std::string& name : names) r->add_output_fields(name);
-  r->set_primary_field_name(fields.primary);
+  r->set_primary_field_name(hits.primary_field);
   out->set_collection_name(collection);
 }
 
@@ -474,7 +498,10 @@ void Search(MilvusApi& api, const milvuspb::SearchRequest& req, milvuspb::Search
   body["outputFields"] = Names(req.output_fields());
   int64_t limit =
       body.contains("limit") && body["limit"].is_number_integer() ? int64_t(body["limit"]) : 100;
-  MilvusReply reply = Route(api, "entities/search", body);
+  MilvusBinary binary;
+  binary.queries.push_back(QueryVectorsOf(req.placeholder_group()));
+  binary.hits = true;
+  MilvusReply reply = Route(api, "entities/search", std::move(body), std::move(binary));
   SearchResultsOf(api, req.db_name(), req.collection_name(), reply, req.output_fields(), limit,
                   out);
 }
@@ -483,8 +510,12 @@ void HybridSearch(MilvusApi& api, const milvuspb::HybridSearchRequest& req,
                   milvuspb::SearchResults* out) {
   json body = Body(req.db_name(), req.collection_name());
   json searches = json::array();
-  for (const milvuspb::SearchRequest& sub : req.requests())
+  MilvusBinary binary;
+  binary.hits = true;
+  for (const milvuspb::SearchRequest& sub : req.requests()) {
     searches.push_back(SearchBody(sub, true));
+    binary.queries.push_back(QueryVectorsOf(sub.placeholder_group()));
+  }
   body["search"] = searches;
   std::map<std::string, std::string> rank = KeyValueMap(req.rank_params());
   json rerank = {{"strategy", rank.count("strategy") ? rank["strategy"] : "rrf"}};
@@ -499,7 +530,7 @@ void HybridSearch(MilvusApi& api, const milvuspb::HybridSearchRequest& req,
     Fail(kMilvusParameterInvalid, "hybrid search does not take an offset in imgsearch");
   if (req.partition_names_size() > 0) body["partitionNames"] = Names(req.partition_names());
   if (req.output_fields_size() > 0) body["outputFields"] = Names(req.output_fields());
-  MilvusReply reply = Route(api, "entities/hybrid_search", body);
+  MilvusReply reply = Route(api, "entities/hybrid_search", std::move(body), std::move(binary));
   SearchResultsOf(api, req.db_name(), req.collection_name(), reply, req.output_fields(), limit,
                   out);
 }
