@@ -2,11 +2,11 @@
 // bytes in, response bytes out), so that the request decoding is AnswerMilvusCall's alone
 // (one path, fuzzed as a whole) and gRPC hands the request over with the call and sends
 // the answer with the status: one round of completions per call. Other paths go to a
-// generic service that answers with their name. Reads (searches, queries, describes) are
-// answered on the gRPC callback thread that took the call: a hand-off to another thread
-// cost more CPU than a search (bench/milvus_bench.sh). Writes, which may take seconds
-// (an insert of thousands of rows, an index build), run on a pool of the server's, so
-// that they never hold up gRPC's few callback threads.
+// generic service that answers with their name. Searches and describes are answered on
+// the gRPC callback thread that took the call: a hand-off to another thread cost more CPU
+// than a search (bench/milvus_bench.sh). Writes, which may take seconds (an insert of
+// thousands of rows, an index build), and queries (a filter may scan every row) run on a
+// pool of the server's, so that they never hold up gRPC's few callback threads.
 #include <google/protobuf/descriptor.h>
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
@@ -95,7 +95,8 @@ RawMilvusService::RawMilvusService(MilvusGrpcServer::State& state) : state_(stat
     if (method->client_streaming() || method->server_streaming()) continue;  // the generic one's
     const std::string& path = paths_.emplace_back(std::string(kServicePrefix) + method->name());
     std::string_view name = std::string_view(path).substr(kServicePrefix.size());
-    bool writes = MilvusCallWrites(name);
+    // Writes, and queries (a filter may scan every row, count(*) too), go to the pool.
+    bool writes = MilvusCallWrites(name) || name == "Query";
     AddMethod(new grpc::internal::RpcServiceMethod(path.c_str(),
                                                    grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
     MarkMethodRawCallback(
