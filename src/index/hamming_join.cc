@@ -19,6 +19,8 @@ constexpr int kMaxWidth = 22;
 constexpr double kProbeCost = 4;
 // Work items per thread, so that a few crowded buckets do not leave a thread idle.
 constexpr size_t kChunksPerThread = 16;
+// How many buckets ahead the group join asks for the codes of the bucket it will compare.
+constexpr size_t kPrefetchAhead = 8;
 
 int Distance(const uint64_t* x, const uint64_t* y, size_t words) {
   int d = 0;
@@ -53,22 +55,57 @@ void ScanScalar(const uint64_t* a, size_t na, const uint64_t* b, size_t nb, bool
             [](uint64_t x) { return std::popcount(x); });
 }
 
-// Eight codes of b at a time: one xor, one popcount and one compare for the eight.
-__attribute__((target("avx512f,avx512vpopcntdq"))) void ScanAvx512(const uint64_t* a, size_t na,
-                                                                   const uint64_t* b, size_t nb,
-                                                                   bool triangle, int max_distance,
-                                                                   NearPairs* near) {
+// The triangle (j > i) of one bucket against itself, eight codes of b at a time.
+__attribute__((target("avx512f,avx512vpopcntdq"))) void ScanTriangleAvx512(
+    const uint64_t* a, size_t na, const uint64_t* b, size_t nb, int max_distance, NearPairs* near) {
   const __m512i limit = _mm512_set1_epi64(max_distance);
   for (size_t i = 0; i < na; ++i) {
     const __m512i q = _mm512_set1_epi64(static_cast<long long>(a[i]));
-    for (size_t j = triangle ? i + 1 : 0; j < nb; j += 8) {
+    for (size_t j = i + 1; j < nb; j += 8) {
       const __mmask8 valid = nb - j >= 8 ? __mmask8(0xFF) : __mmask8((1u << (nb - j)) - 1);
       const __m512i x = _mm512_maskz_loadu_epi64(valid, b + j);
       const __m512i bits = _mm512_popcnt_epi64(_mm512_xor_si512(q, x));
       unsigned hit = _mm512_mask_cmple_epu64_mask(valid, bits, limit);
-      while (hit != 0) {
+      for (; hit != 0; hit &= hit - 1)
         near->push_back({uint32_t(i), uint32_t(j + size_t(std::countr_zero(hit)))});
-        hit &= hit - 1;
+    }
+  }
+}
+
+// Sixteen codes of b at a time against every code of a: one xor, one popcount and one
+// minimum per eight comparisons, and the codes of a that match looked for only where the
+// smallest distance is within max_distance (rarely: most bucket pairs hold no pair).
+__attribute__((target("avx512f,avx512vpopcntdq"))) void ScanAvx512(const uint64_t* a, size_t na,
+                                                                   const uint64_t* b, size_t nb,
+                                                                   bool triangle, int max_distance,
+                                                                   NearPairs* near) {
+  if (triangle) return ScanTriangleAvx512(a, na, b, nb, max_distance, near);
+  const __m512i limit = _mm512_set1_epi64(max_distance);
+  for (size_t j = 0; j < nb; j += 16) {
+    const size_t left = nb - j;
+    const __mmask8 valid0 = left >= 8 ? __mmask8(0xFF) : __mmask8((1u << left) - 1);
+    const __mmask8 valid1 = left >= 16 ? __mmask8(0xFF)
+                            : left > 8 ? __mmask8((1u << (left - 8)) - 1)
+                                       : __mmask8(0);
+    const __m512i x0 = _mm512_maskz_loadu_epi64(valid0, b + j);
+    const __m512i x1 = _mm512_maskz_loadu_epi64(valid1, b + j + 8);
+    __m512i best0 = _mm512_set1_epi64(64), best1 = best0;
+    for (size_t i = 0; i < na; ++i) {
+      const __m512i q = _mm512_set1_epi64(static_cast<long long>(a[i]));
+      // The masked form: GCC 12 warns of an undefined register in the plain one.
+      best0 =
+          _mm512_mask_min_epu64(best0, 0xFF, best0, _mm512_popcnt_epi64(_mm512_xor_si512(q, x0)));
+      best1 =
+          _mm512_mask_min_epu64(best1, 0xFF, best1, _mm512_popcnt_epi64(_mm512_xor_si512(q, x1)));
+    }
+    const unsigned hit = unsigned(_mm512_mask_cmple_epu64_mask(valid0, best0, limit)) |
+                         unsigned(_mm512_mask_cmple_epu64_mask(valid1, best1, limit)) << 8;
+    if (hit == 0) continue;
+    for (size_t i = 0; i < na; ++i) {
+      for (unsigned h = hit; h != 0; h &= h - 1) {
+        const size_t at = j + size_t(std::countr_zero(h));
+        if (std::popcount(a[i] ^ b[at]) <= max_distance)
+          near->push_back({uint32_t(i), uint32_t(at)});
       }
     }
   }
@@ -127,11 +164,12 @@ struct Buckets {
   std::vector<uint32_t> values;  // the block values that some code has, ascending
 };
 
-Buckets Bucket(const uint64_t* codes, size_t n, size_t words, const HammingBlock& block) {
+// The codes sorted by value[i] < 2^width, each code's value on a block.
+Buckets Bucket(const uint64_t* codes, size_t n, size_t words, int width,
+               const std::vector<uint32_t>& value) {
   Buckets b;
-  b.start.assign((size_t{1} << block.width) + 1, 0);
-  std::vector<uint32_t> value(n);
-  for (size_t i = 0; i < n; ++i) ++b.start[(value[i] = BlockValue(codes + i * words, block)) + 1];
+  b.start.assign((size_t{1} << width) + 1, 0);
+  for (size_t i = 0; i < n; ++i) ++b.start[value[i] + 1];
   for (size_t v = 0; v + 1 < b.start.size(); ++v) {
     if (b.start[v + 1] > 0) b.values.push_back(uint32_t(v));
     b.start[v + 1] += b.start[v];
@@ -145,106 +183,79 @@ Buckets Bucket(const uint64_t* codes, size_t n, size_t words, const HammingBlock
   return b;
 }
 
-// One block's share of the join: the pairs within `max_distance` whose codes' values on
-// block k are within its radius, and on no earlier block within that block's radius. A
-// self join pairs the codes of `left` among themselves (a < b); a cross join pairs each
-// code of `left` with each code of `right` at another index.
+// One block's share of the self join: the pairs (a < b) within `max_distance` whose codes'
+// values on block k are within its radius, and on no earlier block within that block's
+// radius.
 class BlockJoin {
  public:
-  BlockJoin(const uint64_t* left, const uint64_t* right, size_t words, int max_distance,
+  BlockJoin(const uint64_t* codes, size_t words, int max_distance,
             const std::vector<HammingBlock>& plan, size_t k)
-      : left_(left),
-        right_(right),
-        self_(left == right),
-        words_(words),
-        max_distance_(max_distance),
-        plan_(plan),
-        k_(k) {}
+      : codes_(codes), words_(words), max_distance_(max_distance), plan_(plan), k_(k) {}
 
-  void Run(const Buckets& l, const Buckets& r, const std::vector<uint32_t>& masks, size_t first,
-           size_t last, std::vector<HammingPair>* out) const {
-    if (words_ == 1) return RunOneWord(l, r, masks, first, last, out);
+  void Run(const Buckets& t, const std::vector<uint32_t>& masks, size_t first, size_t last,
+           std::vector<HammingPair>* out) const {
+    if (words_ == 1) return RunOneWord(t, masks, first, last, out);
     for (size_t at = first; at < last; ++at) {
-      uint32_t u = l.values[at];
-      uint32_t u_begin = l.start[u], u_end = l.start[u + 1];
-      for (uint32_t i = u_begin; i < u_end; ++i) {
-        if (self_)
-          Compare(l, r, i, i + 1, u_end, out);
-        else
-          Compare(l, r, i, r.start[u], r.start[u + 1], out);
-      }
+      uint32_t u = t.values[at];
+      uint32_t u_begin = t.start[u], u_end = t.start[u + 1];
+      for (uint32_t i = u_begin; i < u_end; ++i) Compare(t, i, i + 1, u_end, out);
       for (uint32_t mask : masks) {
         uint32_t v = u ^ mask;
-        if ((self_ && v < u) || r.start[v] == r.start[v + 1]) continue;  // v < u: found from v
-        for (uint32_t i = u_begin; i < u_end; ++i)
-          Compare(l, r, i, r.start[v], r.start[v + 1], out);
+        if (v < u || t.start[v] == t.start[v + 1]) continue;  // v < u: found from v
+        for (uint32_t i = u_begin; i < u_end; ++i) Compare(t, i, t.start[v], t.start[v + 1], out);
       }
     }
   }
 
  private:
   // Run for one-word codes: one kernel call per pair of buckets.
-  void RunOneWord(const Buckets& l, const Buckets& r, const std::vector<uint32_t>& masks,
-                  size_t first, size_t last, std::vector<HammingPair>* out) const {
+  void RunOneWord(const Buckets& t, const std::vector<uint32_t>& masks, size_t first, size_t last,
+                  std::vector<HammingPair>* out) const {
     ScanFunction scan = ScanKernel();
     NearPairs near;
     auto scan_with = [&](uint32_t u_begin, uint32_t u_end, uint32_t v_begin, uint32_t v_end,
                          bool triangle) {
       near.clear();
-      scan(l.codes.data() + u_begin, u_end - u_begin, r.codes.data() + v_begin, v_end - v_begin,
+      scan(t.codes.data() + u_begin, u_end - u_begin, t.codes.data() + v_begin, v_end - v_begin,
            triangle, max_distance_, &near);
       for (auto [i, j] : near) {
-        int d = std::popcount(l.codes[u_begin + i] ^ r.codes[v_begin + j]);
-        Keep(l.order[u_begin + i], r.order[v_begin + j], d, out);
+        int d = std::popcount(t.codes[u_begin + i] ^ t.codes[v_begin + j]);
+        Keep(t.order[u_begin + i], t.order[v_begin + j], d, out);
       }
     };
     for (size_t at = first; at < last; ++at) {
-      uint32_t u = l.values[at];
-      uint32_t u_begin = l.start[u], u_end = l.start[u + 1];
-      if (r.start[u] != r.start[u + 1])
-        scan_with(u_begin, u_end, r.start[u], r.start[u + 1], self_);
+      uint32_t u = t.values[at];
+      uint32_t u_begin = t.start[u], u_end = t.start[u + 1];
+      scan_with(u_begin, u_end, u_begin, u_end, true);
       for (uint32_t mask : masks) {
         uint32_t v = u ^ mask;
-        if ((self_ && v < u) || r.start[v] == r.start[v + 1]) continue;  // v < u: found from v
-        scan_with(u_begin, u_end, r.start[v], r.start[v + 1], false);
+        if (v < u || t.start[v] == t.start[v + 1]) continue;  // v < u: found from v
+        scan_with(u_begin, u_end, t.start[v], t.start[v + 1], false);
       }
     }
   }
 
-  void Compare(const Buckets& l, const Buckets& r, uint32_t i, uint32_t first, uint32_t last,
+  void Compare(const Buckets& t, uint32_t i, uint32_t first, uint32_t last,
                std::vector<HammingPair>* out) const {
-    const uint64_t* x = l.codes.data() + size_t(i) * words_;
-    if (words_ == 1) {
-      for (uint32_t j = first; j < last; ++j) {
-        int d = std::popcount(*x ^ r.codes[j]);
-        if (d <= max_distance_) Keep(l.order[i], r.order[j], d, out);
-      }
-      return;
-    }
+    const uint64_t* x = t.codes.data() + size_t(i) * words_;
     for (uint32_t j = first; j < last; ++j) {
-      int d = Distance(x, r.codes.data() + size_t(j) * words_, words_);
-      if (d <= max_distance_) Keep(l.order[i], r.order[j], d, out);
+      int d = Distance(x, t.codes.data() + size_t(j) * words_, words_);
+      if (d <= max_distance_) Keep(t.order[i], t.order[j], d, out);
     }
   }
 
   void Keep(uint32_t a, uint32_t c, int distance, std::vector<HammingPair>* out) const {
-    if (a == c) return;  // a code and its own transform
-    const uint64_t *x = left_ + size_t(a) * words_, *y = right_ + size_t(c) * words_;
+    const uint64_t *x = codes_ + size_t(a) * words_, *y = codes_ + size_t(c) * words_;
     for (size_t l = 0; l < k_; ++l) {
       const HammingBlock& block = plan_[l];
       if (block.radius >= 0 &&
           std::popcount(BlockValue(x, block) ^ BlockValue(y, block)) <= block.radius)
         return;  // an earlier block reported it
     }
-    if (self_)
-      out->push_back({std::min(a, c), std::max(a, c), distance});
-    else
-      out->push_back({a, c, distance});
+    out->push_back({std::min(a, c), std::max(a, c), distance});
   }
 
-  const uint64_t* left_;
-  const uint64_t* right_;
-  bool self_;
+  const uint64_t* codes_;
   size_t words_;
   int max_distance_;
   const std::vector<HammingBlock>& plan_;
@@ -259,25 +270,24 @@ bool UsablePlan(const std::vector<HammingBlock>& plan, size_t words) {
   return usable;
 }
 
-// The join of `left` with `right` (the same pointer: a self join) over every block.
-std::vector<HammingPair> Join(const uint64_t* left, const uint64_t* right, size_t n, size_t words,
-                              int max_distance, const std::vector<HammingBlock>& plan,
-                              int threads) {
+// The self join of the codes over every block.
+std::vector<HammingPair> Join(const uint64_t* codes, size_t n, size_t words, int max_distance,
+                              const std::vector<HammingBlock>& plan, int threads) {
   threads = std::max(1, threads);
   base::ThreadPool pool(threads);
   std::vector<HammingPair> pairs;
+  std::vector<uint32_t> value(n);
   for (size_t k = 0; k < plan.size(); ++k) {
     if (plan[k].radius < 0) continue;
-    Buckets l = Bucket(left, n, words, plan[k]);
-    Buckets r = left == right ? Buckets{} : Bucket(right, n, words, plan[k]);
-    const Buckets& rr = left == right ? l : r;
-    std::vector<uint32_t> masks = FlipMasks(plan[k].width, plan[k].radius);
-    BlockJoin join(left, right, words, max_distance, plan, k);
-    size_t chunks = std::min(l.values.size(), size_t(threads) * kChunksPerThread);
+    for (size_t i = 0; i < n; ++i) value[i] = BlockValue(codes + i * words, plan[k]);
+    const Buckets table = Bucket(codes, n, words, plan[k].width, value);
+    const std::vector<uint32_t> masks = FlipMasks(plan[k].width, plan[k].radius);
+    const BlockJoin join(codes, words, max_distance, plan, k);
+    const size_t values = table.values.size();
+    const size_t chunks = std::min(values, size_t(threads) * kChunksPerThread);
     std::vector<std::vector<HammingPair>> found(chunks);
     pool.ParallelFor(chunks, [&](size_t c) {
-      size_t values = l.values.size();
-      join.Run(l, rr, masks, values * c / chunks, values * (c + 1) / chunks, &found[c]);
+      join.Run(table, masks, values * c / chunks, values * (c + 1) / chunks, &found[c]);
     });
     for (const auto& f : found) pairs.insert(pairs.end(), f.begin(), f.end());
   }
@@ -457,7 +467,15 @@ void GroupBlockJoin(const Buckets& table, const ByteTables& gather,
         }
       };
       compare(center);
-      for (uint32_t mask : masks) compare(center ^ mask);
+      for (size_t m = 0; m < masks.size(); ++m) {
+        if (m + kPrefetchAhead < masks.size()) {  // the buckets lie all over the table
+          const uint64_t* ahead =
+              table.codes.data() + table.start[center ^ masks[m + kPrefetchAhead]];
+          __builtin_prefetch(ahead);
+          __builtin_prefetch(ahead + 8);
+        }
+        compare(center ^ masks[m]);
+      }
     }
   }
 }
@@ -539,42 +557,8 @@ std::vector<HammingPair> HammingPairsWithPlan(const uint64_t* codes, size_t n, s
                                               const std::vector<HammingBlock>& plan, int threads) {
   if (max_distance < 0 || n < 2) return {};
   if (!UsablePlan(plan, words)) return HammingPairsQuadratic(codes, n, words, max_distance);
-  std::vector<HammingPair> pairs = Join(codes, codes, n, words, max_distance, plan, threads);
+  std::vector<HammingPair> pairs = Join(codes, n, words, max_distance, plan, threads);
   SortPairs(&pairs);
-  return pairs;
-}
-
-std::vector<HammingPair> HammingPairsAcross(const uint64_t* codes, const uint64_t* transformed,
-                                            size_t n, size_t words, size_t bits, int max_distance,
-                                            int threads) {
-  if (max_distance < 0 || n < 2) return {};
-  std::vector<HammingBlock> plan = HammingJoinPlan(n, std::min(bits, words * 64), max_distance);
-  return HammingPairsAcrossWithPlan(codes, transformed, n, words, max_distance, plan, threads);
-}
-
-std::vector<HammingPair> HammingPairsAcrossWithPlan(const uint64_t* codes,
-                                                    const uint64_t* transformed, size_t n,
-                                                    size_t words, int max_distance,
-                                                    const std::vector<HammingBlock>& plan,
-                                                    int threads) {
-  if (max_distance < 0 || n < 2) return {};
-  if (!UsablePlan(plan, words))
-    return HammingPairsAcrossQuadratic(codes, transformed, n, words, max_distance);
-  std::vector<HammingPair> pairs = Join(codes, transformed, n, words, max_distance, plan, threads);
-  SortPairs(&pairs);
-  return pairs;
-}
-
-std::vector<HammingPair> HammingPairsAcrossQuadratic(const uint64_t* codes,
-                                                     const uint64_t* transformed, size_t n,
-                                                     size_t words, int max_distance) {
-  std::vector<HammingPair> pairs;
-  for (size_t a = 0; a < n; ++a) {
-    for (size_t b = 0; b < n; ++b) {
-      int d = Distance(codes + a * words, transformed + b * words, words);
-      if (a != b && d <= max_distance) pairs.push_back({uint32_t(a), uint32_t(b), d});
-    }
-  }
   return pairs;
 }
 
@@ -633,25 +617,14 @@ std::vector<HammingGroupPair> HammingPairsUnderGroupWithPlan(const uint64_t* cod
   for (const BitTransform& t : group) transforms.push_back(TransformTables(t));
   const std::vector<Searched> searched = SearchedTransforms(group);
   std::vector<std::pair<uint32_t, uint32_t>> found;
+  std::vector<uint32_t> value(n);
   for (size_t k = 0; k < plan.size(); ++k) {
     if (plan[k].radius < 0) continue;
     const int width = std::popcount(blocks[k]);
     const ByteTables gather = GatherTables(blocks[k]);
-    HammingBlock block{0, width, plan[k].radius};
-    Buckets table;
-    table.start.assign((size_t{1} << width) + 1, 0);
-    std::vector<uint32_t> value(n);
-    for (size_t i = 0; i < n; ++i) ++table.start[(value[i] = uint32_t(gather(codes[i]))) + 1];
-    for (size_t v = 0; v + 1 < table.start.size(); ++v) {
-      if (table.start[v + 1] > 0) table.values.push_back(uint32_t(v));
-      table.start[v + 1] += table.start[v];
-    }
-    table.order.resize(n);
-    std::vector<uint32_t> next(table.start.begin(), table.start.end() - 1);
-    for (size_t i = 0; i < n; ++i) table.order[next[value[i]]++] = uint32_t(i);
-    table.codes.resize(n);
-    for (size_t at = 0; at < n; ++at) table.codes[at] = codes[table.order[at]];
-    const std::vector<uint32_t> masks = FlipMasks(block.width, block.radius);
+    for (size_t i = 0; i < n; ++i) value[i] = uint32_t(gather(codes[i]));
+    const Buckets table = Bucket(codes, n, 1, width, value);
+    const std::vector<uint32_t> masks = FlipMasks(width, plan[k].radius);
     const size_t values = table.values.size();
     const size_t chunks = std::min(values, size_t(threads) * kChunksPerThread);
     std::vector<std::vector<std::pair<uint32_t, uint32_t>>> parts(chunks);

@@ -32,16 +32,6 @@ std::vector<HammingPair> HammingPairs(const uint64_t* codes, size_t n, size_t wo
 std::vector<HammingPair> HammingPairsQuadratic(const uint64_t* codes, size_t n, size_t words,
                                                int max_distance);
 
-// Every pair (a, b), a != b, with code a of `codes` and code b of `transformed` within
-// `max_distance` bits (all ordered pairs: (b, a) is another pair), sorted by (a, b). For
-// codes matched against a transformed copy of themselves (a rotated picture's hash).
-std::vector<HammingPair> HammingPairsAcross(const uint64_t* codes, const uint64_t* transformed,
-                                            size_t n, size_t words, size_t bits, int max_distance,
-                                            int threads = 1);
-std::vector<HammingPair> HammingPairsAcrossQuadratic(const uint64_t* codes,
-                                                     const uint64_t* transformed, size_t n,
-                                                     size_t words, int max_distance);
-
 // How HammingPairs splits codes of `bits` bits: the blocks' first bits, widths and radii
 // (a radius below 0: the block is not searched; the radii add up to max_distance - m + 1).
 struct HammingBlock {
@@ -60,12 +50,6 @@ std::vector<HammingPair> HammingPairsWithPlan(const uint64_t* codes, size_t n, s
                                               int max_distance,
                                               const std::vector<HammingBlock>& plan,
                                               int threads = 1);
-std::vector<HammingPair> HammingPairsAcrossWithPlan(const uint64_t* codes,
-                                                    const uint64_t* transformed, size_t n,
-                                                    size_t words, int max_distance,
-                                                    const std::vector<HammingBlock>& plan,
-                                                    int threads = 1);
-
 // A rearrangement of the bits of 64-bit codes, some of them inverted: bit i of the result
 // is bit source[i] of the code, inverted where `flip` has a one. It keeps Hamming distances
 // (a rotated or mirrored picture's phash is one of the original's: model/dihedral.h).

@@ -81,36 +81,6 @@ TEST_P(HammingJoinTest, EverySplitFindsTheQuadraticPairs) {
   EXPECT_EQ(HammingPairs(codes.data(), n, words, c.bits, c.max_distance, 2), expected);
 }
 
-TEST_P(HammingJoinTest, CrossJoinFindsTheQuadraticPairs) {
-  // Codes against a shuffled, lightly changed copy of themselves, as a rotated picture's
-  // hash is matched against the others'.
-  const Case c = GetParam();
-  size_t words = (c.bits + 63) / 64, n = 1500;
-  std::vector<uint64_t> codes = RandomCodes(n, c.bits, c.max_distance, unsigned(c.bits + 7));
-  std::vector<uint64_t> transformed(codes.size());
-  std::mt19937_64 random(5);
-  for (size_t i = 0; i < n; ++i) {
-    std::copy_n(codes.data() + ((i * 7 + 3) % n) * words, words, transformed.data() + i * words);
-    size_t bit = random() % c.bits;
-    if (c.max_distance > 0) transformed[i * words + bit / 64] ^= uint64_t{1} << (bit % 64);
-  }
-  std::vector<HammingPair> expected =
-      HammingPairsAcrossQuadratic(codes.data(), transformed.data(), n, words, c.max_distance);
-  ASSERT_GT(expected.size(), 50u);
-  for (const HammingPair& p : expected) ASSERT_NE(p.a, p.b);
-  for (size_t m : {3u, 5u, 8u}) {
-    std::vector<HammingBlock> plan = SplitIntoBlocks(c.bits, m, c.max_distance);
-    if (!Quick(plan, n)) continue;
-    EXPECT_EQ(HammingPairsAcrossWithPlan(codes.data(), transformed.data(), n, words, c.max_distance,
-                                         plan, 2),
-              expected)
-        << m << " blocks";
-  }
-  EXPECT_EQ(
-      HammingPairsAcross(codes.data(), transformed.data(), n, words, c.bits, c.max_distance, 2),
-      expected);
-}
-
 INSTANTIATE_TEST_SUITE_P(Codes, HammingJoinTest,
                          ::testing::Values(Case{64, 12}, Case{64, 0}, Case{64, 3}, Case{64, 20},
                                            Case{100, 10}, Case{128, 16}),

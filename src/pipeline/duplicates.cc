@@ -4,22 +4,25 @@
 #include <bit>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <numeric>
 #include <set>
+#include <span>
 #include <tuple>
 #include <unordered_map>
 
 #include "base/cpu.h"
+#include "base/thread_pool.h"
 #include "index/hamming_join.h"
 #include "model/builtin_models.h"
 #include "model/dihedral.h"
 #include "pipeline/images.h"
+#include "store/vector_column.h"
 
 namespace imgsearch::pipeline {
 namespace {
 
-constexpr size_t kGetBatch = 4096;  // ids per Get when reading the confirming vectors
 // Two groups merge when at least this share of the pairs between them are confirmed.
 constexpr double kLinkage = 0.5;
 
@@ -104,19 +107,14 @@ struct Hashes {
 };
 
 Result<Hashes> LoadHashes(const BoundModel& model) {
-  const CollectionSchema& schema = model.collection->schema();
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows,
-                             AllRows(*model.collection, {schema.vector_field}));
+  IMGSEARCH_ASSIGN_OR_RETURN(store::VectorColumn column, store::ReadVectors(*model.collection, {}));
   Hashes hashes;
-  size_t bytes = schema.VectorBytes();
+  const size_t bytes = column.bytes_per_vector;
   hashes.words = (bytes + 7) / 8;
-  hashes.bits.assign(rows.size() * hashes.words, 0);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const std::vector<uint8_t>& v = rows[i].binary_vector;
-    if (v.size() != bytes)
-      return Status::Corruption("model \"" + schema.name + "\": row " + std::to_string(rows[i].id) +
-                                " has no binary vector");
-    hashes.ids.push_back(rows[i].id);
+  hashes.ids = std::move(column.ids);
+  hashes.bits.assign(hashes.ids.size() * hashes.words, 0);
+  for (size_t i = 0; i < hashes.ids.size(); ++i) {
+    const uint8_t* v = column.bytes.data() + i * bytes;
     for (size_t b = 0; b < bytes; ++b)
       hashes.bits[i * hashes.words + b / 8] |= uint64_t(v[b]) << (8 * (b % 8));
   }
@@ -145,23 +143,8 @@ std::vector<Pair> CandidatePairs(const Hashes& hashes, size_t bits, int max_dist
   return pairs;
 }
 
-Result<std::map<int64_t, std::vector<float>>> LoadVectors(const Collection& collection,
-                                                          std::vector<int64_t> ids) {
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  std::map<int64_t, std::vector<float>> vectors;
-  for (size_t first = 0; first < ids.size(); first += kGetBatch) {
-    std::vector<int64_t> batch(ids.begin() + long(first),
-                               ids.begin() + long(std::min(ids.size(), first + kGetBatch)));
-    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<Row> rows,
-                               collection.Get(batch, {collection.schema().vector_field}));
-    for (Row& row : rows) vectors[row.id] = std::move(row.vector);
-  }
-  return vectors;
-}
-
 // Over the first `dimensions`, and only those marked in `comparable` when it is not empty.
-double Cosine(const std::vector<float>& a, const std::vector<float>& b, size_t dimensions,
+double Cosine(std::span<const float> a, std::span<const float> b, size_t dimensions,
               const std::vector<bool>& comparable) {
   double dot = 0, aa = 0, bb = 0;
   for (size_t i = 0; i < dimensions && i < a.size() && i < b.size(); ++i) {
@@ -174,7 +157,7 @@ double Cosine(const std::vector<float>& a, const std::vector<float>& b, size_t d
 }
 
 // Whether the dimensions after `brightness` hold (next to) nothing: a grey picture.
-bool HasNoColour(const std::vector<float>& v, size_t brightness) {
+bool HasNoColour(std::span<const float> v, size_t brightness) {
   double colour = 0, all = 0;
   for (size_t i = 0; i < v.size(); ++i) {
     all += double(v[i]) * v[i];
@@ -183,36 +166,115 @@ bool HasNoColour(const std::vector<float>& v, size_t brightness) {
   return colour <= 1e-4 * all;  // the colour part is under 1% of the vector's length
 }
 
-double Similarity(const std::vector<float>& a, const std::vector<float>& b, size_t brightness,
-                  const std::vector<bool>& comparable = {}) {
-  bool grey = brightness > 0 && (HasNoColour(a, brightness) || HasNoColour(b, brightness));
-  return Cosine(a, b, grey ? brightness : a.size(), comparable);
+// The confirming model's vectors of the images in some pairs, side by side.
+struct ConfirmVectors {
+  size_t dimension = 0;
+  std::vector<int64_t> row_of;  // per hash index: its row below, -1 when it has no vector
+  std::vector<float> values;
+  std::vector<uint8_t> grey;  // per row: HasNoColour (with a brightness split)
+
+  std::span<const float> Row(size_t hash) const {
+    return {values.data() + size_t(row_of[hash]) * dimension, dimension};
+  }
+};
+
+Result<ConfirmVectors> LoadConfirmVectors(const Collection& collection, const Hashes& hashes,
+                                          const std::vector<Pair>& pairs, size_t brightness) {
+  std::vector<uint8_t> needed(hashes.ids.size(), 0);
+  for (const Pair& p : pairs) needed[p.a] = needed[p.b] = 1;
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i < needed.size(); ++i)
+    if (needed[i]) ids.push_back(hashes.ids[i]);  // ascending, as the hashes are
+  ConfirmVectors v;
+  v.row_of.assign(hashes.ids.size(), -1);
+  if (ids.empty()) return v;
+  IMGSEARCH_ASSIGN_OR_RETURN(store::VectorColumn column, store::ReadVectors(collection, ids));
+  v.dimension = column.bytes_per_vector / sizeof(float);
+  v.values.resize(column.ids.size() * v.dimension);
+  if (!v.values.empty()) std::memcpy(v.values.data(), column.bytes.data(), column.bytes.size());
+  size_t at = 0;  // both lists ascend
+  for (size_t i = 0; i < needed.size() && at < column.ids.size(); ++i) {
+    if (hashes.ids[i] == column.ids[at]) v.row_of[i] = int64_t(at++);
+  }
+  v.grey.resize(column.ids.size(), 0);
+  for (size_t r = 0; brightness > 0 && r < column.ids.size(); ++r)
+    v.grey[r] = HasNoColour({v.values.data() + r * v.dimension, v.dimension}, brightness);
+  return v;
+}
+
+// How the built-in color_layout's vector turns with the picture (model::TransformColorLayout,
+// which is a signed rearrangement): per transform, output i = sign * input source[i], or
+// not comparable.
+struct TurnRecipe {
+  std::vector<int> source;  // -1: not comparable (0 in the turned vector)
+  std::vector<float> sign;
+  std::vector<bool> comparable;
+};
+
+std::vector<TurnRecipe> TurnRecipes(size_t dimension) {
+  std::vector<TurnRecipe> recipes(model::kDihedralTransforms);
+  for (int t = 0; t < model::kDihedralTransforms; ++t) {
+    TurnRecipe& r = recipes[size_t(t)];
+    r.source.assign(dimension, -1);
+    r.sign.assign(dimension, 0);
+    std::vector<float> unit(dimension, 0);
+    for (size_t j = 0; j < dimension; ++j) {
+      unit[j] = 1;
+      std::vector<float> turned = model::TransformColorLayout(unit, t, &r.comparable);
+      for (size_t i = 0; i < dimension; ++i)
+        if (turned[i] != 0) r.source[i] = int(j), r.sign[i] = turned[i];
+      unit[j] = 0;
+    }
+  }
+  return recipes;
 }
 
 // Keeps the pairs whose vectors under `model` are at least `min_similarity` alike. A pair
 // with an image the model has no vector for (not embedded yet) is not confirmed. A pair
 // found turned is compared turned when the model is the built-in color_layout, whose
-// vector turns with the picture (model/dihedral.h); another model's as they are.
+// vector turns with the picture (model/dihedral.h); another model's as they are. The
+// vectors are read in one pass and the pairs compared on every core.
 Result<std::vector<Pair>> Confirm(const BoundModel& model, const Hashes& hashes,
                                   std::vector<Pair> pairs, double min_similarity) {
-  std::vector<int64_t> ids;
-  for (const Pair& p : pairs) ids.insert(ids.end(), {hashes.ids[p.a], hashes.ids[p.b]});
-  IMGSEARCH_ASSIGN_OR_RETURN(auto vectors, LoadVectors(*model.collection, ids));
-  size_t brightness = BrightnessDimensions(model);
-  bool turns = IsBuiltinNamed(model, "color_layout");
-  std::vector<Pair> confirmed;
-  for (Pair& p : pairs) {
-    auto a = vectors.find(hashes.ids[p.a]), b = vectors.find(hashes.ids[p.b]);
-    if (a == vectors.end() || b == vectors.end()) continue;
-    if (p.transform != 0 && turns) {
-      std::vector<bool> comparable;
-      std::vector<float> turned = model::TransformColorLayout(b->second, p.transform, &comparable);
-      p.similarity = Similarity(a->second, turned, brightness, comparable);
-    } else {
-      p.similarity = Similarity(a->second, b->second, brightness);
+  const size_t brightness = BrightnessDimensions(model);
+  IMGSEARCH_ASSIGN_OR_RETURN(ConfirmVectors vectors,
+                             LoadConfirmVectors(*model.collection, hashes, pairs, brightness));
+  const bool turns = IsBuiltinNamed(model, "color_layout");
+  const std::vector<TurnRecipe> recipes =
+      turns ? TurnRecipes(vectors.dimension) : std::vector<TurnRecipe>{};
+  std::vector<uint8_t> kept(pairs.size(), 0);
+  auto confirm = [&](size_t first, size_t last) {
+    std::vector<float> turned(vectors.dimension);
+    for (size_t k = first; k < last; ++k) {
+      Pair& p = pairs[k];
+      if (vectors.row_of[p.a] < 0 || vectors.row_of[p.b] < 0) continue;
+      std::span<const float> a = vectors.Row(p.a), b = vectors.Row(p.b);
+      const bool a_grey = vectors.grey[size_t(vectors.row_of[p.a])] != 0;
+      if (p.transform != 0 && turns) {
+        const TurnRecipe& r = recipes[size_t(p.transform)];
+        for (size_t i = 0; i < turned.size(); ++i)
+          turned[i] = r.source[i] < 0 ? 0.0f : r.sign[i] * b[size_t(r.source[i])];
+        bool grey = brightness > 0 && (a_grey || HasNoColour(turned, brightness));
+        p.similarity = Cosine(a, turned, grey ? brightness : a.size(), r.comparable);
+      } else {
+        bool grey = a_grey || vectors.grey[size_t(vectors.row_of[p.b])] != 0;
+        p.similarity = Cosine(a, b, grey ? brightness : a.size(), {});
+      }
+      kept[k] = p.similarity >= min_similarity;
     }
-    if (p.similarity >= min_similarity) confirmed.push_back(p);
+  };
+  const size_t chunks = std::min<size_t>(pairs.size() / 4096 + 1, 64);
+  if (chunks == 1) {
+    confirm(0, pairs.size());
+  } else {
+    base::ThreadPool pool(base::UsableCores());
+    pool.ParallelFor(chunks, [&](size_t c) {
+      confirm(pairs.size() * c / chunks, pairs.size() * (c + 1) / chunks);
+    });
   }
+  std::vector<Pair> confirmed;
+  for (size_t k = 0; k < pairs.size(); ++k)
+    if (kept[k]) confirmed.push_back(pairs[k]);
   return confirmed;
 }
 

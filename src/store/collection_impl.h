@@ -28,6 +28,7 @@
 #include "store/schema_json.h"
 #include "store/snapshot.h"
 #include "store/storage.h"
+#include "store/vector_column.h"
 
 namespace imgsearch::store {
 
@@ -104,6 +105,9 @@ class CollectionImpl final : public Collection {
   Result<std::vector<Row>> Get(const std::vector<int64_t>& ids,
                                const std::vector<std::string>& output_fields) const override;
   Result<std::vector<Row>> Query(const QueryRequest& request) const override;
+  // store::ReadVectors (store/vector_column.h): one statement over the vector table, a
+  // scan in id order (every row, or many of them) or one prepared lookup per id.
+  Result<VectorColumn> ReadVectors(const std::vector<int64_t>& ids) const;
   Result<std::vector<std::vector<Hit>>> Search(const SearchRequest& request) const override;
   int64_t Count() const override;
   CollectionStats Stats() const override;

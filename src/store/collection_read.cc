@@ -184,6 +184,55 @@ Result<std::vector<Row>> CollectionImpl::Query(const QueryRequest& request) cons
   return rows;
 }
 
+Result<VectorColumn> CollectionImpl::ReadVectors(const std::vector<int64_t>& ids) const {
+  IMGSEARCH_RETURN_IF_ERROR(Refresh());
+  std::vector<int64_t> wanted = ids;
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  VectorColumn column;
+  column.bytes_per_vector = schema_.VectorBytes();
+  auto add = [&](int64_t pk, std::string_view blob) -> Status {
+    if (blob.size() != column.bytes_per_vector)
+      return Status::Corruption("stored vector of row " + std::to_string(pk) +
+                                " has the wrong size");
+    column.ids.push_back(pk);
+    column.bytes.insert(column.bytes.end(), blob.begin(), blob.end());
+    return Status::Ok();
+  };
+  // Scanning the whole table beats looking ids up one by one when they are many of its rows.
+  const bool scan = ids.empty() || wanted.size() * 8 > static_cast<size_t>(Count());
+  if (scan) {
+    column.ids.reserve(ids.empty() ? static_cast<size_t>(Count()) : wanted.size());
+    column.bytes.reserve(column.ids.capacity() * column.bytes_per_vector);
+    IMGSEARCH_ASSIGN_OR_RETURN(
+        Statement select,
+        storage_->reader->Prepare("SELECT pk, vector FROM " + vector_table() + " ORDER BY pk"));
+    size_t next = 0;  // into wanted
+    for (;;) {
+      IMGSEARCH_ASSIGN_OR_RETURN(bool found, select.Step());
+      if (!found) break;
+      const int64_t pk = select.Int(0);
+      if (!ids.empty()) {
+        while (next < wanted.size() && wanted[next] < pk) ++next;
+        if (next == wanted.size()) break;
+        if (wanted[next] != pk) continue;
+      }
+      IMGSEARCH_RETURN_IF_ERROR(add(pk, select.Blob(1)));
+    }
+    return column;
+  }
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      Statement select,
+      storage_->reader->Prepare("SELECT vector FROM " + vector_table() + " WHERE pk = ?"));
+  for (int64_t pk : wanted) {
+    select.Reset();
+    select.Bind(1, pk);
+    IMGSEARCH_ASSIGN_OR_RETURN(bool found, select.Step());
+    if (found) IMGSEARCH_RETURN_IF_ERROR(add(pk, select.Blob(0)));
+  }
+  return column;
+}
+
 Result<std::vector<index::Neighbor>> CollectionImpl::ExactOver(
     const void* query, size_t k, const index::SearchParams& params,
     const std::vector<int64_t>& slots) const {

@@ -1,6 +1,7 @@
 // Collections through the public API: operations, persistence, indexes, filters.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -11,6 +12,7 @@
 
 #include "imgsearch/database.h"
 #include "store/snapshot.h"
+#include "store/vector_column.h"
 #include "test_util.h"
 
 namespace imgsearch {
@@ -125,6 +127,51 @@ TEST(CollectionTest, InsertGetUpsertDeleteCount) {
   extra[0].fields["colour"] = "red";
   EXPECT_NE(c->Insert(extra).status().message().find("not in the schema"), std::string::npos);
   EXPECT_EQ(c->Count(), 2);
+}
+
+// ReadVectors packs what Get returns: every row, a few ids (looked up one by one) and many
+// (a scan of the table), with deleted and unknown ids left out; binary vectors too.
+TEST(CollectionTest, ReadVectorsAgreesWithGet) {
+  auto db = ValueOrDie(Database::Open(MakeTempDir()));
+  auto c = MakeCollection(*db, PhotoSchema("photos", 6));
+  ASSERT_TRUE(c->Insert(MakeRows(100, 6, 4)).ok());
+  ASSERT_EQ(ValueOrDie(c->Delete({7, 50})), 2);
+  auto expect_same = [&](const std::vector<int64_t>& asked, size_t expected_rows) {
+    store::VectorColumn column = ValueOrDie(store::ReadVectors(*c, asked));
+    // The default for other stores (through Get and Query) gives the same.
+    store::VectorColumn through_rows = ValueOrDie(store::ReadVectorsThroughRows(*c, asked));
+    EXPECT_EQ(through_rows.ids, column.ids);
+    EXPECT_EQ(through_rows.bytes, column.bytes);
+    ASSERT_EQ(column.bytes_per_vector, 6 * sizeof(float));
+    ASSERT_EQ(column.ids.size(), expected_rows);
+    ASSERT_EQ(column.bytes.size(), expected_rows * column.bytes_per_vector);
+    EXPECT_TRUE(std::is_sorted(column.ids.begin(), column.ids.end()));
+    std::vector<Row> rows = ValueOrDie(c->Get(column.ids, {"vector"}));
+    ASSERT_EQ(rows.size(), expected_rows);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      EXPECT_EQ(rows[i].id, column.ids[i]);
+      EXPECT_EQ(std::memcmp(rows[i].vector.data(), column.bytes.data() + i * 6 * sizeof(float),
+                            6 * sizeof(float)),
+                0)
+          << "row " << rows[i].id;
+    }
+  };
+  expect_same({}, 98);                  // every row
+  expect_same({90, 3, 7, 3, 1000}, 2);  // a few, unsorted, repeated, deleted, unknown
+  std::vector<int64_t> many;
+  for (int64_t id = 100; id >= 1; id -= 2) many.push_back(id);  // half of them: a scan
+  expect_same(many, 49);                                        // 50 is deleted
+  CollectionSchema s = PhotoSchema("hashes", 16);
+  s.vector_type = DataType::kBinaryVector;
+  auto h = MakeCollection(*db, s, {"BIN_FLAT", "HAMMING", json::object()});
+  std::vector<Row> codes(2);
+  codes[0].binary_vector = {0x12, 0x34};
+  codes[1].binary_vector = {0xAB, 0xCD};
+  for (auto& r : codes) r.fields = {{"path", "h"}, {"width", 1}};
+  ASSERT_TRUE(h->Insert(codes).ok());
+  store::VectorColumn column = ValueOrDie(store::ReadVectors(*h, {}));
+  EXPECT_EQ(column.ids, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(column.bytes, (std::vector<uint8_t>{0x12, 0x34, 0xAB, 0xCD}));
 }
 
 TEST(CollectionTest, GivenIdsMustBeNew) {
