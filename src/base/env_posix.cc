@@ -133,21 +133,24 @@ class InotifyWatch final : public FileWatch {
                                        "(/proc/sys/fs/inotify/max_user_watches)");
     if (wd < 0) return ErrnoStatus("cannot watch", dir, errno);
     std::lock_guard<std::mutex> lock(mutex_);
-    dirs_[wd] = dir;  // a folder renamed and added again keeps its watch: the new name
+    Forget(wd);  // a folder renamed and added again keeps its watch: under the new name
+    dirs_[wd] = dir;
+    wds_[dir] = wd;
     return Status::Ok();
   }
 
   void Remove(const std::string& dir) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto it = dirs_.begin(); it != dirs_.end();) {
-      const std::string& path = it->second;
-      if (path == dir || path.rfind(dir + "/", 0) == 0) {
-        ::inotify_rm_watch(fd_, it->first);
-        it = dirs_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    auto drop = [this](std::map<std::string, int>::iterator it) {
+      ::inotify_rm_watch(fd_, it->second);
+      dirs_.erase(it->second);
+      return wds_.erase(it);
+    };
+    if (auto it = wds_.find(dir); it != wds_.end()) drop(it);
+    const std::string prefix = dir + "/";  // the folders inside, next to each other by name
+    for (auto it = wds_.lower_bound(prefix);
+         it != wds_.end() && it->first.compare(0, prefix.size(), prefix) == 0;)
+      it = drop(it);
   }
 
   size_t size() const override {
@@ -157,7 +160,7 @@ class InotifyWatch final : public FileWatch {
 
   bool Watching(const std::string& dir) const override {
     std::lock_guard<std::mutex> lock(mutex_);
-    return std::any_of(dirs_.begin(), dirs_.end(), [&](const auto& d) { return d.second == dir; });
+    return wds_.count(dir) > 0;
   }
 
   Status Wait(int timeout_ms, std::vector<WatchEvent>* events) override {
@@ -197,11 +200,11 @@ class InotifyWatch final : public FileWatch {
       events->push_back({WatchEvent::Kind::kOverflow, "", false});
       return;
     }
-    auto dir = dirs_.find(e.wd);
     if (e.mask & IN_IGNORED) {  // the folder is gone, or its watch was removed
-      if (dir != dirs_.end()) dirs_.erase(dir);
+      Forget(e.wd);
       return;
     }
+    auto dir = dirs_.find(e.wd);
     if (dir == dirs_.end() || e.len == 0) return;
     WatchEvent out;
     out.path = dir->second + "/" + e.name;
@@ -220,10 +223,20 @@ class InotifyWatch final : public FileWatch {
     events->push_back(std::move(out));
   }
 
+  // Forgets watch descriptor `wd` (called with mutex_ held).
+  void Forget(int wd) {
+    auto it = dirs_.find(wd);
+    if (it == dirs_.end()) return;
+    auto back = wds_.find(it->second);
+    if (back != wds_.end() && back->second == wd) wds_.erase(back);
+    dirs_.erase(it);
+  }
+
   const int fd_;
   const int wake_fd_;
   mutable std::mutex mutex_;
   std::map<int, std::string> dirs_;  // watch descriptor -> folder
+  std::map<std::string, int> wds_;   // folder -> watch descriptor: the same, the other way
 };
 
 class PosixEnv final : public Env {

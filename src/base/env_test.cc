@@ -134,8 +134,17 @@ TEST(EnvTest, FileWatchReportsWritesClosesMovesAndRemovals) {
   EXPECT_TRUE(ValueOrDie(env->Stat(dir + "/sub")).is_directory);
   EXPECT_EQ(env->Stat(dir + "/a.jpg").status().code(), StatusCode::kNotFound);
 
+  // Removing a folder's watch removes those inside it, not a sibling sharing its prefix.
+  ASSERT_TRUE(watch->Add(dir + "/sub").ok());
+  const std::string sibling = dir + "-sibling";
+  ASSERT_TRUE(env->CreateDirs(sibling).ok());
+  ASSERT_TRUE(watch->Add(sibling).ok());
+  EXPECT_EQ(watch->size(), 3u);
   watch->Remove(dir);
   EXPECT_FALSE(watch->Watching(dir));
+  EXPECT_FALSE(watch->Watching(dir + "/sub"));
+  EXPECT_TRUE(watch->Watching(sibling));
+  EXPECT_EQ(watch->size(), 1u);
   imgsearch::testing::WriteFileBytes(dir + "/c.jpg", "bytes");
   EXPECT_TRUE(Heard(*watch).empty());
 
