@@ -203,16 +203,18 @@ constexpr size_t kRowsWorthATrim = 256;
 
 }  // namespace
 
-MilvusReply MilvusApi::CallObject(const std::string& route, json request, bool int64_as_string) {
+MilvusReply MilvusApi::CallObject(const std::string& route, json request, bool int64_as_string,
+                                  const MilvusVectorColumns* vectors) {
   auto data = request.is_object() ? request.find("data") : request.end();
   bool large = data != request.end() && data->is_array() && data->size() >= kRowsWorthATrim;
-  MilvusReply reply = Answer(route, std::move(request), int64_as_string);
+  MilvusReply reply = Answer(route, std::move(request), int64_as_string, vectors);
   if (large) base::ReleaseFreedMemory();
   return reply;
 }
 
-MilvusReply MilvusApi::Answer(const std::string& route, json request, bool int64_as_string) {
-  Context context{this, std::move(request), int64_as_string};
+MilvusReply MilvusApi::Answer(const std::string& route, json request, bool int64_as_string,
+                              const MilvusVectorColumns* vectors) {
+  Context context{this, std::move(request), int64_as_string, vectors};
   MilvusReply reply;
   MilvusHandlers::Handler handler = MilvusHandlers::Find(route);
   try {

@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "imgsearch/database.h"
@@ -42,6 +43,18 @@ struct MilvusReply {
 
   nlohmann::json ToJson() const;
 };
+
+// A vector field's values for every row of a write, in binary form: how the gRPC
+// transport hands them over, so that vectors never become JSON values on its path. Row
+// i's vector is the `bytes_per_row` bytes at i * bytes_per_row: float32 values, or
+// packed bits for binary vectors. The bytes belong to the caller.
+struct MilvusVectorColumn {
+  std::string_view bytes;
+  size_t bytes_per_row = 0;
+  bool binary = false;
+};
+// By field name; a write's rows then leave those fields out.
+using MilvusVectorColumns = std::map<std::string, MilvusVectorColumn>;
 
 struct MilvusRoute {
   std::string name;  // "collections/create", ...
@@ -61,15 +74,18 @@ class MilvusApi {
   // numbers unless the header says false). Never throws.
   MilvusReply Call(const std::string& route, const std::string& body, bool int64_as_string);
   // The same with the request already an object: how the gRPC transport calls the
-  // dialect, with each request message translated into the route's request object.
-  MilvusReply CallObject(const std::string& route, nlohmann::json request, bool int64_as_string);
+  // dialect, with each request message translated into the route's request object and
+  // a write's vectors, when given, in `vectors` instead of its rows.
+  MilvusReply CallObject(const std::string& route, nlohmann::json request, bool int64_as_string,
+                         const MilvusVectorColumns* vectors = nullptr);
 
   // One call's request and settings, for the handlers (milvus_request.h).
   struct Context;
 
  private:
   // CallObject's work; CallObject then returns freed memory to the system after large writes.
-  MilvusReply Answer(const std::string& route, nlohmann::json request, bool int64_as_string);
+  MilvusReply Answer(const std::string& route, nlohmann::json request, bool int64_as_string,
+                     const MilvusVectorColumns* vectors);
 
   Database& db_;
   // Collections released by collections/release: searched and queried only after
