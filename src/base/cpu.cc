@@ -1,6 +1,9 @@
 #include "base/cpu.h"
 
 #include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -28,6 +31,14 @@ int UsableCores() {
     if (quota > 0) cores = std::min(cores, quota);
   }
   return cores;
+}
+
+// Linux applies a nice value to one thread when given its thread id. Nice 10 weighs
+// about a tenth of a normal thread.
+void LowerThisThreadsPriority() {
+#ifdef __linux__
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+#endif
 }
 
 }  // namespace imgsearch::base

@@ -11,4 +11,9 @@ int UsableCores();
 // up; 0 for no limit or text it cannot read.
 int CoresOfCpuMax(const char* cpu_max_text);
 
+// Makes the calling thread yield the CPU to the process's other threads: background work
+// (building an index) then runs in the time that requests leave. Best effort: where the
+// system does not allow it, nothing changes.
+void LowerThisThreadsPriority();
+
 }  // namespace imgsearch::base

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "base/env.h"
+#include "base/memory.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/session.h"
@@ -18,6 +19,7 @@ struct ServeOptions {
 };
 
 int RunServe(ServeOptions options) {
+  base::LimitMallocArenas(2);  // before the server starts its threads
   for (const std::string& t : options.tokens) {
     bool write = t.size() > 6 && t.compare(t.size() - 6, 6, ":write") == 0;
     std::string value = write ? t.substr(0, t.size() - 6) : t;

@@ -66,35 +66,6 @@ Status FlatIndex::Add(size_t n, const int64_t* labels, const void* vectors) {
   return Status::Ok();
 }
 
-void FlatIndex::Positions::Set(int64_t label, size_t position) {
-  // Dense while labels stay within a small multiple of those seen: slots do.
-  if (label >= 0 && static_cast<size_t>(label) < 2 * dense_.size() + 1024) {
-    if (static_cast<size_t>(label) >= dense_.size())
-      dense_.resize(std::max(static_cast<size_t>(label) + 1, 2 * dense_.size()), -1);
-    dense_[label] = static_cast<int64_t>(position);
-  } else {
-    sparse_[label] = position;
-  }
-}
-
-int64_t FlatIndex::Positions::Find(int64_t label) const {
-  if (label >= 0 && static_cast<size_t>(label) < dense_.size()) {
-    if (dense_[label] >= 0) return dense_[label];
-  }
-  auto it = sparse_.find(label);
-  return it == sparse_.end() ? -1 : static_cast<int64_t>(it->second);
-}
-
-void FlatIndex::Positions::Erase(int64_t label) {
-  if (label >= 0 && static_cast<size_t>(label) < dense_.size()) dense_[label] = -1;
-  sparse_.erase(label);
-}
-
-void FlatIndex::Positions::Clear() {
-  dense_.clear();
-  sparse_.clear();
-}
-
 void FlatIndex::Remove(int64_t label) {
   int64_t found = position_of_.Find(label);
   if (found < 0) return;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "index/index.h"
+#include "index/label_positions.h"
 
 namespace imgsearch::index {
 
@@ -72,24 +73,7 @@ class FlatIndex final : public Index {
   std::vector<Block> blocks_;
   std::shared_ptr<const void> borrowed_from_;  // keeps borrowed blocks valid
   std::vector<int64_t> labels_;
-  // Label -> position. The store's labels are its slots, dense from 0: a vector then,
-  // not a hash map, whose million inserts (and frees at exit) were most of the cost of
-  // opening a large FLAT collection in place. Other labels go to the map.
-  class Positions {
-   public:
-    void Set(int64_t label, size_t position);
-    // -1 when absent.
-    int64_t Find(int64_t label) const;
-    void Erase(int64_t label);
-    void Clear();
-    void Reserve(size_t labels) { dense_.reserve(labels); }
-    size_t MemoryUsage() const { return dense_.capacity() * sizeof(int64_t) + sparse_.size() * 32; }
-
-   private:
-    std::vector<int64_t> dense_;  // by label; -1: absent
-    std::unordered_map<int64_t, size_t> sparse_;
-  };
-  Positions position_of_;
+  LabelPositions position_of_;
 };
 
 }  // namespace imgsearch::index

@@ -79,7 +79,7 @@ Status HnswIndex::Add(size_t n, const int64_t* labels, const void* vectors) {
     }
     labels_.push_back(labels[i]);
     deleted_.push_back(0);
-    node_of_[labels[i]] = node;
+    node_of_.Set(labels[i], node);
     int level = static_cast<int>(-std::log(std::uniform_real_distribution<double>(
                                      std::numeric_limits<double>::min(), 1.0)(rng_)) *
                                  level_multiplier_);
@@ -110,9 +110,9 @@ Status HnswIndex::PrepareToChange() {
 
 void HnswIndex::IndexLabels() {
   if (labels_indexed_) return;
-  node_of_.reserve(labels_.size() - deleted_count_);
+  node_of_.Reserve(labels_.size());
   for (size_t n = 0; n < labels_.size(); ++n) {
-    if (!deleted_[n]) node_of_[labels_[n]] = static_cast<Node>(n);
+    if (!deleted_[n]) node_of_.Set(labels_[n], n);
   }
   labels_indexed_ = true;
 }
@@ -249,11 +249,11 @@ void HnswIndex::Insert(Node node, const float* vector) {
 
 void HnswIndex::Remove(int64_t label) {
   IndexLabels();
-  auto it = node_of_.find(label);
-  if (it == node_of_.end() || deleted_[it->second]) return;
-  deleted_.mutable_data()[it->second] = 1;
+  int64_t node = node_of_.Find(label);
+  if (node < 0 || deleted_[node]) return;
+  deleted_.mutable_data()[node] = 1;
   ++deleted_count_;
-  node_of_.erase(it);
+  node_of_.Erase(label);
 }
 
 Result<std::vector<Neighbor>> HnswIndex::Search(const void* query, size_t k,
@@ -308,7 +308,7 @@ std::vector<int64_t> HnswIndex::Labels() const {
 size_t HnswIndex::MemoryUsage() const {
   return codes_.owned_bytes() + refine_codes_.owned_bytes() + links0_.owned_bytes() +
          upper_.owned_bytes() + upper_start_.capacity() * sizeof(uint64_t) + labels_.owned_bytes() +
-         deleted_.owned_bytes() + levels_.owned_bytes() + node_of_.size() * 32;
+         deleted_.owned_bytes() + levels_.owned_bytes() + node_of_.MemoryUsage();
 }
 
 }  // namespace imgsearch::index

@@ -21,6 +21,7 @@
 
 #include "index/borrowed_array.h"
 #include "index/index.h"
+#include "index/label_positions.h"
 #include "index/vector_codec.h"
 
 namespace imgsearch::index {
@@ -141,7 +142,7 @@ class HnswIndex final : public Index {
   std::shared_ptr<const void> borrowed_from_;
   // Label -> node, built when first needed (by Remove or Add): a million inserts were a
   // large part of opening.
-  std::unordered_map<int64_t, Node> node_of_;
+  LabelPositions node_of_;
   bool labels_indexed_ = true;
   Node entry_ = 0;
   int max_level_ = -1;

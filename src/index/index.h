@@ -29,11 +29,17 @@ struct Neighbor {
 
 // Which labels a search may return: a bitmap over labels; labels past its end are allowed
 // only when `allow_beyond` is set.
+// Which labels a search may return: those set in `allowed` and in `also` (each null:
+// every label).
 struct LabelFilter {
   const std::vector<uint8_t>* allowed = nullptr;
-  bool Allows(int64_t label) const {
-    if (allowed == nullptr) return true;
-    return static_cast<size_t>(label) < allowed->size() && (*allowed)[label] != 0;
+  const std::vector<uint8_t>* also = nullptr;
+  bool Allows(int64_t label) const { return In(allowed, label) && In(also, label); }
+
+ private:
+  static bool In(const std::vector<uint8_t>* set, int64_t label) {
+    if (set == nullptr) return true;
+    return static_cast<size_t>(label) < set->size() && (*set)[label] != 0;
   }
 };
 

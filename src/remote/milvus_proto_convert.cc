@@ -214,9 +214,33 @@ json Column::Value(size_t i) const {
   }
 }
 
+// A vector column's bytes, in place.
+VectorColumnView VectorBytes(const Column& c) {
+  const schemapb::VectorField& v = c.data->vectors();
+  VectorColumnView out;
+  out.name = c.data->field_name();
+  out.count = c.count;
+  out.binary = !v.has_float_vector();
+  if (out.binary) {
+    out.bytes = v.binary_vector();
+    out.bytes_per_row = size_t(c.dim);
+  } else {
+    const auto& values = v.float_vector().data();
+    out.bytes = std::string_view(reinterpret_cast<const char*>(values.data()),
+                                 size_t(values.size()) * sizeof(float));
+    out.bytes_per_row = size_t(c.dim) * sizeof(float);
+  }
+  return out;
+}
+
 }  // namespace
 
 json RowsFromColumns(const FieldDataList& columns, uint32_t num_rows) {
+  return RowsFromColumns(columns, num_rows, nullptr);
+}
+
+json RowsFromColumns(const FieldDataList& columns, uint32_t num_rows,
+                     std::vector<VectorColumnView>* vectors) {
   std::vector<Column> read;
   for (const schemapb::FieldData& f : columns) read.push_back(ReadColumn(f));
   if (num_rows == 0 && !read.empty()) num_rows = uint32_t(read.front().count);
@@ -226,6 +250,14 @@ json RowsFromColumns(const FieldDataList& columns, uint32_t num_rows) {
     const schemapb::FieldData& f = *c.data;
     const std::string& name = f.field_name();
     if (name.empty()) Fail(kMilvusInvalidInsertData, "every field data needs a field_name");
+    if (vectors != nullptr && f.has_vectors() && f.valid_data_size() == 0) {
+      if (c.count != num_rows) {
+        FailColumn(name, "has " + std::to_string(c.count) + " values for " +
+                             std::to_string(num_rows) + " rows");
+      }
+      vectors->push_back(VectorBytes(c));
+      continue;
+    }
     bool with_valid = f.valid_data_size() > 0;
     if (with_valid && size_t(f.valid_data_size()) != num_rows)
       FailColumn(name, "valid_data must have one entry per row");

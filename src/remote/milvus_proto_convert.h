@@ -25,6 +25,22 @@ using KeyValues = google::protobuf::RepeatedPtrField<commonpb::KeyValuePair>;
 // valid_data, one per valid row, as clients send nullable fields).
 nlohmann::json RowsFromColumns(const FieldDataList& columns, uint32_t num_rows);
 
+// A float or binary vector column kept in binary form (checked as RowsFromColumns
+// checks it): `bytes` holds `count` rows of `bytes_per_row` bytes, float32 values as on
+// the wire or packed bits. It views the message, which must outlive it.
+struct VectorColumnView {
+  std::string name;
+  std::string_view bytes;
+  size_t bytes_per_row = 0;
+  size_t count = 0;
+  bool binary = false;
+};
+// The same as RowsFromColumns, but every vector column without valid_data goes to
+// `vectors` instead of into the rows: the gRPC service's writes, whose vectors must not
+// become JSON values.
+nlohmann::json RowsFromColumns(const FieldDataList& columns, uint32_t num_rows,
+                               std::vector<VectorColumnView>* vectors);
+
 // A collection's fields as the dialect describes them (collections/describe "fields").
 struct FieldInfo {
   schemapb::DataType type = schemapb::None;

@@ -28,6 +28,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "imgsearch/database.h"
@@ -55,6 +56,18 @@ struct MilvusReply {
   nlohmann::json ToJson() const;
 };
 
+// A vector field's values for every row of a write, in binary form: how the gRPC
+// transport hands them over, so that vectors never become JSON values on its path. Row
+// i's vector is the `bytes_per_row` bytes at i * bytes_per_row: float32 values, or
+// packed bits for binary vectors. The bytes belong to the caller.
+struct MilvusVectorColumn {
+  std::string_view bytes;
+  size_t bytes_per_row = 0;
+  bool binary = false;
+};
+// By field name; a write's rows then leave those fields out.
+using MilvusVectorColumns = std::map<std::string, MilvusVectorColumn>;
+
 // A search's query vectors as bytes: how the gRPC transport hands over the values of a
 // PlaceholderGroup, so that vectors never become JSON. The dialect checks them against
 // the collection as it checks "data".
@@ -74,6 +87,8 @@ struct MilvusBinary {
   // Searches answer with MilvusReply::hits, and `data` then holds each hit's output
   // fields only (an empty array when none were asked for).
   bool hits = false;
+  // A write's vector fields (insert, upsert), whose rows then leave them out.
+  MilvusVectorColumns columns;
 };
 
 struct MilvusRoute {

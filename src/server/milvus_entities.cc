@@ -19,15 +19,17 @@ std::vector<Row> RowsFromBody(const Context& c, const MilvusView& view,
                               const std::string& partition) {
   if (!c.body.contains("data"))
     Fail(kMilvusMissingRequiredParameters, "missing required parameter data");
-  json data = c.body["data"];
-  if (data.is_object()) data = json::array({data});
-  if (!data.is_array() || data.empty())
+  const json* data = &c.body.at("data");  // not copied: it may hold every vector
+  json one_row;
+  if (data->is_object()) data = &(one_row = json::array({*data}));
+  if (!data->is_array() || data->empty())
     Fail(kMilvusInvalidInsertData, "data must be a non-empty array of rows");
+  const MilvusVectorColumn* vectors = c.VectorColumn(*view.schema, data->size());
   std::vector<Row> rows;
-  rows.reserve(data.size());
+  rows.reserve(data->size());
   bool with_primary = view.varchar_key || !view.schema->auto_id;
-  for (size_t i = 0; i < data.size(); ++i)
-    rows.push_back(RowFromMilvus(view, data[i], i, with_primary, partition));
+  for (size_t i = 0; i < data->size(); ++i)
+    rows.push_back(RowFromMilvus(view, (*data)[i], i, with_primary, partition, vectors));
   return rows;
 }
 
@@ -35,7 +37,7 @@ std::vector<Row> RowsFromBody(const Context& c, const MilvusView& view,
 std::vector<CompanionRows> CompanionVectors(Context& c,
                                             const std::shared_ptr<Collection>& collection) {
   if (!c.body.contains("data")) return {};  // RowsFromBody names the problem
-  return TakeCompanionVectors(VectorCollections(c, collection), &c.body["data"]);
+  return TakeCompanionVectors(c, VectorCollections(c, collection), &c.body["data"]);
 }
 
 // Row problems found by the store (types, nulls, duplicate ids) are insert-data errors.

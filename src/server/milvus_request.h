@@ -28,7 +28,12 @@ struct MilvusApi::Context {
   MilvusApi* api;
   nlohmann::json body;
   bool int64_as_string = false;
-  MilvusBinary binary;  // the transport's query vectors and wish for binary hits
+  MilvusBinary binary;  // the transport's vectors in binary, and its wish for binary hits
+
+  // The binary column of vector field `field` for `rows` rows, or null when the rows
+  // carry that field themselves. Code 1804 when the column does not hold `rows` vectors
+  // of the field's dimension.
+  const MilvusVectorColumn* VectorColumn(const CollectionSchema& schema, size_t rows) const;
 
   // Fails on any key outside `accepted` (plus dbName, partitionName(s) and
   // consistencyLevel, checked to hold values imgsearch can honour).
@@ -119,9 +124,11 @@ std::optional<std::string> AliasTarget(const Database& db, const std::string& na
 std::optional<int64_t> IntegerOf(const nlohmann::json& v);
 
 // One Milvus row object -> a Row of the view's schema (the primary key read unless
-// auto_id; keys outside the schema into "$meta" when dynamic; "$partition" set).
+// auto_id; keys outside the schema into "$meta" when dynamic; "$partition" set). With
+// `vectors`, the row's vector is row `index` of that column, and the object has none.
 Row RowFromMilvus(const MilvusView& view, const nlohmann::json& object, size_t index,
-                  bool with_primary, const std::string& partition);
+                  bool with_primary, const std::string& partition,
+                  const MilvusVectorColumn* vectors = nullptr);
 // A Row -> a Milvus row object: the primary key, the fields present (JSON fields as JSON
 // text, the dynamic keys asked for flattened in), and the vector when read (float
 // vectors as numbers, binary vectors as base64 as Go encodes bytes).
@@ -135,6 +142,8 @@ nlohmann::json PrimaryKeyJson(const MilvusView& view, const Row& row,
 // as numbers, binary vectors as base64 as Go encodes bytes.
 void ReadRowVector(const CollectionSchema& schema, const nlohmann::json& value,
                    const std::string& where, Row* row);
+// Row `index`'s vector from a binary column that VectorColumn checked.
+void ReadRowVector(const MilvusVectorColumn& column, size_t index, Row* row);
 nlohmann::json VectorJson(const CollectionSchema& schema, const Row& row);
 
 // Several vector fields (milvus_vectors.cc): the first lives in the collection, each
@@ -160,7 +169,9 @@ struct CompanionRows {
   std::shared_ptr<Collection> collection;
   std::vector<Row> rows;
 };
-std::vector<CompanionRows> TakeCompanionVectors(const std::vector<std::shared_ptr<Collection>>& all,
+// With the context's binary columns, the vectors come from those instead.
+std::vector<CompanionRows> TakeCompanionVectors(const MilvusApi::Context& c,
+                                                const std::vector<std::shared_ptr<Collection>>& all,
                                                 nlohmann::json* data);
 // Inside a write transaction: the companions' rows, with the rows' ids and fields.
 Status WriteCompanions(Transaction& txn, std::vector<CompanionRows>& companions,

@@ -1,6 +1,7 @@
 // Rows and vectors between Milvus's JSON and imgsearch's Row.
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 
 #include "base/base64.h"
 #include "server/milvus_request.h"
@@ -89,7 +90,7 @@ MilvusView ViewOf(const CollectionSchema& schema) {
 }
 
 Row RowFromMilvus(const MilvusView& view, const json& object, size_t index, bool with_primary,
-                  const std::string& partition) {
+                  const std::string& partition, const MilvusVectorColumn* vectors) {
   if (!object.is_object())
     Fail(kMilvusInvalidInsertData, "row " + std::to_string(index) + " must be a JSON object");
   const CollectionSchema& schema = *view.schema;
@@ -112,6 +113,7 @@ Row RowFromMilvus(const MilvusView& view, const json& object, size_t index, bool
       }
       has_primary = true;
     } else if (key == schema.vector_field) {
+      if (vectors != nullptr) Fail(kMilvusInvalidInsertData, where + "the vector is given twice");
       ReadRowVector(schema, value, where, &row);
       has_vector = true;
     } else if (!key.empty() && key[0] == '$') {
@@ -130,6 +132,10 @@ Row RowFromMilvus(const MilvusView& view, const json& object, size_t index, bool
   if (with_primary && !has_primary) {
     Fail(kMilvusInvalidInsertData,
          "row " + std::to_string(index) + " lacks the primary key \"" + view.primary_field + "\"");
+  }
+  if (vectors != nullptr) {
+    ReadRowVector(*vectors, index, &row);
+    has_vector = true;
   }
   if (!has_vector) {
     Fail(kMilvusInvalidInsertData, "row " + std::to_string(index) + " lacks the vector field \"" +
@@ -186,6 +192,42 @@ void ReadRowVector(const CollectionSchema& schema, const json& value, const std:
     row->binary_vector = BinaryVector(value, schema.dimension, where);
   } else {
     row->vector = FloatVector(value, schema.dimension, where);
+  }
+}
+
+const MilvusVectorColumn* MilvusApi::Context::VectorColumn(const CollectionSchema& schema,
+                                                           size_t rows) const {
+  auto it = binary.columns.find(schema.vector_field);
+  if (it == binary.columns.end()) return nullptr;
+  const MilvusVectorColumn& column = it->second;
+  std::string where = "field \"" + schema.vector_field + "\": ";
+  if (column.binary != schema.binary()) {
+    Fail(kMilvusInvalidInsertData,
+         where + "the collection holds " + (schema.binary() ? "binary" : "float") + " vectors");
+  }
+  if (column.bytes_per_row != schema.VectorBytes()) {
+    size_t per_row =
+        column.binary ? column.bytes_per_row * 8 : column.bytes_per_row / sizeof(float);
+    Fail(kMilvusInvalidInsertData, where + "the vectors have " + std::to_string(per_row) +
+                                       (column.binary ? " bits" : " values") +
+                                       " but the collection's dimension is " +
+                                       std::to_string(schema.dimension));
+  }
+  if (column.bytes.size() != rows * column.bytes_per_row) {
+    Fail(kMilvusInvalidInsertData, where + "has " +
+                                       std::to_string(column.bytes.size() / column.bytes_per_row) +
+                                       " vectors for " + std::to_string(rows) + " rows");
+  }
+  return &column;
+}
+
+void ReadRowVector(const MilvusVectorColumn& column, size_t index, Row* row) {
+  const char* at = column.bytes.data() + index * column.bytes_per_row;
+  if (column.binary) {
+    row->binary_vector.assign(at, at + column.bytes_per_row);
+  } else {
+    row->vector.resize(column.bytes_per_row / sizeof(float));
+    std::memcpy(row->vector.data(), at, column.bytes_per_row);
   }
 }
 

@@ -97,7 +97,8 @@ std::shared_ptr<Collection> VectorCollection(const std::vector<std::shared_ptr<C
        "\"" + field + "\" is not a vector field of the collection (vector fields: " + names + ")");
 }
 
-std::vector<CompanionRows> TakeCompanionVectors(const std::vector<std::shared_ptr<Collection>>& all,
+std::vector<CompanionRows> TakeCompanionVectors(const MilvusApi::Context& c,
+                                                const std::vector<std::shared_ptr<Collection>>& all,
                                                 json* data) {
   std::vector<CompanionRows> out;
   if (all.size() < 2) return out;
@@ -107,9 +108,12 @@ std::vector<CompanionRows> TakeCompanionVectors(const std::vector<std::shared_pt
   for (size_t k = 1; k < all.size(); ++k) {
     CompanionRows companion{all[k], {}};
     const CollectionSchema& schema = all[k]->schema();
+    const MilvusVectorColumn* column = c.VectorColumn(schema, rows.size());
     for (size_t i = 0; i < rows.size(); ++i) {
       Row row;
-      if (rows[i].is_object()) {
+      if (column != nullptr) {
+        ReadRowVector(*column, i, &row);
+      } else if (rows[i].is_object()) {
         auto it = rows[i].find(schema.vector_field);
         if (it == rows[i].end()) {
           Fail(kMilvusInvalidInsertData, "row " + std::to_string(i) + " lacks the vector field \"" +

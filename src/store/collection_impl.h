@@ -6,7 +6,12 @@
 // Locking: Storage::write_mutex admits one writer (database-wide, as SQLite does); a
 // writer commits to SQLite first and only then takes state_mutex_ exclusively to publish.
 // Searches and queries hold state_mutex_ shared. A background thread moves the tail into
-// approximate indexes in small batches and writes snapshots.
+// approximate indexes in small batches and writes snapshots. The graph's contents have a
+// lock of their own, index_mutex_ (taken after state_mutex_, never before): the
+// background thread adds to the graph holding only that one, one vector at a time, so
+// that writers publish and searches run meanwhile; the new nodes are searched in the
+// graph only once a short exclusive section has taken them out of the tail
+// (slot_in_graph_), so a search finds every row exactly once.
 //
 // Other processes: memory holds the rows up to last_sequence_. A read first calls
 // Refresh(), which replays rows committed beyond it by anyone (collection_sync.cc); a
@@ -204,14 +209,21 @@ class CollectionImpl final : public Collection {
   CollectionSchema schema_;
   const int64_t snapshot_every_;
 
-  mutable std::shared_mutex state_mutex_;  // guards everything below
+  mutable std::shared_mutex state_mutex_;  // guards everything below but index_'s contents
   IndexSpec index_spec_;
   index::Metric metric_ = index::Metric::kL2;
   bool index_is_flat_ = true;
+  // Its contents are read under index_mutex_ shared and changed under it exclusively; the
+  // pointer (and index_generation_) changes under both locks, exclusively.
+  mutable std::shared_mutex index_mutex_;
   std::unique_ptr<index::Index> index_;
+  uint64_t index_generation_ = 0;  // counts the indexes installed
   std::unique_ptr<index::FlatIndex> tail_;
   std::vector<int64_t> slot_ids_;
   std::vector<uint8_t> slot_alive_;
+  // 1 where a live slot's vector is in an approximate index_ and out of the tail: what a
+  // graph search may return. (FLAT indexes hold every live slot and ignore it.)
+  std::vector<uint8_t> slot_in_graph_;
   std::vector<nlohmann::json> slot_fields_;
   std::unordered_map<int64_t, int64_t> slot_of_id_;
   FieldLookup lookup_;  // over slot_fields_ of live slots
@@ -231,6 +243,7 @@ class CollectionImpl final : public Collection {
   // The Storage::PollChanges value at the last catch-up.
   mutable std::atomic<uint64_t> caught_up_generation_{0};
 
+  std::mutex drain_mutex_;     // one DrainTailBatch at a time
   std::mutex snapshot_mutex_;  // one snapshot written at a time
   std::mutex background_mutex_;
   std::condition_variable background_wake_;

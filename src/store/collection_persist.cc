@@ -1,5 +1,6 @@
 // Loading, snapshots, rebuilding, and the background thread that feeds the index.
 
+#include "base/cpu.h"
 #include "base/env.h"
 #include "base/log.h"
 #include "base/memory.h"
@@ -61,8 +62,13 @@ Status CollectionImpl::InstallIndex(const IndexSpec& spec) {
   index::IndexDescription description{normalized.index_type, metric, normalized.params};
   IMGSEARCH_ASSIGN_OR_RETURN(description, index::ValidateIndexDescription(
                                               description, schema_.binary(), schema_.dimension));
-  IMGSEARCH_ASSIGN_OR_RETURN(index_,
+  IMGSEARCH_ASSIGN_OR_RETURN(std::unique_ptr<index::Index> index,
                              index::MakeIndex(description, schema_.binary(), schema_.dimension));
+  {
+    std::unique_lock<std::shared_mutex> index_lock(index_mutex_);
+    index_ = std::move(index);
+    ++index_generation_;  // a DrainTailBatch under way drops its batch
+  }
   index_spec_ = normalized;
   metric_ = metric;
   index_is_flat_ = description.type == "FLAT" || description.type == "BIN_FLAT";
@@ -73,6 +79,7 @@ Status CollectionImpl::InstallIndex(const IndexSpec& spec) {
 void CollectionImpl::ResetState() {
   slot_ids_.clear();
   slot_alive_.clear();
+  slot_in_graph_.clear();
   slot_fields_.clear();
   slot_of_id_.clear();
   lookup_.Clear();
@@ -131,9 +138,13 @@ Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
     return Status::Corruption(path + ": belongs to another collection or index");
   }
   ResetState();
-  IMGSEARCH_RETURN_IF_ERROR(index_->DeserializeInPlace(c.index_view, mapped).WithContext(path));
+  {
+    std::unique_lock<std::shared_mutex> index_lock(index_mutex_);
+    IMGSEARCH_RETURN_IF_ERROR(index_->DeserializeInPlace(c.index_view, mapped).WithContext(path));
+  }
   slot_ids_ = std::move(c.slot_ids);
   slot_alive_ = std::move(c.slot_alive);
+  slot_in_graph_ = slot_alive_;  // a snapshot's index holds every live slot
   slot_fields_.assign(slot_ids_.size(), nullptr);
   slot_of_id_.reserve(slot_ids_.size());  // one allocation, not a rehash per doubling
   for (size_t slot = 0; slot < slot_ids_.size(); ++slot) {
@@ -178,6 +189,7 @@ Status CollectionImpl::CheckSequenceAgainstRows(int64_t sequence) const {
 // label that is not a live slot (or misses one) would answer with another row or read
 // past the slots: the index must hold each live slot exactly once, and nothing else.
 Status CollectionImpl::CheckIndexAgainstSlots() const {
+  std::shared_lock<std::shared_mutex> index_lock(index_mutex_);
   std::vector<uint8_t> seen(slot_ids_.size(), 0);
   std::vector<int64_t> labels = index_->Labels();
   for (int64_t label : labels) {
@@ -227,26 +239,52 @@ Status CollectionImpl::RebuildFromRows(SqliteDb* db) {
   return Status::Ok();
 }
 
-namespace {}  // namespace
-
+// A batch of the tail into the graph. The graph grows without the state lock (writers
+// publish, searches run), one vector per hold of the index lock, so a search waits for
+// one insertion at most; the new nodes stay out of graph searches until the short
+// exclusive section at the end moves them out of the tail, so that no search meets a
+// row twice or misses it.
 bool CollectionImpl::DrainTailBatch() {
-  std::unique_lock<std::shared_mutex> lock(state_mutex_);
-  if (index_is_flat_ || tail_->size() == 0) return false;
-  size_t n = std::min(kIndexBatch, tail_->size());
+  std::lock_guard<std::mutex> drain_lock(drain_mutex_);
   std::vector<int64_t> labels;
   std::string vectors;
-  size_t stride = schema_.VectorBytes();
-  for (size_t i = tail_->size() - n; i < tail_->size(); ++i) {
-    labels.push_back(tail_->labels()[i]);
-    vectors.append(reinterpret_cast<const char*>(tail_->vector_at(i)), stride);
+  uint64_t generation = 0;
+  const size_t stride = schema_.VectorBytes();
+  {
+    std::shared_lock<std::shared_mutex> lock(state_mutex_);
+    if (index_is_flat_ || tail_->size() == 0) return false;
+    generation = index_generation_;
+    size_t n = std::min(kIndexBatch, tail_->size());
+    vectors.reserve(n * stride);
+    for (size_t i = tail_->size() - n; i < tail_->size(); ++i) {
+      labels.push_back(tail_->labels()[i]);
+      vectors.append(reinterpret_cast<const char*>(tail_->vector_at(i)), stride);
+    }
   }
-  Status added = index_->Add(n, labels.data(), vectors.data());
-  if (!added.ok()) {
-    IMGSEARCH_LOG_ERROR("collection \"{}\": indexing failed: {}", schema_.name, added.ToString());
-    return false;  // the rows stay in the tail and are still searched exactly
+  size_t added = 0;
+  for (; added < labels.size(); ++added) {
+    std::unique_lock<std::shared_mutex> index_lock(index_mutex_);
+    if (index_generation_ != generation) return true;  // replaced, rows and all
+    Status status = index_->Add(1, &labels[added], vectors.data() + added * stride);
+    if (!status.ok()) {
+      IMGSEARCH_LOG_ERROR("collection \"{}\": indexing failed: {}", schema_.name,
+                          status.ToString());
+      break;  // the rows not added stay in the tail and are still searched exactly
+    }
   }
-  for (int64_t label : labels) tail_->Remove(label);
-  return true;
+  std::unique_lock<std::shared_mutex> lock(state_mutex_);
+  std::unique_lock<std::shared_mutex> index_lock(index_mutex_);
+  if (index_generation_ != generation) return true;
+  for (size_t i = 0; i < added; ++i) {
+    int64_t slot = labels[i];
+    if (slot_alive_[slot]) {
+      tail_->Remove(slot);
+      slot_in_graph_[slot] = 1;
+    } else {
+      index_->Remove(slot);  // deleted while it was being added
+    }
+  }
+  return added == labels.size();
 }
 
 Result<std::optional<SnapshotContents>> CollectionImpl::CaptureSnapshot() const {
@@ -263,6 +301,7 @@ Result<std::optional<SnapshotContents>> CollectionImpl::CaptureSnapshot() const 
   c.slot_ids = slot_ids_;
   c.slot_alive = slot_alive_;
   // Shared, not copied, where the index allows: writers wait only for the slot tables.
+  std::shared_lock<std::shared_mutex> index_lock(index_mutex_);
   IMGSEARCH_ASSIGN_OR_RETURN(c.frozen_index, index_->Freeze());
   return std::optional<SnapshotContents>(std::move(c));
 }
@@ -426,6 +465,9 @@ bool CollectionImpl::SnapshotDue() const {
 }
 
 void CollectionImpl::BackgroundLoop() {
+  // Indexing is catching up, never what a request waits for (the tail is searched exactly
+  // until then; Flush drains on its caller's thread): requests come first.
+  base::LowerThisThreadsPriority();
   for (;;) {
     {
       // A stop requested before this wait began would not wake it: without the check,

@@ -58,6 +58,7 @@ CollectionStats CollectionImpl::Stats() const {
   s.deleted_slots = static_cast<int64_t>(slot_ids_.size()) - alive_count_;
   s.last_sequence = last_sequence_;
   s.snapshot_sequence = snapshot_sequence_;
+  std::shared_lock<std::shared_mutex> index_lock(index_mutex_);
   s.index_memory_bytes = index_->MemoryUsage() + tail_->MemoryUsage();
   return s;
 }
@@ -268,8 +269,13 @@ Result<std::vector<Hit>> CollectionImpl::SearchOne(const void* query, size_t k,
     IMGSEARCH_ASSIGN_OR_RETURN(found, ExactOver(query, k, params, slots));
   } else {
     index::LabelFilter filter{allowed};
+    // The graph returns only rows out of the tail: one DrainTailBatch may be adding some.
+    index::LabelFilter in_index{allowed, index_is_flat_ ? nullptr : &slot_in_graph_};
     bool lossy = index::IsLossy(index_spec_.index_type, index_spec_.params);
-    IMGSEARCH_ASSIGN_OR_RETURN(found, index_->Search(query, lossy ? 4 * k : k, params, filter));
+    {
+      std::shared_lock<std::shared_mutex> index_lock(index_mutex_);
+      IMGSEARCH_ASSIGN_OR_RETURN(found, index_->Search(query, lossy ? 4 * k : k, params, in_index));
+    }
     if (lossy) {
       IMGSEARCH_ASSIGN_OR_RETURN(found, Rerank(query, k, params, found));
     }

@@ -183,13 +183,18 @@ void CollectionImpl::Apply(int64_t pk, std::string_view vector, nlohmann::json f
   int64_t slot = static_cast<int64_t>(slot_ids_.size());
   slot_ids_.push_back(pk);
   slot_alive_.push_back(1);
+  slot_in_graph_.push_back(0);
   lookup_.Add(slot, fields);
   slot_fields_.push_back(std::move(fields));
   slot_of_id_[pk] = slot;
   ++alive_count_;
   std::string indexed = IndexedForm(metric_, vector);
-  index::Index* target = index_is_flat_ ? index_.get() : static_cast<index::Index*>(tail_.get());
-  (void)target->Add(1, &slot, indexed.data());
+  if (!index_is_flat_) {
+    (void)tail_->Add(1, &slot, indexed.data());
+    return;
+  }
+  std::unique_lock<std::shared_mutex> index_lock(index_mutex_);
+  (void)index_->Add(1, &slot, indexed.data());
 }
 
 void CollectionImpl::KillSlot(int64_t slot) {
@@ -199,8 +204,10 @@ void CollectionImpl::KillSlot(int64_t slot) {
   slot_of_id_.erase(slot_ids_[slot]);
   lookup_.Remove(slot, slot_fields_[slot]);
   slot_fields_[slot] = nullptr;
-  index_->Remove(slot);
+  slot_in_graph_[slot] = 0;
   tail_->Remove(slot);
+  std::unique_lock<std::shared_mutex> index_lock(index_mutex_);
+  index_->Remove(slot);
 }
 
 }  // namespace imgsearch::store

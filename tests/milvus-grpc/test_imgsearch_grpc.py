@@ -4,13 +4,14 @@ and requests that are not messages at all."""
 
 import json
 import os
+import struct
 import subprocess
 import urllib.request
 
 import grpc
 import pytest
 from conftest import TMP, ImgsearchServer
-from pymilvus import MilvusClient, MilvusException
+from pymilvus import DataType, MilvusClient, MilvusException
 
 DIM = 4
 READ = "read-token-0123456789"
@@ -106,3 +107,54 @@ def test_a_taken_grpc_port_is_refused(imgsearch, tmp_path):
     client = MilvusClient(uri=imgsearch.uri)  # the first one still answers
     assert isinstance(client.list_collections(), list)
     client.close()
+
+
+def insert_columns(server, collection, vectors, dim, ids, binary=False):
+    """An InsertRequest built by hand, so that its columns may disagree with the schema."""
+    from pymilvus.grpc_gen import milvus_pb2, schema_pb2
+    request = milvus_pb2.InsertRequest(collection_name=collection, num_rows=len(ids))
+    key = request.fields_data.add(field_name="id", type=schema_pb2.DataType.Int64)
+    key.scalars.long_data.data.extend(ids)
+    column = request.fields_data.add(field_name="vector", type=schema_pb2.DataType.BinaryVector
+                                     if binary else schema_pb2.DataType.FloatVector)
+    column.vectors.dim = dim
+    if binary:
+        column.vectors.binary_vector = bytes(vectors)
+    else:
+        column.vectors.float_vector.data.extend(vectors)
+    reply = milvus_pb2.MutationResult.FromString(
+        raw_call(server, "Insert", request.SerializeToString()))
+    return reply.status.code, reply.status.reason
+
+
+def test_vectors_are_written_as_sent(imgsearch):
+    """Insert's vectors go from the message to the store in binary form: every float comes
+    back bit for bit, binary vectors byte for byte, and a column that does not fit the
+    schema is refused with Milvus's insert-data code."""
+    client = MilvusClient(uri=imgsearch.uri)
+    client.create_collection("exact", dimension=DIM, consistency_level="Strong")
+    values = [0.1, -3.4028234e38, 1e-45, 7.0, 2.5e-8, 1 / 3, -0.0, 123456.789]
+    assert insert_columns(imgsearch, "exact", values, DIM, [1, 2]) == (0, "")
+    got = {r["id"]: r["vector"] for r in client.get("exact", ids=[1, 2], output_fields=["vector"])}
+
+    sent = struct.unpack("8f", struct.pack("8f", *values))  # as float32
+    assert [struct.pack("f", x) for x in got[1] + got[2]] == [struct.pack("f", x) for x in sent]
+    code, reason = insert_columns(imgsearch, "exact", [1.0] * 6, 3, [3, 4])
+    assert code == 1804 and "3 values but the collection's dimension is 4" in reason, reason
+    code, reason = insert_columns(imgsearch, "exact", [1.0] * 12, DIM, [5, 6])
+    assert code == 1804 and "has 3 values for 2 rows" in reason, reason
+    assert client.query("exact", filter="", output_fields=["count(*)"])[0]["count(*)"] == 2
+
+    schema = MilvusClient.create_schema(auto_id=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.BINARY_VECTOR, dim=16)
+    index = client.prepare_index_params()
+    index.add_index("vector", index_type="BIN_FLAT", metric_type="HAMMING")
+    client.create_collection("bits", schema=schema, index_params=index,
+                             consistency_level="Strong")
+    assert insert_columns(imgsearch, "bits", [0x0f, 0xf0, 0xff, 0x01], 16, [1, 2],
+                          binary=True) == (0, "")
+    got = {r["id"]: r["vector"] for r in client.get("bits", ids=[1, 2], output_fields=["vector"])}
+    assert [bytes(got[1][0]) if isinstance(got[1], list) else bytes(got[1]),
+            bytes(got[2][0]) if isinstance(got[2], list) else bytes(got[2])] == \
+        [b"\x0f\xf0", b"\xff\x01"]

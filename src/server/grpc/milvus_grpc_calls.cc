@@ -347,22 +347,38 @@ void SetIds(const json& ids, milvuspb::MutationResult* out) {
   out->set_timestamp(Timestamp());
 }
 
+// A write's request object, its vectors left in the message (`vectors` views them).
 template <typename Request>
-json WriteBody(const Request& req) {
+json WriteBody(const Request& req, MilvusVectorColumns* vectors) {
   json body = Body(req.db_name(), req.collection_name());
   if (!req.partition_name().empty()) body["partitionName"] = req.partition_name();
-  body["data"] = milvus_proto::RowsFromColumns(req.fields_data(), req.num_rows());
+  std::vector<milvus_proto::VectorColumnView> columns;
+  body["data"] = milvus_proto::RowsFromColumns(req.fields_data(), req.num_rows(), &columns);
+  for (const milvus_proto::VectorColumnView& c : columns) {
+    if (!vectors->emplace(c.name, MilvusVectorColumn{c.bytes, c.bytes_per_row, c.binary}).second)
+      Fail(kMilvusInvalidInsertData, "field \"" + c.name + "\" is given twice");
+  }
   return body;
 }
 
+template <typename Request>
+json Write(MilvusApi& api, const std::string& route, const Request& req) {
+  MilvusBinary binary;
+  json body = WriteBody(req, &binary.columns);
+  MilvusReply reply =
+      api.CallObject(route, std::move(body), /*int64_as_string=*/false, std::move(binary));
+  if (reply.code != kMilvusOk) Fail(reply.code, reply.message);
+  return std::move(reply.data);
+}
+
 void Insert(MilvusApi& api, const milvuspb::InsertRequest& req, milvuspb::MutationResult* out) {
-  json d = Data(api, "entities/insert", WriteBody(req));
+  json d = Write(api, "entities/insert", req);
   SetIds(d["insertIds"], out);
   out->set_insert_cnt(d.value("insertCount", int64_t(0)));
 }
 
 void Upsert(MilvusApi& api, const milvuspb::UpsertRequest& req, milvuspb::MutationResult* out) {
-  json d = Data(api, "entities/upsert", WriteBody(req));
+  json d = Write(api, "entities/upsert", req);
   SetIds(d["upsertIds"], out);
   out->set_upsert_cnt(d.value("upsertCount", int64_t(0)));
 }
