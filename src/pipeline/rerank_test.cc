@@ -283,5 +283,40 @@ TEST(RerankTest, OffReproducesThePlainAnswers) {
   }
 }
 
+// Several re-rankings from one first search (what tune does for its candidates) answer
+// exactly as separate searches do, each its own: hits, distances and the fused ranking,
+// alone and fused, with a binary model beside.
+TEST(RerankTest, SeveralRerankingsFromOneFirstSearchAnswerAsSeparateSearches) {
+  RandomSet set = MakeImages();
+  AddFloatModel(&set, "a", "L2", 41);
+  AddFloatModel(&set, "b", "COSINE", 42, /*unit=*/false);
+  AddBinaryModel(&set, "hash", 43);
+  const std::vector<std::string> reranks = {"qe:3,alpha=3", "off", "qe:1,alpha=0", "",
+                                            "qe:10,alpha=5"};
+  for (const std::string fuse : {"", "rrf"}) {
+    for (int64_t id : {9, 120}) {
+      Query query;
+      query.id = id;
+      SearchOptions options;
+      options.k = 12;
+      options.exclude_self = true;
+      options.fuse = fuse;
+      std::vector<SearchResults> together =
+          ValueOrDie(SearchModelsReranked(set.models, *set.images, query, options, reranks));
+      ASSERT_EQ(together.size(), reranks.size());
+      for (size_t r = 0; r < reranks.size(); ++r) {
+        options.rerank = reranks[r];
+        SearchResults alone = ValueOrDie(SearchModels(set.models, *set.images, query, options));
+        EXPECT_EQ(together[r].ToJson("q"), alone.ToJson("q"))
+            << "fuse \"" << fuse << "\", query " << id << ", " << reranks[r];
+        EXPECT_EQ(together[r].rerank, alone.rerank);
+      }
+      // The re-rankings differ from each other (else the comparison above shows nothing).
+      EXPECT_NE(together[0].ToJson("q"), together[1].ToJson("q"));
+      EXPECT_NE(together[0].ToJson("q"), together[4].ToJson("q"));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace imgsearch::pipeline

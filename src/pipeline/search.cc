@@ -327,6 +327,16 @@ std::vector<int64_t> TopIds(const std::vector<Ranked>& ranked, size_t n) {
 Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collection& images,
                                    const Query& query, const SearchOptions& options,
                                    const TunedFusion* tuned, bool whole_lists) {
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      std::vector<SearchResults> results,
+      SearchModelsReranked(models, images, query, options, {options.rerank}, tuned, whole_lists));
+  return std::move(results[0]);
+}
+
+Result<std::vector<SearchResults>> SearchModelsReranked(
+    std::vector<BoundModel>& models, const Collection& images, const Query& query,
+    const SearchOptions& options, const std::vector<std::string>& reranks, const TunedFusion* tuned,
+    bool whole_lists) {
   if (options.k < 1 || options.k > 4096)
     return Status::InvalidArgument("k must be between 1 and 4096");
   if (!options.fuse.empty() && options.fuse != "rrf" && options.fuse != "weighted" &&
@@ -343,9 +353,14 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
                                    ")");
   }
   IMGSEARCH_RETURN_IF_ERROR(CheckCutoffsAndOrder(models, options));
-  Rerank rerank;
-  if (!options.rerank.empty()) {
-    IMGSEARCH_ASSIGN_OR_RETURN(rerank, ParseRerank(options.rerank));
+  std::vector<Rerank> parsed;
+  int deepest = 0;  // the first search is as deep as the deepest expansion needs
+  for (const std::string& text : reranks) {
+    Rerank& rerank = parsed.emplace_back();
+    if (!text.empty()) {
+      IMGSEARCH_ASSIGN_OR_RETURN(rerank, ParseRerank(text));
+    }
+    deepest = std::max(deepest, rerank.qe);
   }
   SearchContext context;
   context.options = &options;
@@ -358,7 +373,7 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
   context.depth = context.by_date        ? kMaxSearchDepth
                   : options.fuse.empty() ? wanted
                                          : std::min(kMaxSearchDepth, std::max(wanted * 4, 50));
-  context.depth = std::max(context.depth, rerank.qe);
+  context.depth = std::max(context.depth, deepest);
   context.exclude_self = options.exclude_self;
   if (whole_lists) context.k = context.depth;
   context.query_id = query.id;
@@ -419,38 +434,49 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
     vectors.push_back(std::move(v));
     answers.push_back(std::move(answer));
   }
-  auto fuse = [&](size_t k) {
+  auto fuse = [&](const std::vector<ModelAnswer>& current, size_t k) {
     std::vector<std::vector<Ranked>> lists;
-    for (const ModelAnswer& a : answers) lists.push_back(a.ranked);
+    for (const ModelAnswer& a : current) lists.push_back(a.ranked);
     if (options.fuse == "rrf") return FuseRrf(lists, k);
     if (options.fuse == "weighted") return FuseWeighted(lists, list_weights, k);
     if (list_scales.empty()) return FuseWeightedRrf(lists, list_weights, k);  // tuned before scales
     return FuseStandardized(lists, list_weights, list_scales, k);
   };
-  if (rerank.on()) {
-    // Fused, every model expands with the fused ranking's top N; alone, with its own.
-    std::vector<int64_t> fused_top;
+  std::vector<SearchResults> all;
+  for (const Rerank& rerank : parsed) {
+    // The first answers are kept for the next re-ranking; the last one takes them.
+    std::vector<ModelAnswer> reranked;
+    if (all.size() + 1 == parsed.size()) {
+      reranked = std::move(answers);
+    } else {
+      reranked = answers;
+    }
+    if (rerank.on()) {
+      // Fused, every model expands with the fused ranking's top N; alone, with its own.
+      std::vector<int64_t> fused_top;
+      if (!options.fuse.empty()) {
+        for (const Fused& f : fuse(reranked, static_cast<size_t>(rerank.qe)))
+          fused_top.push_back(f.id);
+      }
+      for (size_t i = 0; i < reranked.size(); ++i) {
+        std::vector<int64_t> neighbours =
+            options.fuse.empty() ? TopIds(reranked[i].ranked, rerank.qe) : fused_top;
+        IMGSEARCH_RETURN_IF_ERROR(ExpandAndSearch(*used[i], images, vectors[i], neighbours,
+                                                  rerank.alpha, context, &paths, &reranked[i]));
+      }
+    }
+    SearchResults& results = all.emplace_back();
     if (!options.fuse.empty()) {
-      for (const Fused& f : fuse(static_cast<size_t>(rerank.qe))) fused_top.push_back(f.id);
+      for (const Fused& f : fuse(reranked, context.by_date ? kMaxSearchDepth : wanted))
+        results.fused.push_back({f.id, f.score, paths[f.id], 0});
+      IMGSEARCH_RETURN_IF_ERROR(FinishFused(images, options, &results.fused));
+      results.fusion = options.fuse;
     }
-    for (size_t i = 0; i < answers.size(); ++i) {
-      std::vector<int64_t> neighbours =
-          options.fuse.empty() ? TopIds(answers[i].ranked, rerank.qe) : fused_top;
-      IMGSEARCH_RETURN_IF_ERROR(ExpandAndSearch(*used[i], images, vectors[i], neighbours,
-                                                rerank.alpha, context, &paths, &answers[i]));
-    }
+    results.offset = options.offset;
+    if (rerank.on()) results.rerank = rerank.ToString();
+    for (ModelAnswer& a : reranked) results.models.push_back(std::move(a.out));
   }
-  SearchResults results;
-  if (!options.fuse.empty()) {
-    for (const Fused& f : fuse(context.by_date ? kMaxSearchDepth : wanted))
-      results.fused.push_back({f.id, f.score, paths[f.id], 0});
-    IMGSEARCH_RETURN_IF_ERROR(FinishFused(images, options, &results.fused));
-    results.fusion = options.fuse;
-  }
-  results.offset = options.offset;
-  if (rerank.on()) results.rerank = rerank.ToString();
-  for (ModelAnswer& a : answers) results.models.push_back(std::move(a.out));
-  return results;
+  return all;
 }
 
 nlohmann::json SearchResultsJson(const std::string& query_label, const SearchResults& all) {

@@ -38,4 +38,14 @@ Result<SearchResults> SearchModels(std::vector<BoundModel>& models, const Collec
                                    const Query& query, const SearchOptions& options,
                                    const TunedFusion* tuned = nullptr, bool whole_lists = false);
 
+// The same search re-ranked in several ways (each entry as SearchOptions::rerank; "" and
+// "off" for none), the models' first search made once: one result per entry, each what
+// SearchModels answers with options.rerank set to it, provided no entry's N is deeper
+// than the first search already looks (fused: 4·K, at least 50). For tune, which tries
+// every candidate re-ranking on every query.
+Result<std::vector<SearchResults>> SearchModelsReranked(
+    std::vector<BoundModel>& models, const Collection& images, const Query& query,
+    const SearchOptions& options, const std::vector<std::string>& reranks,
+    const TunedFusion* tuned = nullptr, bool whole_lists = false);
+
 }  // namespace imgsearch::pipeline

@@ -19,10 +19,11 @@ constexpr size_t kScaleSample = 300;
 // faces and airplanes), and a small weight still lets its hits count where they stand out.
 constexpr double kLevels[] = {0.05, 0.1, 0.25, 0.5, 1, 2, 4};
 // The re-rankings tried (rerank.h): αQE at α = 3 (Radenović et al.'s choice) over a range
-// of N, and average QE (α = 0) at small N.
-constexpr const char* kRerankCandidates[] = {"qe:1,alpha=3", "qe:2,alpha=3",  "qe:3,alpha=3",
-                                             "qe:5,alpha=3", "qe:10,alpha=3", "qe:2,alpha=0",
-                                             "qe:5,alpha=0"};
+// of N, and average QE (α = 0) at small N. N reaches 20: over the augmented vectors of DBA
+// the largest N tried (10) was the one chosen on most splits of doc/fusion.md.
+constexpr const char* kRerankCandidates[] = {"qe:1,alpha=3",  "qe:2,alpha=3",  "qe:3,alpha=3",
+                                             "qe:5,alpha=3",  "qe:10,alpha=3", "qe:15,alpha=3",
+                                             "qe:20,alpha=3", "qe:2,alpha=0",  "qe:5,alpha=0"};
 
 // One labelled query, ready to be fused under any weights.
 struct QueryCase {
@@ -155,14 +156,46 @@ std::vector<double> Optimize(const std::vector<QueryCase>& cases, size_t models,
   return best_w;
 }
 
-// Each model's ranked list of every query, searched once, deep enough for fusion. With a
-// re-ranking, the lists are those the re-ranked fused search (under `fusion`) ends with.
-Result<std::vector<QueryCase>> BuildCases(std::vector<BoundModel>& models, const Collection& images,
-                                          const TunedFusion& fusion,
-                                          const std::map<int64_t, std::string>& labels,
-                                          const std::vector<int64_t>& queries,
-                                          const std::map<std::string, int>& fold_of, size_t k) {
-  const std::vector<DistanceScale>& scales = fusion.scales;
+// A labelled query's case from the lists of one search (each model's whole list).
+QueryCase CaseOf(const SearchResults& results, const std::vector<index::Metric>& metrics,
+                 const std::vector<DistanceScale>& scales, const std::set<int64_t>& same, int fold,
+                 int label) {
+  const size_t models = metrics.size();
+  QueryCase q;
+  q.relevant_total = same.size() - 1;
+  q.fold = fold;
+  q.label = label;
+  std::map<int64_t, size_t> index;
+  for (const ModelResults& model : results.models) {
+    for (const Hit& hit : model.hits) {
+      if (index.emplace(hit.id, q.candidates.size()).second) q.candidates.push_back(hit.id);
+    }
+  }
+  const size_t cells = q.candidates.size() * models;
+  q.score.assign(cells, 0), q.rrf.assign(cells, 0), q.found.assign(cells, 0);
+  for (size_t m = 0; m < results.models.size(); ++m) {
+    const auto& hits = results.models[m].hits;
+    for (size_t r = 0; r < hits.size(); ++r) {
+      size_t cell = index[hits[r].id] * models + m;
+      // Hits report IP and COSINE as similarities; the scales are of distances.
+      float distance = index::ReportedDistance(metrics[m], hits[r].distance);
+      q.score[cell] = scales[m].StandardScore(distance);
+      q.rrf[cell] = 1.0 / (kK0 + double(r + 1));
+      q.found[cell] = 1;
+    }
+  }
+  for (int64_t candidate : q.candidates) q.relevant.push_back(same.count(candidate) ? 1 : 0);
+  return q;
+}
+
+// Each model's ranked list of every query, deep enough for fusion: one set of cases per
+// entry of `reranks`. Without re-ranking ("off"), the lists of the plain search; with one,
+// those the re-ranked fused search (under `fusion`'s weights) ends with. The models'
+// first search of a query is made once for every entry.
+Result<std::vector<std::vector<QueryCase>>> BuildCases(
+    std::vector<BoundModel>& models, const Collection& images, const TunedFusion& fusion,
+    const std::vector<Rerank>& reranks, const std::map<int64_t, std::string>& labels,
+    const std::vector<int64_t>& queries, const std::map<std::string, int>& fold_of, size_t k) {
   std::map<std::string, std::set<int64_t>> members;
   for (const auto& [id, label] : labels) members[label].insert(id);
   std::vector<index::Metric> metrics;
@@ -171,44 +204,30 @@ Result<std::vector<QueryCase>> BuildCases(std::vector<BoundModel>& models, const
                                index::ParseMetric(m.collection->index().metric_type));
     metrics.push_back(metric);
   }
-  // Each model's whole list, as deep as fusion looks at search time for K.
+  // Each model's whole list, as deep as fusion looks at search time for K. The fusion
+  // (whose top N leads the expansions) matters only when re-ranking.
   SearchOptions search;
   search.k = static_cast<int>(k);
   search.fuse = "rrf";
   search.exclude_self = true;
-  if (fusion.rerank.on()) search.fuse = "tuned", search.rerank = fusion.rerank.ToString();
-  std::vector<QueryCase> cases;
+  std::vector<std::string> texts;
+  for (const Rerank& rerank : reranks) {
+    texts.push_back(rerank.ToString());
+    if (rerank.on()) search.fuse = "tuned";
+  }
+  std::vector<std::vector<QueryCase>> cases(reranks.size());
   for (int64_t id : queries) {
     Query query;
     query.id = id;
-    IMGSEARCH_ASSIGN_OR_RETURN(SearchResults results,
-                               SearchModels(models, images, query, search, &fusion, true));
+    IMGSEARCH_ASSIGN_OR_RETURN(
+        std::vector<SearchResults> results,
+        SearchModelsReranked(models, images, query, search, texts, &fusion, true));
     const std::set<int64_t>& same = members.at(labels.at(id));
-    QueryCase q;
-    q.relevant_total = same.size() - 1;
-    q.fold = fold_of.at(labels.at(id));
-    q.label = static_cast<int>(std::distance(members.begin(), members.find(labels.at(id))));
-    std::map<int64_t, size_t> index;
-    for (const ModelResults& model : results.models) {
-      for (const Hit& hit : model.hits) {
-        if (index.emplace(hit.id, q.candidates.size()).second) q.candidates.push_back(hit.id);
-      }
+    const int label = static_cast<int>(std::distance(members.begin(), members.find(labels.at(id))));
+    for (size_t r = 0; r < reranks.size(); ++r) {
+      cases[r].push_back(
+          CaseOf(results[r], metrics, fusion.scales, same, fold_of.at(labels.at(id)), label));
     }
-    const size_t cells = q.candidates.size() * models.size();
-    q.score.assign(cells, 0), q.rrf.assign(cells, 0), q.found.assign(cells, 0);
-    for (size_t m = 0; m < results.models.size(); ++m) {
-      const auto& hits = results.models[m].hits;
-      for (size_t r = 0; r < hits.size(); ++r) {
-        size_t cell = index[hits[r].id] * models.size() + m;
-        // Hits report IP and COSINE as similarities; the scales are of distances.
-        float distance = index::ReportedDistance(metrics[m], hits[r].distance);
-        q.score[cell] = scales[m].StandardScore(distance);
-        q.rrf[cell] = 1.0 / (kK0 + double(r + 1));
-        q.found[cell] = 1;
-      }
-    }
-    for (int64_t candidate : q.candidates) q.relevant.push_back(same.count(candidate) ? 1 : 0);
-    cases.push_back(std::move(q));
   }
   return cases;
 }
@@ -295,8 +314,10 @@ Result<Tuned> Tune(std::vector<BoundModel>& models, const Collection& images,
     IMGSEARCH_ASSIGN_OR_RETURN(DistanceScale scale, MeasureDistanceScale(m, sample));
     tuned.fusion.scales.push_back(scale);
   }
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<QueryCase> cases,
-                             BuildCases(models, images, tuned.fusion, labels, queries, fold_of, k));
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      std::vector<std::vector<QueryCase>> plain,
+      BuildCases(models, images, tuned.fusion, {Rerank{}}, labels, queries, fold_of, k));
+  const std::vector<QueryCase>& cases = plain[0];
   auto all = [](int) { return true; };
   TuneReport& report = tuned.report;
   report.queries = cases.size();
@@ -315,15 +336,12 @@ Result<Tuned> Tune(std::vector<BoundModel>& models, const Collection& images,
   if (!options.rerank) return tuned;
   // Every candidate re-ranks the fusion just tuned (its top N leads the expansion).
   std::vector<Rerank> candidates;
-  std::vector<std::vector<QueryCase>> candidate_cases;
   for (const char* text : kRerankCandidates) {
-    TunedFusion fusion = tuned.fusion;
-    IMGSEARCH_ASSIGN_OR_RETURN(fusion.rerank, ParseRerank(text));
-    IMGSEARCH_ASSIGN_OR_RETURN(std::vector<QueryCase> reranked,
-                               BuildCases(models, images, fusion, labels, queries, fold_of, k));
-    candidates.push_back(fusion.rerank);
-    candidate_cases.push_back(std::move(reranked));
+    IMGSEARCH_ASSIGN_OR_RETURN(candidates.emplace_back(), ParseRerank(text));
   }
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      std::vector<std::vector<QueryCase>> candidate_cases,
+      BuildCases(models, images, tuned.fusion, candidates, labels, queries, fold_of, k));
   ChooseRerank(candidate_cases, candidates, fold_weights, w, k, &tuned);
   return tuned;
 }
