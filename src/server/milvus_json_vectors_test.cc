@@ -86,15 +86,7 @@ class JsonVectorsSearchTest : public MilvusApiFixture {
     json rows = json::array();
     for (int i = 1; i <= 5; ++i) rows.push_back({{"id", i}, {"vector", {0.5, double(i), 0.25}}});
     Ok("entities/insert", {{"collectionName", "f"}, {"data", rows}});
-    Ok("collections/create", {{"collectionName", "b"},
-                              {"schema",
-                               {{"fields",
-                                 {{{"fieldName", "id"}, {"dataType", "Int64"}, {"isPrimary", true}},
-                                  {{"fieldName", "v"},
-                                   {"dataType", "BinaryVector"},
-                                   {"elementTypeParams", {{"dim", 16}}}}}}}},
-                              {"indexParams", {{{"fieldName", "v"}, {"metricType", "HAMMING"}}}}});
-    Ok("entities/insert", {{"collectionName", "b"}, {"data", {{{"id", 1}, {"v", {1, 2}}}}}});
+    CreateBinaryCollection("b", 16, json::array({{{"id", 1}, {"v", {1, 2}}}}));
   }
 
   // The reply to `body` as REST text, and as the same body parsed as JSON first.

@@ -46,6 +46,18 @@ class MilvusApiFixture : public ::testing::Test {
         << route << " " << body.dump() << " -> " << reply.dump();
     return reply;
   }
+  // A collection "id" (Int64 key) + "v" (binary vectors of `bits`), HAMMING, holding `rows`.
+  void CreateBinaryCollection(const std::string& name, int bits, const json& rows) {
+    Ok("collections/create", {{"collectionName", name},
+                              {"schema",
+                               {{"fields",
+                                 {{{"fieldName", "id"}, {"dataType", "Int64"}, {"isPrimary", true}},
+                                  {{"fieldName", "v"},
+                                   {"dataType", "BinaryVector"},
+                                   {"elementTypeParams", {{"dim", bits}}}}}}}},
+                              {"indexParams", {{{"fieldName", "v"}, {"metricType", "HAMMING"}}}}});
+    Ok("entities/insert", {{"collectionName", name}, {"data", rows}});
+  }
 
   std::string dir_;
   std::unique_ptr<Database> db_;

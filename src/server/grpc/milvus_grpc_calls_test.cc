@@ -56,17 +56,9 @@ class MilvusGrpcCallsTest : public MilvusApiFixture {
     for (int i = 1; i <= 6; ++i)
       rows.push_back({{"id", i}, {"vector", {1.0, double(i), 0.5, 0.0}}, {"tag", i * 10}});
     Ok("entities/insert", {{"collectionName", "f"}, {"data", rows}});
-    Ok("collections/create", {{"collectionName", "b"},
-                              {"schema",
-                               {{"fields",
-                                 {{{"fieldName", "id"}, {"dataType", "Int64"}, {"isPrimary", true}},
-                                  {{"fieldName", "v"},
-                                   {"dataType", "BinaryVector"},
-                                   {"elementTypeParams", {{"dim", 16}}}}}}}},
-                              {"indexParams", {{{"fieldName", "v"}, {"metricType", "HAMMING"}}}}});
     json bits = json::array();
     for (int i = 1; i <= 4; ++i) bits.push_back({{"id", i}, {"v", {i, 255 - i}}});
-    Ok("entities/insert", {{"collectionName", "b"}, {"data", bits}});
+    CreateBinaryCollection("b", 16, bits);
   }
 
   milvuspb::SearchResults Search(const milvuspb::SearchRequest& request) {
