@@ -88,7 +88,8 @@ Status DropDba(Database& db, std::vector<BoundModel>& models);
 // Points each float model's `augmented` at the twins the stored setting names; one that is
 // missing (dropped by another process meanwhile) is left null with a warning.
 Status AttachDba(Database& db, std::vector<BoundModel>& models);
-// The same for a given state.
-void AttachDbaState(const Database& db, std::vector<BoundModel>& models, const DbaState& state);
+// The same for a given state, without the warning: false when a twin it names is missing
+// (that one left null; a newer state dropped it, or its catalog entry is not seen yet).
+bool AttachDbaState(const Database& db, std::vector<BoundModel>& models, const DbaState& state);
 
 }  // namespace imgsearch::pipeline

@@ -82,9 +82,9 @@ Result<CollectionImpl::OutputSpec> CollectionImpl::ParseOutputFields(
 }
 
 Result<std::string> CollectionImpl::ReadVector(int64_t pk) const {
+  IMGSEARCH_ASSIGN_OR_RETURN(ReadLease reader, storage_->Read());
   IMGSEARCH_ASSIGN_OR_RETURN(
-      Statement select,
-      storage_->reader->Prepare("SELECT vector FROM " + vector_table() + " WHERE pk = ?"));
+      Statement select, reader->Prepare("SELECT vector FROM " + vector_table() + " WHERE pk = ?"));
   select.Bind(1, pk);
   IMGSEARCH_ASSIGN_OR_RETURN(bool found, select.Step());
   if (!found || select.IsNull(0))

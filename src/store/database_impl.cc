@@ -45,7 +45,8 @@ class DatabaseImpl final : public Database {
   Result<std::shared_ptr<Collection>> GetCollection(const std::string& name) const override;
   Status Transact(const std::function<Status(Transaction&)>& body) override;
   Result<std::optional<std::string>> GetSetting(const std::string& key) const override {
-    return store::ReadSetting(storage_->reader.get(), key);
+    IMGSEARCH_ASSIGN_OR_RETURN(store::ReadLease reader, storage_->Read());
+    return store::ReadSetting(reader.get(), key);
   }
 
  private:
@@ -135,14 +136,20 @@ Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::OpenCollection(
 Status DatabaseImpl::LoadCollections() {
   std::lock_guard<std::mutex> lock(catalog_mutex_);
   IMGSEARCH_ASSIGN_OR_RETURN(catalog_generation_, storage_->PollChanges());
-  IMGSEARCH_ASSIGN_OR_RETURN(
-      catalog_version_, store::ReadMetaInt(storage_->reader.get(), store::kCatalogVersionKey, 0));
+  {
+    IMGSEARCH_ASSIGN_OR_RETURN(store::ReadLease reader, storage_->Read());
+    IMGSEARCH_ASSIGN_OR_RETURN(catalog_version_,
+                               store::ReadMetaInt(reader.get(), store::kCatalogVersionKey, 0));
+  }
   return ReconcileLocked();
 }
 
 Status DatabaseImpl::ReconcileLocked() {
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<CatalogEntry> entries,
-                             ReadCatalog(storage_->reader.get()));
+  std::vector<CatalogEntry> entries;
+  {
+    IMGSEARCH_ASSIGN_OR_RETURN(store::ReadLease reader, storage_->Read());
+    IMGSEARCH_ASSIGN_OR_RETURN(entries, ReadCatalog(reader.get()));
+  }
   std::map<int64_t, const CatalogEntry*> by_id;
   for (const CatalogEntry& e : entries) by_id[e.id] = &e;
   std::map<int64_t, std::shared_ptr<CollectionImpl>> known;
@@ -173,9 +180,11 @@ void DatabaseImpl::RefreshCatalog() const {
   std::lock_guard<std::mutex> lock(catalog_mutex_);
   auto generation = storage_->PollChanges();
   if (generation.ok() && *generation == catalog_generation_) return;
-  auto version = generation.ok()
-                     ? store::ReadMetaInt(storage_->reader.get(), store::kCatalogVersionKey, 0)
-                     : Result<int64_t>(generation.status());
+  auto read_version = [this]() -> Result<int64_t> {
+    IMGSEARCH_ASSIGN_OR_RETURN(store::ReadLease reader, storage_->Read());
+    return store::ReadMetaInt(reader.get(), store::kCatalogVersionKey, 0);
+  };
+  Result<int64_t> version = generation.ok() ? read_version() : generation.status();
   Status refreshed = version.status();
   if (version.ok() && *version != catalog_version_) {
     // The map is a cache of the catalog table: filling it in changes nothing a caller sees.
@@ -353,13 +362,13 @@ Result<std::unique_ptr<Database>> OpenDatabase(const std::string& dir,
   auto storage = std::make_shared<Storage>();
   storage->env = env;
   storage->dir = dir;
-  IMGSEARCH_ASSIGN_OR_RETURN(storage->writer,
-                             store::SqliteDb::Open(path, true, env->SqliteVfsName()));
+  storage->path = path;
+  storage->vfs = env->SqliteVfsName();
+  IMGSEARCH_ASSIGN_OR_RETURN(storage->writer, store::SqliteDb::Open(path, true, storage->vfs));
   auto db = std::make_unique<DatabaseImpl>(storage, options);
   Status init = db->Init(fresh);
   if (!init.ok()) return init.WithContext(path);
-  IMGSEARCH_ASSIGN_OR_RETURN(storage->reader,
-                             store::SqliteDb::Open(path, false, env->SqliteVfsName()));
+  IMGSEARCH_ASSIGN_OR_RETURN(storage->poller, store::SqliteDb::Open(path, false, storage->vfs));
   std::string manifest_path = storage->IndexDir() + "/MANIFEST";
   storage->manifest = std::make_unique<store::Manifest>(env, manifest_path);
   Status manifest = storage->manifest->Load();
