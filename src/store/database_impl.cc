@@ -61,6 +61,8 @@ class DatabaseImpl final : public Database {
   Result<std::vector<CatalogEntry>> ReadCatalog(store::SqliteDb* db) const;
   Result<std::shared_ptr<CollectionImpl>> OpenCollection(const CatalogEntry& entry) const;
   Status NameIsFree(const std::string& name) const;
+  // Whether the catalog (as committed now) still has collection `id`.
+  Result<bool> IsListed(int64_t id) const;
 
   std::shared_ptr<Storage> storage_;
   DatabaseOptions options_;
@@ -168,7 +170,15 @@ Status DatabaseImpl::ReconcileLocked() {
       if (collection->schema().name != e.schema.name) collection->SetName(e.schema.name);
       IMGSEARCH_RETURN_IF_ERROR(collection->AdoptIndexSpec(e.index));
     } else {
-      IMGSEARCH_ASSIGN_OR_RETURN(collection, OpenCollection(e));
+      Result<std::shared_ptr<CollectionImpl>> opened = OpenCollection(e);
+      if (!opened.ok()) {
+        // Dropped by another process since the catalog was read: left out, as a read
+        // after the drop would have.
+        Result<bool> listed = IsListed(e.id);
+        if (listed.ok() && !*listed) continue;
+        return opened.status();
+      }
+      collection = std::move(*opened);
     }
     updated[e.schema.name] = std::move(collection);
   }
@@ -209,6 +219,14 @@ std::shared_ptr<CollectionImpl> DatabaseImpl::Find(const std::string& name) cons
   RefreshCatalog();
   std::lock_guard<std::mutex> lock(catalog_mutex_);
   return FindLocked(name);
+}
+
+Result<bool> DatabaseImpl::IsListed(int64_t id) const {
+  IMGSEARCH_ASSIGN_OR_RETURN(store::ReadLease reader, storage_->Read());
+  IMGSEARCH_ASSIGN_OR_RETURN(Statement select,
+                             reader->Prepare("SELECT 1 FROM collections WHERE id = ?"));
+  select.Bind(1, id);
+  return select.Step();
 }
 
 // Inside a write transaction: the catalog table itself, not this process's view of it.
