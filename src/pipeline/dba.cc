@@ -373,26 +373,27 @@ Status DropDba(Database& db, std::vector<BoundModel>& models) {
   return DropOtherDba(db, models, -1);
 }
 
-void AttachDbaState(const Database& db, std::vector<BoundModel>& models, const DbaState& state) {
+bool AttachDbaState(const Database& db, std::vector<BoundModel>& models, const DbaState& state) {
+  bool whole = true;
   for (BoundModel& model : models) {
     model.augmented.reset();
     if (!state.dba.on() || model.collection->schema().binary()) continue;
-    const std::string name = DbaCollectionName(model.source.name, state.generation);
-    Result<std::shared_ptr<Collection>> twins = db.GetCollection(name);
-    if (twins.ok()) {
-      model.augmented = *twins;
-    } else {
-      IMGSEARCH_LOG_WARN(
-          "model \"{}\": its augmented vectors ({}) are gone (rebuilt or dropped by another "
-          "process meanwhile): searching its plain vectors",
-          model.source.name, name);
-    }
+    Result<std::shared_ptr<Collection>> twins =
+        db.GetCollection(DbaCollectionName(model.source.name, state.generation));
+    if (twins.ok()) model.augmented = *twins;
+    whole = whole && twins.ok();
   }
+  return whole;
 }
 
 Status AttachDba(Database& db, std::vector<BoundModel>& models) {
   IMGSEARCH_ASSIGN_OR_RETURN(DbaState state, StoredDbaState(db));
-  AttachDbaState(db, models, state);
+  if (!AttachDbaState(db, models, state)) {
+    IMGSEARCH_LOG_WARN(
+        "the augmented vectors of generation {} are gone (rebuilt or dropped by another process "
+        "meanwhile): the models without them search their plain vectors",
+        state.generation);
+  }
   return Status::Ok();
 }
 

@@ -13,9 +13,10 @@
 // Generations: a full build writes a new set of twin collections ("<model>__dba_<G>") while
 // the old set stays in use, then switches to it in one write of the setting (which names
 // G) and drops the old set; an incremental sync writes all of its twins in one
-// transaction. So a search in any process, reading the setting first, sees the complete
-// old or the complete new twins; a set dropped under it makes it fall back to the plain
-// vectors with a warning (Library::Search).
+// transaction. So a search in any process, reading the setting (and the fusion stored with
+// it) first, sees the complete old or the complete new twins; a set dropped under it makes
+// it read the setting again and search the set switched to (Library::Search; the plain
+// vectors, with a warning, only when the setting has not changed or after many switches).
 #pragma once
 
 #include <optional>
@@ -88,7 +89,8 @@ Status DropDba(Database& db, std::vector<BoundModel>& models);
 // Points each float model's `augmented` at the twins the stored setting names; one that is
 // missing (dropped by another process meanwhile) is left null with a warning.
 Status AttachDba(Database& db, std::vector<BoundModel>& models);
-// The same for a given state.
-void AttachDbaState(const Database& db, std::vector<BoundModel>& models, const DbaState& state);
+// The same for a given state, without the warning: false when a twin it names is missing
+// (that one left null; a newer state dropped it, or its catalog entry is not seen yet).
+bool AttachDbaState(const Database& db, std::vector<BoundModel>& models, const DbaState& state);
 
 }  // namespace imgsearch::pipeline

@@ -88,21 +88,28 @@ class LibraryImpl final : public Library {
   }
 
   Result<SearchResults> Search(const ImageQuery& query, const SearchOptions& options) override {
-    std::optional<pipeline::TunedFusion> tuned;
-    IMGSEARCH_ASSIGN_OR_RETURN(SearchOptions resolved, ResolveFusion(options, &tuned));
-    std::vector<pipeline::BoundModel> models = ModelsForSearch();
-    Result<SearchResults> results =
-        pipeline::SearchModels(models, *images_, query, resolved, tuned ? &*tuned : nullptr);
-    const bool twins = std::any_of(models.begin(), models.end(), [](const pipeline::BoundModel& m) {
-      return m.augmented != nullptr;
-    });
-    if (results.ok() || !twins) return results;
-    // The twins were dropped under the search (another process rebuilt or dropped them).
-    IMGSEARCH_LOG_WARN("search over the augmented vectors failed ({}): searching the plain vectors",
-                       results.status().ToString());
-    ForgetTwins();
-    for (pipeline::BoundModel& m : models) m.augmented.reset();
-    return pipeline::SearchModels(models, *images_, query, resolved, tuned ? &*tuned : nullptr);
+    for (int attempt = 1;; ++attempt) {
+      IMGSEARCH_ASSIGN_OR_RETURN(SearchState state,
+                                 CurrentState(options.fuse == "auto" || options.fuse == "tuned"));
+      IMGSEARCH_ASSIGN_OR_RETURN(SearchOptions resolved, ResolveFusion(options, state.fusion));
+      const pipeline::TunedFusion* tuned = state.fusion ? &*state.fusion : nullptr;
+      Result<SearchResults> results =
+          pipeline::SearchModels(state.models, *images_, query, resolved, tuned);
+      const bool twins =
+          std::any_of(state.models.begin(), state.models.end(),
+                      [](const pipeline::BoundModel& m) { return m.augmented != nullptr; });
+      if (results.ok() || !twins) return results;
+      // The twins were dropped under the search: a tune (here or in another process)
+      // switched to newer ones, which the next try searches, with the fusion tuned for them.
+      ForgetTwins();
+      Result<pipeline::DbaState> now = pipeline::StoredDbaState(*db_);
+      if (attempt < kStateTries && now.ok() && !(*now == state.dba)) continue;
+      IMGSEARCH_LOG_WARN(
+          "search over the augmented vectors failed ({}): searching the plain vectors",
+          results.status().ToString());
+      for (pipeline::BoundModel& m : state.models) m.augmented.reset();
+      return pipeline::SearchModels(state.models, *images_, query, resolved, tuned);
+    }
   }
 
   nlohmann::json Compare(const SearchResults& results) const override {
@@ -121,15 +128,15 @@ class LibraryImpl final : public Library {
   }
 
   Result<EvalReport> Evaluate(const EvalOptions& options) override {
-    IMGSEARCH_ASSIGN_OR_RETURN(auto tuned, UsableTunedFusion());
+    IMGSEARCH_ASSIGN_OR_RETURN(SearchState state, CurrentState(true));
+    const std::optional<pipeline::TunedFusion>& tuned = state.fusion;
     pipeline::Rerank rerank;
     if (!options.rerank.empty()) {
       IMGSEARCH_ASSIGN_OR_RETURN(rerank, pipeline::ParseRerank(options.rerank));
     } else if (tuned) {
       rerank = tuned->rerank;
     }
-    std::vector<pipeline::BoundModel> models = ModelsForSearch();
-    return pipeline::Evaluate(models, *images_, options, tuned ? &*tuned : nullptr, rerank);
+    return pipeline::Evaluate(state.models, *images_, options, tuned ? &*tuned : nullptr, rerank);
   }
 
   Result<DuplicateReport> FindDuplicates(const DuplicateOptions& options) override {
@@ -237,8 +244,6 @@ class LibraryImpl final : public Library {
     return pipeline::SyncDba(*db_, models, dba).status();
   }
 
-  // The models as search uses them now: each float model's `augmented` the twins that the
-  // stored setting names (read on every search: another process may have switched them).
   // What a search reads of the models, copied without `reembed`: writers (Index) change
   // that flag while searches run, under the write lock searches do not take.
   std::vector<pipeline::BoundModel> SearchCopy() const {
@@ -248,23 +253,66 @@ class LibraryImpl final : public Library {
     return copy;
   }
 
-  std::vector<pipeline::BoundModel> ModelsForSearch() {
-    std::vector<pipeline::BoundModel> models = SearchCopy();
-    Result<pipeline::DbaState> state = pipeline::StoredDbaState(*db_);
-    std::lock_guard<std::mutex> lock(twins_mutex_);
-    if (!state.ok()) {
-      IMGSEARCH_LOG_WARN("{}: searching the plain vectors", state.status().ToString());
-      return models;
+  // How often a search reads the library's state again when a tune switched it under the
+  // read or the search (each retry means a newer state was stored meanwhile).
+  static constexpr int kStateTries = 8;
+
+  // One state of the library as searches see it: the twins the dba setting names and the
+  // fusion tuned with them, which tune stores in one transaction (and then drops the older
+  // twins).
+  struct SearchState {
+    pipeline::DbaState dba;
+    std::vector<pipeline::BoundModel> models;  // `augmented`: the twins of `dba`
+    std::optional<pipeline::TunedFusion> fusion;
+  };
+
+  // Reads the setting, the fusion (`with_fusion`) and the setting again, until the two reads agree
+  // (so the fusion is the one stored with those twins) and every twin the setting names is found
+  // (gone: a newer state dropped it). After kStateTries, the last read with a warning;
+  // models whose twins are missing then search their plain vectors.
+  Result<SearchState> CurrentState(bool with_fusion) {
+    for (int attempt = 1;; ++attempt) {
+      SearchState state;
+      state.models = SearchCopy();
+      Result<pipeline::DbaState> before = pipeline::StoredDbaState(*db_);
+      if (with_fusion) {
+        IMGSEARCH_ASSIGN_OR_RETURN(state.fusion, UsableTunedFusion());
+      }
+      Result<pipeline::DbaState> after = pipeline::StoredDbaState(*db_);
+      if (!after.ok()) {
+        IMGSEARCH_LOG_WARN("{}: searching the plain vectors", after.status().ToString());
+        return state;
+      }
+      state.dba = *after;
+      const bool last = attempt >= kStateTries;
+      if (!last && !(before.ok() && *before == *after)) continue;
+      if (AttachTwins(state.dba, &state.models)) return state;
+      if (last) {
+        IMGSEARCH_LOG_WARN(
+            "the augmented vectors of generation {} are gone (rebuilt or dropped by another "
+            "process meanwhile): the models without them search their plain vectors",
+            state.dba.generation);
+        return state;
+      }
     }
-    if (!twins_state_ || !(*twins_state_ == *state)) {
+  }
+
+  // Points the models' `augmented` at the twins of `state` (kept for the next search while
+  // the setting stays); false when one of them is missing.
+  bool AttachTwins(const pipeline::DbaState& state, std::vector<pipeline::BoundModel>* models) {
+    std::lock_guard<std::mutex> lock(twins_mutex_);
+    if (!twins_state_ || !(*twins_state_ == state)) {
       std::vector<pipeline::BoundModel> attached = SearchCopy();
-      pipeline::AttachDbaState(*db_, attached, *state);
+      if (!pipeline::AttachDbaState(*db_, attached, state)) {
+        *models = std::move(attached);
+        return false;
+      }
       twins_.clear();
       for (const pipeline::BoundModel& m : attached) twins_.push_back(m.augmented);
-      twins_state_ = *state;
+      twins_state_ = state;
     }
-    for (size_t m = 0; m < models.size(); ++m) models[m].augmented = twins_[m];
-    return models;
+    for (size_t m = 0; m < models->size(); ++m) (*models)[m].augmented = twins_[m];
+    return true;
   }
 
   void ForgetTwins() {
@@ -281,15 +329,15 @@ class LibraryImpl final : public Library {
     return fusion;
   }
 
-  // "auto" becomes the tuned fusion (read into `tuned`) when the library has one, else "rrf".
-  Result<SearchOptions> ResolveFusion(SearchOptions options,
-                                      std::optional<pipeline::TunedFusion>* tuned) const {
+  // "auto" becomes the tuned fusion (`tuned`, as read with the twins) when the library has
+  // one, else "rrf".
+  static Result<SearchOptions> ResolveFusion(SearchOptions options,
+                                             const std::optional<pipeline::TunedFusion>& tuned) {
     if (options.fuse != "auto" && options.fuse != "tuned") return options;
-    IMGSEARCH_ASSIGN_OR_RETURN(*tuned, UsableTunedFusion());
-    if (!*tuned && options.fuse == "tuned")
+    if (!tuned && options.fuse == "tuned")
       return Status::InvalidArgument("no tuned fusion weights: run imgsearch tune first");
-    options.fuse = *tuned ? "tuned" : "rrf";
-    if (options.rerank.empty() && *tuned) options.rerank = (*tuned)->rerank.ToString();
+    options.fuse = tuned ? "tuned" : "rrf";
+    if (options.rerank.empty() && tuned) options.rerank = tuned->rerank.ToString();
     return options;
   }
 

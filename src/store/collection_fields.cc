@@ -13,9 +13,9 @@ nlohmann::json ParseRowFields(const std::string& text) {
 
 Result<nlohmann::json> CollectionImpl::FieldsOf(int64_t slot) const {
   if (!slot_fields_[slot].is_null()) return slot_fields_[slot];
-  IMGSEARCH_ASSIGN_OR_RETURN(
-      Statement select,
-      storage_->reader->Prepare("SELECT fields FROM " + table() + " WHERE pk = ? AND deleted = 0"));
+  IMGSEARCH_ASSIGN_OR_RETURN(ReadLease reader, storage_->Read());
+  IMGSEARCH_ASSIGN_OR_RETURN(Statement select, reader->Prepare("SELECT fields FROM " + table() +
+                                                               " WHERE pk = ? AND deleted = 0"));
   select.Bind(1, slot_ids_[slot]);
   IMGSEARCH_ASSIGN_OR_RETURN(bool found, select.Step());
   // Only a row another process removed since this read caught up is missing.
@@ -36,12 +36,14 @@ Status CollectionImpl::CompleteFields(bool needed) const {
   if (completed.code() != StatusCode::kCorruption) return completed;
   IMGSEARCH_LOG_WARN("collection \"{}\": index snapshot unusable ({}); rebuilding from the rows",
                      schema_.name, completed.ToString());
-  return self->RebuildFromRows(storage_->reader.get());
+  IMGSEARCH_ASSIGN_OR_RETURN(ReadLease reader, storage_->Read());
+  return self->RebuildFromRows(reader.get());
 }
 
 Status CollectionImpl::CompleteFieldsLocked() {
   if (fields_complete_) return Status::Ok();
-  SqliteDb* db = storage_->reader.get();
+  IMGSEARCH_ASSIGN_OR_RETURN(ReadLease reader, storage_->Read());
+  SqliteDb* db = reader.get();
   IMGSEARCH_RETURN_IF_ERROR(CatchUpLocked(db));
   if (fields_complete_) return Status::Ok();  // the catch-up rebuilt from the rows
   IMGSEARCH_ASSIGN_OR_RETURN(Statement select, db->Prepare("SELECT pk, fields FROM " + table() +

@@ -94,15 +94,16 @@ Status CollectionImpl::Load() {
   {
     std::unique_lock<std::shared_mutex> lock(state_mutex_);
     Status loaded = LoadSnapshot();
+    IMGSEARCH_ASSIGN_OR_RETURN(ReadLease reader, storage_->Read());
     if (!loaded.ok()) {
       if (loaded.code() != StatusCode::kNotFound) {
         IMGSEARCH_LOG_WARN(
             "collection \"{}\": index snapshot unusable ({}); rebuilding from the rows",
             schema_.name, loaded.ToString());
       }
-      IMGSEARCH_RETURN_IF_ERROR(RebuildFromRows(storage_->reader.get()));
+      IMGSEARCH_RETURN_IF_ERROR(RebuildFromRows(reader.get()));
     }
-    IMGSEARCH_RETURN_IF_ERROR(CatchUpLocked(storage_->reader.get()));
+    IMGSEARCH_RETURN_IF_ERROR(CatchUpLocked(reader.get()));
   }
   StartBackground();
   return Status::Ok();
@@ -159,7 +160,10 @@ Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
   snapshot_sequence_ = c.sequence;
   last_sequence_ = c.sequence;
   fields_complete_ = false;  // read when needed (collection_fields.cc)
-  IMGSEARCH_RETURN_IF_ERROR(Replay(storage_->reader.get(), snapshot_sequence_));
+  {
+    IMGSEARCH_ASSIGN_OR_RETURN(ReadLease reader, storage_->Read());
+    IMGSEARCH_RETURN_IF_ERROR(Replay(reader.get(), snapshot_sequence_));
+  }
   if (!c.payload_checked) {
     unverified_snapshot_ = mapped;
     unverified_path_ = path;
@@ -171,10 +175,11 @@ Status CollectionImpl::LoadSnapshotFile(const std::string& file) {
 // taken of another database, or of this one before it was restored from an older copy,
 // is refused here, cheaply; a finer disagreement is found when the fields are read.
 Status CollectionImpl::CheckSequenceAgainstRows(int64_t sequence) const {
+  IMGSEARCH_ASSIGN_OR_RETURN(ReadLease reader, storage_->Read());
   IMGSEARCH_ASSIGN_OR_RETURN(
       Statement newest,
-      storage_->reader->Prepare("SELECT (SELECT MAX(seq) FROM " + table() +
-                                "), (SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?)"));
+      reader->Prepare("SELECT (SELECT MAX(seq) FROM " + table() +
+                      "), (SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?)"));
   newest.Bind(1, PurgedThroughKey(id_));
   IMGSEARCH_ASSIGN_OR_RETURN(bool has_row, newest.Step());
   int64_t known = has_row ? std::max(newest.Int(0), newest.Int(1)) : 0;
@@ -375,7 +380,8 @@ Status CollectionImpl::Compact() {
     IMGSEARCH_RETURN_IF_ERROR(CheckWritable());
     {
       std::unique_lock<std::shared_mutex> lock(state_mutex_);
-      IMGSEARCH_RETURN_IF_ERROR(RebuildFromRows(storage_->reader.get()));
+      IMGSEARCH_ASSIGN_OR_RETURN(ReadLease reader, storage_->Read());
+      IMGSEARCH_RETURN_IF_ERROR(RebuildFromRows(reader.get()));
     }
     while (DrainTailBatch()) {
     }
@@ -414,7 +420,8 @@ Status CollectionImpl::CreateIndex(const IndexSpec& spec) {
     IMGSEARCH_RETURN_IF_ERROR(txn.Commit());
     std::unique_lock<std::shared_mutex> lock(state_mutex_);
     IMGSEARCH_RETURN_IF_ERROR(InstallIndex(spec));
-    IMGSEARCH_RETURN_IF_ERROR(RebuildFromRows(storage_->reader.get()));
+    IMGSEARCH_ASSIGN_OR_RETURN(ReadLease reader, storage_->Read());
+    IMGSEARCH_RETURN_IF_ERROR(RebuildFromRows(reader.get()));
   }
   IMGSEARCH_RETURN_IF_ERROR(ForgetSnapshot());
   background_wake_.notify_all();

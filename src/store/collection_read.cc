@@ -83,9 +83,9 @@ Result<CollectionImpl::OutputSpec> CollectionImpl::ParseOutputFields(
 }
 
 Result<std::string> CollectionImpl::ReadVector(int64_t pk) const {
+  IMGSEARCH_ASSIGN_OR_RETURN(ReadLease reader, storage_->Read());
   IMGSEARCH_ASSIGN_OR_RETURN(
-      Statement select,
-      storage_->reader->Prepare("SELECT vector FROM " + vector_table() + " WHERE pk = ?"));
+      Statement select, reader->Prepare("SELECT vector FROM " + vector_table() + " WHERE pk = ?"));
   select.Bind(1, pk);
   IMGSEARCH_ASSIGN_OR_RETURN(bool found, select.Step());
   if (!found || select.IsNull(0))
@@ -192,6 +192,7 @@ Result<VectorColumn> CollectionImpl::ReadVectors(const std::vector<int64_t>& ids
   wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
   VectorColumn column;
   column.bytes_per_vector = schema_.VectorBytes();
+  IMGSEARCH_ASSIGN_OR_RETURN(ReadLease reader, storage_->Read());  // outlives the statements
   auto add = [&](int64_t pk, std::string_view blob) -> Status {
     if (blob.size() != column.bytes_per_vector)
       return Status::Corruption("stored vector of row " + std::to_string(pk) +
@@ -205,9 +206,8 @@ Result<VectorColumn> CollectionImpl::ReadVectors(const std::vector<int64_t>& ids
   if (scan) {
     column.ids.reserve(ids.empty() ? static_cast<size_t>(Count()) : wanted.size());
     column.bytes.reserve(column.ids.capacity() * column.bytes_per_vector);
-    IMGSEARCH_ASSIGN_OR_RETURN(
-        Statement select,
-        storage_->reader->Prepare("SELECT pk, vector FROM " + vector_table() + " ORDER BY pk"));
+    IMGSEARCH_ASSIGN_OR_RETURN(Statement select, reader->Prepare("SELECT pk, vector FROM " +
+                                                                 vector_table() + " ORDER BY pk"));
     size_t next = 0;  // into wanted
     for (;;) {
       IMGSEARCH_ASSIGN_OR_RETURN(bool found, select.Step());
@@ -223,8 +223,7 @@ Result<VectorColumn> CollectionImpl::ReadVectors(const std::vector<int64_t>& ids
     return column;
   }
   IMGSEARCH_ASSIGN_OR_RETURN(
-      Statement select,
-      storage_->reader->Prepare("SELECT vector FROM " + vector_table() + " WHERE pk = ?"));
+      Statement select, reader->Prepare("SELECT vector FROM " + vector_table() + " WHERE pk = ?"));
   for (int64_t pk : wanted) {
     select.Reset();
     select.Bind(1, pk);

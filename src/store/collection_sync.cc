@@ -30,7 +30,8 @@ Status CollectionImpl::CatchUpLocked(SqliteDb* db) {
 Status CollectionImpl::Refresh() const {
   IMGSEARCH_ASSIGN_OR_RETURN(uint64_t generation, storage_->PollChanges());
   if (generation == caught_up_generation_.load()) return Status::Ok();
-  SqliteDb* reader = storage_->reader.get();
+  IMGSEARCH_ASSIGN_OR_RETURN(ReadLease lease, storage_->Read());
+  SqliteDb* reader = lease.get();
   bool behind = false;
   {
     std::shared_lock<std::shared_mutex> lock(state_mutex_);
@@ -42,6 +43,7 @@ Status CollectionImpl::Refresh() const {
     // Memory is a cache of the rows: filling it in is not a change a reader can see.
     auto* self = const_cast<CollectionImpl*>(this);
     std::unique_lock<std::shared_mutex> lock(state_mutex_);
+    if (dropped_) return Status::Ok();  // dropped meanwhile: its tables are gone
     IMGSEARCH_RETURN_IF_ERROR(self->CatchUpLocked(reader).WithContext(schema_.name));
     self->background_wake_.notify_all();
   }
@@ -54,7 +56,8 @@ Status CollectionImpl::AdoptIndexSpec(const IndexSpec& spec) {
   std::unique_lock<std::shared_mutex> lock(state_mutex_);
   if (IndexSpecToJson(normalized) == IndexSpecToJson(index_spec_)) return Status::Ok();
   IMGSEARCH_RETURN_IF_ERROR(InstallIndex(normalized));
-  return RebuildFromRows(storage_->reader.get());
+  IMGSEARCH_ASSIGN_OR_RETURN(ReadLease reader, storage_->Read());
+  return RebuildFromRows(reader.get());
 }
 
 }  // namespace imgsearch::store

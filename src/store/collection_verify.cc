@@ -25,7 +25,8 @@ Status CollectionImpl::VerifyMappedSnapshotLocked() {
   if (checked.ok()) return Status::Ok();
   IMGSEARCH_LOG_WARN("collection \"{}\": index snapshot unusable ({}); rebuilding from the rows",
                      schema_.name, checked.WithContext(path).ToString());
-  return RebuildFromRows(storage_->reader.get());
+  IMGSEARCH_ASSIGN_OR_RETURN(ReadLease reader, storage_->Read());
+  return RebuildFromRows(reader.get());
 }
 
 void CollectionImpl::VerifyMappedSnapshotInBackground() {

@@ -46,7 +46,10 @@ class DatabaseImpl final : public Database {
   bool HasCollection(const std::string& name) const override;
   Result<std::shared_ptr<Collection>> GetCollection(const std::string& name) const override;
   Status Transact(const std::function<Status(Transaction&)>& body) override;
-  Result<std::optional<std::string>> GetSetting(const std::string& key) const override;
+  Result<std::optional<std::string>> GetSetting(const std::string& key) const override {
+    IMGSEARCH_ASSIGN_OR_RETURN(store::ReadLease reader, storage_->Read());
+    return store::ReadSetting(reader.get(), key);
+  }
 
  private:
   // Collections by name, after taking in other processes' catalog changes.
@@ -60,6 +63,8 @@ class DatabaseImpl final : public Database {
   Result<std::vector<CatalogEntry>> ReadCatalog(store::SqliteDb* db) const;
   Result<std::shared_ptr<CollectionImpl>> OpenCollection(const CatalogEntry& entry) const;
   Status NameIsFree(const std::string& name) const;
+  // Whether the catalog (as committed now) still has collection `id`.
+  Result<bool> IsListed(int64_t id) const;
 
   std::shared_ptr<Storage> storage_;
   DatabaseOptions options_;
@@ -69,29 +74,7 @@ class DatabaseImpl final : public Database {
   std::map<std::string, std::shared_ptr<CollectionImpl>> collections_;
   uint64_t catalog_generation_ = 0;
   int64_t catalog_version_ = -1;
-  // The reader's statement that reads settings, prepared once: the Milvus dialect reads a
-  // few settings on every request, and preparing the statement cost more than reading.
-  mutable std::mutex settings_mutex_;
-  mutable std::optional<Statement> settings_select_;
 };
-
-Result<std::optional<std::string>> DatabaseImpl::GetSetting(const std::string& key) const {
-  std::lock_guard<std::mutex> lock(settings_mutex_);
-  if (!settings_select_) {
-    IMGSEARCH_ASSIGN_OR_RETURN(Statement select,
-                               storage_->reader->Prepare("SELECT value FROM meta WHERE key = ?"));
-    settings_select_ = std::move(select);
-  }
-  Statement& select = *settings_select_;
-  // Reset at once: a statement left open would hold the reader's snapshot for everyone.
-  select.Bind(1, std::string(store::kSettingPrefix) + key);
-  Result<bool> found = select.Step();
-  std::optional<std::string> value;
-  if (found.ok() && *found) value = select.Text(0);
-  select.Reset();
-  IMGSEARCH_RETURN_IF_ERROR(found.status());
-  return value;
-}
 
 Status DatabaseImpl::Init(bool fresh) {
   store::SqliteDb* db = storage_->writer.get();
@@ -157,14 +140,20 @@ Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::OpenCollection(
 Status DatabaseImpl::LoadCollections() {
   std::lock_guard<std::mutex> lock(catalog_mutex_);
   IMGSEARCH_ASSIGN_OR_RETURN(catalog_generation_, storage_->PollChanges());
-  IMGSEARCH_ASSIGN_OR_RETURN(
-      catalog_version_, store::ReadMetaInt(storage_->reader.get(), store::kCatalogVersionKey, 0));
+  {
+    IMGSEARCH_ASSIGN_OR_RETURN(store::ReadLease reader, storage_->Read());
+    IMGSEARCH_ASSIGN_OR_RETURN(catalog_version_,
+                               store::ReadMetaInt(reader.get(), store::kCatalogVersionKey, 0));
+  }
   return ReconcileLocked();
 }
 
 Status DatabaseImpl::ReconcileLocked() {
-  IMGSEARCH_ASSIGN_OR_RETURN(std::vector<CatalogEntry> entries,
-                             ReadCatalog(storage_->reader.get()));
+  std::vector<CatalogEntry> entries;
+  {
+    IMGSEARCH_ASSIGN_OR_RETURN(store::ReadLease reader, storage_->Read());
+    IMGSEARCH_ASSIGN_OR_RETURN(entries, ReadCatalog(reader.get()));
+  }
   std::map<int64_t, const CatalogEntry*> by_id;
   for (const CatalogEntry& e : entries) by_id[e.id] = &e;
   std::map<int64_t, std::shared_ptr<CollectionImpl>> known;
@@ -183,7 +172,15 @@ Status DatabaseImpl::ReconcileLocked() {
       if (collection->schema().name != e.schema.name) collection->SetName(e.schema.name);
       IMGSEARCH_RETURN_IF_ERROR(collection->AdoptIndexSpec(e.index));
     } else {
-      IMGSEARCH_ASSIGN_OR_RETURN(collection, OpenCollection(e));
+      Result<std::shared_ptr<CollectionImpl>> opened = OpenCollection(e);
+      if (!opened.ok()) {
+        // Dropped by another process since the catalog was read: left out, as a read
+        // after the drop would have.
+        Result<bool> listed = IsListed(e.id);
+        if (listed.ok() && !*listed) continue;
+        return opened.status();
+      }
+      collection = std::move(*opened);
     }
     updated[e.schema.name] = std::move(collection);
   }
@@ -195,9 +192,11 @@ void DatabaseImpl::RefreshCatalog() const {
   std::lock_guard<std::mutex> lock(catalog_mutex_);
   auto generation = storage_->PollChanges();
   if (generation.ok() && *generation == catalog_generation_) return;
-  auto version = generation.ok()
-                     ? store::ReadMetaInt(storage_->reader.get(), store::kCatalogVersionKey, 0)
-                     : Result<int64_t>(generation.status());
+  auto read_version = [this]() -> Result<int64_t> {
+    IMGSEARCH_ASSIGN_OR_RETURN(store::ReadLease reader, storage_->Read());
+    return store::ReadMetaInt(reader.get(), store::kCatalogVersionKey, 0);
+  };
+  Result<int64_t> version = generation.ok() ? read_version() : generation.status();
   Status refreshed = version.status();
   if (version.ok() && *version != catalog_version_) {
     // The map is a cache of the catalog table: filling it in changes nothing a caller sees.
@@ -222,6 +221,14 @@ std::shared_ptr<CollectionImpl> DatabaseImpl::Find(const std::string& name) cons
   RefreshCatalog();
   std::lock_guard<std::mutex> lock(catalog_mutex_);
   return FindLocked(name);
+}
+
+Result<bool> DatabaseImpl::IsListed(int64_t id) const {
+  IMGSEARCH_ASSIGN_OR_RETURN(store::ReadLease reader, storage_->Read());
+  IMGSEARCH_ASSIGN_OR_RETURN(Statement select,
+                             reader->Prepare("SELECT 1 FROM collections WHERE id = ?"));
+  select.Bind(1, id);
+  return select.Step();
 }
 
 // Inside a write transaction: the catalog table itself, not this process's view of it.
@@ -375,13 +382,13 @@ Result<std::unique_ptr<Database>> OpenDatabase(const std::string& dir,
   auto storage = std::make_shared<Storage>();
   storage->env = env;
   storage->dir = dir;
-  IMGSEARCH_ASSIGN_OR_RETURN(storage->writer,
-                             store::SqliteDb::Open(path, true, env->SqliteVfsName()));
+  storage->path = path;
+  storage->vfs = env->SqliteVfsName();
+  IMGSEARCH_ASSIGN_OR_RETURN(storage->writer, store::SqliteDb::Open(path, true, storage->vfs));
   auto db = std::make_unique<DatabaseImpl>(storage, options);
   Status init = db->Init(fresh);
   if (!init.ok()) return init.WithContext(path);
-  IMGSEARCH_ASSIGN_OR_RETURN(storage->reader,
-                             store::SqliteDb::Open(path, false, env->SqliteVfsName()));
+  IMGSEARCH_ASSIGN_OR_RETURN(storage->poller, store::SqliteDb::Open(path, false, storage->vfs));
   std::string manifest_path = storage->IndexDir() + "/MANIFEST";
   storage->manifest = std::make_unique<store::Manifest>(env, manifest_path);
   Status manifest = storage->manifest->Load();

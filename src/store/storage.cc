@@ -7,8 +7,8 @@ namespace imgsearch::store {
 Result<uint64_t> Storage::PollChanges() {
   std::lock_guard<std::mutex> lock(poll_mutex_);
   if (!data_version_) {
-    // The reader connection never writes, so every change is "another connection's".
-    IMGSEARCH_ASSIGN_OR_RETURN(Statement statement, reader->Prepare("PRAGMA data_version"));
+    // The poller never writes, so every change is "another connection's".
+    IMGSEARCH_ASSIGN_OR_RETURN(Statement statement, poller->Prepare("PRAGMA data_version"));
     data_version_ = std::move(statement);
   }
   IMGSEARCH_ASSIGN_OR_RETURN(bool has_row, data_version_->Step());
@@ -19,6 +19,31 @@ Result<uint64_t> Storage::PollChanges() {
     ++generation_;
   }
   return generation_;
+}
+
+// Idle readers kept for reuse; more (after a burst of parallel reads) are closed.
+constexpr size_t kIdleReaders = 8;
+
+ReadLease::~ReadLease() {
+  if (storage_ != nullptr && db_ != nullptr) storage_->GiveBack(std::move(db_));
+}
+
+Result<ReadLease> Storage::Read() {
+  {
+    std::lock_guard<std::mutex> lock(readers_mutex_);
+    if (!idle_readers_.empty()) {
+      std::unique_ptr<SqliteDb> db = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return ReadLease(this, std::move(db));
+    }
+  }
+  IMGSEARCH_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db, SqliteDb::Open(path, false, vfs));
+  return ReadLease(this, std::move(db));
+}
+
+void Storage::GiveBack(std::unique_ptr<SqliteDb> db) {
+  std::lock_guard<std::mutex> lock(readers_mutex_);
+  if (idle_readers_.size() < kIdleReaders) idle_readers_.push_back(std::move(db));
 }
 
 Result<std::unique_ptr<base::FileLock>> Storage::LockSnapshots(bool wait) {

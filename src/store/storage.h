@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/env.h"
 #include "store/sqlite.h"
@@ -44,11 +46,40 @@ class Manifest {
   ManifestEntries snapshots_;
 };
 
+struct Storage;
+
+// A reader connection lent to one caller for one read; Storage::Read gives them out. The
+// statements prepared on it must end before the lease does (declare them after it). SQLite
+// pins a connection's snapshot while any of its statements runs: one connection shared by
+// threads let one thread's long read (a replay, a catch-up) hide newer commits from the
+// others, even this process's own (a collection just created read as "no such table", rows
+// just written as missing, a catch-up that found nothing and was taken as done). A lease
+// is used by one thread and, once its statements end, starts its next read at the newest
+// commit. WAL: it sees committed data only and never waits for writers.
+class ReadLease {
+ public:
+  ReadLease(Storage* storage, std::unique_ptr<SqliteDb> db)
+      : storage_(storage), db_(std::move(db)) {}
+  ReadLease(ReadLease&& other) noexcept
+      : storage_(std::exchange(other.storage_, nullptr)), db_(std::move(other.db_)) {}
+  ReadLease& operator=(ReadLease&&) = delete;
+  ~ReadLease();  // gives the connection back
+
+  SqliteDb* get() const { return db_.get(); }
+  SqliteDb* operator->() const { return db_.get(); }
+
+ private:
+  Storage* storage_;
+  std::unique_ptr<SqliteDb> db_;
+};
+
 struct Storage {
   base::Env* env = base::Env::Default();  // every file operation goes through it
   std::string dir;
+  std::string path;                  // of the SQLite file
+  const char* vfs = nullptr;         // the SQLite VFS it is opened through (Env::SqliteVfsName)
   std::unique_ptr<SqliteDb> writer;  // used only under write_mutex
-  std::unique_ptr<SqliteDb> reader;  // WAL: sees committed data only, never waits for writers
+  std::unique_ptr<SqliteDb> poller;  // only for PollChanges (it never writes)
   std::mutex write_mutex;
   std::unique_ptr<Manifest> manifest;
   std::string IndexDir() const { return dir + "/index"; }
@@ -56,11 +87,17 @@ struct Storage {
   // A number that grows whenever a poll finds changes committed since the previous poll,
   // by this process or any other. Cheap: it reads SQLite's data_version, no table.
   Result<uint64_t> PollChanges();
+  // A reader connection for one read: an idle one, or a new one when all are lent.
+  Result<ReadLease> Read();
+  // Called by ~ReadLease.
+  void GiveBack(std::unique_ptr<SqliteDb> db);
   // Held while an index snapshot is written and the MANIFEST updated, so that one
   // process at a time does it. Without `wait`, fails at once when another holds it.
   Result<std::unique_ptr<base::FileLock>> LockSnapshots(bool wait);
 
  private:
+  std::mutex readers_mutex_;
+  std::vector<std::unique_ptr<SqliteDb>> idle_readers_;
   std::mutex poll_mutex_;
   std::optional<Statement> data_version_;
   int64_t last_data_version_ = -1;
