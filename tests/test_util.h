@@ -2,10 +2,12 @@
 // folders, and running the imgsearch binary.
 #pragma once
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "imgsearch/image.h"
@@ -20,6 +22,17 @@ T ValueOrDie(Result<T>&& result) {
     std::abort();
   }
   return std::move(result).value();
+}
+
+// Polls `done` every 50 ms for up to `seconds`; whether it came true.
+template <typename F>
+bool Eventually(F done, double seconds = 30) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
 }
 
 // Absolute path of a fixture file.

@@ -28,6 +28,7 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 using testing::ChildProcess;
+using testing::Eventually;
 using testing::MakeTempDir;
 using testing::MakeTinyImages;
 using testing::ReadFileBytes;
@@ -42,16 +43,6 @@ std::string ErrOf(const ChildProcess& child) {
   } catch (const std::exception&) {
     return "";
   }
-}
-
-template <typename F>
-bool Eventually(F done, double seconds = 30) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
 }
 
 // The library's images as the server's Milvus query of the images collection gives them:

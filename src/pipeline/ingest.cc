@@ -331,10 +331,6 @@ class ChunkWriter {
   std::future<Status> writing_;
 };
 
-bool FileGone(base::Env* env, const std::string& path) {
-  return env->Stat(path).status().code() == StatusCode::kNotFound;
-}
-
 // The jobs of a chunk that are files new to the library holding the bytes of an image
 // whose file is gone: that image was renamed or moved, and takes the new path with its
 // id, vectors and the user's fields, instead of a new image being embedded. Found through
@@ -470,6 +466,10 @@ bool LooksLikeImageFile(const std::string& path) {
     if (ext == e) return true;
   }
   return false;
+}
+
+bool FileGone(base::Env* env, const std::string& path) {
+  return env->Stat(path).status().code() == StatusCode::kNotFound;
 }
 
 std::vector<IngestFailure> WalkImageFiles(

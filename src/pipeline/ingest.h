@@ -36,6 +36,9 @@ Result<int64_t> RemoveImages(Database& db, const std::vector<BoundModel>& models
 // The extensions a scan considers images (the decoder itself trusts only magic bytes).
 bool LooksLikeImageFile(const std::string& path);
 
+// Whether `path` is gone for sure (not found; any other error leaves its image alone).
+bool FileGone(base::Env* env, const std::string& path);
+
 // Walks the folder tree under `root` (a folder, in NormalRoot's form) through `env`, depth
 // first: `folder` is told of each folder, the root first, and returns false to stop the
 // walk; `file` of each regular file whose name looks like an image. A folder reached

@@ -318,8 +318,7 @@ class WatcherImpl final : public Watcher {
       if (ids.empty()) continue;
       IMGSEARCH_ASSIGN_OR_RETURN(std::vector<ImageInfo> images, library_.GetImages(ids));
       for (const ImageInfo& image : images) {
-        if (env_->Stat(image.path).status().code() == StatusCode::kNotFound)
-          gone.push_back(image.id);
+        if (FileGone(env_, image.path)) gone.push_back(image.id);
       }
     }
     return gone;

@@ -25,6 +25,7 @@ using base::WatchEvent;
 using Kind = base::WatchEvent::Kind;
 using pipeline::PendingFiles;
 using pipeline::ReadyFiles;
+using testing::Eventually;
 using testing::MakeTempDir;
 using testing::MakeTinyImages;
 using testing::ValueOrDie;
@@ -146,17 +147,6 @@ TEST(PendingFilesTest, ARenamesNewNameIsReadyBeforeItsOldNameIsRemoved) {
 bool Indexed(Library& library, const std::string& path) {
   auto ids = library.FindImages("path == " + store::QuoteFilterLiteral(path));
   return ids.ok() && ids->size() == 1;
-}
-
-// Polls `done` for up to `seconds`.
-template <typename F>
-bool Eventually(F done, double seconds = 20) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
 }
 
 // Drops every notification; reports an overflow when asked to.
