@@ -6,6 +6,7 @@ Environment: IMGSEARCH_BINARY (the imgsearch executable), IMGSEARCH_TEST_TMP (a 
 the servers' data). IMGSEARCH_REAL_MILVUS=0 leaves the real servers out (the suite then
 runs against imgsearch alone, and says so)."""
 
+import fcntl
 import os
 import re
 import shutil
@@ -84,11 +85,16 @@ def milvus23_server():
         pytest.skip("IMGSEARCH_REAL_MILVUS=0")
     from milvus import default_server
 
+    # The machine-wide lock the benchmarks take too: a second Milvus 2.3 would find etcd's
+    # peer port taken.
+    lock = open("/tmp/imgsearch-milvus.lock", "a")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     default_server.set_base_dir(os.path.join(TMP, "milvus23"))
     default_server.listen_port = free_port()
     default_server.start()
     yield default_server
     default_server.stop()
+    lock.close()
 
 
 @pytest.fixture(scope="session")
