@@ -24,6 +24,7 @@ import json
 import multiprocessing
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -36,6 +37,10 @@ import numpy as np
 from pymilvus import DataType, MilvusClient
 
 COLLECTION = "bench"
+
+
+class Done(Exception):
+    """Ends a server's part of the run early (--skip-searches)."""
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -212,12 +217,21 @@ def create(client):
                              consistency_level="Bounded")
 
 
-def insert_and_load(client, base, batch):
-    start = time.time()
+def own_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread: pymilvus and gRPC's
+    return usage.ru_utime + usage.ru_stime
+
+
+def insert_and_load(client, base, batch, pid, out):
+    start, client_cpu, server_cpu = time.time(), own_cpu_seconds(), cpu_seconds(pid)
     for at in range(0, len(base), batch):
         rows = [{"id": at + i, "vector": v} for i, v in enumerate(base[at:at + batch])]
         client.insert(COLLECTION, rows)
     inserted = time.time() - start
+    calls = (len(base) + batch - 1) // batch
+    out["insert_wall_ms"] = inserted / calls * 1000
+    out["insert_client_ms"] = (own_cpu_seconds() - client_cpu) / calls * 1000
+    out["insert_server_ms"] = (cpu_seconds(pid) - server_cpu) / calls * 1000
     client.flush(COLLECTION)
     while True:  # every row in the HNSW index
         info = client.describe_index(COLLECTION, "vector")
@@ -358,9 +372,12 @@ def bench_server(server, args, base, queries, truth):
         client.drop_collection(COLLECTION)
     create(client)
     log(f"{server.name}: inserting {len(base)} rows (load {load_average()})")
-    out["insert"], out["searchable"] = insert_and_load(client, base, args.batch)
+    out["insert"], out["searchable"] = insert_and_load(client, base, args.batch, server.pid, out)
     time.sleep(2)
     out["rss"] = rss_mb(server.pid)
+    if args.skip_searches:
+        out["load"] = load_average()
+        return out
     log(f"{server.name}: {out['insert']:.0f} rows/s, RSS {out['rss']:.0f} MB; picking ef")
     out["ef"], out["recall"] = pick_ef(client, queries, truth, args.recall)
     client.close()
@@ -392,6 +409,8 @@ def main():
     parser.add_argument("--milvus-photos", type=int, default=0,
                         help="photos indexed into Milvus (default: --photos-to-index)")
     parser.add_argument("--only", choices=["milvus", "imgsearch"])
+    parser.add_argument("--skip-searches", action="store_true",
+                        help="inserts, indexing and memory only (no ef search, q/s, photos)")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
     began, load_before = time.time(), open("/proc/loadavg").read().strip()
@@ -404,21 +423,26 @@ def main():
         server = Imgsearch(args.imgsearch, args.work)
         try:
             results["imgsearch"] = r = bench_server(server, args, base, queries, truth)
+            if args.skip_searches:
+                raise Done
             log(f"imgsearch: REST, 1 client, {args.seconds} s")
             rate, cpu, done = rest_rate(server.http_port, queries, r["ef"], args.seconds,
                                         server.pid)
             r["rest_qps"], r["rest_cpu"] = rate, cpu / done * 1000
             r["grpc_cpu"] = r["cpu1"]
             r["noop_cpu"] = noop_cost(server.uri, server.pid, args.seconds / 3)
+        except Done:
+            pass
         finally:
             server.stop()
-        log(f"in-process search (bench/search_bench, 1 thread, ef {r['ef']})")
-        rate, cpu, done = in_process_rate(args, server.db, queries, r["ef"])
-        r["inproc_qps"], r["inproc_cpu"] = rate, cpu / done * 1000
-        r["layers"] = layers(args, server.db, r["ef"])
-        log(f"imgsearch index of {args.photos_to_index} photos into an embedded library")
-        r["photos"] = index_photos(args, os.path.join(args.work, "photos-lib"),
-                                   args.photos_to_index)
+        if not args.skip_searches:
+            log(f"in-process search (bench/search_bench, 1 thread, ef {r['ef']})")
+            rate, cpu, done = in_process_rate(args, server.db, queries, r["ef"])
+            r["inproc_qps"], r["inproc_cpu"] = rate, cpu / done * 1000
+            r["layers"] = layers(args, server.db, r["ef"])
+            log(f"imgsearch index of {args.photos_to_index} photos into an embedded library")
+            r["photos"] = index_photos(args, os.path.join(args.work, "photos-lib"),
+                                       args.photos_to_index)
 
     if args.only != "imgsearch":
         # Milvus 2.3's embedded etcd binds a fixed port: one instance on the machine at a time.
@@ -435,8 +459,9 @@ def main():
                 results["milvus"] = m = bench_server(server, args, base, queries, truth)
                 MilvusClient(uri=server.uri).drop_collection(COLLECTION)
                 count = args.milvus_photos or args.photos_to_index
-                log(f"imgsearch index of {count} photos into {server.name}")
-                m["photos"] = index_photos(args, server.location, count)
+                if not args.skip_searches:
+                    log(f"imgsearch index of {count} photos into {server.name}")
+                    m["photos"] = index_photos(args, server.location, count)
             finally:
                 server.stop()
         except Exception as failure:  # the imgsearch half is still reported
@@ -465,6 +490,9 @@ def report(args, results, load_before, seconds, nn):
         rows.append((label, cell(a), cell(b), ratio))
 
     row("insert rows/s (pymilvus insert, 5000 rows/call)", "insert", "{:.0f}", "higher", 2)
+    row("  per insert call: wall ms", "insert_wall_ms", "{:.0f}", "lower")
+    row("  per insert call: client CPU ms (pymilvus)", "insert_client_ms", "{:.0f}", "lower")
+    row("  per insert call: server CPU ms", "insert_server_ms", "{:.0f}", "lower")
     row("rows/s until indexed and loaded", "searchable", "{:.0f}", "higher")
     row("RSS after load, MB (server process tree)", "rss", "{:.0f}", "lower", 0.3)
     row("ef for recall@10 >= 0.95", "ef", "{}", "")

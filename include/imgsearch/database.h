@@ -63,6 +63,10 @@ struct DatabaseOptions {
   bool create_if_missing = true;
   // Write an index snapshot after this many changes (0: only on Flush and close).
   int64_t snapshot_every_changes = 100000;
+  // Copy committed pages from SQLite's write-ahead log into the database file on a
+  // thread of its own rather than inside the commit that fills the log (a commit is
+  // durable either way: its pages are in the synced log when it returns).
+  bool checkpoint_in_background = true;
   MilvusOptions milvus;  // for a milvus:// location (OpenStore)
 };
 

@@ -1,7 +1,6 @@
 #include "server/milvus_api.h"
 
 #include "base/json.h"
-#include "base/memory.h"
 #include "server/milvus_json_vectors.h"
 #include "server/milvus_request.h"
 
@@ -204,25 +203,14 @@ MilvusReply MilvusApi::Call(const std::string& route, const std::string& body,
   return CallObject(route, std::move(request), int64_as_string);
 }
 
-namespace {
-
-// Rows in a write from which the allocator's freed memory is handed back to the system.
-constexpr size_t kRowsWorthATrim = 256;
-
-// A large insert is tens of megabytes of JSON nodes (5,000 rows of 512 floats: about 80
-// MB), freed when the call ends but kept by glibc in the arena of the thread that served
-// it: without a trim, serve's RSS after loading 100,000 such rows is three times what the
-// rows and their index take (bench/milvus_bench.sh).
-
-}  // namespace
-
+// A large insert is tens of megabytes of buffers (5,000 rows of 512 floats: about 80 MB
+// as JSON nodes), freed when the call ends but kept by glibc in the arena of the thread
+// that served it. The collection hands them back to the system once writes pause
+// (store/collection_persist.cc): trimmed after every call, the next call faulted all of
+// its pages in again, about a fifth of serve's CPU during a bulk load.
 MilvusReply MilvusApi::CallObject(const std::string& route, json request, bool int64_as_string,
                                   MilvusBinary binary) {
-  auto data = request.is_object() ? request.find("data") : request.end();
-  bool large = data != request.end() && data->is_array() && data->size() >= kRowsWorthATrim;
-  MilvusReply reply = Answer(route, std::move(request), int64_as_string, std::move(binary));
-  if (large) base::ReleaseFreedMemory();
-  return reply;
+  return Answer(route, std::move(request), int64_as_string, std::move(binary));
 }
 
 MilvusReply MilvusApi::Answer(const std::string& route, json request, bool int64_as_string,

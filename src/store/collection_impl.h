@@ -6,7 +6,11 @@
 // Locking: Storage::write_mutex admits one writer (database-wide, as SQLite does); a
 // writer commits to SQLite first and only then takes state_mutex_ exclusively to publish.
 // Searches and queries hold state_mutex_ shared. A background thread moves the tail into
-// approximate indexes in small batches and writes snapshots. The graph's contents have a
+// approximate indexes in small batches and writes snapshots. While writes keep coming
+// (the last published less than kWritesPause ago) it leaves a tail of up to
+// kStreamingTailBytes of vectors alone (collection_persist.cc), as Milvus builds indexes
+// on sealed segments rather than during inserts: on a few shared cores, building the
+// graph took the CPU the writes needed. The graph's contents have a
 // lock of their own, index_mutex_ (taken after state_mutex_, never before): the
 // background thread adds to the graph holding only that one, one vector at a time, so
 // that writers publish and searches run meanwhile; the new nodes are searched in the
@@ -42,6 +46,9 @@ nlohmann::json ParseRowFields(const std::string& text);
 
 class CollectionImpl final : public Collection {
  public:
+  // Rows in one write from which the memory freed after it is worth handing back.
+  static constexpr size_t kRowsWorthARelease = 256;
+
   CollectionImpl(std::shared_ptr<Storage> storage, int64_t id, CollectionSchema schema,
                  IndexSpec index, int64_t next_auto_id, int64_t snapshot_every);
   ~CollectionImpl() override;
@@ -201,6 +208,10 @@ class CollectionImpl final : public Collection {
   bool SnapshotDue() const;
   void BackgroundLoop();
   bool DrainTailBatch();
+  // Whether a write was published less than kWritesPause ago; and whether, besides, the
+  // tail is still short enough to be searched exactly while the graph waits.
+  bool WritesStreaming() const;
+  bool DeferIndexing() const;
   void StartBackground();
   void StopBackground();
 
@@ -243,6 +254,11 @@ class CollectionImpl final : public Collection {
   // The Storage::PollChanges value at the last catch-up.
   mutable std::atomic<uint64_t> caught_up_generation_{0};
 
+  // steady_clock nanoseconds of the last Publish.
+  std::atomic<int64_t> last_publish_ns_{0};
+  // A large write or a drain freed memory that the background thread hands back to the
+  // system once writes pause (not during them: each write would fault its pages back in).
+  std::atomic<bool> release_due_{false};
   std::mutex drain_mutex_;     // one DrainTailBatch at a time
   std::mutex snapshot_mutex_;  // one snapshot written at a time
   std::mutex background_mutex_;

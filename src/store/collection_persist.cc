@@ -1,5 +1,7 @@
 // Loading, snapshots, rebuilding, and the background thread that feeds the index.
 
+#include <chrono>
+
 #include "base/cpu.h"
 #include "base/env.h"
 #include "base/log.h"
@@ -14,6 +16,14 @@ namespace imgsearch::store {
 namespace {
 
 constexpr size_t kIndexBatch = 64;  // vectors moved into the index per exclusive lock
+
+// Writes count as streaming while the next comes within this of the last: a client
+// sending batches back to back (pymilvus spends about 150 ms building each 5,000-row
+// call) keeps the graph waiting; once writes pause, indexing starts.
+constexpr std::chrono::milliseconds kWritesPause{400};
+// The tail left unindexed while writes stream: every search scans it exactly, so it is
+// bounded in bytes (32,768 rows of 512 floats: a few ms per query on one core).
+constexpr size_t kStreamingTailBytes = size_t{64} << 20;
 
 }  // namespace
 
@@ -462,6 +472,20 @@ void CollectionImpl::StopBackground() {
   if (background_.joinable()) background_.join();
 }
 
+bool CollectionImpl::WritesStreaming() const {
+  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count();
+  return now - last_publish_ns_.load(std::memory_order_relaxed) <
+         std::chrono::nanoseconds(kWritesPause).count();
+}
+
+bool CollectionImpl::DeferIndexing() const {
+  if (!WritesStreaming()) return false;
+  std::shared_lock<std::shared_mutex> lock(state_mutex_);
+  return tail_->size() * schema_.VectorBytes() < kStreamingTailBytes;
+}
+
 // Due after snapshot_every_ changes, and at least half the live rows' worth: each
 // snapshot rewrites the whole index, so spacing them in proportion to its size keeps the
 // total written linear in the number of changes.
@@ -490,13 +514,15 @@ void CollectionImpl::BackgroundLoop() {
         std::lock_guard<std::mutex> lock(background_mutex_);
         if (background_stop_) return;
       }
-      if (!DrainTailBatch()) break;
+      if (DeferIndexing() || !DrainTailBatch()) break;
       drained = true;
     }
-    // The tail's blocks, freed as its rows moved into the index, stay in glibc's arenas
-    // otherwise: after a bulk load of 100,000 512-d rows, hundreds of MB of RSS.
-    if (drained) base::ReleaseFreedMemory();
-    if (!SnapshotDue()) continue;
+    // The tail's blocks, freed as its rows moved into the index, and the buffers of large
+    // writes stay in glibc's arenas otherwise: after a bulk load of 100,000 512-d rows,
+    // hundreds of MB of RSS.
+    if (drained) release_due_.store(true, std::memory_order_relaxed);
+    if (!WritesStreaming() && release_due_.exchange(false)) base::ReleaseFreedMemory();
+    if (DeferIndexing() || !SnapshotDue()) continue;
     // try_lock: a dropping or closing database holds the write lock while it joins us.
     std::unique_lock<std::mutex> write_lock(storage_->write_mutex, std::try_to_lock);
     if (!write_lock.owns_lock()) continue;

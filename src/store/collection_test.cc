@@ -919,5 +919,43 @@ TEST(CollectionTest, SearchesDuringIndexingSeeEveryAcknowledgedRowOnce) {
                               false);
 }
 
+// While writes come back to back the graph waits (the tail is searched exactly); once
+// they pause, the background thread indexes every row without a Flush.
+TEST(CollectionTest, RowsWrittenBackToBackAreSearchableAtOnceAndIndexedOnceWritesPause) {
+  auto db = ValueOrDie(Database::Open(MakeTempDir()));
+  auto c = MakeCollection(*db, PhotoSchema("p", 8, false),
+                          {"HNSW", "L2", {{"M", 8}, {"efConstruction", 40}}});
+  for (int batch = 0; batch < 10; ++batch) {
+    auto rows = MakeRows(100, 8, 40 + batch, 1 + 100 * batch);
+    ASSERT_TRUE(c->Insert(rows).ok());
+    SearchRequest request;
+    request.vectors = {rows.back().vector};
+    request.limit = 1;
+    auto hits = ValueOrDie(c->Search(request));
+    ASSERT_EQ(hits[0].size(), 1u);
+    EXPECT_EQ(hits[0][0].id, rows.back().id) << "batch " << batch;
+  }
+  EXPECT_TRUE(testing::Eventually([&] { return c->Stats().pending_rows == 0; }))
+      << c->Stats().pending_rows << " rows still unindexed";
+  EXPECT_EQ(c->Stats().indexed_rows, 1000);
+}
+
+// A write that takes SQLite's log past its checkpoint threshold reaches the database
+// file without another commit: on the checkpointer's thread, or (option off) inside the
+// commit as SQLite does by default.
+TEST(CollectionTest, ALargeWriteReachesTheDatabaseFileWithoutAnotherCommit) {
+  for (bool background : {true, false}) {
+    std::string dir = MakeTempDir();
+    DatabaseOptions options;
+    options.checkpoint_in_background = background;
+    auto db = ValueOrDie(Database::Open(dir, options));
+    auto c = MakeCollection(*db, PhotoSchema("p", 512));
+    ASSERT_TRUE(c->Insert(MakeRows(4000, 512, 7)).ok());  // 8 MB of vectors, 1,000+ pages
+    auto size = [&] { return std::filesystem::file_size(dir + "/imgsearch.db"); };
+    EXPECT_TRUE(testing::Eventually([&] { return size() > 8'000'000; }))
+        << "background " << background << ": the database file holds " << size() << " bytes";
+  }
+}
+
 }  // namespace
 }  // namespace imgsearch

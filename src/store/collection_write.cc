@@ -1,5 +1,6 @@
 // Inserts, upserts and deletes: validate, write to SQLite inside a WriteTransaction,
 // then publish to memory once it has committed.
+#include <chrono>
 #include <set>
 
 #include "store/collection_impl.h"
@@ -152,6 +153,11 @@ Status CollectionImpl::FinishWrite(SqliteDb* db, const WriteCursor& cursor) {
 }
 
 void CollectionImpl::Publish(std::vector<StagedChange> staged, const WriteCursor& cursor) {
+  size_t rows = 0;
+  for (const StagedChange& change : staged) rows += change.ids.size();
+  // A write's request (5,000 rows of 512 floats: tens of MB of buffers in the server) is
+  // freed in the arena of the thread that served it.
+  if (rows >= kRowsWorthARelease) release_due_.store(true, std::memory_order_relaxed);
   {
     std::unique_lock<std::shared_mutex> lock(state_mutex_);
     next_auto_id_ = std::max(next_auto_id_, cursor.next_auto_id);
@@ -170,6 +176,10 @@ void CollectionImpl::Publish(std::vector<StagedChange> staged, const WriteCursor
     }
     last_sequence_ = cursor.next_sequence - 1;
   }
+  last_publish_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count(),
+                         std::memory_order_relaxed);
   background_wake_.notify_all();
 }
 

@@ -389,6 +389,11 @@ Result<std::unique_ptr<Database>> OpenDatabase(const std::string& dir,
   Status init = db->Init(fresh);
   if (!init.ok()) return init.WithContext(path);
   IMGSEARCH_ASSIGN_OR_RETURN(storage->poller, store::SqliteDb::Open(path, false, storage->vfs));
+  if (options.checkpoint_in_background) {
+    IMGSEARCH_ASSIGN_OR_RETURN(
+        storage->checkpointer,
+        store::WalCheckpointer::Start(storage->writer.get(), path, storage->vfs));
+  }
   std::string manifest_path = storage->IndexDir() + "/MANIFEST";
   storage->manifest = std::make_unique<store::Manifest>(env, manifest_path);
   Status manifest = storage->manifest->Load();

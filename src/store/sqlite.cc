@@ -6,6 +6,7 @@ namespace imgsearch::store {
 namespace {
 // How long a writer waits for another process's write transaction before giving up.
 constexpr int kBusyTimeoutMs = 10000;
+constexpr int kDefaultAutoCheckpointPages = 1000;  // SQLite's default
 }  // namespace
 
 Statement& Statement::Bind(int index, int64_t value) {
@@ -100,6 +101,29 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, bool c
   // Reads through a memory map rather than one pread per page.
   IMGSEARCH_RETURN_IF_ERROR(db->Exec("PRAGMA mmap_size=2147418112"));
   return db;
+}
+
+namespace {
+
+int CallWalHook(void* hook, sqlite3*, const char*, int wal_pages) {
+  (*static_cast<SqliteDb::WalHook*>(hook))(wal_pages);
+  return SQLITE_OK;
+}
+
+}  // namespace
+
+void SqliteDb::SetWalHook(WalHook* hook) {
+  if (hook == nullptr) {
+    sqlite3_wal_autocheckpoint(db_, kDefaultAutoCheckpointPages);
+  } else {
+    sqlite3_wal_hook(db_, &CallWalHook, hook);
+  }
+}
+
+Status SqliteDb::CheckpointPassive() {
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc == SQLITE_OK || (rc & 0xff) == SQLITE_BUSY) return Status::Ok();
+  return Error("checkpoint");
 }
 
 // sqlite3_close_v2 fails only on a bad handle; statements still open keep the connection

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -77,6 +78,15 @@ class SqliteDb {
 
   Status Error(const std::string& what) const;
   int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
+
+  // Called after each commit with the WAL's size in pages, in place of SQLite's own
+  // checkpoint there (PASSIVE, once the WAL holds 1,000 pages); nullptr puts that back.
+  // The hook runs inside the commit, on the committing thread; it must outlive its use.
+  using WalHook = std::function<void(int wal_pages)>;
+  void SetWalHook(WalHook* hook);
+  // Copies what it can of the WAL into the database file without waiting for readers or
+  // writers (SQLITE_CHECKPOINT_PASSIVE); another checkpoint under way is not an error.
+  Status CheckpointPassive();
 
  private:
   explicit SqliteDb(sqlite3* db) : db_(db) {}

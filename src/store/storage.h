@@ -17,6 +17,7 @@
 
 #include "base/env.h"
 #include "store/sqlite.h"
+#include "store/wal_checkpointer.h"
 
 namespace imgsearch::store {
 
@@ -82,6 +83,9 @@ struct Storage {
   std::unique_ptr<SqliteDb> poller;  // only for PollChanges (it never writes)
   std::mutex write_mutex;
   std::unique_ptr<Manifest> manifest;
+  // Takes the writer's WAL checkpoints off the committing thread (unless the options
+  // said not to); declared after `writer`, so that it stops before the writer closes.
+  std::unique_ptr<WalCheckpointer> checkpointer;
   std::string IndexDir() const { return dir + "/index"; }
 
   // A number that grows whenever a poll finds changes committed since the previous poll,
