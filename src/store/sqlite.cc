@@ -7,7 +7,23 @@ namespace {
 // How long a writer waits for another process's write transaction before giving up.
 constexpr int kBusyTimeoutMs = 10000;
 constexpr int kDefaultAutoCheckpointPages = 1000;  // SQLite's default
+// Ended statements a connection keeps for reuse: a search reads a few settings and rows
+// on a reader, and a collection has a handful of statements of its own.
+constexpr size_t kKeptStatements = 24;
 }  // namespace
+
+// Finalizing only repeats the last Step's error, which Step has returned already; so does
+// the reset before the statement goes back to its connection.
+Statement::~Statement() {
+  if (stmt_ == nullptr) return;
+  if (owner_ == nullptr) {
+    sqlite3_finalize(stmt_);
+    return;
+  }
+  sqlite3_reset(stmt_);  // ends its read, so the connection's next one sees newer commits
+  sqlite3_clear_bindings(stmt_);
+  owner_->Keep(stmt_);
+}
 
 Statement& Statement::Bind(int index, int64_t value) {
   return CheckBind(sqlite3_bind_int64(stmt_, index, value), index);
@@ -129,7 +145,16 @@ Status SqliteDb::CheckpointPassive() {
 // sqlite3_close_v2 fails only on a bad handle; statements still open keep the connection
 // until they are finalized.
 SqliteDb::~SqliteDb() {
+  for (auto& [sql, stmt] : kept_) sqlite3_finalize(stmt);
   sqlite3_close_v2(db_);
+}
+
+void SqliteDb::Keep(sqlite3_stmt* stmt) {
+  if (kept_.size() == kKeptStatements) {
+    sqlite3_finalize(kept_.front().second);
+    kept_.erase(kept_.begin());
+  }
+  kept_.emplace_back(sqlite3_sql(stmt), stmt);
 }
 
 Status SqliteStatus(int code, const std::string& message) {
@@ -181,12 +206,19 @@ Status SqliteDb::Exec(const std::string& sql) {
 }
 
 Result<Statement> SqliteDb::Prepare(const std::string& sql) {
+  for (size_t i = kept_.size(); i-- > 0;) {
+    if (kept_[i].first == sql) {
+      sqlite3_stmt* kept = kept_[i].second;
+      kept_.erase(kept_.begin() + std::ptrdiff_t(i));
+      return Statement(kept, this);
+    }
+  }
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                          &stmt, nullptr) != SQLITE_OK) {
     return Error("prepare \"" + sql.substr(0, 60) + "\"");
   }
-  return Statement(stmt);
+  return Statement(stmt, this);
 }
 
 }  // namespace imgsearch::store

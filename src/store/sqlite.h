@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "imgsearch/status.h"
 
@@ -19,19 +21,26 @@ Status SqliteStatus(int code, const std::string& message);
 // that "database or disk is full" names the disk) and what was being done.
 Status SqliteError(sqlite3* db, const std::string& what);
 
+class SqliteDb;
+
+// A prepared statement of one connection (SqliteDb::Prepare). It must end before its
+// connection does. Ending, it goes back to its connection, reset, for the next Prepare
+// of the same SQL.
 class Statement {
  public:
   Statement() = default;
-  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  Statement(sqlite3_stmt* stmt, SqliteDb* owner) : stmt_(stmt), owner_(owner) {}
   Statement(Statement&& o) noexcept
-      : stmt_(std::exchange(o.stmt_, nullptr)), bind_status_(std::move(o.bind_status_)) {}
+      : stmt_(std::exchange(o.stmt_, nullptr)),
+        owner_(std::exchange(o.owner_, nullptr)),
+        bind_status_(std::move(o.bind_status_)) {}
   Statement& operator=(Statement&& o) noexcept {
     std::swap(stmt_, o.stmt_);
+    std::swap(owner_, o.owner_);
     std::swap(bind_status_, o.bind_status_);
     return *this;
   }
-  // Finalizing only repeats the last Step's error, which Step has returned already.
-  ~Statement() { sqlite3_finalize(stmt_); }
+  ~Statement();
 
   // Binds chain (Bind(1, a).Bind(2, b).Run()), so a failed bind (a parameter the
   // statement lacks, a value over SQLite's size limit) is kept and returned by the next
@@ -58,7 +67,8 @@ class Statement {
   std::string Sql() const;
 
   sqlite3_stmt* stmt_ = nullptr;
-  Status bind_status_;  // the first failed bind since the last Reset
+  SqliteDb* owner_ = nullptr;  // keeps it for reuse; none: finalized
+  Status bind_status_;         // the first failed bind since the last Reset
 };
 
 class SqliteDb {
@@ -70,6 +80,9 @@ class SqliteDb {
   ~SqliteDb();
 
   Status Exec(const std::string& sql);
+  // A statement of `sql`: one prepared before and ended (reset, its values unbound), or a
+  // new one. The connection keeps the last few that end, so that a read repeated on it
+  // (a setting, a row by key) is not parsed and planned again.
   Result<Statement> Prepare(const std::string& sql);
   Status Begin() { return Exec("BEGIN IMMEDIATE"); }
   Status Commit() { return Exec("COMMIT"); }
@@ -89,8 +102,15 @@ class SqliteDb {
   Status CheckpointPassive();
 
  private:
+  friend class Statement;
   explicit SqliteDb(sqlite3* db) : db_(db) {}
+  // Takes back an ended statement: kept for reuse, the oldest finalized beyond a few.
+  void Keep(sqlite3_stmt* stmt);
+
   sqlite3* db_;
+  // Statements that ended, with their SQL, newest last. Used by one thread at a time, as
+  // the connection is (a reader is leased, the writer and the poller are under locks).
+  std::vector<std::pair<std::string, sqlite3_stmt*>> kept_;
 };
 
 // Rolls back on scope exit unless Commit() succeeded.

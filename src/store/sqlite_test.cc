@@ -91,5 +91,46 @@ TEST(SqliteTest, AFailedStepNamesTheStatement) {
   EXPECT_TRUE(insert.Bind(1, 2).Bind(2, "y").Run().ok());  // and the statement still works
 }
 
+// A statement that ended goes back to its connection for reuse: reused, it starts with
+// no values bound and no read of its own, so a row another connection commits meanwhile
+// is seen; and while one use of some SQL is live, a second one gets a statement of its own.
+TEST(SqliteTest, AKeptStatementIsResetUnboundAndSeesNewerCommits) {
+  const std::string path = MakeTempDir() + "/t.db";
+  auto writer = ValueOrDie(SqliteDb::Open(path, true));
+  ASSERT_TRUE(writer->Exec("CREATE TABLE t (a INTEGER NOT NULL, b TEXT)").ok());
+  ASSERT_TRUE(writer->Exec("INSERT INTO t VALUES (1, 'one')").ok());
+  auto reader = ValueOrDie(SqliteDb::Open(path, false));
+  const std::string sql = "SELECT count(*), (SELECT b FROM t WHERE a = ?) FROM t";
+  {
+    auto select = ValueOrDie(reader->Prepare(sql));
+    ASSERT_TRUE(ValueOrDie(select.Bind(1, 1).Step()));
+    EXPECT_EQ(select.Int(0), 1);
+    EXPECT_EQ(select.Text(1), "one");
+    // Left mid-read (a row pending): ending it must still end the read.
+  }
+  ASSERT_TRUE(writer->Exec("INSERT INTO t VALUES (2, 'two')").ok());
+  auto again = ValueOrDie(reader->Prepare(sql));
+  ASSERT_TRUE(ValueOrDie(again.Step()));
+  EXPECT_EQ(again.Int(0), 2);    // the newer commit
+  EXPECT_TRUE(again.IsNull(1));  // nothing bound: NULL, not the 1 of its last use
+  auto nested = ValueOrDie(reader->Prepare(sql));
+  ASSERT_TRUE(ValueOrDie(nested.Bind(1, 2).Step()));
+  EXPECT_EQ(nested.Text(1), "two");
+  EXPECT_EQ(again.Int(0), 2);  // the first use is undisturbed
+}
+
+// More distinct statements than a connection keeps: each still works when prepared again.
+TEST(SqliteTest, ManyDistinctStatementsAllKeepWorking) {
+  auto db = OpenWithTable();
+  ASSERT_TRUE(db->Exec("INSERT INTO t VALUES (5, 'five')").ok());
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 40; ++i) {
+      auto select = ValueOrDie(db->Prepare("SELECT a + " + std::to_string(i) + " FROM t"));
+      ASSERT_TRUE(ValueOrDie(select.Step()));
+      EXPECT_EQ(select.Int(0), 5 + i);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace imgsearch::store
