@@ -205,13 +205,18 @@ class Imgsearch:
 
 # --- the measurements ---------------------------------------------------------------------
 
-def create(client):
+def create(client, sq_type=None):
+    """HNSW M=16 efConstruction=200, or with sq_type HNSW_SQ (Milvus 2.5+) with the same
+    graph over vectors kept in that encoding."""
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.INT64, is_primary=True)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=512)
     index = client.prepare_index_params()
-    index.add_index("vector", index_type="HNSW", metric_type="L2",
-                    params={"M": 16, "efConstruction": 200})
+    params = {"M": 16, "efConstruction": 200}
+    if sq_type:
+        params["sq_type"] = sq_type
+    index.add_index("vector", index_type="HNSW_SQ" if sq_type else "HNSW", metric_type="L2",
+                    params=params)
     # Bounded is Milvus's default; Strong makes every Milvus search wait for a time tick.
     client.create_collection(COLLECTION, schema=schema, index_params=index,
                              consistency_level="Bounded")
@@ -365,12 +370,12 @@ def index_photos(args, location, count):
     return report["added"] / elapsed, report["added"], elapsed
 
 
-def bench_server(server, args, base, queries, truth):
+def bench_server(server, args, base, queries, truth, sq_type=None):
     out = {"version": server.version}
     client = MilvusClient(uri=server.uri)
     if client.has_collection(COLLECTION):
         client.drop_collection(COLLECTION)
-    create(client)
+    create(client, sq_type)
     log(f"{server.name}: inserting {len(base)} rows (load {load_average()})")
     out["insert"], out["searchable"] = insert_and_load(client, base, args.batch, server.pid, out)
     time.sleep(2)
@@ -411,6 +416,9 @@ def main():
     parser.add_argument("--only", choices=["milvus", "imgsearch"])
     parser.add_argument("--skip-searches", action="store_true",
                         help="inserts, indexing and memory only (no ef search, q/s, photos)")
+    parser.add_argument("--sq-type", choices=["FP16", "BF16", "SQ8"],
+                        help="also measure imgsearch with HNSW_SQ of this sq_type (Milvus 2.3 "
+                             "has no HNSW_SQ: Milvus stays HNSW), reported as its own column")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
     began, load_before = time.time(), open("/proc/loadavg").read().strip()
@@ -443,6 +451,14 @@ def main():
             log(f"imgsearch index of {args.photos_to_index} photos into an embedded library")
             r["photos"] = index_photos(args, os.path.join(args.work, "photos-lib"),
                                        args.photos_to_index)
+        if args.sq_type:
+            server = Imgsearch(args.imgsearch, args.work)
+            try:
+                log(f"imgsearch with HNSW_SQ sq_type={args.sq_type}")
+                results["imgsearch_sq"] = bench_server(server, args, base, queries, truth,
+                                                       args.sq_type)
+            finally:
+                server.stop()
 
     if args.only != "imgsearch":
         # Milvus 2.3's embedded etcd binds a fixed port: one instance on the machine at a time.
@@ -474,20 +490,26 @@ def main():
 
 def report(args, results, load_before, seconds, nn):
     i, m = results.get("imgsearch"), results.get("milvus")
+    sq = results.get("imgsearch_sq")
     rows = []
+
+    def ratio_of(a, b, better, target):
+        if not (isinstance(a, (int, float)) and isinstance(b, (int, float)) and b):
+            return ""
+        ratio = f"{a / b:.2f}x"
+        if target:
+            ok = a / b >= target if better == "higher" else a / b <= target
+            ratio += f" ({'meets' if ok else 'misses'} {'>=' if better == 'higher' else '<='}"\
+                     f" {target}x)"
+        return ratio
 
     def row(label, key, fmt, better, target=None):
         a = i.get(key) if i else None
         b = m.get(key) if m else None
+        c = sq.get(key) if sq else None
         cell = lambda v: fmt.format(v) if isinstance(v, (int, float)) else (v or "-")
-        ratio = ""
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b:
-            ratio = f"{a / b:.2f}x"
-            if target:
-                ok = a / b >= target if better == "higher" else a / b <= target
-                ratio += f" ({'meets' if ok else 'misses'} {'>=' if better == 'higher' else '<='}"\
-                         f" {target}x)"
-        rows.append((label, cell(a), cell(b), ratio))
+        rows.append((label, cell(a), cell(b), ratio_of(a, b, better, target), cell(c),
+                     ratio_of(c, b, better, target)))
 
     row("insert rows/s (pymilvus insert, 5000 rows/call)", "insert", "{:.0f}", "higher", 2)
     row("  per insert call: wall ms", "insert_wall_ms", "{:.0f}", "lower")
@@ -511,8 +533,15 @@ def report(args, results, load_before, seconds, nn):
           f"{i['load'] if i else '-'}, Milvus {m['load'] if m else '-'}; total {seconds:.0f} s")
     width = max(len(r[0]) for r in rows)
     print(f"{'':<{width}}  {'imgsearch':>10}  {'Milvus 2.3':>10}  ratio")
-    for label, a, b, ratio in rows:
+    for label, a, b, ratio, _, _ in rows:
         print(f"{label:<{width}}  {a:>10}  {b:>10}  {ratio}")
+    if sq:
+        print(f"\nimgsearch with HNSW_SQ (M=16 efConstruction=200 sq_type={args.sq_type}; the "
+              f"float32 originals stay in its store) vs Milvus 2.3 with HNSW (it has no HNSW_SQ);"
+              f" load average after: {sq['load']}")
+        print(f"{'':<{width}}  {'HNSW_SQ':>10}  {'Milvus 2.3':>10}  ratio")
+        for label, _, b, _, c, ratio in rows:
+            print(f"{label:<{width}}  {c:>10}  {b:>10}  {ratio}")
     if (i and "photos" in i) or (m and "photos" in m):
         print("\nimgsearch index --files-from (the first Caltech photos in path order, built-in "
               "models phash + color_layout):")

@@ -4,7 +4,8 @@
 # RSS, the CPU cost of a search over gRPC / REST / in-process, and `imgsearch index` of
 # Caltech photos into an embedded library and into Milvus. See bench/milvus_bench.py.
 #
-#   bench/milvus_bench.sh [--rows N] [--seconds S] [--only milvus|imgsearch] [--skip-searches] ...
+#   bench/milvus_bench.sh [--rows N] [--seconds S] [--only milvus|imgsearch] [--skip-searches]
+#                         [--sq-type FP16] ...
 #
 # Needs the build (scripts/build.sh, target search_bench) and the tests' venv with pymilvus
 # and the `milvus` package (scripts/setup.sh --tests); photos and MobileNetV2 from
