@@ -30,7 +30,7 @@ Result<IndexDescription> ValidateIndexDescription(IndexDescription description, 
 Result<SearchParams> ParseSearchParams(const nlohmann::json& params);
 
 // Indexes whose distances are approximations, which the store re-ranks exactly (HNSW_SQ
-// unless it refines against FP32 itself).
+// with SQ8 codes and no refine of its own).
 bool IsLossy(const std::string& type, const nlohmann::json& params);
 
 }  // namespace imgsearch::index
