@@ -158,3 +158,54 @@ def test_vectors_are_written_as_sent(imgsearch):
     assert [bytes(got[1][0]) if isinstance(got[1], list) else bytes(got[1]),
             bytes(got[2][0]) if isinstance(got[2], list) else bytes(got[2])] == \
         [b"\x0f\xf0", b"\xff\x01"]
+
+
+def test_hnsw_sq_in_both_protocols(imgsearch):
+    """HNSW_SQ (Milvus 2.5+; Milvus 2.3 has none, so no differential case) is created with
+    Milvus's parameter names over gRPC and REST, refuses an sq_type it does not know, and
+    finds each stored vector first when searched with it, with and without refine."""
+    import random
+    rng = random.Random(3)
+    dim = 32
+    vectors = [[rng.gauss(0, 1) for _ in range(dim)] for _ in range(300)]
+    client = MilvusClient(uri=imgsearch.uri)
+    schema = MilvusClient.create_schema(auto_id=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    bad = client.prepare_index_params()
+    bad.add_index("vector", index_type="HNSW_SQ", metric_type="L2",
+                  params={"M": 8, "efConstruction": 64, "sq_type": "SQ5"})
+    with pytest.raises(MilvusException) as refused:
+        client.create_collection("sq_bad", schema=schema, index_params=bad)
+    assert "sq_type" in str(refused.value)
+    for name, params, search in [
+            ("sq_fp16", {"M": 8, "efConstruction": 64, "sq_type": "FP16"}, {"ef": 32}),
+            ("sq_refined", {"M": 8, "efConstruction": 64, "sq_type": "SQ8", "refine": True,
+                            "refine_type": "FP16"}, {"ef": 32, "refine_k": 2})]:
+        index = client.prepare_index_params()
+        index.add_index("vector", index_type="HNSW_SQ", metric_type="L2", params=params)
+        client.create_collection(name, schema=schema, index_params=index,
+                                 consistency_level="Strong")
+        client.insert(name, [{"id": i, "vector": v} for i, v in enumerate(vectors)])
+        described = client.describe_index(name, "vector")
+        assert described["index_type"] == "HNSW_SQ", described
+        assert described["params"]["sq_type"] == params["sq_type"], described
+        found = client.search(name, data=vectors[:50], limit=1,
+                              search_params={"metric_type": "L2", "params": search})
+        assert [hits[0]["id"] for hits in found] == list(range(50))
+
+    # REST: the same parameters under indexParams.
+    def post(path, body):
+        request = urllib.request.Request(f"http://127.0.0.1:{imgsearch.http_port}/v2/vectordb/{path}",
+                                          data=json.dumps(body).encode(),
+                                          headers={"Content-Type": "application/json"})
+        return json.load(urllib.request.urlopen(request, timeout=30))
+    assert post("collections/create", {"collectionName": "sq_rest", "dimension": dim})["code"] == 0
+    client.release_collection("sq_rest")
+    client.drop_index("sq_rest", "vector")
+    answer = post("indexes/create", {"collectionName": "sq_rest", "indexParams": [
+        {"fieldName": "vector", "indexName": "vector", "metricType": "COSINE",
+         "params": {"index_type": "HNSW_SQ", "M": 8, "efConstruction": 64, "sq_type": "BF16"}}]})
+    assert answer["code"] == 0, answer
+    answer = post("indexes/describe", {"collectionName": "sq_rest", "indexName": "vector"})
+    assert answer["data"][0]["indexType"] == "HNSW_SQ", answer
