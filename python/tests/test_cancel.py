@@ -25,7 +25,9 @@ CHILD = textwrap.dedent("""
     import imgsearch
     lib = imgsearch.Library.open(sys.argv[1], models=["color_layout", "phash"])
     def progress(p):
-        print(json.dumps({"done": p.done, "total": p.total}), flush=True)
+        # One write per line: print() writes the newline apart, and Ctrl-C may land between.
+        sys.stdout.write(json.dumps({"done": p.done, "total": p.total}) + "\\n")
+        sys.stdout.flush()
     try:
         report = lib.index(sys.argv[2], chunk=1, decode_threads=1, progress=progress)
     except KeyboardInterrupt as e:
