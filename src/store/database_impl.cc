@@ -390,9 +390,8 @@ Result<std::unique_ptr<Database>> OpenDatabase(const std::string& dir,
   if (!init.ok()) return init.WithContext(path);
   IMGSEARCH_ASSIGN_OR_RETURN(storage->poller, store::SqliteDb::Open(path, false, storage->vfs));
   if (options.checkpoint_in_background) {
-    IMGSEARCH_ASSIGN_OR_RETURN(
-        storage->checkpointer,
-        store::WalCheckpointer::Start(storage->writer.get(), path, storage->vfs));
+    storage->checkpointer =
+        std::make_unique<store::WalCheckpointer>(storage->writer.get(), path, storage->vfs);
   }
   std::string manifest_path = storage->IndexDir() + "/MANIFEST";
   storage->manifest = std::make_unique<store::Manifest>(env, manifest_path);

@@ -4,17 +4,9 @@
 
 namespace imgsearch::store {
 
-Result<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(SqliteDb* writer,
-                                                                const std::string& path,
-                                                                const char* vfs) {
-  IMGSEARCH_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> own, SqliteDb::Open(path, false, vfs));
-  return std::unique_ptr<WalCheckpointer>(new WalCheckpointer(writer, std::move(own)));
-}
-
-WalCheckpointer::WalCheckpointer(SqliteDb* writer, std::unique_ptr<SqliteDb> own)
-    : writer_(writer), own_(std::move(own)) {
+WalCheckpointer::WalCheckpointer(SqliteDb* writer, std::string path, const char* vfs)
+    : writer_(writer), path_(std::move(path)), vfs_(vfs) {
   hook_ = [this](int wal_pages) { AfterCommit(wal_pages); };
-  thread_ = std::thread([this] { Loop(); });
   writer_->SetWalHook(&hook_);
 }
 
@@ -25,7 +17,7 @@ WalCheckpointer::~WalCheckpointer() {
     stop_ = true;
   }
   wake_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 int64_t WalCheckpointer::checkpoints() const {
@@ -41,6 +33,19 @@ void WalCheckpointer::AfterCommit(int wal_pages) {
     return;
   }
   if (wal_pages < kBackgroundPages) return;
+  // The thread and its connection start with the first checkpoint due: a process that
+  // only reads, or writes little, never pays for them.
+  if (!thread_.joinable()) {
+    Result<std::unique_ptr<SqliteDb>> own = SqliteDb::Open(path_, false, vfs_);
+    if (!own.ok()) {  // checkpointed here then, as SQLite would have
+      IMGSEARCH_LOG_WARN("{}", own.status().ToString());
+      Status done = writer_->CheckpointPassive();
+      if (!done.ok()) IMGSEARCH_LOG_WARN("{}", done.ToString());
+      return;
+    }
+    own_ = std::move(own).value();
+    thread_ = std::thread([this] { Loop(); });
+  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     due_ = true;

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "store/sqlite.h"
 
@@ -29,10 +30,9 @@ class WalCheckpointer {
   static constexpr int kBackgroundPages = 1000;
   static constexpr int kInlinePages = 8 * kBackgroundPages;
 
-  // Opens the thread's connection to the database at `path` (through `vfs`) and takes
-  // over `writer`'s checkpoints.
-  static Result<std::unique_ptr<WalCheckpointer>> Start(SqliteDb* writer, const std::string& path,
-                                                        const char* vfs);
+  // Takes over `writer`'s checkpoints; the thread and its own connection to the database
+  // at `path` (through `vfs`) start when the first checkpoint is due.
+  WalCheckpointer(SqliteDb* writer, std::string path, const char* vfs);
   // Gives `writer` its own checkpoints back and stops the thread (after the checkpoint
   // under way, if any).
   ~WalCheckpointer();
@@ -43,12 +43,13 @@ class WalCheckpointer {
   int64_t checkpoints() const;
 
  private:
-  WalCheckpointer(SqliteDb* writer, std::unique_ptr<SqliteDb> own);
   void AfterCommit(int wal_pages);
   void Loop();
 
   SqliteDb* const writer_;
-  std::unique_ptr<SqliteDb> own_;
+  const std::string path_;
+  const char* const vfs_;
+  std::unique_ptr<SqliteDb> own_;  // the thread's, opened with it
   SqliteDb::WalHook hook_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
