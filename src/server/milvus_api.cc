@@ -210,11 +210,6 @@ MilvusReply MilvusApi::Call(const std::string& route, const std::string& body,
 // its pages in again, about a fifth of serve's CPU during a bulk load.
 MilvusReply MilvusApi::CallObject(const std::string& route, json request, bool int64_as_string,
                                   MilvusBinary binary) {
-  return Answer(route, std::move(request), int64_as_string, std::move(binary));
-}
-
-MilvusReply MilvusApi::Answer(const std::string& route, json request, bool int64_as_string,
-                              MilvusBinary binary) {
   Context context{this, std::move(request), int64_as_string, std::move(binary)};
   MilvusReply reply;
   MilvusHandlers::Handler handler = MilvusHandlers::Find(route);

@@ -117,10 +117,6 @@ class MilvusApi {
   struct Context;
 
  private:
-  // CallObject's work; CallObject then returns freed memory to the system after large writes.
-  MilvusReply Answer(const std::string& route, nlohmann::json request, bool int64_as_string,
-                     MilvusBinary binary);
-
   Database& db_;
   // Collections released by collections/release: searched and queried only after
   // collections/load again, as in Milvus. (Their index stays in memory here.) Load state
