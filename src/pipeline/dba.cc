@@ -388,13 +388,15 @@ bool AttachDbaState(const Database& db, std::vector<BoundModel>& models, const D
 
 Status AttachDba(Database& db, std::vector<BoundModel>& models) {
   IMGSEARCH_ASSIGN_OR_RETURN(DbaState state, StoredDbaState(db));
-  if (!AttachDbaState(db, models, state)) {
-    IMGSEARCH_LOG_WARN(
-        "the augmented vectors of generation {} are gone (rebuilt or dropped by another process "
-        "meanwhile): the models without them search their plain vectors",
-        state.generation);
-  }
+  if (!AttachDbaState(db, models, state)) WarnTwinsGone(state);
   return Status::Ok();
+}
+
+void WarnTwinsGone(const DbaState& state) {
+  IMGSEARCH_LOG_WARN(
+      "the augmented vectors of generation {} are gone (rebuilt or dropped by another process "
+      "meanwhile): the models without them search their plain vectors",
+      state.generation);
 }
 
 }  // namespace imgsearch::pipeline

@@ -92,5 +92,7 @@ Status AttachDba(Database& db, std::vector<BoundModel>& models);
 // The same for a given state, without the warning: false when a twin it names is missing
 // (that one left null; a newer state dropped it, or its catalog entry is not seen yet).
 bool AttachDbaState(const Database& db, std::vector<BoundModel>& models, const DbaState& state);
+// The warning when AttachDbaState found twins of `state` missing.
+void WarnTwinsGone(const DbaState& state);
 
 }  // namespace imgsearch::pipeline

@@ -288,10 +288,7 @@ class LibraryImpl final : public Library {
       if (!last && !(before.ok() && *before == *after)) continue;
       if (AttachTwins(state.dba, &state.models)) return state;
       if (last) {
-        IMGSEARCH_LOG_WARN(
-            "the augmented vectors of generation {} are gone (rebuilt or dropped by another "
-            "process meanwhile): the models without them search their plain vectors",
-            state.dba.generation);
+        pipeline::WarnTwinsGone(state.dba);
         return state;
       }
     }
