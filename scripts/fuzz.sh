@@ -16,7 +16,7 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/build-fuzz}"
 JOBS="${JOBS:-$(nproc)}"
 CI_SECONDS="${CI_SECONDS:-20}"  # per target in --ci
 # Keep in step with fuzz/CMakeLists.txt.
-TARGETS=(image_decode model_spec filter store_files milvus_api milvus_grpc native_api multipart milvus_answer)
+TARGETS=(image_decode model_spec filter store_files milvus_api milvus_grpc native_api multipart milvus_answer grpc_h2)
 
 usage() {
   echo "usage: $0 TARGET MINUTES | --ci | --list   (targets: ${TARGETS[*]})" >&2

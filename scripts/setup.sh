@@ -30,7 +30,8 @@ APT_PACKAGES=(
   openssl  # the TLS test makes a self-signed certificate with it
   libhnswlib-dev libfaiss-dev libopenblas-dev
   libonnx-dev libprotobuf-dev
-  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc  # Milvus gRPC, both ways
+  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc  # Milvus gRPC: the client
+  libnghttp2-dev  # Milvus gRPC: serve's server (HTTP/2)
   python3 python3-numpy python3-pil python3-onnx python3-venv
   python3-dev  # headers: `pip install ./python` with Debian's Python
   ca-certificates

@@ -20,7 +20,6 @@ struct ServeOptions {
 
 int RunServe(ServeOptions options) {
   base::LimitMallocArenas(2);  // before the server starts its threads
-  server::Server::PrepareProcess();
   for (const std::string& t : options.tokens) {
     bool write = t.size() > 6 && t.compare(t.size() - 6, 6, ":write") == 0;
     std::string value = write ? t.substr(0, t.size() - 6) : t;

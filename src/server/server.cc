@@ -288,10 +288,6 @@ Result<std::unique_ptr<Server>> Server::Create(const std::string& db_dir,
   return std::unique_ptr<Server>(new Server(std::move(state)));
 }
 
-void Server::PrepareProcess() {
-  UseGrpcPollEngine();
-}
-
 Server::Server(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Server::~Server() {
   Stop();

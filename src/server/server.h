@@ -63,10 +63,6 @@ struct ServerOptions {
 
 class Server {
  public:
-  // Sets up the process for serving (how gRPC polls its sockets, UseGrpcPollEngine in
-  // server/grpc/milvus_grpc.h). Call it first thing, before threads start; optional.
-  static void PrepareProcess();
-
   // Opens the database and its models (those recorded by `imgsearch index`).
   static Result<std::unique_ptr<Server>> Create(const std::string& db_dir,
                                                 const ServerOptions& options);

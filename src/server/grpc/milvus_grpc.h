@@ -25,9 +25,12 @@ namespace imgsearch::server {
 // gRPC's status codes that the transport answers with (values as in grpc::StatusCode).
 enum class GrpcCode : int {
   kOk = 0,
+  kUnknown = 2,
   kInvalidArgument = 3,
   kPermissionDenied = 7,
+  kResourceExhausted = 8,
   kUnimplemented = 12,
+  kInternal = 13,
   kUnauthenticated = 16,
 };
 
@@ -51,13 +54,9 @@ bool MilvusCallWrites(std::string_view method);
 // configured every caller may write.
 int GrpcScope(const std::vector<Token>& tokens, std::string_view authorization);
 
-// Makes gRPC, once it starts in this process, poll with poll(2) rather than epoll1 (unless
-// GRPC_POLL_STRATEGY is set): each connection is then read by the thread that answers its
-// calls, which saves two thread switches per call (milvus_grpc_server.cc). Call it before
-// any other thread starts and before any use of gRPC; `imgsearch serve` does.
-void UseGrpcPollEngine();
-
-// A running gRPC server: MilvusService on host:port, beside the HTTP server.
+// A running gRPC server: MilvusService on host:port, beside the HTTP server; gRPC over
+// cleartext HTTP/2 (h2c) on libnghttp2, with its own event loops (milvus_grpc_server.cc).
+// Start, port and Stop are safe from any thread.
 class MilvusGrpcServer {
  public:
   // Starts serving at once; port 0 picks a free port (see port()).

@@ -1,273 +1,401 @@
-// The gRPC server, on gRPC's asynchronous API: a few threads, each waiting on its own
-// completion queue, take the calls and answer reads (searches, describes) inline, on the
-// thread that took the call. gRPC's callback API, used before, handed every call from the
-// thread that polled the socket to another one: 4.4 thread switches and 0.10 ms of CPU
-// per no-op call, against 0.8 switches and 0.065 ms here (doc/milvus.md, the benchmark).
-// With gRPC's default poller (epoll1) any thread may read any connection and then wake
-// the thread whose queue the call belongs to; UseGrpcPollEngine keeps each connection
-// with one queue's thread.
+// The gRPC server: gRPC over cleartext HTTP/2 (h2c with prior knowledge, as gRPC clients
+// open an insecure channel) on libnghttp2, with its own event loops. grpc++'s server, used
+// before, cost serve 0.066 ms of CPU per no-op call and about 0.17 ms of the 0.256 ms of a
+// pymilvus search (its call objects, combiners, filter stacks and thread hand-offs);
+// this one costs a fraction of that (doc/milvus.md, the benchmark). The grpc++ client
+// (the milvus:// store) is unchanged.
 //
-// Every unary RPC of MilvusService is a raw method (request bytes in, response bytes
-// out), so that the request decoding is AnswerMilvusCall's alone (one path, fuzzed as a
-// whole) and gRPC hands the request over with the call: one round of completions per
-// call. Other paths go to a generic service that answers with their name. Writes, which
-// may take seconds (an insert of thousands of rows, an index build), and queries (a
-// filter may scan every row) run on a pool of the server's, so that they never hold up
-// the threads that take calls.
-#include <google/protobuf/descriptor.h>
-#include <grpcpp/generic/async_generic_service.h>
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/support/async_unary_call.h>
+// A few threads each run an epoll loop over their own connections; the listening sockets
+// are in every loop's epoll with EPOLLEXCLUSIVE, so a new connection goes to a loop that
+// is waiting, and stays with it. Each connection is a GrpcH2Connection (HTTP/2 and gRPC's
+// framing). Reads (searches, describes, gets) are answered inline, on the loop's thread,
+// as their request completes: no thread switch. Writes, which may take seconds (an insert
+// of thousands of rows, an index build), and queries (a filter may scan every row) run on
+// a pool of the server's; their answers come back to the connection's loop through an
+// eventfd, so a slow call never holds up the others, on its connection or on its loop.
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
-#include <deque>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "base/thread_pool.h"
+#include "server/grpc/grpc_h2_connection.h"
 #include "server/grpc/milvus_grpc.h"
 
 namespace imgsearch::server {
 
 namespace {
 
-constexpr std::string_view kServicePrefix = "/milvus.proto.milvus.MilvusService/";
-// Threads taking calls, each with its own completion queue; a connection stays with one of
-// them. A search holds its thread, and the calls of every other connection of that thread
-// wait for it even when a core is free: with 8 pymilvus clients on 2 cores, 2 threads
-// answered 2,000-2,550 q/s and 8 threads 2,770-3,050, at the same CPU per call. So at
-// least 8, one per core beyond that.
-int CallThreads() {
+// Loops, each with its own connections. A search holds its loop, and the calls of every
+// other connection of that loop wait for it even when a core is free: with 8 pymilvus
+// clients on 2 cores, 2 threads answered 2,000-2,550 q/s and 8 threads 2,770-3,050 (with
+// grpc++, at the same CPU per call). So at least 8, one per core beyond that.
+int LoopThreads() {
   return int(std::clamp(std::thread::hardware_concurrency(), 8u, 64u));
 }
 
-std::string Bytes(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  std::string out;
-  if (!buffer.Dump(&slices).ok()) return out;
-  out.reserve(buffer.Length());
-  for (const grpc::Slice& s : slices)
-    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return out;
+constexpr size_t kReadBytes = 256 << 10;              // one recv
+constexpr size_t kSendBytes = 256 << 10;              // output taken from nghttp2 at a time
+constexpr auto kStopGrace = std::chrono::seconds(5);  // for running calls, at Stop
+constexpr uint64_t kWakeKey = 0;                      // epoll keys: the eventfd,
+constexpr uint64_t kListenerKey = 1;                  // listeners 1.., connections
+constexpr uint64_t kFirstConnection = 1 << 20;        // from here on
+
+// Whether a call runs on the pool rather than on its loop: writes, and queries (a filter
+// may scan every row, count(*) too).
+bool RunsOnPool(std::string_view method) {
+  return MilvusCallWrites(method) || method == "Query";
 }
 
-// The request's bytes: in place when gRPC holds them in one slice, else copied together.
-std::string_view RequestBytes(const grpc::ByteBuffer& buffer, grpc::Slice* single,
-                              std::string* joined) {
-  if (buffer.TrySingleSlice(single).ok())
-    return std::string_view(reinterpret_cast<const char*>(single->begin()), single->size());
-  *joined = Bytes(buffer);
-  return *joined;
-}
-
-// What a completion queue hands back: the call that a finished operation belongs to.
-class Tag {
- public:
-  virtual ~Tag() = default;
-  virtual void Proceed(bool ok) = 0;
+struct Completion {
+  uint64_t connection;
+  int32_t stream;
+  GrpcAnswer answer;
 };
 
-// MilvusService with every unary RPC a raw asynchronous method.
-class RawMilvusService : public grpc::Service {
+// One thread's connections and its epoll loop.
+class EventLoop {
  public:
-  struct Method {
-    std::string path;
-    std::string_view name;  // the RPC's name, inside path
-    bool writes;            // answered on the pool
-  };
-
-  RawMilvusService();
-  const std::deque<Method>& methods() const { return methods_; }
-  void Request(int index, grpc::ServerContext* ctx, grpc::ByteBuffer* request,
-               grpc::ServerAsyncResponseWriter<grpc::ByteBuffer>* responder,
-               grpc::ServerCompletionQueue* cq, Tag* tag) {
-    RequestAsyncUnary(index, ctx, request, responder, cq, cq, tag);
-  }
+  explicit EventLoop(MilvusGrpcServer::State& state) : state_(state), buffer_(kReadBytes) {}
+  ~EventLoop();
+  Status Init(const std::vector<int>& listeners);
+  void Run();
+  // From any thread:
+  void Post(Completion completion);
+  void RequestStop();
 
  private:
-  std::deque<Method> methods_;  // gRPC keeps pointers to the method paths
-};
+  struct Connection {
+    int fd = -1;
+    uint64_t id = 0;
+    std::unique_ptr<GrpcH2Connection> h2;
+    std::string out;
+    size_t out_sent = 0;
+    bool watching_out = false;  // EPOLLOUT is on
+  };
 
-RawMilvusService::RawMilvusService() {
-  const google::protobuf::ServiceDescriptor* service =
-      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
-          "milvus.proto.milvus.MilvusService");
-  for (int i = 0; service != nullptr && i < service->method_count(); ++i) {
-    const google::protobuf::MethodDescriptor* method = service->method(i);
-    if (method->client_streaming() || method->server_streaming()) continue;  // the generic one's
-    Method& m = methods_.emplace_back();
-    m.path = std::string(kServicePrefix) + method->name();
-    m.name = std::string_view(m.path).substr(kServicePrefix.size());
-    // Writes, and queries (a filter may scan every row, count(*) too), go to the pool.
-    m.writes = MilvusCallWrites(m.name) || m.name == "Query";
-    AddMethod(new grpc::internal::RpcServiceMethod(m.path.c_str(),
-                                                   grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
-    MarkMethodRaw(int(methods_.size() - 1));
-  }
-}
+  void Accept(int listener);
+  void Read(Connection& c);
+  void Flush(Connection& c);
+  void Close(Connection& c);
+  void Wake();
+  void BeginStop();
+  bool Drained() const;
+  std::optional<GrpcAnswer> Handle(uint64_t id, GrpcRequest& request);
+
+  MilvusGrpcServer::State& state_;
+  int epoll_ = -1;
+  int wake_ = -1;
+  std::vector<int> listeners_;
+  std::vector<char> buffer_;
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  uint64_t next_id_ = kFirstConnection;
+  size_t on_pool_ = 0;  // calls of this loop running on the pool
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point stop_deadline_;
+
+  std::mutex mutex_;  // guards what other threads hand over:
+  std::vector<Completion> completions_;
+  bool stop_requested_ = false;
+};
 
 }  // namespace
 
 struct MilvusGrpcServer::State {
   MilvusApi* api = nullptr;
   std::vector<Token> tokens;
-  std::unique_ptr<base::ThreadPool> pool;
-  RawMilvusService service;
-  grpc::AsyncGenericService generic;
-  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
-  std::vector<std::thread> threads;
-  std::unique_ptr<grpc::Server> server;
+  size_t max_message_bytes = 0;
+  std::vector<int> listeners;
   int port = 0;
+  std::vector<std::unique_ptr<EventLoop>> loops;
+  std::unique_ptr<base::ThreadPool> pool;  // after loops: its calls post to them
+  std::vector<std::thread> threads;
   std::atomic<bool> stopped{false};
 
-  // The scope of the token the call carries (GrpcScope).
-  int ScopeOf(const grpc::ServerContextBase& ctx) const;
-  // The answer to one call; `answer` is the serialized response.
-  GrpcAnswer Answer(std::string_view method, const grpc::ByteBuffer& request,
-                    const grpc::ServerContextBase& ctx) const;
+  ~State() {
+    pool.reset();
+    loops.clear();
+    for (int fd : listeners) close(fd);
+  }
 };
-
-int MilvusGrpcServer::State::ScopeOf(const grpc::ServerContextBase& ctx) const {
-  const auto& metadata = ctx.client_metadata();
-  auto auth = metadata.find("authorization");
-  std::string_view authorization = auth == metadata.end()
-                                       ? std::string_view()
-                                       : std::string_view(auth->second.data(), auth->second.size());
-  return GrpcScope(tokens, authorization);
-}
-
-GrpcAnswer MilvusGrpcServer::State::Answer(std::string_view method, const grpc::ByteBuffer& request,
-                                           const grpc::ServerContextBase& ctx) const {
-  grpc::Slice single;
-  std::string joined;
-  return AnswerMilvusCall(*api, method, RequestBytes(request, &single, &joined), ScopeOf(ctx));
-}
 
 namespace {
 
-grpc::Status StatusOf(const GrpcAnswer& answer) {
-  return answer.code == GrpcCode::kOk
-             ? grpc::Status::OK
-             : grpc::Status(grpc::StatusCode(int(answer.code)), answer.message);
+EventLoop::~EventLoop() {
+  for (auto& [id, c] : connections_) close(c->fd);
+  if (epoll_ >= 0) close(epoll_);
+  if (wake_ >= 0) close(wake_);
 }
 
-// One call of a method of RawMilvusService: waits for the call, answers it, and is deleted
-// when the answer is sent (or the server shuts down). Taking a call puts the next one of
-// the method in its place on the same queue.
-class MethodCall : public Tag {
- public:
-  MethodCall(MilvusGrpcServer::State& state, int index, grpc::ServerCompletionQueue* cq)
-      : state_(state), index_(index), cq_(cq), responder_(&ctx_) {
-    state_.service.Request(index_, &ctx_, &request_, &responder_, cq_, this);
+Status EventLoop::Init(const std::vector<int>& listeners) {
+  epoll_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (epoll_ < 0 || wake_ < 0)
+    return Status::IOError("gRPC server: " + std::string(strerror(errno)));
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = kWakeKey;
+  if (epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &event) != 0)
+    return Status::IOError("gRPC server: " + std::string(strerror(errno)));
+  listeners_ = listeners;
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    event.events = EPOLLIN | EPOLLEXCLUSIVE;
+    event.data.u64 = kListenerKey + i;
+    if (epoll_ctl(epoll_, EPOLL_CTL_ADD, listeners[i], &event) != 0)
+      return Status::IOError("gRPC server: " + std::string(strerror(errno)));
   }
+  return Status::Ok();
+}
 
-  void Proceed(bool ok) override {
-    if (answered_ || !ok) {  // sent, or the server shut down before a call came
-      delete this;
-      return;
-    }
-    answered_ = true;
-    new MethodCall(state_, index_, cq_);
-    if (state_.service.methods()[size_t(index_)].writes) {
-      state_.pool->Submit([this] { Answer(); });
-    } else {
-      Answer();
-    }
-  }
-
- private:
-  void Answer() {
-    GrpcAnswer answer =
-        state_.Answer(state_.service.methods()[size_t(index_)].name, request_, ctx_);
-    if (answer.code != GrpcCode::kOk) {
-      responder_.FinishWithError(StatusOf(answer), this);
-      return;
-    }
-    grpc::Slice slice(std::move(answer.response));
-    response_ = grpc::ByteBuffer(&slice, 1);
-    responder_.Finish(response_, grpc::Status::OK, this);
-  }
-
-  MilvusGrpcServer::State& state_;
-  const int index_;
-  grpc::ServerCompletionQueue* const cq_;
-  grpc::ServerContext ctx_;
-  grpc::ByteBuffer request_;
-  grpc::ByteBuffer response_;
-  grpc::ServerAsyncResponseWriter<grpc::ByteBuffer> responder_;
-  bool answered_ = false;
-};
-
-// A call of a path that RawMilvusService does not have: reads the request and answers with
-// the path's name (or, for a streaming RPC of MilvusService, AnswerMilvusCall's refusal).
-class GenericCall : public Tag {
- public:
-  GenericCall(MilvusGrpcServer::State& state, grpc::ServerCompletionQueue* cq)
-      : state_(state), cq_(cq), stream_(&ctx_) {
-    state_.generic.RequestCall(&ctx_, &stream_, cq_, cq_, this);
-  }
-
-  void Proceed(bool ok) override {
-    switch (step_) {
-      case Step::kWaiting:
-        if (!ok) break;
-        new GenericCall(state_, cq_);
-        step_ = Step::kReading;
-        stream_.Read(&request_, this);
-        return;
-      case Step::kReading:
-        step_ = Step::kFinishing;
-        if (!ok) {
-          stream_.Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message"),
-                         this);
+void EventLoop::Run() {
+  epoll_event events[64];
+  while (!stopping_ || !Drained()) {
+    int timeout = stopping_ ? 50 : -1;
+    int n = epoll_wait(epoll_, events, int(std::size(events)), timeout);
+    if (n < 0 && errno != EINTR) break;
+    for (int i = 0; i < n; ++i) {
+      uint64_t key = events[i].data.u64;
+      if (key == kWakeKey) {
+        Wake();
+      } else if (key < kFirstConnection) {
+        if (!stopping_) Accept(listeners_[key - kListenerKey]);
+      } else if (auto it = connections_.find(key); it != connections_.end()) {
+        Connection& c = *it->second;
+        if ((events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) {
+          Read(c);
         } else {
-          Answer();
+          Flush(c);
         }
-        return;
-      case Step::kFinishing:
-        break;
+      }
     }
-    delete this;
   }
+  while (!connections_.empty()) Close(*connections_.begin()->second);
+}
 
- private:
-  enum class Step { kWaiting, kReading, kFinishing };
-
-  void Answer() {
-    const std::string& path = ctx_.method();
-    if (path.compare(0, kServicePrefix.size(), kServicePrefix) != 0) {
-      stream_.Finish(
-          grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                       "imgsearch serves milvus.proto.milvus.MilvusService only, not " + path),
-          this);
-      return;
-    }
-    GrpcAnswer answer =
-        state_.Answer(std::string_view(path).substr(kServicePrefix.size()), request_, ctx_);
-    if (answer.code != GrpcCode::kOk) {
-      stream_.Finish(StatusOf(answer), this);
-      return;
-    }
-    grpc::Slice slice(std::move(answer.response));
-    response_ = grpc::ByteBuffer(&slice, 1);
-    stream_.WriteAndFinish(response_, grpc::WriteOptions(), grpc::Status::OK, this);
+bool EventLoop::Drained() const {
+  if (std::chrono::steady_clock::now() > stop_deadline_) return true;
+  if (on_pool_ > 0) return false;
+  for (const auto& [id, c] : connections_) {
+    if (c->h2->open_streams() > 0 || c->out_sent < c->out.size()) return false;
   }
+  return true;
+}
 
-  MilvusGrpcServer::State& state_;
-  grpc::ServerCompletionQueue* const cq_;
-  grpc::GenericServerContext ctx_;
-  grpc::GenericServerAsyncReaderWriter stream_;
-  grpc::ByteBuffer request_;
-  grpc::ByteBuffer response_;
-  Step step_ = Step::kWaiting;
-};
+void EventLoop::Accept(int listener) {
+  for (int i = 0; i < 16; ++i) {
+    int fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;  // EAGAIN: another loop took it; or a transient error
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    auto c = std::make_unique<Connection>();
+    c->fd = fd;
+    c->id = next_id_++;
+    uint64_t id = c->id;
+    c->h2 = std::make_unique<GrpcH2Connection>(
+        state_.max_message_bytes, [this, id](GrpcRequest& request) { return Handle(id, request); });
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = id;
+    if (epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event) != 0) {
+      close(fd);
+      continue;
+    }
+    Connection& added = *connections_.emplace(id, std::move(c)).first->second;
+    Flush(added);  // the server's SETTINGS
+  }
+}
 
-// A thread taking calls: every completion of its queue, until the queue shuts down.
-void TakeCalls(grpc::ServerCompletionQueue* cq) {
-  void* tag = nullptr;
-  bool ok = false;
-  while (cq->Next(&tag, &ok)) static_cast<Tag*>(tag)->Proceed(ok);
+void EventLoop::Read(Connection& c) {
+  ssize_t n = recv(c.fd, buffer_.data(), buffer_.size(), 0);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) {
+    Close(c);
+    return;
+  }
+  if (!c.h2->Receive(std::string_view(buffer_.data(), size_t(n)))) {
+    // A peer that broke HTTP/2: its GOAWAY, if the socket takes it at once, then close.
+    c.h2->Send(&c.out, kSendBytes);
+    if (c.out_sent < c.out.size()) {
+      ssize_t ignored = send(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+      (void)ignored;
+    }
+    Close(c);
+    return;
+  }
+  Flush(c);
+}
+
+void EventLoop::Flush(Connection& c) {
+  if (c.out_sent == c.out.size()) {
+    c.out.clear();
+    c.out_sent = 0;
+    if (!c.h2->Send(&c.out, kSendBytes)) return Close(c);
+  }
+  while (c.out_sent < c.out.size()) {
+    ssize_t n = send(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) break;
+      return Close(c);
+    }
+    c.out_sent += size_t(n);
+    if (c.out_sent == c.out.size()) {
+      c.out.clear();
+      c.out_sent = 0;
+      if (!c.h2->Send(&c.out, kSendBytes)) return Close(c);
+    }
+  }
+  bool pending = c.out_sent < c.out.size();
+  if (!pending && c.h2->done()) return Close(c);
+  if (pending != c.watching_out) {
+    epoll_event event{};
+    event.events = EPOLLIN | (pending ? EPOLLOUT : 0u);
+    event.data.u64 = c.id;
+    epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &event);
+    c.watching_out = pending;
+  }
+}
+
+void EventLoop::Close(Connection& c) {
+  epoll_ctl(epoll_, EPOLL_CTL_DEL, c.fd, nullptr);
+  close(c.fd);
+  connections_.erase(c.id);  // deletes c
+}
+
+std::optional<GrpcAnswer> EventLoop::Handle(uint64_t id, GrpcRequest& request) {
+  int scope = GrpcScope(state_.tokens, request.authorization);
+  if (!RunsOnPool(request.method))
+    return AnswerMilvusCall(*state_.api, request.method, request.message, scope);
+  ++on_pool_;
+  state_.pool->Submit([this, id, stream = request.stream, method = std::string(request.method),
+                       message = std::move(request.message), scope] {
+    Post({id, stream, AnswerMilvusCall(*state_.api, method, message, scope)});
+  });
+  return std::nullopt;
+}
+
+void EventLoop::Post(Completion completion) {
+  bool first;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    first = completions_.empty();
+    completions_.push_back(std::move(completion));
+  }
+  if (first) {
+    uint64_t one = 1;
+    ssize_t ignored = write(wake_, &one, sizeof(one));
+    (void)ignored;
+  }
+}
+
+void EventLoop::RequestStop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_requested_ = true;
+  }
+  uint64_t one = 1;
+  ssize_t ignored = write(wake_, &one, sizeof(one));
+  (void)ignored;
+}
+
+void EventLoop::Wake() {
+  uint64_t count = 0;
+  ssize_t ignored = read(wake_, &count, sizeof(count));
+  (void)ignored;
+  std::vector<Completion> completions;
+  bool stop;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    completions.swap(completions_);
+    stop = stop_requested_;
+  }
+  for (Completion& done : completions) {
+    --on_pool_;
+    auto it = connections_.find(done.connection);
+    if (it == connections_.end()) continue;  // closed meanwhile
+    it->second->h2->Answer(done.stream, std::move(done.answer));
+    Flush(*it->second);
+  }
+  if (stop && !stopping_) BeginStop();
+}
+
+void EventLoop::BeginStop() {
+  stopping_ = true;
+  stop_deadline_ = std::chrono::steady_clock::now() + kStopGrace;
+  for (int fd : listeners_) epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+  std::vector<Connection*> all;
+  for (auto& [id, c] : connections_) all.push_back(c.get());
+  for (Connection* c : all) {
+    c->h2->Shutdown();
+    Flush(*c);  // may close it
+  }
+}
+
+// The listening sockets for host:port: one per address the host resolves to (all on the
+// port the first one got, when port is 0). Without SO_REUSEPORT, so that a taken port is
+// an error, as for HTTP.
+Status Listen(const std::string& host, int port, std::vector<int>* listeners, int* bound_port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  std::string where =
+      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  if (getaddrinfo(host.empty() ? nullptr : host.c_str(), std::to_string(port).c_str(), &hints,
+                  &found) != 0) {
+    return Status::IOError("cannot serve gRPC on " + where + ": unknown host");
+  }
+  int count = 0;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) ++count;
+  Status status = Status::Ok();
+  for (addrinfo* a = found; a != nullptr && status.ok(); a = a->ai_next) {
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (a->ai_family == AF_INET6 && count > 1)
+      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (*bound_port != 0) {
+      if (a->ai_family == AF_INET)
+        reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_port = htons(uint16_t(*bound_port));
+      if (a->ai_family == AF_INET6)
+        reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_port = htons(uint16_t(*bound_port));
+    }
+    if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+      int error = errno;
+      close(fd);
+      // An address family the machine lacks is skipped; a taken port is an error.
+      if (error == EADDRINUSE || error == EACCES)
+        status = Status::IOError("cannot serve gRPC on " + where +
+                                 " (is the port in use?): " + strerror(error));
+      continue;
+    }
+    sockaddr_storage address{};
+    socklen_t length = sizeof(address);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    *bound_port =
+        ntohs(address.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&address)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&address)->sin_port);
+    listeners->push_back(fd);
+  }
+  freeaddrinfo(found);
+  if (status.ok() && listeners->empty())
+    status = Status::IOError("cannot serve gRPC on " + where + ": no address to bind");
+  return status;
 }
 
 }  // namespace
@@ -279,38 +407,16 @@ Result<std::unique_ptr<MilvusGrpcServer>> MilvusGrpcServer::Start(MilvusApi& api
   auto state = std::make_unique<State>();
   state->api = &api;
   state->tokens = std::move(tokens);
+  state->max_message_bytes = std::min<size_t>(max_message_bytes, UINT32_MAX);
+  IMGSEARCH_RETURN_IF_ERROR(Listen(host, port, &state->listeners, &state->port));
   state->pool = std::make_unique<base::ThreadPool>(8);
-  grpc::ServerBuilder builder;
-  std::string address =
-      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
-  // gRPC binds with SO_REUSEPORT by default: a second server on a taken port would start
-  // and share its calls. Without it, a taken port is an error, as for HTTP.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &state->port);
-  builder.SetMaxReceiveMessageSize(int(std::min<size_t>(max_message_bytes, INT32_MAX)));
-  builder.SetMaxSendMessageSize(INT32_MAX);
-  builder.RegisterService(&state->service);
-  builder.RegisterAsyncGenericService(&state->generic);
-  for (int i = 0, n = CallThreads(); i < n; ++i)
-    state->queues.push_back(builder.AddCompletionQueue());
-  state->server = builder.BuildAndStart();
-  if (state->server == nullptr || state->port == 0) {
-    if (state->server != nullptr) state->server->Shutdown();
-    for (auto& cq : state->queues) cq->Shutdown();
-    for (auto& cq : state->queues) TakeCalls(cq.get());  // nothing was requested: drains
-    return Status::IOError("cannot serve gRPC on " + address + " (is the port in use?)");
+  for (int i = 0, n = LoopThreads(); i < n; ++i) {
+    auto loop = std::make_unique<EventLoop>(*state);
+    IMGSEARCH_RETURN_IF_ERROR(loop->Init(state->listeners));
+    state->loops.push_back(std::move(loop));
   }
-  for (auto& cq : state->queues) {
-    for (int m = 0; m < int(state->service.methods().size()); ++m)
-      new MethodCall(*state, m, cq.get());
-    new GenericCall(*state, cq.get());
-    state->threads.emplace_back(TakeCalls, cq.get());
-  }
+  for (auto& loop : state->loops) state->threads.emplace_back([l = loop.get()] { l->Run(); });
   return std::unique_ptr<MilvusGrpcServer>(new MilvusGrpcServer(std::move(state)));
-}
-
-void UseGrpcPollEngine() {
-  setenv("GRPC_POLL_STRATEGY", "poll", 0);  // a value the user set stays
 }
 
 MilvusGrpcServer::MilvusGrpcServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -325,12 +431,13 @@ int MilvusGrpcServer::port() const {
 
 void MilvusGrpcServer::Stop() {
   if (state_->stopped.exchange(true)) return;
-  // Running calls get a moment to finish; the pool then drains what they queued, and the
-  // queues hand back every call, answered or not, to be deleted.
-  state_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  state_->pool.reset();
-  for (auto& cq : state_->queues) cq->Shutdown();
+  // Each loop stops taking connections, sends GOAWAY, and lets its running calls finish
+  // (up to kStopGrace); then the pool drains what is left and the sockets close.
+  for (auto& loop : state_->loops) loop->RequestStop();
   for (std::thread& t : state_->threads) t.join();
+  state_->pool.reset();
+  for (int fd : state_->listeners) close(fd);
+  state_->listeners.clear();
 }
 
 }  // namespace imgsearch::server
