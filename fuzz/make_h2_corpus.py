@@ -7,6 +7,7 @@ environment (it has grpcio and pymilvus):
     .deps/venv/bin/python fuzz/make_h2_corpus.py build/imgsearch [fuzz/corpus/grpc_h2]
 """
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -109,6 +110,7 @@ def main():
     seeds["pymilvus_session"] = relay.take()
     serve.terminate()
     serve.wait()
+    shutil.rmtree(work)
     for name, connections in seeds.items():
         for i, data in enumerate(connections):
             with open(os.path.join(OUT, f"{name}_{i}"), "wb") as f:
