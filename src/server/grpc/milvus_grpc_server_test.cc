@@ -237,6 +237,7 @@ TEST_F(MilvusGrpcServerTest, ASlowWriteDoesNotHoldUpASearch) {
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ + "/imgsearch.db").c_str(), &other), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_TRUE(Answers());  // connected, so that the insert below reaches the server at once
   std::atomic<bool> inserted{false};
   std::promise<grpc::Status> insert_status;
   milvuspb::MutationResult result;
@@ -326,6 +327,7 @@ TEST_F(MilvusGrpcServerTest, StopLetsARunningCallFinish) {
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ + "/imgsearch.db").c_str(), &other), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_TRUE(Answers());  // connected, so that the insert below reaches the server at once
   std::promise<grpc::Status> insert_status;
   milvuspb::MutationResult result;
   auto ctx = Context();
