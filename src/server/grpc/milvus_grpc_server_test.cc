@@ -231,6 +231,31 @@ TEST_F(MilvusGrpcServerTest, AnOversizedMessageIsResourceExhausted) {
   EXPECT_EQ(inserted.insert_cnt(), 30000);
 }
 
+// An answer far larger than the client's first flow-control window (64 KB) goes out in
+// many DATA frames as the client opens its window.
+TEST_F(MilvusGrpcServerTest, ALargeAnswerStreamsOut) {
+  milvuspb::MutationResult inserted;
+  ASSERT_TRUE(stub_->Insert(Context().get(), InsertOf(1000, 20000), &inserted).ok());
+  milvuspb::QueryRequest request;
+  request.set_collection_name("f");
+  request.set_expr("id >= 1000");
+  request.add_output_fields("vector");
+  commonpb::KeyValuePair* limit = request.add_query_params();
+  limit->set_key("limit");
+  limit->set_value("16384");
+  milvuspb::QueryResults query;
+  grpc::Status status = stub_->Query(Context().get(), request, &query);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(query.status().code(), 0) << query.status().reason();
+  EXPECT_GT(query.ByteSizeLong(), size_t(256) << 10);
+  size_t floats = 0;
+  for (const auto& column : query.fields_data()) {
+    if (column.field_name() == "vector")
+      floats = size_t(column.vectors().float_vector().data_size());
+  }
+  EXPECT_EQ(floats, size_t(16384) * 4);
+}
+
 // A write held up by a lock on the database (another writer's transaction) does not hold
 // up a search sent after it on the same connection; when the lock goes, it finishes.
 TEST_F(MilvusGrpcServerTest, ASlowWriteDoesNotHoldUpASearch) {
