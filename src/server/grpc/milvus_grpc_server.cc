@@ -5,7 +5,7 @@
 // kernel's (a wake-up, recv, send), and a pymilvus search 0.05 ms less (doc/milvus.md,
 // the benchmark). The grpc++ client (the milvus:// store) is unchanged.
 //
-// A few threads each run an epoll loop over their own connections; the listening sockets
+// Threads (at least 8) each run an epoll loop over their own connections; the listening sockets
 // are in every loop's epoll with EPOLLEXCLUSIVE, so a new connection goes to a loop that
 // is waiting, and stays with it. Each connection is a GrpcH2Connection (HTTP/2 and gRPC's
 // framing). Reads (searches, describes, gets) are answered inline, on the loop's thread,
@@ -13,7 +13,6 @@
 // of thousands of rows, an index build), and queries (a filter may scan every row) run on
 // a pool of the server's; their answers come back to the connection's loop through an
 // eventfd, so a slow call never holds up the others, on its connection or on its loop.
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
