@@ -14,7 +14,7 @@ the load average before and after. The search minus MilvusApi::Call in process
 (bench/milvus_layers_bench's rest_text) is the HTTP transport's share.
 
   rest_cpu_bench.py --imgsearch build/imgsearch --db LIB --queries QUERIES.f32 [--ef 10]
-                    [--seconds 5] [--collection bench] [--only search]
+                    [--seconds 5] [--collection bench] [--only search] [--serve-args "..."]
 """
 import argparse
 import http.client
@@ -36,8 +36,9 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def start_serve(binary, db):
-    process = subprocess.Popen([binary, "serve", "--db", db, "--port", "0", "--grpc-port", "-1"],
+def start_serve(binary, db, extra):
+    process = subprocess.Popen([binary, "serve", "--db", db, "--port", "0", "--grpc-port", "-1"] +
+                               extra,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     while True:
         line = process.stdout.readline()
@@ -77,6 +78,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--collection", default="bench")
     parser.add_argument("--only", choices=["search", "describe", "health"])
+    parser.add_argument("--serve-args", default="", help="more arguments for serve, one string")
     args = parser.parse_args()
     queries = np.fromfile(args.queries, dtype=np.float32).reshape(-1, args.dim)[:500]
     searches = [("POST", "/v2/vectordb/entities/search",
@@ -89,7 +91,7 @@ def main():
                       json.dumps({"collectionName": args.collection}))],
         "health": [("GET", "/api/health", None)],
     }
-    process, port = start_serve(args.imgsearch, args.db)
+    process, port = start_serve(args.imgsearch, args.db, args.serve_args.split())
     try:
         print(f"load before: {open('/proc/loadavg').read().strip()}")
         for name, requests in kinds.items():
