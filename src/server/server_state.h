@@ -15,6 +15,7 @@
 #include "imgsearch/library.h"
 #include "remote/redis_mirror.h"
 #include "server/grpc/milvus_grpc.h"
+#include "server/http_connection.h"
 #include "server/milvus_api.h"
 #include "server/request_metrics.h"
 #include "server/server.h"
@@ -29,7 +30,7 @@ struct Server::State {
   RequestMetrics metrics;
   // After db and models: its destructor finishes abandoned reads, which use them.
   std::unique_ptr<TimeLimiter> limiter;
-  httplib::Server http;
+  HttpServer http;
   std::unique_ptr<MilvusGrpcServer> grpc;  // when serving gRPC; after `milvus`, which it calls
   std::unique_ptr<Watcher> watcher;        // with watched folders; after `library`, which it uses
 

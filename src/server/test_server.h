@@ -34,10 +34,7 @@ class ServerFixture {
     port_ = testing::ValueOrDie(server_->Bind());
     thread_ = std::thread([this] { server_->Run(); });
   }
-  ~ServerFixture() {
-    server_->Stop();
-    thread_.join();
-  }
+  ~ServerFixture() { Stop(); }
   httplib::Client Client(const char* token = nullptr) const {
     httplib::Client c("127.0.0.1", port_);
     if (token) c.set_bearer_token_auth(token);
@@ -48,6 +45,13 @@ class ServerFixture {
   }
   const std::string& images() const { return images_; }
   const std::string& db_dir() const { return db_dir_; }
+  int port() const { return port_; }
+  // Stops the server (as the destructor does first); safe to call twice.
+  void Stop() {
+    if (!thread_.joinable()) return;
+    server_->Stop();
+    thread_.join();
+  }
 
  private:
   std::string images_, db_dir_;
