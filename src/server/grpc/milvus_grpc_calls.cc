@@ -100,6 +100,9 @@ GrpcAnswer Run(MilvusApi& api, std::string_view bytes,
             "the request is not a valid " + Request::descriptor()->full_name() + " message", ""};
   }
   Response response;
+  // A success carries its status too, as Milvus's does (code 0): the Node SDK's gRPC
+  // client reads status.error_code of every reply and fails on a reply without one.
+  StatusOf(&response);
   try {
     handler(api, request, &response);
   } catch (const MilvusFailure& failure) {

@@ -232,5 +232,27 @@ TEST_F(MilvusGrpcCallsTest, HybridSearchTakesEachRequestsVectors) {
   EXPECT_EQ(results.status().code(), 1804) << results.status().reason();
 }
 
+TEST_F(MilvusGrpcCallsTest, ASuccessCarriesItsStatusAsMilvusDoes) {
+  milvuspb::DescribeCollectionRequest describe;
+  describe.set_collection_name("f");
+  GrpcAnswer answer =
+      AnswerMilvusCall(*api_, "DescribeCollection", describe.SerializeAsString(), 1);
+  ASSERT_EQ(answer.code, GrpcCode::kOk) << answer.message;
+  milvuspb::DescribeCollectionResponse described;
+  ASSERT_TRUE(described.ParseFromString(answer.response));
+  EXPECT_TRUE(described.has_status());
+  EXPECT_EQ(described.status().code(), 0);
+  EXPECT_EQ(described.collection_name(), "f");
+
+  milvuspb::GetLoadingProgressRequest progress;
+  progress.set_collection_name("f");
+  answer = AnswerMilvusCall(*api_, "GetLoadingProgress", progress.SerializeAsString(), 1);
+  ASSERT_EQ(answer.code, GrpcCode::kOk) << answer.message;
+  milvuspb::GetLoadingProgressResponse loading;
+  ASSERT_TRUE(loading.ParseFromString(answer.response));
+  EXPECT_TRUE(loading.has_status());
+  EXPECT_EQ(loading.status().code(), 0);
+}
+
 }  // namespace
 }  // namespace imgsearch::server
