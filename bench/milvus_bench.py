@@ -453,9 +453,10 @@ def main():
             rate, cpu, done = in_process_rate(args, server.db, queries, r["ef"])
             r["inproc_qps"], r["inproc_cpu"] = rate, cpu / done * 1000
             r["layers"] = layers(args, server.db, r["ef"])
-            log(f"imgsearch index of {args.photos_to_index} photos into an embedded library")
-            r["photos"] = index_photos(args, os.path.join(args.work, "photos-lib"),
-                                       args.photos_to_index)
+            if args.photos_to_index > 0:
+                log(f"imgsearch index of {args.photos_to_index} photos into an embedded library")
+                r["photos"] = index_photos(args, os.path.join(args.work, "photos-lib"),
+                                           args.photos_to_index)
         if args.sq_type:
             server = Imgsearch(args.imgsearch, args.work)
             try:
@@ -480,7 +481,7 @@ def main():
                 results["milvus"] = m = bench_server(server, args, base, queries, truth)
                 MilvusClient(uri=server.uri).drop_collection(COLLECTION)
                 count = args.milvus_photos or args.photos_to_index
-                if not args.skip_searches:
+                if not args.skip_searches and count > 0:
                     log(f"imgsearch index of {count} photos into {server.name}")
                     m["photos"] = index_photos(args, server.location, count)
             finally:
