@@ -68,12 +68,14 @@ def tree(pid):
     return pids
 
 
-def rss_mb(pid):
+def rss_mb(pid, field="VmRSS"):
+    """VmRSS of the tree; or RssAnon (anonymous memory) or RssFile (pages of mapped files,
+    shared libraries included)."""
     total = 0
     for p in tree(pid):
         try:
             for line in open(f"/proc/{p}/status"):
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     total += int(line.split()[1])
         except OSError:
             pass
@@ -380,6 +382,7 @@ def bench_server(server, args, base, queries, truth, sq_type=None):
     out["insert"], out["searchable"] = insert_and_load(client, base, args.batch, server.pid, out)
     time.sleep(2)
     out["rss"] = rss_mb(server.pid)
+    out["rss_anon"], out["rss_file"] = rss_mb(server.pid, "RssAnon"), rss_mb(server.pid, "RssFile")
     if args.skip_searches:
         out["load"] = load_average()
         return out
@@ -391,6 +394,8 @@ def bench_server(server, args, base, queries, truth, sq_type=None):
         rate, cpu, done = search_rate(server, queries, out["ef"], clients, args.seconds)
         out[f"qps{clients}"], out[f"cpu{clients}"] = rate, cpu / done * 1000
     out["rss_after"] = rss_mb(server.pid)
+    out["rss_after_anon"] = rss_mb(server.pid, "RssAnon")
+    out["rss_after_file"] = rss_mb(server.pid, "RssFile")
     out["load"] = load_average()
     return out
 
@@ -448,7 +453,7 @@ def main():
             rate, cpu, done = in_process_rate(args, server.db, queries, r["ef"])
             r["inproc_qps"], r["inproc_cpu"] = rate, cpu / done * 1000
             r["layers"] = layers(args, server.db, r["ef"])
-            if args.photos_to_index:
+            if args.photos_to_index > 0:
                 log(f"imgsearch index of {args.photos_to_index} photos into an embedded library")
                 r["photos"] = index_photos(args, os.path.join(args.work, "photos-lib"),
                                            args.photos_to_index)
@@ -476,7 +481,7 @@ def main():
                 results["milvus"] = m = bench_server(server, args, base, queries, truth)
                 MilvusClient(uri=server.uri).drop_collection(COLLECTION)
                 count = args.milvus_photos or args.photos_to_index
-                if count and not args.skip_searches:
+                if not args.skip_searches and count > 0:
                     log(f"imgsearch index of {count} photos into {server.name}")
                     m["photos"] = index_photos(args, server.location, count)
             finally:
@@ -518,6 +523,8 @@ def report(args, results, load_before, seconds, nn):
     row("  per insert call: server CPU ms", "insert_server_ms", "{:.0f}", "lower")
     row("rows/s until indexed and loaded", "searchable", "{:.0f}", "higher")
     row("RSS after load, MB (server process tree)", "rss", "{:.0f}", "lower", 0.3)
+    row("  of which anonymous, MB", "rss_anon", "{:.0f}", "lower")
+    row("  of which file-backed, MB", "rss_file", "{:.0f}", "lower")
     row("ef for recall@10 >= 0.95", "ef", "{}", "")
     row("recall@10 at that ef (1000 queries)", "recall", "{:.3f}", "")
     row("search q/s, 1 client", "qps1", "{:.0f}", "higher", 3)
@@ -525,6 +532,8 @@ def report(args, results, load_before, seconds, nn):
     row("server CPU ms per search, 1 client", "cpu1", "{:.2f}", "lower")
     row("server CPU ms per search, 8 clients", "cpu8", "{:.2f}", "lower")
     row("RSS after the searches, MB", "rss_after", "{:.0f}", "lower")
+    row("  of which anonymous, MB", "rss_after_anon", "{:.0f}", "lower")
+    row("  of which file-backed, MB", "rss_after_file", "{:.0f}", "lower")
     print()
     print(f"imgsearch serve vs Milvus 2.3 standalone, pymilvus over gRPC, {args.rows} x {args.dim}"
           f" vectors, HNSW M=16 efConstruction=200, L2, k=10")

@@ -1,6 +1,7 @@
 // Embedder: turns images into feature vectors with one ONNX model.
-// One ONNX Runtime session is created at Open() and reused for every call; images are
-// run in batches. All const methods are thread-safe and may run concurrently.
+// One ONNX Runtime session is created at Open() (or, with defer_session, at the first
+// embedding) and reused for every call; images are run in batches. All const methods are
+// thread-safe and may run concurrently.
 #pragma once
 
 #include <memory>
@@ -41,6 +42,14 @@ struct EmbedderOptions {
   // JSON object of model spec keys applied last, over metadata and sidecar, e.g.
   // {"preset": "keras-caffe"}. Empty for none.
   std::string spec_override;
+  // Reads the model's inputs, outputs and metadata from its file at Open and makes the
+  // ONNX Runtime session at the first embedding (then once, shared by every thread): a
+  // process that never embeds (a server answering only vector searches) never loads the
+  // runtime or the model. Open still fails on a file that is not an ONNX model or a spec
+  // that does not fit it; a model the runtime cannot load or run fails at that first
+  // embedding instead, and every later one. A model whose output size only running it
+  // can tell (a dimension left open) gets its session at Open as without this option.
+  bool defer_session = false;
 };
 
 struct BuiltinModelInfo {

@@ -1,9 +1,13 @@
 #include "imgsearch/embedder.h"
 
+#include <mutex>
+#include <optional>
+
 #include "base/env.h"
 #include "base/log.h"
 #include "model/builtin_models.h"
 #include "model/keras_recognition.h"
+#include "model/onnx_graph_summary.h"
 #include "model/onnx_session.h"
 #include "model/postprocess.h"
 #include "model/spec_metadata.h"
@@ -14,14 +18,54 @@ using model::OnnxSession;
 using model::ShapeText;
 using model::TensorInfo;
 
+namespace {
+
+// A model's inputs, outputs and metadata: from its session, or read from its file.
+struct Signature {
+  std::vector<TensorInfo> inputs;
+  std::vector<TensorInfo> outputs;
+  std::map<std::string, std::string> metadata;
+};
+
+Signature SignatureOf(const OnnxSession& session) {
+  return {session.inputs(), session.outputs(), session.metadata()};
+}
+
+std::vector<TensorInfo> TensorsOf(const std::vector<model::DeclaredTensor>& declared) {
+  std::vector<TensorInfo> tensors;
+  for (const auto& d : declared) {
+    tensors.push_back({d.name, static_cast<ONNXTensorElementDataType>(d.element_type), d.shape});
+  }
+  return tensors;
+}
+
+}  // namespace
+
 struct Embedder::State {
   std::string name;  // the built-in name or the file, for messages
-  std::unique_ptr<OnnxSession> session;
   ModelSpec spec;
   EmbedderOptions options;
   int64_t fixed_batch = 0;  // > 0 when the model's batch dimension is fixed
   int dimension = 0;
   VectorType type = VectorType::kFloat;
+
+  // Where the session comes from: the built-in model's bytes, or the file.
+  const model::BuiltinModel* builtin = nullptr;
+  std::string path;
+  model::SessionConfig config;
+
+  // The session, made by Open or (options.defer_session) by the first embedding; a
+  // failure to make it is kept and returned by every later call.
+  Result<const OnnxSession*> Session() const;
+  Result<std::unique_ptr<OnnxSession>> MakeSession() const;
+  // The spec, input and output of the model from its signature.
+  Status Describe(const ModelReference& file, const Signature& signature);
+  // Describes the model from the signature its bytes declare, without ONNX Runtime: true
+  // when that told everything (the session then waits for the first embedding).
+  Result<bool> DescribeFromFile(const ModelReference& file);
+  mutable std::mutex session_mutex;
+  mutable std::unique_ptr<OnnxSession> session;
+  mutable Status session_failure;
 };
 
 namespace {
@@ -73,8 +117,8 @@ Status CheckImageInput(const TensorInfo& input, const PreprocessSpec& p) {
   return Status::Ok();
 }
 
-Result<TensorInfo> ResolveInput(const OnnxSession& session, ModelSpec* spec) {
-  const auto& inputs = session.inputs();
+Result<TensorInfo> ResolveInput(const Signature& session, ModelSpec* spec) {
+  const auto& inputs = session.inputs;
   if (spec->input.empty()) {
     if (inputs.size() != 1) {
       return Status::InvalidArgument("the model has " + std::to_string(inputs.size()) +
@@ -92,8 +136,8 @@ Result<TensorInfo> ResolveInput(const OnnxSession& session, ModelSpec* spec) {
                           "\" is not in the model (inputs: " + NamesOf(inputs) + ")");
 }
 
-Status ResolveOutput(const OnnxSession& session, ModelSpec* spec) {
-  const auto& outputs = session.outputs();
+Status ResolveOutput(const Signature& session, ModelSpec* spec) {
+  const auto& outputs = session.outputs;
   if (outputs.empty()) return Status::InvalidArgument("the model has no outputs");
   if (spec->output.empty()) spec->output = outputs[0].name;
   for (const auto& output : outputs) {
@@ -112,15 +156,14 @@ std::string HowToGivePreprocessing(const std::string& model) {
 
 // A model with no spec: the recipe's files (Keras applications converted by tf2onnx) are
 // recognised from their graph, and the assumption is said; anything else is refused.
-Status RecognisePreprocessing(const std::string& model, const OnnxSession& session,
-                              ModelSpec* spec) {
+Status RecognisePreprocessing(const std::string& model, const Signature& session, ModelSpec* spec) {
   const std::string unknown = "no preprocessing is known for this model: ";
-  if (session.inputs().size() != 1)
+  if (session.inputs.size() != 1)
     return Status::InvalidArgument(unknown + HowToGivePreprocessing(model));
   IMGSEARCH_ASSIGN_OR_RETURN(std::unique_ptr<base::MappedFile> file,
                              base::Env::Default()->MapFile(model));
   auto graph = model::ReadGraphSummary(file->contents());
-  if (!graph.ok() || !model::IsTf2OnnxNhwcGraph(*graph, session.inputs()[0].shape)) {
+  if (!graph.ok() || !model::IsTf2OnnxNhwcGraph(*graph, session.inputs[0].shape)) {
     return Status::InvalidArgument(unknown + HowToGivePreprocessing(model));
   }
   auto application = model::RecognizeKerasApplication(*graph);
@@ -144,11 +187,11 @@ Status RecognisePreprocessing(const std::string& model, const OnnxSession& sessi
 }
 
 Result<ModelSpec> LoadSpec(const std::string& model, const std::string& preset, bool builtin,
-                           const OnnxSession& session, const EmbedderOptions& options) {
+                           const Signature& session, const EmbedderOptions& options) {
   ModelSpec spec;
   spec.name = builtin ? model : StemOf(model);
   IMGSEARCH_RETURN_IF_ERROR(
-      model::ApplySpecMetadata(session.metadata(), &spec).WithContext("model metadata"));
+      model::ApplySpecMetadata(session.metadata, &spec).WithContext("model metadata"));
   std::string sidecar = ModelSpecSidecarPath(model);
   if (!builtin && base::Env::Default()->FileExists(sidecar)) {
     IMGSEARCH_ASSIGN_OR_RETURN(std::string text,
@@ -174,7 +217,83 @@ Result<ModelSpec> LoadSpec(const std::string& model, const std::string& preset, 
   return spec;
 }
 
+// The vector size a model's declared output gives, when every dimension but the batch is
+// fixed; nullopt when only running it can tell.
+std::optional<int> DeclaredDimension(const Signature& signature, const ModelSpec& spec,
+                                     VectorType type) {
+  for (const TensorInfo& output : signature.outputs) {
+    if (output.name != spec.output || output.shape.empty()) continue;
+    std::vector<int64_t> shape = output.shape;
+    shape[0] = 1;
+    for (int64_t d : shape) {
+      if (d <= 0) return std::nullopt;
+    }
+    auto g = model::DescribeOutput(shape, spec);
+    if (!g.ok() || g->batch != 1 || g->channels <= 0) return std::nullopt;
+    if (type == VectorType::kBinary && g->channels % 8 != 0) return std::nullopt;
+    return static_cast<int>(g->channels);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+Result<std::unique_ptr<OnnxSession>> Embedder::State::MakeSession() const {
+  return builtin != nullptr ? OnnxSession::FromBytes(name, builtin->onnx_bytes, config)
+                            : OnnxSession::FromFile(path, config);
+}
+
+Result<const OnnxSession*> Embedder::State::Session() const {
+  std::lock_guard<std::mutex> lock(session_mutex);
+  if (session != nullptr) return session.get();
+  if (!session_failure.ok()) return session_failure;
+  Result<std::unique_ptr<OnnxSession>> made = MakeSession();
+  if (made.ok()) {  // the file may have changed since Open read its signature
+    ModelSpec check = spec;
+    Signature signature = SignatureOf(**made);
+    Result<TensorInfo> input = ResolveInput(signature, &check);
+    Status output = input.ok() ? ResolveOutput(signature, &check) : input.status();
+    if (!output.ok()) made = output.WithContext("the model is not what it was when opened");
+  }
+  if (!made.ok()) {
+    session_failure = made.status();
+    return session_failure;
+  }
+  session = std::move(made).value();
+  return session.get();
+}
+
+Status Embedder::State::Describe(const ModelReference& file, const Signature& signature) {
+  IMGSEARCH_ASSIGN_OR_RETURN(
+      spec, LoadSpec(file.path, file.preset, builtin != nullptr, signature, options));
+  IMGSEARCH_ASSIGN_OR_RETURN(TensorInfo input, ResolveInput(signature, &spec));
+  IMGSEARCH_RETURN_IF_ERROR(ResolveOutput(signature, &spec));
+  fixed_batch = input.shape[0] > 0 ? input.shape[0] : 0;
+  type = spec.mode == OutputMode::kBinary ? VectorType::kBinary : VectorType::kFloat;
+  return Status::Ok();
+}
+
+Result<bool> Embedder::State::DescribeFromFile(const ModelReference& file) {
+  std::unique_ptr<base::MappedFile> mapped;
+  std::string_view bytes;
+  if (builtin != nullptr) {
+    bytes = builtin->onnx_bytes;
+  } else {
+    IMGSEARCH_ASSIGN_OR_RETURN(mapped, base::Env::Default()->MapFile(file.path));
+    bytes = mapped->contents();
+  }
+  // Bytes this reader cannot follow are left to ONNX Runtime, whose message says more.
+  Result<model::DeclaredSignature> read = model::ReadDeclaredSignature(bytes);
+  if (!read.ok()) return false;
+  model::DeclaredSignature declared = std::move(read).value();
+  Signature signature{TensorsOf(declared.inputs), TensorsOf(declared.outputs),
+                      std::move(declared.metadata)};
+  IMGSEARCH_RETURN_IF_ERROR(Describe(file, signature));
+  std::optional<int> size = DeclaredDimension(signature, spec, type);
+  if (!size) return false;
+  dimension = *size;
+  return true;
+}
 
 Result<std::unique_ptr<Embedder>> Embedder::Open(const std::string& model,
                                                  const EmbedderOptions& options) {
@@ -182,24 +301,21 @@ Result<std::unique_ptr<Embedder>> Embedder::Open(const std::string& model,
   auto state = std::make_unique<State>();
   state->name = model;
   state->options = options;
-  model::SessionConfig config{options.intra_op_threads, options.allow_spinning};
-  const model::BuiltinModel* builtin = model::FindBuiltinModel(model);
+  state->config = {options.intra_op_threads, options.allow_spinning};
+  state->builtin = model::FindBuiltinModel(model);
   // "PATH:PRESET" names the file and its preprocessing in one word.
-  ModelReference file = builtin != nullptr ? ModelReference{model, ""} : SplitModelPreset(model);
-  if (builtin == nullptr && !base::Env::Default()->FileExists(file.path)) {
+  ModelReference file =
+      state->builtin != nullptr ? ModelReference{model, ""} : SplitModelPreset(model);
+  state->path = file.path;
+  if (state->builtin == nullptr && !base::Env::Default()->FileExists(file.path)) {
     return Status::NotFound("model \"" + model + "\" is neither a built-in model nor a file");
   }
-  auto session = builtin != nullptr ? OnnxSession::FromBytes(model, builtin->onnx_bytes, config)
-                                    : OnnxSession::FromFile(file.path, config);
-  if (!session.ok()) return session.status();
-  state->session = std::move(session).value();
-
-  IMGSEARCH_ASSIGN_OR_RETURN(
-      state->spec, LoadSpec(file.path, file.preset, builtin != nullptr, *state->session, options));
-  IMGSEARCH_ASSIGN_OR_RETURN(TensorInfo input, ResolveInput(*state->session, &state->spec));
-  IMGSEARCH_RETURN_IF_ERROR(ResolveOutput(*state->session, &state->spec));
-  state->fixed_batch = input.shape[0] > 0 ? input.shape[0] : 0;
-  state->type = state->spec.mode == OutputMode::kBinary ? VectorType::kBinary : VectorType::kFloat;
+  if (options.defer_session) {
+    IMGSEARCH_ASSIGN_OR_RETURN(bool described, state->DescribeFromFile(file));
+    if (described) return std::unique_ptr<Embedder>(new Embedder(std::move(state)));
+  }
+  IMGSEARCH_ASSIGN_OR_RETURN(state->session, state->MakeSession());
+  IMGSEARCH_RETURN_IF_ERROR(state->Describe(file, SignatureOf(*state->session)));
 
   // One run on a blank image: learns the output size and proves the model runs, so that
   // a model that cannot work fails here rather than on the first real image.
@@ -266,8 +382,9 @@ Result<Embeddings> Embedder::EmbedBatches(const float* tensor, size_t count) con
         p.layout == TensorLayout::kNchw
             ? std::vector<int64_t>{int64_t(run_batch), 3, p.height, p.width}
             : std::vector<int64_t>{int64_t(run_batch), p.height, p.width, 3};
+    IMGSEARCH_ASSIGN_OR_RETURN(const OnnxSession* session, s.Session());
     IMGSEARCH_ASSIGN_OR_RETURN(model::FloatTensor result,
-                               s.session->Run(s.spec.input, input, shape, s.spec.output));
+                               session->Run(s.spec.input, input, shape, s.spec.output));
     IMGSEARCH_ASSIGN_OR_RETURN(model::OutputGeometry g,
                                model::DescribeOutput(result.shape, s.spec));
     if (g.batch != static_cast<int64_t>(run_batch) || g.channels <= 0) {

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <random>
+#include <thread>
 
 #include "test_util.h"
 
@@ -16,6 +17,7 @@ namespace {
 using testing::FixturePath;
 using testing::MakeTempDir;
 using testing::ReadFileBytes;
+using testing::ValueOrDie;
 using testing::WriteFileBytes;
 
 const char* kTinySpec = R"({"preprocess": {"width": 8, "height": 8, "resize": "stretch",
@@ -260,10 +262,75 @@ TEST(EmbedderTest, UnusableModelsGiveClearErrors) {
     EXPECT_NE(embedder.status().message().find(c.expect), std::string::npos)
         << c.model << ": " << embedder.status().message();
   }
+  // With the session deferred, each fails the same: at Open when the spec does not fit the
+  // file's declared signature, else at the first embedding and every one after it.
+  EmbedderOptions deferred;
+  deferred.defer_session = true;
+  const std::vector<Image> images = RandomImages(1, 3);
+  for (const auto& c : cases) {
+    auto embedder = Embedder::Open(ModelWithSidecar(c.model, c.sidecar), deferred);
+    Status failure = embedder.status();
+    for (int call = 0; call < 2 && embedder.ok(); ++call) {
+      failure = (*embedder)->Embed(images).status();
+      ASSERT_FALSE(failure.ok()) << c.model << " " << c.sidecar;
+      EXPECT_NE(failure.message().find(c.expect), std::string::npos)
+          << c.model << ", embedding " << call << ": " << failure.message();
+    }
+    ASSERT_FALSE(failure.ok()) << c.model << " " << c.sidecar;
+    EXPECT_NE(failure.message().find(c.expect), std::string::npos)
+        << c.model << ": " << failure.message();
+  }
   auto missing = Embedder::Open("/no/such/model.onnx");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("neither a built-in model nor a file"),
             std::string::npos);
+}
+
+// A deferred session is made from the file at the first embedding: a file broken after
+// Open fails there, as a Status that names the model, and every embedding after it too.
+TEST(EmbedderTest, ADeferredSessionReportsABrokenFileAtFirstUse) {
+  std::string model = ModelWithSidecar("mean_nchw", kTinySpec);
+  EmbedderOptions deferred;
+  deferred.defer_session = true;
+  auto embedder = OpenOrDie(model, deferred);
+  ASSERT_NE(embedder, nullptr);
+  EXPECT_EQ(embedder->dimension(), 3);
+  WriteFileBytes(model, "this is no longer an ONNX model");
+  const std::vector<Image> images = RandomImages(2, 5);
+  for (int call = 0; call < 2; ++call) {
+    Status failure = embedder->Embed(images).status();
+    ASSERT_FALSE(failure.ok());
+    EXPECT_NE(failure.message().find("model \"" + model + "\""), std::string::npos)
+        << failure.message();
+    EXPECT_NE(failure.message().find("not a model ONNX Runtime can load"), std::string::npos)
+        << failure.message();
+  }
+}
+
+// Deferred or not, a model describes itself the same and embeds the same, from several
+// threads at once at its first embedding.
+TEST(EmbedderTest, ADeferredSessionEmbedsAsAnEagerOne) {
+  for (const std::string& model : {std::string("phash"), std::string("color_layout"),
+                                   ModelWithSidecar("mean_nhwc", NhwcSpec())}) {
+    EmbedderOptions deferred;
+    deferred.defer_session = true;
+    auto eager = OpenOrDie(model), lazy = OpenOrDie(model, deferred);
+    ASSERT_NE(eager, nullptr);
+    ASSERT_NE(lazy, nullptr);
+    EXPECT_EQ(lazy->dimension(), eager->dimension()) << model;
+    EXPECT_EQ(lazy->vector_type(), eager->vector_type()) << model;
+    EXPECT_EQ(ModelSpecToJson(lazy->spec()), ModelSpecToJson(eager->spec())) << model;
+    const std::vector<Image> images = RandomImages(5, 11);
+    Embeddings want = ValueOrDie(eager->Embed(images));
+    std::vector<Embeddings> got(4);
+    std::vector<std::thread> threads;
+    for (auto& out : got) threads.emplace_back([&] { out = ValueOrDie(lazy->Embed(images)); });
+    for (auto& t : threads) t.join();
+    for (const Embeddings& e : got) {
+      EXPECT_EQ(e.floats, want.floats) << model;
+      EXPECT_EQ(e.bits, want.bits) << model;
+    }
+  }
 }
 
 TEST(EmbedderTest, NamingTheInputMakesAMultiInputModelUsable) {

@@ -1,6 +1,7 @@
 #include "model/onnx_graph_summary.h"
 
 #include <cstdint>
+#include <set>
 
 namespace imgsearch::model {
 namespace {
@@ -11,6 +12,15 @@ constexpr uint32_t kModelGraph = 7;
 constexpr uint32_t kGraphNode = 1;
 constexpr uint32_t kNodeName = 3;
 constexpr uint32_t kNodeOpType = 4;
+constexpr uint32_t kModelMetadataProps = 14;
+constexpr uint32_t kEntryKey = 1, kEntryValue = 2;  // StringStringEntryProto
+constexpr uint32_t kGraphInitializer = 5, kGraphInput = 11, kGraphOutput = 12;
+constexpr uint32_t kTensorName = 8;                         // TensorProto
+constexpr uint32_t kValueInfoName = 1, kValueInfoType = 2;  // ValueInfoProto
+constexpr uint32_t kTypeTensor = 1;                         // TypeProto.tensor_type
+constexpr uint32_t kTensorTypeElem = 1, kTensorTypeShape = 2;
+constexpr uint32_t kShapeDim = 1;  // TensorShapeProto
+constexpr uint32_t kDimValue = 1;  // TensorShapeProto.Dimension
 
 enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
 
@@ -21,8 +31,8 @@ class WireReader {
   bool done() const { return rest_.empty(); }
 
   // Reads the next field's number and wire type; a length-delimited field's bytes go to
-  // `payload`, other values are skipped.
-  Status Next(uint32_t* field, std::string_view* payload) {
+  // `payload`, a varint's value to `value` (when given), other values are skipped.
+  Status Next(uint32_t* field, std::string_view* payload, uint64_t* value = nullptr) {
     uint64_t key = 0;
     IMGSEARCH_RETURN_IF_ERROR(Varint(&key));
     *field = static_cast<uint32_t>(key >> 3);
@@ -30,7 +40,7 @@ class WireReader {
     switch (key & 7) {
       case kVarint: {
         uint64_t ignored = 0;
-        return Varint(&ignored);
+        return Varint(value != nullptr ? value : &ignored);
       }
       case kFixed64:
         return Skip(8);
@@ -100,7 +110,94 @@ Status ReadGraph(std::string_view bytes, GraphSummary* summary) {
   return Status::Ok();
 }
 
+// Calls `each(field, payload, value)` for every field of a message.
+template <typename Each>
+Status ForEachField(std::string_view bytes, Each each) {
+  WireReader reader(bytes);
+  while (!reader.done()) {
+    uint32_t field = 0;
+    std::string_view payload;
+    uint64_t value = 0;
+    IMGSEARCH_RETURN_IF_ERROR(reader.Next(&field, &payload, &value));
+    IMGSEARCH_RETURN_IF_ERROR(each(field, payload, value));
+  }
+  return Status::Ok();
+}
+
+Status ReadShape(std::string_view bytes, std::vector<int64_t>* shape) {
+  return ForEachField(bytes, [&](uint32_t field, std::string_view dim, uint64_t) {
+    if (field != kShapeDim) return Status::Ok();
+    int64_t size = -1;  // a named (dim_param) or unknown dimension
+    IMGSEARCH_RETURN_IF_ERROR(ForEachField(dim, [&](uint32_t f, std::string_view, uint64_t v) {
+      if (f == kDimValue) size = static_cast<int64_t>(v);
+      return Status::Ok();
+    }));
+    shape->push_back(size);
+    return Status::Ok();
+  });
+}
+
+Result<DeclaredTensor> ReadValueInfo(std::string_view bytes) {
+  DeclaredTensor tensor;
+  IMGSEARCH_RETURN_IF_ERROR(ForEachField(bytes, [&](uint32_t field, std::string_view p, uint64_t) {
+    if (field == kValueInfoName) tensor.name = p;
+    if (field != kValueInfoType) return Status::Ok();
+    return ForEachField(p, [&](uint32_t f, std::string_view type, uint64_t) {
+      if (f != kTypeTensor) return Status::Ok();
+      return ForEachField(type, [&](uint32_t t, std::string_view shape, uint64_t v) {
+        if (t == kTensorTypeElem) tensor.element_type = static_cast<int32_t>(v);
+        return t == kTensorTypeShape ? ReadShape(shape, &tensor.shape) : Status::Ok();
+      });
+    });
+  }));
+  return tensor;
+}
+
+Status ReadSignatureGraph(std::string_view bytes, DeclaredSignature* signature) {
+  std::set<std::string, std::less<>> initializers;
+  std::vector<DeclaredTensor> inputs;
+  IMGSEARCH_RETURN_IF_ERROR(ForEachField(bytes, [&](uint32_t field, std::string_view p, uint64_t) {
+    if (field == kGraphInitializer) {
+      return ForEachField(p, [&](uint32_t f, std::string_view name, uint64_t) {
+        if (f == kTensorName) initializers.emplace(name);
+        return Status::Ok();
+      });
+    }
+    if (field != kGraphInput && field != kGraphOutput) return Status::Ok();
+    IMGSEARCH_ASSIGN_OR_RETURN(DeclaredTensor tensor, ReadValueInfo(p));
+    (field == kGraphInput ? inputs : signature->outputs).push_back(std::move(tensor));
+    return Status::Ok();
+  }));
+  for (DeclaredTensor& input : inputs) {
+    if (!initializers.count(input.name)) signature->inputs.push_back(std::move(input));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+Result<DeclaredSignature> ReadDeclaredSignature(std::string_view onnx_bytes) {
+  DeclaredSignature signature;
+  bool has_graph = false;
+  IMGSEARCH_RETURN_IF_ERROR(
+      ForEachField(onnx_bytes, [&](uint32_t field, std::string_view p, uint64_t) {
+        if (field == kModelGraph) {
+          has_graph = true;
+          return ReadSignatureGraph(p, &signature);
+        }
+        if (field != kModelMetadataProps) return Status::Ok();
+        std::string key, value;
+        IMGSEARCH_RETURN_IF_ERROR(ForEachField(p, [&](uint32_t f, std::string_view text, uint64_t) {
+          if (f == kEntryKey) key = text;
+          if (f == kEntryValue) value = text;
+          return Status::Ok();
+        }));
+        signature.metadata[key] = value;
+        return Status::Ok();
+      }));
+  if (!has_graph) return Status::Corruption("not an ONNX model: no graph");
+  return signature;
+}
 
 Result<GraphSummary> ReadGraphSummary(std::string_view onnx_bytes) {
   GraphSummary summary;

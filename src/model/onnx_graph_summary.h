@@ -4,6 +4,8 @@
 // Bounds-checked: any bytes give a summary or a Corruption status, never a crash.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,5 +23,22 @@ struct GraphSummary {
 // Parses ModelProto bytes far enough to fill a GraphSummary; the initializers (the weights)
 // are skipped over, not read.
 Result<GraphSummary> ReadGraphSummary(std::string_view onnx_bytes);
+
+// A graph input or output as the file declares it.
+struct DeclaredTensor {
+  std::string name;
+  int32_t element_type = 0;    // onnx.TensorProto.DataType (= ONNXTensorElementDataType)
+  std::vector<int64_t> shape;  // -1 for a dimension the model leaves open
+};
+
+// What ONNX Runtime would report of a model before it loads it: its inputs (the graph
+// inputs that are not initializers), its outputs and its metadata_props.
+struct DeclaredSignature {
+  std::vector<DeclaredTensor> inputs;
+  std::vector<DeclaredTensor> outputs;
+  std::map<std::string, std::string> metadata;
+};
+
+Result<DeclaredSignature> ReadDeclaredSignature(std::string_view onnx_bytes);
 
 }  // namespace imgsearch::model

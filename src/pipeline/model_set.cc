@@ -225,6 +225,7 @@ EmbedderOptions LibraryEmbedderOptions(int threads) {
   EmbedderOptions options;
   options.intra_op_threads = threads;
   options.allow_spinning = false;
+  options.defer_session = true;
   return options;
 }
 

@@ -168,6 +168,10 @@ class CollectionImpl final : public Collection {
   // pins an indexed field, else by evaluating every row. Caller holds state_mutex_.
   std::vector<int64_t> MatchingSlots(const Filter& filter) const;
   Result<std::string> ReadVector(int64_t pk) const;
+  // The statement ReadVectorWith runs, prepared on `db`.
+  Result<Statement> PrepareVectorRead(SqliteDb* db) const;
+  // Row `pk`'s stored vector, valid until the statement's next use.
+  Result<std::string_view> ReadVectorWith(Statement& select, int64_t pk) const;
   Result<std::vector<Hit>> SearchOne(const void* query, size_t k, const index::SearchParams& params,
                                      const std::vector<uint8_t>* allowed,
                                      size_t allowed_count) const;

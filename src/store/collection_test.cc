@@ -503,6 +503,48 @@ TEST(CollectionTest, EveryIndexKeepsRecallAgainstFlat) {
   }
 }
 
+// HNSW_SQ SQ8 without a refine is re-ranked from the stored rows: its hits come in the
+// exact order with the exact distances, and a row rewritten since an earlier search is
+// re-ranked with its new vector (the re-rank's read transaction ends with the search).
+TEST(CollectionTest, HnswSqSq8ReRankGivesTheExactOrder) {
+  const int dim = 32, n = 3000;
+  auto db = ValueOrDie(Database::Open(MakeTempDir()));
+  auto c = MakeCollection(*db, PhotoSchema("sq8", dim, /*auto_id=*/false),
+                          IndexSpec{"HNSW_SQ", "L2", {{"sq_type", "SQ8"}}});
+  std::vector<Row> rows = MakeRows(n, dim, 31, /*first_id=*/1);
+  ASSERT_TRUE(c->Insert(rows).ok());
+  ASSERT_TRUE(c->Flush().ok());
+  auto exact = [&](const std::vector<float>& q, const std::vector<float>& v) {
+    float d = 0;
+    for (int i = 0; i < dim; ++i) d += (q[i] - v[i]) * (q[i] - v[i]);
+    return d;
+  };
+  std::mt19937 rng(32);
+  SearchRequest req;
+  for (int q = 0; q < 20; ++q) req.vectors.push_back(RandomVector(rng, dim));
+  req.limit = 10;
+  auto found = ValueOrDie(c->Search(req));
+  for (size_t q = 0; q < found.size(); ++q) {
+    ASSERT_EQ(found[q].size(), 10u);
+    for (size_t i = 0; i < found[q].size(); ++i) {
+      const Hit& hit = found[q][i];
+      EXPECT_NEAR(hit.distance, exact(req.vectors[q], rows[hit.id - 1].vector), 1e-3)
+          << "query " << q << " hit " << i;
+      if (i > 0) {
+        EXPECT_LE(found[q][i - 1].distance, hit.distance);
+      }
+    }
+  }
+  Row moved = rows[41];
+  moved.vector = req.vectors[0];
+  ASSERT_TRUE(c->Upsert({moved}).ok());
+  ASSERT_TRUE(c->Flush().ok());
+  auto again = ValueOrDie(c->Search(req));
+  ASSERT_FALSE(again[0].empty());
+  EXPECT_EQ(again[0][0].id, moved.id);
+  EXPECT_NEAR(again[0][0].distance, 0.0f, 1e-4);
+}
+
 // An HNSW_SQ collection answers the same after reopening from its snapshot as before.
 TEST(CollectionTest, HnswSqSnapshotAnswersAsTheIndexItWasTakenFrom) {
   const int dim = 24;

@@ -24,7 +24,7 @@ void FieldLookup::Add(int64_t slot, const nlohmann::json& fields) {
   for (auto& [name, slots] : by_field_) {
     auto it = fields.find(name);
     if (it == fields.end()) continue;
-    if (auto key = Key(*it)) slots.emplace(std::move(*key), slot);
+    if (auto key = Key(*it)) slots[std::move(*key)].push_back(slot);
   }
 }
 
@@ -34,13 +34,14 @@ void FieldLookup::Remove(int64_t slot, const nlohmann::json& fields) {
     if (it == fields.end()) continue;
     auto key = Key(*it);
     if (!key) continue;
-    auto [first, last] = slots.equal_range(*key);
-    for (auto at = first; at != last; ++at) {
-      if (at->second == slot) {
-        slots.erase(at);
-        break;
-      }
-    }
+    auto value = slots.find(*key);
+    if (value == slots.end()) continue;
+    std::vector<int64_t>& of_value = value->second;
+    auto at = std::find(of_value.begin(), of_value.end(), slot);
+    if (at == of_value.end()) continue;
+    *at = of_value.back();
+    of_value.pop_back();
+    if (of_value.empty()) slots.erase(value);
   }
 }
 
@@ -52,8 +53,9 @@ std::optional<std::vector<int64_t>> FieldLookup::Candidates(const Filter& filter
     for (const nlohmann::json& value : *values) {
       auto key = Key(value);
       if (!key) continue;
-      auto [first, last] = slots.equal_range(*key);
-      for (auto at = first; at != last; ++at) found.push_back(at->second);
+      auto found_slots = slots.find(*key);
+      if (found_slots != slots.end())
+        found.insert(found.end(), found_slots->second.begin(), found_slots->second.end());
     }
     std::sort(found.begin(), found.end());
     found.erase(std::unique(found.begin(), found.end()), found.end());

@@ -23,6 +23,11 @@ Result<uint64_t> Storage::PollChanges() {
 
 // Idle readers kept for reuse; more (after a burst of parallel reads) are closed.
 constexpr size_t kIdleReaders = 8;
+// A reader's page cache, in KiB (SQLite's default is 2,000). Readers look rows up by key
+// (a re-rank reads 4·k random rows): the interior pages that every lookup passes through
+// (about 40 of 8 KiB over 100,000 vectors) stay cached; the leaves hardly repeat, and at
+// 2 MB per reader they only held anonymous memory (8 readers: 16 MB).
+constexpr int kReaderCacheKiB = 1024;
 
 ReadLease::~ReadLease() {
   if (storage_ != nullptr && db_ != nullptr) storage_->GiveBack(std::move(db_));
@@ -38,6 +43,7 @@ Result<ReadLease> Storage::Read() {
     }
   }
   IMGSEARCH_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db, SqliteDb::Open(path, false, vfs));
+  IMGSEARCH_RETURN_IF_ERROR(db->Exec("PRAGMA cache_size=-" + std::to_string(kReaderCacheKiB)));
   return ReadLease(this, std::move(db));
 }
 
