@@ -229,14 +229,7 @@ Result<SearchParams> ParseSearchParams(const json& params) {
   return out;
 }
 
-bool IsLossy(const std::string& type, const json& params) {
-  if (type == "HNSW_SQ") {
-    // Only SQ8 distances are coarse enough to re-rank: half floats (FP16, BF16) keep the
-    // order of all but near ties, as does any refine (its code is finer than SQ8), and
-    // Milvus re-ranks none of them either. A re-rank reads each candidate's row.
-    Result<HnswOptions> o = HnswSqOptions(params, type);
-    return o.ok() && !o->refine && o->code == VectorCode::kSq8;
-  }
+bool IsLossy(const std::string& type) {
   return type == "IVF_SQ8" || type == "IVF_PQ";
 }
 

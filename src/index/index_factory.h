@@ -29,8 +29,9 @@ Result<IndexDescription> ValidateIndexDescription(IndexDescription description, 
 // range_filter) are ignored here, anything else is an error.
 Result<SearchParams> ParseSearchParams(const nlohmann::json& params);
 
-// Indexes whose distances are approximations, which the store re-ranks exactly (HNSW_SQ
-// with SQ8 codes and no refine of its own).
-bool IsLossy(const std::string& type, const nlohmann::json& params);
+// Indexes whose distances are approximations, which the store re-ranks exactly from the
+// stored rows (IVF_SQ8, IVF_PQ). HNSW_SQ answers with its codes' distances, or its
+// refine copy's, as Milvus's does.
+bool IsLossy(const std::string& type);
 
 }  // namespace imgsearch::index

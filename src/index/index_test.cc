@@ -116,7 +116,7 @@ TEST_P(IndexRecall, AtLeast95PercentOfExactTop10) {
   ASSERT_TRUE(index->Add(n, labels.data(), data.data()).ok());
   ASSERT_TRUE(flat->Add(n, labels.data(), data.data()).ok());
   EXPECT_EQ(index->size(), n);
-  size_t fetch = IsLossy(c.type, c.params) ? 4 * k : k;
+  size_t fetch = IsLossy(c.type) ? 4 * k : k;
   double recall = RecallAgainstFlat(*index, *flat, queries.data(), nq, dim * 4, k, fetch);
   std::printf("%s %s recall@10 (of top %zu) = %.3f\n", c.type, c.metric, fetch, recall);
   EXPECT_GE(recall, 0.95);

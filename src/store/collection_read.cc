@@ -308,7 +308,7 @@ Result<std::vector<Hit>> CollectionImpl::SearchOne(const void* query, size_t k,
     index::LabelFilter filter{allowed};
     // The graph returns only rows out of the tail: one DrainTailBatch may be adding some.
     index::LabelFilter in_index{allowed, index_is_flat_ ? nullptr : &slot_in_graph_};
-    bool lossy = index::IsLossy(index_spec_.index_type, index_spec_.params);
+    bool lossy = index::IsLossy(index_spec_.index_type);
     {
       std::shared_lock<std::shared_mutex> index_lock(index_mutex_);
       IMGSEARCH_ASSIGN_OR_RETURN(found, index_->Search(query, lossy ? 4 * k : k, params, in_index));
