@@ -111,9 +111,12 @@ bool MilvusApi::Refused(const std::string& route) {
   return false;
 }
 
-MilvusHandlers::Handler MilvusHandlers::Find(const std::string& route) {
+MilvusHandlers::Handler MilvusHandlers::Find(const std::string& route, bool* writes) {
+  *writes = true;
   for (const RouteEntry& entry : RouteTable()) {
-    if (entry.route.name == route) return entry.handler;
+    if (entry.route.name != route) continue;
+    *writes = entry.route.writes;
+    return entry.handler;
   }
   if (MilvusApi::Refused(route)) return &MilvusHandlers::Unimplemented;
   return nullptr;
@@ -212,12 +215,20 @@ MilvusReply MilvusApi::CallObject(const std::string& route, json request, bool i
                                   MilvusBinary binary) {
   Context context{this, std::move(request), int64_as_string, std::move(binary)};
   MilvusReply reply;
-  MilvusHandlers::Handler handler = MilvusHandlers::Find(route);
+  bool writes = true;
+  MilvusHandlers::Handler handler = MilvusHandlers::Find(route, &writes);
   try {
     if (!context.body.is_object())
       Fail(kMilvusIncorrectParameterFormat, "the request must be an object");
     if (handler == nullptr) Fail(kMilvusParameterInvalid, "imgsearch does not serve " + route);
-    reply.data = handler(context, reply);
+    if (writes) {
+      reply.data = handler(context, reply);
+    } else {
+      // A read route looks the collection up, reads its settings (partitions, vector
+      // fields, aliases) and searches or queries it: one look at other processes'
+      // changes for all of them, not one each.
+      db_.ReadTogether([&] { reply.data = handler(context, reply); });
+    }
   } catch (const MilvusFailure& failure) {
     reply = MilvusReply{failure.code, failure.message};
   } catch (const json::exception& e) {

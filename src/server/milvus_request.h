@@ -227,7 +227,8 @@ nlohmann::json WriteKeyedRows(const MilvusApi::Context& c, Collection& collectio
 // milvus_indexes.cc).
 struct MilvusHandlers {
   using Handler = nlohmann::json (*)(MilvusApi::Context&, MilvusReply&);
-  static Handler Find(const std::string& route);
+  // The route's handler (null when there is none), and whether the route writes.
+  static Handler Find(const std::string& route, bool* writes);
 
   static nlohmann::json CreateCollection(MilvusApi::Context&, MilvusReply&);
   static nlohmann::json DescribeCollection(MilvusApi::Context&, MilvusReply&);
