@@ -1,5 +1,7 @@
 #include "server/milvus_api.h"
 
+#include <algorithm>
+
 #include "base/json.h"
 #include "server/milvus_json_vectors.h"
 #include "server/milvus_request.h"
@@ -269,13 +271,17 @@ bool IsDefaultPartition(const json& v) {
 
 }  // namespace
 
-void MilvusApi::Context::AcceptOnly(std::set<std::string> accepted) const {
+void MilvusApi::Context::AcceptOnly(std::initializer_list<std::string_view> accepted) const {
+  // A handful of names, looked through: no set built for every request.
+  auto is_accepted = [&](const std::string& key) {
+    return std::find(accepted.begin(), accepted.end(), key) != accepted.end();
+  };
   for (const auto& [key, value] : body.items()) {
     if (key == "dbName") {
       if (!value.is_string() || (value != "" && value != "default"))
         Fail(kMilvusDatabaseNotFound,
              "database " + value.dump() + " not found: imgsearch has one database, \"default\"");
-    } else if ((key == "partitionName" || key == "partitionNames") && accepted.count(key) == 0) {
+    } else if ((key == "partitionName" || key == "partitionNames") && !is_accepted(key)) {
       if (!IsDefaultPartition(value))
         Fail(kMilvusParameterInvalid,
              "this request does not take partitions other than \"_default\" (" + key + ")");
@@ -285,7 +291,7 @@ void MilvusApi::Context::AcceptOnly(std::set<std::string> accepted) const {
                                                    "Customized"};
       if (!value.is_string() || levels.count(value.get<std::string>()) == 0)
         Fail(kMilvusParameterInvalid, "consistencyLevel " + value.dump() + " is not a level");
-    } else if (accepted.count(key) == 0 && UnsupportedParameter(key)) {
+    } else if (!is_accepted(key) && UnsupportedParameter(key)) {
       Fail(kMilvusParameterInvalid,
            "parameter \"" + key + "\" is not supported by imgsearch for this request");
     }
