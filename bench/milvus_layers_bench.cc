@@ -8,8 +8,9 @@
 // server runs). bench/milvus_bench.py compares these with the server's CPU time per
 // search over the network.
 //
-//   milvus_layers_bench DB_DIR COLLECTION QUERIES.f32 EF SECONDS_PER_LAYER
-// Prints one line per layer: "layer NAME searches N cpu_ms_per_search X".
+//   milvus_layers_bench DB_DIR COLLECTION QUERIES.f32 EF SECONDS_PER_LAYER [LAYER]
+// Prints one line per layer: "layer NAME searches N cpu_ms_per_search X". With LAYER, only
+// that one runs (for `perf stat` or `perf record` of one layer).
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -28,8 +29,11 @@ namespace {
 
 using json = nlohmann::json;
 
+std::string only_layer;  // run only this layer, when set
+
 // Runs `search(i)` for `seconds`; prints and returns CPU ms per search. False answers stop it.
 bool Measure(const char* layer, double seconds, const std::function<bool(size_t)>& search) {
+  if (!only_layer.empty() && only_layer != layer) return true;
   double start = Seconds(), cpu = CpuSeconds(RUSAGE_THREAD);
   size_t done = 0;
   while (Seconds() - start < seconds) {
@@ -135,10 +139,12 @@ int Run(const std::string& db_dir, const std::string& name, const std::string& q
 }  // namespace imgsearch::bench
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
+  if (argc != 6 && argc != 7) {
     std::fprintf(stderr,
-                 "usage: milvus_layers_bench DB_DIR COLLECTION QUERIES.f32 EF SECONDS_PER_LAYER\n");
+                 "usage: milvus_layers_bench DB_DIR COLLECTION QUERIES.f32 EF SECONDS_PER_LAYER "
+                 "[LAYER]\n");
     return 2;
   }
+  if (argc == 7) imgsearch::bench::only_layer = argv[6];
   return imgsearch::bench::Run(argv[1], argv[2], argv[3], std::atoi(argv[4]), std::atof(argv[5]));
 }

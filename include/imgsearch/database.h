@@ -95,6 +95,13 @@ class Database {
   virtual Status Transact(const std::function<Status(Transaction&)>& body) = 0;
   // A setting as last committed by any process (see Transaction::PutSetting).
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) const = 0;
+
+  // Runs `reads` (on this thread) as one look at the database: the reads inside (looking
+  // collections up, settings, searches, queries) take in other processes' changes once,
+  // as they stood when it began, rather than checking again at each read. For a request
+  // of several short reads, which then pays one check and sees one state. A write
+  // committed inside is seen by the reads after it. Exceptions from `reads` pass through.
+  virtual void ReadTogether(const std::function<void()>& reads) const { reads(); }
 };
 
 // Whether `location` names a Milvus server: milvus://HOST:PORT or milvus+https://HOST:PORT.

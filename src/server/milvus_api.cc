@@ -1,5 +1,7 @@
 #include "server/milvus_api.h"
 
+#include <algorithm>
+
 #include "base/json.h"
 #include "server/milvus_json_vectors.h"
 #include "server/milvus_request.h"
@@ -111,9 +113,12 @@ bool MilvusApi::Refused(const std::string& route) {
   return false;
 }
 
-MilvusHandlers::Handler MilvusHandlers::Find(const std::string& route) {
+MilvusHandlers::Handler MilvusHandlers::Find(const std::string& route, bool* writes) {
+  *writes = true;
   for (const RouteEntry& entry : RouteTable()) {
-    if (entry.route.name == route) return entry.handler;
+    if (entry.route.name != route) continue;
+    *writes = entry.route.writes;
+    return entry.handler;
   }
   if (MilvusApi::Refused(route)) return &MilvusHandlers::Unimplemented;
   return nullptr;
@@ -212,12 +217,20 @@ MilvusReply MilvusApi::CallObject(const std::string& route, json request, bool i
                                   MilvusBinary binary) {
   Context context{this, std::move(request), int64_as_string, std::move(binary)};
   MilvusReply reply;
-  MilvusHandlers::Handler handler = MilvusHandlers::Find(route);
+  bool writes = true;
+  MilvusHandlers::Handler handler = MilvusHandlers::Find(route, &writes);
   try {
     if (!context.body.is_object())
       Fail(kMilvusIncorrectParameterFormat, "the request must be an object");
     if (handler == nullptr) Fail(kMilvusParameterInvalid, "imgsearch does not serve " + route);
-    reply.data = handler(context, reply);
+    if (writes) {
+      reply.data = handler(context, reply);
+    } else {
+      // A read route looks the collection up, reads its settings (partitions, vector
+      // fields, aliases) and searches or queries it: one look at other processes'
+      // changes for all of them, not one each.
+      db_.ReadTogether([&] { reply.data = handler(context, reply); });
+    }
   } catch (const MilvusFailure& failure) {
     reply = MilvusReply{failure.code, failure.message};
   } catch (const json::exception& e) {
@@ -258,13 +271,17 @@ bool IsDefaultPartition(const json& v) {
 
 }  // namespace
 
-void MilvusApi::Context::AcceptOnly(std::set<std::string> accepted) const {
+void MilvusApi::Context::AcceptOnly(std::initializer_list<std::string_view> accepted) const {
+  // A handful of names, looked through: no set built for every request.
+  auto is_accepted = [&](const std::string& key) {
+    return std::find(accepted.begin(), accepted.end(), key) != accepted.end();
+  };
   for (const auto& [key, value] : body.items()) {
     if (key == "dbName") {
       if (!value.is_string() || (value != "" && value != "default"))
         Fail(kMilvusDatabaseNotFound,
              "database " + value.dump() + " not found: imgsearch has one database, \"default\"");
-    } else if ((key == "partitionName" || key == "partitionNames") && accepted.count(key) == 0) {
+    } else if ((key == "partitionName" || key == "partitionNames") && !is_accepted(key)) {
       if (!IsDefaultPartition(value))
         Fail(kMilvusParameterInvalid,
              "this request does not take partitions other than \"_default\" (" + key + ")");
@@ -274,7 +291,7 @@ void MilvusApi::Context::AcceptOnly(std::set<std::string> accepted) const {
                                                    "Customized"};
       if (!value.is_string() || levels.count(value.get<std::string>()) == 0)
         Fail(kMilvusParameterInvalid, "consistencyLevel " + value.dump() + " is not a level");
-    } else if (accepted.count(key) == 0 && UnsupportedParameter(key)) {
+    } else if (!is_accepted(key) && UnsupportedParameter(key)) {
       Fail(kMilvusParameterInvalid,
            "parameter \"" + key + "\" is not supported by imgsearch for this request");
     }

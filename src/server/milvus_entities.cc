@@ -353,12 +353,18 @@ SearchRequest SearchFromBody(const Context& c, const json& body, size_t query_in
                              const json* output_fields, DynamicOutput* dynamic) {
   const CollectionSchema& schema = collection.schema();
   MilvusView view = ViewOf(schema);
-  // The search's parameters, without the query vectors (which may be large).
-  json options = json::object();
-  for (const auto& [key, value] : body.items()) {
-    if (key != "data") options[key] = value;
+  // The search's parameters are read through a Context: the request's own, or for one of
+  // hybrid_search's entries, one made of the entry without its query vectors (which may
+  // be large).
+  std::optional<Context> entry;
+  if (&body != &c.body) {
+    json options = json::object();
+    for (const auto& [key, value] : body.items()) {
+      if (key != "data") options[key] = value;
+    }
+    entry.emplace(Context{c.api, std::move(options), c.int64_as_string, {}});
   }
-  Context sub{c.api, std::move(options), c.int64_as_string, {}};
+  const Context& sub = entry ? *entry : c;
   std::string field = sub.String("annsField", schema.vector_field);
   if (field != schema.vector_field) {
     Fail(kMilvusParameterInvalid,

@@ -542,6 +542,74 @@ TEST_F(MilvusFeaturesTest, SeveralVectorFieldsAreWrittenTogetherAndSearchedApart
   EXPECT_TRUE(db_->ListCollections().empty());  // the companions went with it
 }
 
+// Every search reads what it resolves names with (the catalog, aliases, partitions, vector
+// fields) from memory that another process's change must reach before its next search
+// (ReadTogether, the library's settings cache): here the other process is a second
+// handle on the same folder, with its own connections and memory.
+TEST_F(MilvusFeaturesTest, ChangesThroughAnotherLibraryHandleAreSeenByTheNextSearch) {
+  std::unique_ptr<Database> other_db = testing::ValueOrDie(Database::Open(dir_));
+  MilvusApi other(*other_db);
+  auto search = [&](const json& body) { return other.Call("entities/search", body.dump(), false); };
+  auto hit_ids = [&](const json& body) {
+    MilvusReply reply = search(body);
+    EXPECT_EQ(reply.code, 0) << body.dump() << " -> " << reply.ToJson().dump();
+    std::vector<int64_t> ids;
+    for (const json& hit : reply.data) ids.push_back(hit["id"].get<int64_t>());
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  auto near = [](const std::string& name, json partitions = nullptr) {
+    json body = {{"collectionName", name}, {"data", {{0, 0}}}, {"limit", 10}};
+    if (!partitions.is_null()) body["partitionNames"] = partitions;
+    return body;
+  };
+  Ok("collections/create", QuickCreate("c1"));
+  Ok("collections/create", QuickCreate("c2"));
+  Ok("entities/insert", {{"collectionName", "c1"}, {"data", {{{"id", 1}, {"vector", {0, 0}}}}}});
+  Ok("entities/insert", {{"collectionName", "c2"}, {"data", {{{"id", 2}, {"vector", {0, 0}}}}}});
+  EXPECT_EQ(hit_ids(near("c1")), (std::vector<int64_t>{1}));
+  EXPECT_EQ(search(near("live")).code, kMilvusCollectionNotFound);
+  // Aliases: created, altered, dropped elsewhere.
+  Ok("aliases/create", {{"collectionName", "c1"}, {"aliasName", "live"}});
+  EXPECT_EQ(hit_ids(near("live")), (std::vector<int64_t>{1}));
+  Ok("aliases/alter", {{"collectionName", "c2"}, {"aliasName", "live"}});
+  EXPECT_EQ(hit_ids(near("live")), (std::vector<int64_t>{2}));
+  Ok("aliases/drop", {{"aliasName", "live"}});
+  EXPECT_EQ(search(near("live")).code, kMilvusCollectionNotFound);
+  // Partitions: one created and filled elsewhere is searchable at once.
+  EXPECT_EQ(search(near("c1", {"p"})).code, kMilvusPartitionNotFound);
+  Ok("partitions/create", {{"collectionName", "c1"}, {"partitionName", "p"}});
+  Ok("entities/insert", {{"collectionName", "c1"},
+                         {"partitionName", "p"},
+                         {"data", {{{"id", 3}, {"vector", {1, 1}}}}}});
+  EXPECT_EQ(hit_ids(near("c1", {"p"})), (std::vector<int64_t>{3}));
+  EXPECT_EQ(hit_ids(near("c1")), (std::vector<int64_t>{1, 3}));
+  // Renamed and dropped elsewhere.
+  Ok("collections/rename", {{"collectionName", "c1"}, {"newCollectionName", "c3"}});
+  EXPECT_EQ(search(near("c1")).code, kMilvusCollectionNotFound);
+  EXPECT_EQ(hit_ids(near("c3", {"p"})), (std::vector<int64_t>{3}));
+  Ok("collections/drop", {{"collectionName", "c2"}});
+  EXPECT_EQ(search(near("c2")).code, kMilvusCollectionNotFound);
+  // Made again elsewhere under the same name with two vector fields: a search must now
+  // name one (the vector fields are a setting too).
+  Ok("collections/create", {{"collectionName", "c2"}, {"schema", json::parse(R"({"fields": [
+          {"fieldName": "id", "dataType": "Int64", "isPrimary": true},
+          {"fieldName": "vector", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}},
+          {"fieldName": "more", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]})")}});
+  MilvusReply two_fields = search(near("c2"));
+  EXPECT_EQ(two_fields.code, kMilvusParameterInvalid) << two_fields.ToJson().dump();
+  EXPECT_NE(two_fields.message.find("multiple anns_fields"), std::string::npos);
+  // Load state is each process's own, as each Milvus cluster's: released here, the other
+  // handle still searches; released there, its next search is refused.
+  Ok("collections/release", {{"collectionName", "c3"}});
+  EXPECT_EQ(hit_ids(near("c3")), (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(other.Call("collections/release", json({{"collectionName", "c3"}}).dump(), false).code,
+            0);
+  EXPECT_EQ(search(near("c3")).code, kMilvusCollectionNotLoaded);
+  EXPECT_EQ(other.Call("collections/load", json({{"collectionName", "c3"}}).dump(), false).code, 0);
+  EXPECT_EQ(hit_ids(near("c3")), (std::vector<int64_t>{1, 3}));
+}
+
 TEST_F(MilvusFeaturesTest, APartitionKeyNamesThePartitionsAndRefusesManualOnes) {
   json schema = json::parse(R"({"fields": [
       {"fieldName": "pk", "dataType": "Int64", "isPrimary": true},

@@ -3,11 +3,13 @@
 // throws MilvusFailure, which MilvusApi::Call turns into the reply; it never leaves Call.
 #pragma once
 
+#include <initializer_list>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "server/milvus_api.h"
@@ -37,7 +39,7 @@ struct MilvusApi::Context {
 
   // Fails on any key outside `accepted` (plus dbName, partitionName(s) and
   // consistencyLevel, checked to hold values imgsearch can honour).
-  void AcceptOnly(std::set<std::string> accepted) const;
+  void AcceptOnly(std::initializer_list<std::string_view> accepted) const;
 
   // The value of `key`, or nullptr when it is absent or null.
   const nlohmann::json* Given(const char* key) const;
@@ -227,7 +229,8 @@ nlohmann::json WriteKeyedRows(const MilvusApi::Context& c, Collection& collectio
 // milvus_indexes.cc).
 struct MilvusHandlers {
   using Handler = nlohmann::json (*)(MilvusApi::Context&, MilvusReply&);
-  static Handler Find(const std::string& route);
+  // The route's handler (null when there is none), and whether the route writes.
+  static Handler Find(const std::string& route, bool* writes);
 
   static nlohmann::json CreateCollection(MilvusApi::Context&, MilvusReply&);
   static nlohmann::json DescribeCollection(MilvusApi::Context&, MilvusReply&);

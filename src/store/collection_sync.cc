@@ -29,7 +29,9 @@ Status CollectionImpl::CatchUpLocked(SqliteDb* db) {
 
 Status CollectionImpl::Refresh() const {
   IMGSEARCH_ASSIGN_OR_RETURN(uint64_t generation, storage_->PollChanges());
-  if (generation == caught_up_generation_.load()) return Status::Ok();
+  // Caught up at a later poll (by another thread, while this one's SharedPoll answers an
+  // earlier one) is caught up enough.
+  if (generation <= caught_up_generation_.load()) return Status::Ok();
   IMGSEARCH_ASSIGN_OR_RETURN(ReadLease lease, storage_->Read());
   SqliteDb* reader = lease.get();
   bool behind = false;
@@ -47,7 +49,9 @@ Status CollectionImpl::Refresh() const {
     IMGSEARCH_RETURN_IF_ERROR(self->CatchUpLocked(reader).WithContext(schema_.name));
     self->background_wake_.notify_all();
   }
-  caught_up_generation_.store(generation);
+  uint64_t before = caught_up_generation_.load();
+  while (before < generation && !caught_up_generation_.compare_exchange_weak(before, generation)) {
+  }
   return Status::Ok();
 }
 

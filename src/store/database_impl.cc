@@ -46,9 +46,10 @@ class DatabaseImpl final : public Database {
   bool HasCollection(const std::string& name) const override;
   Result<std::shared_ptr<Collection>> GetCollection(const std::string& name) const override;
   Status Transact(const std::function<Status(Transaction&)>& body) override;
-  Result<std::optional<std::string>> GetSetting(const std::string& key) const override {
-    IMGSEARCH_ASSIGN_OR_RETURN(store::ReadLease reader, storage_->Read());
-    return store::ReadSetting(reader.get(), key);
+  Result<std::optional<std::string>> GetSetting(const std::string& key) const override;
+  void ReadTogether(const std::function<void()>& reads) const override {
+    store::SharedPoll shared(storage_.get());
+    reads();
   }
 
  private:
@@ -74,7 +75,41 @@ class DatabaseImpl final : public Database {
   std::map<std::string, std::shared_ptr<CollectionImpl>> collections_;
   uint64_t catalog_generation_ = 0;
   int64_t catalog_version_ = -1;
+  // Settings as read after a poll of Storage::PollChanges, by key: current while the
+  // poll's generation is (no commit since, by any process).
+  struct CachedSetting {
+    uint64_t generation = 0;
+    std::optional<std::string> value;
+  };
+  mutable std::mutex settings_mutex_;
+  mutable std::map<std::string, CachedSetting> settings_;
 };
+
+// Settings are read by every request of the Milvus dialect (partitions, aliases, vector
+// fields): a poll, shared by the request's reads (ReadTogether), replaces a read each.
+Result<std::optional<std::string>> DatabaseImpl::GetSetting(const std::string& key) const {
+  Result<uint64_t> generation = storage_->PollChanges();
+  if (generation.ok()) {
+    std::lock_guard<std::mutex> lock(settings_mutex_);
+    auto it = settings_.find(key);
+    if (it != settings_.end() && it->second.generation >= *generation) return it->second.value;
+  }
+  // Read after the poll, the value is at least as new as the poll's generation.
+  IMGSEARCH_ASSIGN_OR_RETURN(store::ReadLease reader, storage_->Read());
+  IMGSEARCH_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                             store::ReadSetting(reader.get(), key));
+  if (generation.ok()) {
+    constexpr size_t kMaxCachedSettings = 1024;
+    std::lock_guard<std::mutex> lock(settings_mutex_);
+    if (settings_.size() >= kMaxCachedSettings) {
+      for (auto it = settings_.begin(); it != settings_.end();)
+        it = it->second.generation < *generation ? settings_.erase(it) : std::next(it);
+    }
+    CachedSetting& cached = settings_[key];
+    if (cached.generation <= *generation) cached = CachedSetting{*generation, value};
+  }
+  return value;
+}
 
 Status DatabaseImpl::Init(bool fresh) {
   store::SqliteDb* db = storage_->writer.get();
@@ -191,7 +226,9 @@ Status DatabaseImpl::ReconcileLocked() {
 void DatabaseImpl::RefreshCatalog() const {
   std::lock_guard<std::mutex> lock(catalog_mutex_);
   auto generation = storage_->PollChanges();
-  if (generation.ok() && *generation == catalog_generation_) return;
+  // A later poll (another thread's, while this one's SharedPoll answers an earlier one)
+  // found the catalog as it was at this one too.
+  if (generation.ok() && *generation <= catalog_generation_) return;
   auto read_version = [this]() -> Result<int64_t> {
     IMGSEARCH_ASSIGN_OR_RETURN(store::ReadLease reader, storage_->Read());
     return store::ReadMetaInt(reader.get(), store::kCatalogVersionKey, 0);

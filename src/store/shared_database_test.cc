@@ -3,8 +3,10 @@
 // processes (tests/multi_process_test.cc checks the same with real ones).
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "imgsearch/database.h"
@@ -135,6 +137,72 @@ TEST(SharedDatabaseTest, CatalogChangesElsewhereAreTakenIn) {
   Status twice = h.a->CreateCollection(Schema("again"), {});
   EXPECT_FALSE(twice.ok());
   EXPECT_NE(twice.message().find("exists already"), std::string::npos) << twice.ToString();
+}
+
+std::optional<std::string> Setting(const Database& db, const std::string& key) {
+  return ValueOrDie(db.GetSetting(key));
+}
+
+Status PutSetting(Database& db, const std::string& key, const std::string& value) {
+  return db.Transact([&](Transaction& txn) { return txn.PutSetting(key, value); });
+}
+
+// Settings are kept in memory between reads (the Milvus dialect reads several per
+// request): a change elsewhere must reach the very next read all the same.
+TEST(SharedDatabaseTest, SettingsChangedElsewhereAreSeenByTheNextRead) {
+  TwoHandles h;
+  EXPECT_EQ(Setting(*h.b, "k"), std::nullopt);
+  ASSERT_TRUE(PutSetting(*h.a, "k", "1").ok());
+  EXPECT_EQ(Setting(*h.b, "k"), "1");
+  EXPECT_EQ(Setting(*h.b, "k"), "1");
+  ASSERT_TRUE(PutSetting(*h.a, "k", "2").ok());
+  EXPECT_EQ(Setting(*h.b, "k"), "2");
+  // A write to something else elsewhere changes nothing here.
+  ASSERT_TRUE(h.a->CreateCollection(Schema("photos"), {}).ok());
+  EXPECT_EQ(Setting(*h.b, "k"), "2");
+  ASSERT_TRUE(PutSetting(*h.b, "k", "3").ok());  // and its own writes
+  EXPECT_EQ(Setting(*h.b, "k"), "3");
+  EXPECT_EQ(Setting(*h.a, "k"), "3");
+}
+
+// ReadTogether: one look at the others' changes, when it begins; its own writes inside
+// are seen by the reads after them.
+TEST(SharedDatabaseTest, ReadTogetherSeesWhatWasCommittedBeforeItAndItsOwnWrites) {
+  TwoHandles h;
+  ASSERT_TRUE(h.a->CreateCollection(Schema("photos", false), {}).ok());
+  auto in_a = ValueOrDie(h.a->GetCollection("photos"));
+  auto in_b = ValueOrDie(h.b->GetCollection("photos"));
+  ASSERT_TRUE(PutSetting(*h.a, "k", "1").ok());
+  EXPECT_EQ(Setting(*h.b, "k"), "1");
+  EXPECT_EQ(in_b->Count(), 0);
+  ASSERT_TRUE(PutSetting(*h.a, "k", "2").ok());
+  ASSERT_TRUE(in_a->Insert(Rows(3, "a", 1)).ok());
+  bool ran = false;
+  h.b->ReadTogether([&] {
+    ran = true;
+    EXPECT_EQ(Setting(*h.b, "k"), "2");
+    EXPECT_EQ(in_b->Count(), 3);
+    EXPECT_TRUE(ValueOrDie(h.b->GetCollection("photos"))->Count() == 3);
+    // Written here inside: the next reads poll again, and see it.
+    ASSERT_TRUE(PutSetting(*h.b, "k", "3").ok());
+    EXPECT_EQ(Setting(*h.b, "k"), "3");
+    ASSERT_TRUE(h.b->CreateCollection(Schema("more"), {}).ok());
+    EXPECT_TRUE(h.b->HasCollection("more"));
+    h.b->ReadTogether([&] { EXPECT_EQ(Setting(*h.b, "k"), "3"); });  // nested
+  });
+  EXPECT_TRUE(ran);
+  // After it, a change elsewhere is seen again by the next read.
+  ASSERT_TRUE(PutSetting(*h.a, "k", "4").ok());
+  ASSERT_TRUE(h.a->RenameCollection("photos", "pictures").ok());
+  h.b->ReadTogether([&] {
+    EXPECT_EQ(Setting(*h.b, "k"), "4");
+    EXPECT_FALSE(h.b->HasCollection("photos"));
+    EXPECT_TRUE(h.b->HasCollection("pictures"));
+  });
+  // Exceptions pass through, and end it.
+  EXPECT_THROW(h.b->ReadTogether([] { throw std::runtime_error("out"); }), std::runtime_error);
+  ASSERT_TRUE(PutSetting(*h.a, "k", "5").ok());
+  EXPECT_EQ(Setting(*h.b, "k"), "5");
 }
 
 TEST(SharedDatabaseTest, TransactWritesEveryCollectionOrNone) {

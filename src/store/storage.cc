@@ -4,7 +4,40 @@
 
 namespace imgsearch::store {
 
+namespace {
+
+// This thread's SharedPoll: the storage it is for, and its poll once made.
+struct ThreadPoll {
+  const Storage* storage = nullptr;
+  bool polled = false;
+  uint64_t generation = 0;
+  uint64_t commits = 0;  // Storage::commits_ when it polled
+};
+thread_local ThreadPoll thread_poll;
+
+}  // namespace
+
+SharedPoll::SharedPoll(const Storage* storage) {
+  if (thread_poll.storage != nullptr) return;  // an outer one is open
+  thread_poll = ThreadPoll{storage};
+  owner_ = true;
+}
+
+SharedPoll::~SharedPoll() {
+  if (owner_) thread_poll = ThreadPoll{};
+}
+
 Result<uint64_t> Storage::PollChanges() {
+  ThreadPoll* shared = thread_poll.storage == this ? &thread_poll : nullptr;
+  // Read before polling: a commit between the two makes the next call poll again.
+  const uint64_t commits = commits_.load(std::memory_order_acquire);
+  if (shared != nullptr && shared->polled && shared->commits == commits) return shared->generation;
+  Result<uint64_t> generation = PollNow();
+  if (shared != nullptr && generation.ok()) *shared = ThreadPoll{this, true, *generation, commits};
+  return generation;
+}
+
+Result<uint64_t> Storage::PollNow() {
   std::lock_guard<std::mutex> lock(poll_mutex_);
   if (!data_version_) {
     // The poller never writes, so every change is "another connection's".

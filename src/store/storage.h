@@ -6,6 +6,7 @@
 // state and catches up with the others' changes (PollChanges tells when there are any).
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -89,8 +90,11 @@ struct Storage {
   std::string IndexDir() const { return dir + "/index"; }
 
   // A number that grows whenever a poll finds changes committed since the previous poll,
-  // by this process or any other. Cheap: it reads SQLite's data_version, no table.
+  // by this process or any other. Cheap: it reads SQLite's data_version, no table; but
+  // that is still a read transaction (file locks), so inside a SharedPoll it is done once.
   Result<uint64_t> PollChanges();
+  // Called after every write transaction this process commits: a SharedPoll polls again.
+  void NoteCommit() { commits_.fetch_add(1, std::memory_order_acq_rel); }
   // A reader connection for one read: an idle one, or a new one when all are lent.
   Result<ReadLease> Read();
   // Called by ~ReadLease.
@@ -100,12 +104,33 @@ struct Storage {
   Result<std::unique_ptr<base::FileLock>> LockSnapshots(bool wait);
 
  private:
+  Result<uint64_t> PollNow();  // PollChanges, always polling
+
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<SqliteDb>> idle_readers_;
   std::mutex poll_mutex_;
   std::optional<Statement> data_version_;
   int64_t last_data_version_ = -1;
   uint64_t generation_ = 0;
+  std::atomic<uint64_t> commits_{0};  // write transactions this process committed
+};
+
+// Several reads on one thread as one look at the database: while a SharedPoll of a
+// storage lives, PollChanges of that storage on this thread polls once and then answers
+// that generation again, so that a request of several reads (a collection looked up, its
+// settings, a search) pays one poll and sees everything committed before it began. A
+// write this process commits meanwhile makes the next PollChanges poll again, so that the
+// reads after it see it. Nested ones (of the same storage) share the outermost; one of
+// another storage inside does nothing.
+class SharedPoll {
+ public:
+  explicit SharedPoll(const Storage* storage);
+  ~SharedPoll();
+  SharedPoll(const SharedPoll&) = delete;
+  SharedPoll& operator=(const SharedPoll&) = delete;
+
+ private:
+  bool owner_ = false;
 };
 
 // Integers in the meta table (key TEXT, value TEXT): counters and markers shared by every

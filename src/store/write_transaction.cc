@@ -80,7 +80,9 @@ Result<int64_t> WriteTransaction::TakeIds(const std::string& counter, int64_t co
 Status WriteTransaction::Commit() {
   for (auto& [collection, touched] : touched_)
     IMGSEARCH_RETURN_IF_ERROR(collection->FinishWrite(storage_->writer.get(), touched.cursor));
-  IMGSEARCH_RETURN_IF_ERROR(sql_.Commit());
+  Status committed = sql_.Commit();
+  storage_->NoteCommit();  // even when it failed: whether it took effect is not known
+  IMGSEARCH_RETURN_IF_ERROR(committed);
   for (auto& [collection, touched] : touched_)
     collection->Publish(std::move(touched.staged), touched.cursor);
   return Status::Ok();
