@@ -46,6 +46,15 @@ class MilvusApiFixture : public ::testing::Test {
         << route << " " << body.dump() << " -> " << reply.dump();
     return reply;
   }
+  // A quick-form collection `name` (4-d, L2) holding rows 1..6: vector {1, i, 0.5, 0} and
+  // the dynamic field "tag" = 10·i.
+  void CreateSixRowCollection(const std::string& name) {
+    Ok("collections/create", {{"collectionName", name}, {"dimension", 4}, {"metricType", "L2"}});
+    json rows = json::array();
+    for (int i = 1; i <= 6; ++i)
+      rows.push_back({{"id", i}, {"vector", {1.0, double(i), 0.5, 0.0}}, {"tag", i * 10}});
+    Ok("entities/insert", {{"collectionName", name}, {"data", rows}});
+  }
   // A collection "id" (Int64 key) + "v" (binary vectors of `bits`), HAMMING, holding `rows`.
   void CreateBinaryCollection(const std::string& name, int bits, const json& rows) {
     Ok("collections/create", {{"collectionName", name},

@@ -51,11 +51,7 @@ class MilvusGrpcCallsTest : public MilvusApiFixture {
  protected:
   void SetUp() override {
     MilvusApiFixture::SetUp();
-    Ok("collections/create", {{"collectionName", "f"}, {"dimension", 4}, {"metricType", "L2"}});
-    json rows = json::array();
-    for (int i = 1; i <= 6; ++i)
-      rows.push_back({{"id", i}, {"vector", {1.0, double(i), 0.5, 0.0}}, {"tag", i * 10}});
-    Ok("entities/insert", {{"collectionName", "f"}, {"data", rows}});
+    CreateSixRowCollection("f");
     json bits = json::array();
     for (int i = 1; i <= 4; ++i) bits.push_back({{"id", i}, {"v", {i, 255 - i}}});
     CreateBinaryCollection("b", 16, bits);

@@ -126,11 +126,7 @@ class MilvusGrpcServerTest : public MilvusApiFixture {
  protected:
   void SetUp() override {
     MilvusApiFixture::SetUp();
-    Ok("collections/create", {{"collectionName", "f"}, {"dimension", 4}, {"metricType", "L2"}});
-    json rows = json::array();
-    for (int i = 1; i <= 6; ++i)
-      rows.push_back({{"id", i}, {"vector", {1.0, double(i), 0.5, 0.0}}});
-    Ok("entities/insert", {{"collectionName", "f"}, {"data", rows}});
+    CreateSixRowCollection("f");
     server_ = testing::ValueOrDie(MilvusGrpcServer::Start(*api_, "127.0.0.1", 0, {}, kMaxMessage));
     stub_ = NewStub();
   }
