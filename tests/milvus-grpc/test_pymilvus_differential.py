@@ -115,6 +115,25 @@ def test_quick_start(imgsearch, reference):
     assert mine["count"] == 200 and mine["after"]["count(*)"] == 188
 
 
+def test_search_with_every_field(imgsearch, reference):
+    """output_fields=["*"] (the Node SDK's default): the key, the vector and the dynamic
+    fields come back as Milvus returns them."""
+    name = unique("star")
+    rows = random_rows(50, seed=5)
+    queries = [r["vector"] for r in random_rows(2, seed=6, extra=False)]
+
+    def case(client):
+        client.create_collection(name, dimension=DIM, consistency_level="Strong")
+        client.insert(name, rows)
+        out = hits_of(client.search(name, queries, limit=5, output_fields=["*"]))
+        client.drop_collection(name)
+        return out
+
+    mine, theirs = on_both(imgsearch, reference, case)
+    assert_same_hits(mine, theirs)
+    assert set(mine[0][0][2]) >= {"id", "vector", "num", "color"}, mine[0][0][2]
+
+
 def schema_collection(client, name, key_type, metric, index_type, params):
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     if key_type == DataType.VARCHAR:

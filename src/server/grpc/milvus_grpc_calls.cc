@@ -485,8 +485,10 @@ void SearchResultsOf(MilvusApi& api, const std::string& db, const std::string& c
                      int64_t limit, milvuspb::SearchResults* out) {
   if (!reply.hits) Fail(kMilvusUnexpected, "the search answered without its hits");
   const MilvusHits& hits = *reply.hits;
+  // The key is a column only when asked for, by name or with "*" (as Milvus answers).
   std::set<std::string> drop;
-  if (std::find(requested.begin(), requested.end(), hits.primary_field) == requested.end())
+  if (std::find(requested.begin(), requested.end(), hits.primary_field) == requested.end() &&
+      std::find(requested.begin(), requested.end(), "*") == requested.end())
     drop.insert(hits.primary_field);
   std::vector<std::string> names = RowKeys(reply.data, drop);
 
