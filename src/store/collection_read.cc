@@ -25,30 +25,6 @@ Result<float> NumberParam(const nlohmann::json& params, const char* key) {
   return v.get<float>();
 }
 
-// One read transaction on a leased reader around many reads of single rows: without it,
-// each read is a transaction of its own, and SQLite takes and drops its file locks and
-// checks the file's size for every one (a re-rank reads 4·k rows). Ends the read (a
-// ROLLBACK of nothing) when it goes, so the connection goes back to the pool without a
-// snapshot pinned.
-class ReadTransaction {
- public:
-  explicit ReadTransaction(SqliteDb* db) : db_(db) {}
-  ReadTransaction(const ReadTransaction&) = delete;
-  ReadTransaction& operator=(const ReadTransaction&) = delete;
-  ~ReadTransaction() {
-    if (open_) db_->Rollback();
-  }
-  Status Begin() {
-    IMGSEARCH_RETURN_IF_ERROR(db_->Exec("BEGIN"));
-    open_ = true;
-    return Status::Ok();
-  }
-
- private:
-  SqliteDb* db_;
-  bool open_ = false;
-};
-
 }  // namespace
 
 namespace {
@@ -271,10 +247,12 @@ Result<std::vector<index::Neighbor>> CollectionImpl::ExactOver(
     const std::vector<int64_t>& slots) const {
   index::TopK top(k);
   size_t dim = schema_.binary() ? schema_.VectorBytes() : static_cast<size_t>(schema_.dimension);
-  // One connection, transaction and statement for every row (a re-rank reads 4·k).
+  // One connection, read transaction and statement for every row (a re-rank reads 4·k):
+  // without the transaction SQLite takes and drops its file locks for each row. It ends
+  // (after the statement) before the reader goes back to the pool, pinning no snapshot.
   IMGSEARCH_ASSIGN_OR_RETURN(ReadLease reader, storage_->Read());  // outlives the rest
-  ReadTransaction transaction(reader.get());                       // ends after the statement
-  IMGSEARCH_RETURN_IF_ERROR(transaction.Begin());
+  SqlTransaction transaction(reader.get());                        // ends after the statement
+  IMGSEARCH_RETURN_IF_ERROR(transaction.BeginRead());
   IMGSEARCH_ASSIGN_OR_RETURN(Statement select, PrepareVectorRead(reader.get()));
   for (int64_t slot : slots) {
     IMGSEARCH_ASSIGN_OR_RETURN(std::string_view stored, ReadVectorWith(select, slot_ids_[slot]));

@@ -85,6 +85,9 @@ class SqliteDb {
   // (a setting, a row by key) is not parsed and planned again.
   Result<Statement> Prepare(const std::string& sql);
   Status Begin() { return Exec("BEGIN IMMEDIATE"); }
+  // A read transaction (deferred): one snapshot and one take of the file locks for many
+  // reads.
+  Status BeginRead() { return Exec("BEGIN"); }
   Status Commit() { return Exec("COMMIT"); }
   // Logs a failure that leaves the transaction open (callers are on an error path already).
   void Rollback();
@@ -113,7 +116,7 @@ class SqliteDb {
   std::vector<std::pair<std::string, sqlite3_stmt*>> kept_;
 };
 
-// Rolls back on scope exit unless Commit() succeeded.
+// Rolls back on scope exit unless Commit() succeeded (a read transaction: ends it).
 class SqlTransaction {
  public:
   explicit SqlTransaction(SqliteDb* db) : db_(db) {}
@@ -122,6 +125,11 @@ class SqlTransaction {
   }
   Status Begin() {
     IMGSEARCH_RETURN_IF_ERROR(db_->Begin());
+    open_ = true;
+    return Status::Ok();
+  }
+  Status BeginRead() {
+    IMGSEARCH_RETURN_IF_ERROR(db_->BeginRead());
     open_ = true;
     return Status::Ok();
   }
